@@ -1,0 +1,34 @@
+# Alliance Watch: `make run` to see it work, `make test` to prove it.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: setup run up down status test lint bench clean
+
+setup:  ## idempotent install: virtualenv, Python packages, Kafka jars, PostgreSQL
+	@bash scripts/setup.sh
+
+run: setup  ## start Kafka and the four services, push demo articles; Ctrl-C stops all
+	@$(PY) -m tools.stack run
+
+up: setup  ## the same in the background; returns once every service is ready
+	@$(PY) -m tools.stack up
+
+down:  ## stop what `make up` started, leaving no process behind
+	@if [ -x $(PY) ]; then $(PY) -m tools.stack down; fi
+
+status:
+	@$(PY) -m tools.stack status
+
+lint: setup
+	$(PY) -m ruff check services tools tests bench
+	$(PY) -m mypy services tools
+
+test: lint  ## set up, lint, type-check and run the whole suite (real Kafka, real PostgreSQL)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: setup  ## benchmarks; figures in bench/results/
+	$(PY) bench/kafka_bench.py
+	@if [ -f bench/extract_bench.py ]; then $(PY) bench/extract_bench.py; fi
+
+clean: down
+	rm -rf .run

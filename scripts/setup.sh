@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The idempotent install behind `make setup` (and so every other make target).
+#
+#   - .venv with Python 3.11, created if missing;
+#   - the project and its dev tools (pip install -e '.[dev]'), re-run only when
+#     pyproject.toml changed since the last successful install (stamp in .venv);
+#   - the Kafka broker's jars from Maven Central (python -m tools.localkafka install);
+#   - Debian's PostgreSQL server (python -m tools.localpg install);
+#   - Debian's prometheus package, for promtool and the prometheus binary that the
+#     tests in tests/ops run (apt-get update only when the install needs it).
+#
+# Quiet when everything is already in place; says what it installs otherwise.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV=.venv
+STAMP="$VENV/.pyproject.sha256"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+find_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3.11 python3; do
+        [ -n "$candidate" ] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! PYTHON_BIN="$(find_python)"; then
+        say "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"
+        exit 1
+    fi
+    say "creating $VENV with $PYTHON_BIN"
+    rm -rf "$VENV"
+    "$PYTHON_BIN" -m venv "$VENV"
+fi
+
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+have="$(cat "$STAMP" 2>/dev/null || true)"
+if [ "$want" != "$have" ]; then
+    say "installing Python packages (pip install -e '.[dev]')"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    printf '%s\n' "$want" >"$STAMP"
+fi
+
+"$VENV/bin/python" -m tools.localkafka install >/dev/null
+"$VENV/bin/python" -m tools.localpg install >/dev/null
+
+# promtool and prometheus (tests/ops): Debian's package, installed once.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        say "error: promtool/prometheus missing: install Debian's 'prometheus' package as root"
+        exit 1
+    fi
+    say "installing Prometheus (Debian package 'prometheus') with apt-get"
+    apt_install() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
+            >/tmp/aw-setup-prometheus.log 2>&1
+    }
+    if ! { compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null && apt_install; }; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >/tmp/aw-setup-prometheus.log 2>&1 ||
+            { cat /tmp/aw-setup-prometheus.log >&2; exit 1; }
+        apt_install || { cat /tmp/aw-setup-prometheus.log >&2; exit 1; }
+    fi
+fi

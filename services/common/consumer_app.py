@@ -1,0 +1,61 @@
+"""The HTTP app of a consuming service: its consumer loop runs inside the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.common.contracts import Message
+from services.common.http import ReadinessCheck, create_app
+from services.common.kafka.loop import DEFAULT_RETRY, ConsumerLoop, Handler, RetryPolicy
+from services.common.kafka.publisher import KafkaPublisher, Publisher
+from services.common.kafka.source import KafkaSource
+from services.common.settings import ServiceSettings
+from services.common.worker import ConsumerWorker
+
+
+def build_consumer_app(
+    *,
+    title: str,
+    settings: ServiceSettings,
+    group_id: str,
+    topic: str,
+    model: type[Message],
+    make_handler: Callable[[Publisher], Handler[Any]],
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    on_startup: Callable[[], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> FastAPI:
+    """Consume ``topic`` (already prefixed) as ``group_id`` with the handler it makes."""
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id=group_id)
+    source = KafkaSource(settings.kafka_bootstrap_servers, [topic], group_id, client_id=group_id)
+
+    def make_loop(src: KafkaSource, pub: KafkaPublisher) -> ConsumerLoop[Any]:
+        return ConsumerLoop(src, pub, model, make_handler(pub), retry=retry)
+
+    worker = ConsumerWorker(publisher, source, make_loop)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            if on_shutdown is not None:
+                await on_shutdown()
+
+    app = create_app(
+        title=title,
+        readiness={"kafka": worker.ready, **(readiness or {})},
+        lifespan=lifespan,
+    )
+    app.state.worker = worker
+    app.state.settings = settings
+    return app

@@ -1,0 +1,31 @@
+"""Runs one service process: JSON logs, uvicorn, and a clean exit on SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.common.logs import configure_logging
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    # uvicorn re-raises the signal after its graceful shutdown; end with status 0 then.
+    sys.exit(0)
+
+
+def run(app: FastAPI, *, service: str, host: str, port: int, log_level: str = "INFO") -> None:
+    configure_logging(service, log_level)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

@@ -1,0 +1,92 @@
+"""Command line: ``python -m services.extract FILE... [--published YYYY-MM-DD]`` or
+``python -m services.extract --manifest LIST.jsonl``; one JSON line per file, in order."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from typing import Any
+
+from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract
+
+
+def _date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    return dt.date.fromisoformat(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m services.extract",
+                                description="Extract medical-alliance events from articles.")
+    p.add_argument("files", nargs="*", help="article files (.html/.htm are HTML, others text)")
+    p.add_argument("--published", help="publication date YYYY-MM-DD for the FILE arguments")
+    p.add_argument("--manifest", help='JSONL file of {"path": ..., "published": ...} lines')
+    return p
+
+
+def _jobs(args: argparse.Namespace) -> list[tuple[str, dt.date | None]]:
+    jobs: list[tuple[str, dt.date | None]] = []
+    if args.manifest:
+        with open(args.manifest, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    jobs.append((str(row["path"]), _date(row.get("published"))))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValueError(f"{args.manifest}:{n}: bad manifest line ({exc})") from exc
+    published = _date(args.published)
+    jobs.extend((f, published) for f in args.files)
+    return jobs
+
+
+def result_row(path: str, published: dt.date | None) -> dict[str, Any]:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        body = fh.read()
+    is_html = path.lower().endswith((".html", ".htm"))
+    result = extract(ArticleInput(body=body, content_type="text/html" if is_html else "text/plain",
+                                  published=published))
+    events = []
+    for ev in result.events:
+        events.append({
+            "type": ev.type.value,
+            "specialty": ev.specialty,
+            "lead": [m.name for m in ev.lead],
+            "members": [m.name for m in ev.members],
+            "date": ev.date,
+            "provinces": list(ev.provinces),
+            "cross_province": ev.cross_province,
+            "confidence": ev.confidence,
+            "evidence": ev.evidence.text,
+            "cooperation": list(ev.cooperation),
+        })
+    return {"file": os.path.basename(path), "relevant": result.relevant, "events": events,
+            "extractor_version": EXTRACTOR_VERSION}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        jobs = _jobs(args)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not jobs:
+        _parser().print_usage(sys.stderr)
+        return 2
+    status = 0
+    for path, published in jobs:
+        try:
+            row = result_row(path, published)
+        except OSError as exc:
+            print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+            status = 2
+            continue
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return status

@@ -1,0 +1,675 @@
+"""Institution names in an article, and their resolution into distinct institutions.
+
+Names are found from their suffix (医院, 卫生院, 社区卫生服务中心, 医疗集团, 妇幼保健院, ...)
+by scanning left over name characters until a function word, punctuation or a verb, then
+trimming dates and slogans in front of the first admin-division name. Generic references
+(基层医院, 三级医院, 乡镇卫生院, 九家附属医院) are dropped. Names are grouped into
+institutions within the article: 西安市红会医院 = 陕西省西安市红会医院, 山大二院 =
+山西医科大学第二医院 (abbreviation as a character subsequence), 县二医院 = 金堂县第二人民医院
+(admin-relative name), aliases declared with "(以下简称X)" or "(现X)". A county government
+that signs is resolved to its hospital.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .places import PROVINCE_SHORT, Division, Place, PlaceContext, gazetteer, locate_name
+
+_SUFFIX = re.compile(
+    r"社区卫生服务中心|社区卫生服务站|卫生服务中心|卫生服务站|中心卫生院|卫生院"
+    r"|妇幼保健计划生育服务中心|计划生育服务中心|妇幼保健院|妇幼保健所|妇幼保健中心"
+    r"|医疗健康集团|医疗事业集团|医疗集团|医院集团|健康集团|医疗健康总院|健康总院"
+    r"|精神卫生中心|医学中心|医疗中心|急救中心|康复中心|防治中心|疗养院|卫生室"
+    r"|总医院|中医院|医院|总院|分院|院区|附院|(?<=大)[一二三四五六七八九]院|(?<=[省市县区])[一二三四五六七八九]院"
+)
+#: inner suffixes a longer name may run across (集团 members, branches)
+_CROSSABLE_INNER = ("集团", "总院")
+_CROSSING_OUTER = ("分院", "院区", "集团")
+
+_STRONG_STOP = set("与的了在及是将对由被把让使等并也都就这该其我们个各每此于至到给或还又已曾即据着著")
+_WEAK_STOP = set("和同向以为从共家所经后前时之而但继受赴往来去请派帮助携跟按照凭沿朝比随全暨援聘扶")
+_STOPWORDS = re.compile(
+    "签约|签订|签署|举行|举办|加入|牵头|成立|组建|建立|授予|颁发|托管|帮扶|挂牌|揭牌|授牌|支援|联合|合作"
+    "|组成|召开|参加|出席|代表|来到|走进|前往|派出|介绍|表示|指出|担任|作为|依托|包括|覆盖|成为|共同|正式"
+    "|先后|分别|近日|日前|当天|当日|会上|上午|下午|晚上|目前|今年|去年|同时|其中|已经|此次|本次|这次|首次"
+    "|再次|积极|主动|全面|进一步|推动|推进|促进|提升|帮助|指导|实现|通过|根据|按照|围绕|打造|创建|携手|牵手"
+    "|结成|共建|启动|选派|派驻|对口|受邀|邀请|应邀|迎来|接受|获得|荣获|被评为|入选|认定|批准|同意|确定"
+    "|为了|希望|感谢|祝贺|欢迎|对接|开展|召集|主办|承办|协办|见证|陪同|考察|调研|参观|慰问|走访|视察|带领"
+    "|率领|率队|一行|以及|还有|相继|陆续|标志着|意味着|属于|位于|来自|进驻|挂职|聘请|聘任|授予了|颁发了"
+    "|医联体|医共体|专科联盟|联盟|签约仪式|仪式|活动|会议|大会|专家|团队|院长|书记|主任|单位|成员|标志|聘用|聘|政府"
+    "|发挥|充分|落户|入驻|加强|完善|构建|形成|建设|发展|服务|提供|满足|解决|带动|辐射|引领|打通|探索|落实|深化|优化|整合"
+)
+_LEAD_NOISE = re.compile(
+    r"^(?:\d{1,4}\s*[年月日号时点分]?|[年月日号时点分]|上午|下午|晚上|早上|中午|凌晨|当天|当日|近日|日前"
+    r"|今天|今日|昨天|近期|随后|此外|另外|同时|其中|目前|据悉|据了解|会上|会后|现场|[,、:;\s]"
+    r"|原|现)+"
+)
+_GENERIC = re.compile(
+    r"(?:双方|两院|基层|乡镇|乡|镇|村|社区|街道|县级|市级|省级|区级|国家级|三级|二级|一级|三甲|二甲|甲等|乙等|综合|公立|民营"
+    r"|私立|专科|中心|成员|协作|合作|帮扶|对口|受援|支援|托管|牵头|核心|龙头|上级|下级|大型|各级|各类|兄弟|优质"
+    r"|高水平|一流|知名|国内|省内|省外|市内|市外|县内|县外|县域|区域|周边|当地|附属|教学|定点|医联体|医共体|总"
+    r"|分|两|多|几|全|各|该|本|其|此|我|贵|为|是|任|的|和|与|及|等|家|所|个|一些|部分|相关|其他|其它|有关"
+    r"|这些|地方|人民满意|满意|示范|标准化|数字化|智慧|互联网|新型|现代化|现代|先进|大|小|好|新|老|首家|一家"
+    r"|这家|每家|多家|\d+|[一二三四五六七八九十百千两]+|级|甲|乙|城市|农村|城乡|县乡|乡村|镇村|中医|西医|中西医"
+    r"|中西医结合|结合|民族|蒙医|藏医|妇幼|儿童|妇女|肿瘤|口腔|眼科|精神|传染病|胸科|骨科|康复|护理|老年|人民|第"
+    r"|紧密型|联盟|协作网|远程|试点|重点|特色|品牌|全国|全省|全市|全县|外地|异地|本地|大城市|城区|市区|县城"
+    r"|镇级|院|医院|医疗|卫生|健康|集团|医学|专业|非公|公办|营利性|非营利性|营利|二级以上|三级以上|以上|以下"
+    r"|省级以上|军队|部队|企业|高校|大学|医科|连锁|签约|定点医疗|医保定点|互联网|线上|网络|云"
+    r"|[黔川滇粤鲁晋豫冀湘鄂赣皖苏浙闽桂琼陕甘陇青宁新藏蒙辽吉黑京津沪渝])+"
+)
+_PLURAL_BEFORE = re.compile(r"(?:[\d一二三四五六七八九十百两几多数]+|若干|部分|所有|全部|各)\s*(?:家|所|个|座)?\s*$")
+_NUMERALS = set("一二三四五六七八九十")
+_TOWNSHIP_SUFFIXES = {"卫生院", "中心卫生院", "社区卫生服务中心", "卫生服务中心", "社区卫生服务站", "卫生服务站"}
+_ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城区", "市区", "社区", "辖区", "园区", "本县",
+                "全县", "我县", "该县", "各县", "郊区", "老区", "山区", "景区", "新区", "街区", "片区", "省市",
+                "县市", "全省", "本省", "我省", "该省", "各省", "外省", "外市", "外县", "各市", "各区", "城县",
+                "全区", "本区", "我区", "该区", "矿区", "林区", "牧区", "湾区", "特区", "灾区", "校区", "院区"}
+_COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每)(?:家|所|个)$")
+_ADMIN_END = set("省市县区州旗盟")
+_SPECIALTY_WORDS = ("中西医", "中医", "妇幼", "儿童", "妇女", "肿瘤", "口腔", "眼科", "精神", "传染", "胸科",
+                    "骨科", "康复", "护理", "老年", "妇产", "心血管", "皮肤", "结核", "职业病", "蒙医", "藏医")
+_QUOTE = re.compile(r"“[^“”\n]{1,40}”|\"[^\"\n]{1,40}\"|「[^「」\n]{1,40}」")
+_BOOK = re.compile(r"《[^《》\n]{1,60}》")
+_PLAQUE_AFTER = re.compile(r"^.{0,3}(?:牌匾|牌子|匾额|称号|字样|铜牌|牌|授牌|揭牌|挂牌)")
+_PLAQUE_BEFORE = re.compile(r"(?:授予|颁发|挂牌为|授牌|命名为|挂牌|牌匾|揭牌|更名为|加挂)[^。,;]{0,6}$")
+_GOV = re.compile(r"(?:人民)?政府")
+_PRONOUN = re.compile(r"我院|本院|我们医院|该院|我们院")
+_ALIAS_DECL = re.compile(
+    r"^\s*[(（]\s*(?:以下)?(?:简称|下称)\s*[:：]?\s*[“\"]?([\u4e00-\u9fffA-Za-z0-9]{2,12})[”\"]?\s*[)）]"
+)
+_RENAMED = re.compile(r"^\s*[(（]\s*(?:现|原|现名|原名|现更名为|已更名为|更名为)\s*[:：]?\s*$")
+_LIST_SHARED = re.compile(
+    r"((?:[\u4e00-\u9fff]{2,5}、)+[\u4e00-\u9fff]{2,5}(?:和|及|与)?[\u4e00-\u9fff]{0,5}?)"
+    r"(?:等)?\s*(?:[\d一二三四五六七八九十两]+\s*(?:个|家|所))?"
+    r"(社区卫生服务中心|社区卫生服务站|中心卫生院|卫生院|街道社区卫生服务中心)"
+)
+
+
+@dataclass
+class Mention:
+    start: int
+    end: int
+    name: str
+    kind: str = "name"  # name | pronoun | gov | alias
+    plaque: bool = False
+    in_title_doc: bool = False
+    plural: bool = False
+    place_stem: str = ""  # for gov mentions: 叙永县 / 向阳镇
+    inst: int = -1  # institution index after resolution
+
+
+@dataclass
+class Institution:
+    index: int
+    names: list[str]
+    name: str = ""
+    place: Place = field(default_factory=Place)
+    level: float = 2.5
+    count: int = 0
+    relative: bool = False  # only known as 市人民医院 and the like
+    branch_of: int | None = None  # a branch (…分院) of another institution
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(sorted({n for n in self.names if n != self.name}))
+
+
+def _is_name_char(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch.isascii() and ch.isalnum()
+
+
+def _protected(text: str, pos: int, s: int) -> bool:
+    """Whether the stop character at ``pos`` belongs to a place or known name before ``s``."""
+    words = _protected_words()
+    for a in range(max(0, pos - 4), pos + 1):
+        for b in range(max(pos + 1, a + 3 if a == pos else a + 2), min(s, a + 7) + 1):
+            if text[a:b] in words:
+                return True
+    return False
+
+
+@lru_cache(maxsize=1)
+def _protected_words() -> frozenset[str]:
+    g = gazetteer()
+    words = {n for n in g.full if len(n) >= 3 or n[0] not in _STRONG_STOP | _WEAK_STOP}
+    words |= {n for n in g.alias if len(n) >= 2 and n[0] not in "和同向以为从共"}
+    words |= {prefix for prefix, _, _ in g.known}
+    return frozenset(words)
+
+
+_PREPOSITIONS = set("与和及到在对向为由给从跟把被让使等并也就这该其我们了的是或还又已即据至于着著")
+_SEPARATORS = set("、,，;；:： \n")
+
+
+def _town_continues(text: str, i: int, s: int, township: bool) -> bool:
+    """六都寨镇卫生院 / 曾店镇卫生院: a stop character inside a town name after a list comma."""
+    if not township or text[i - 1] in _PREPOSITIONS:
+        return False
+    for d in range(2, 5):
+        j = i - d
+        if j < 0:
+            return True
+        c = text[j]
+        if c in _SEPARATORS:
+            return True
+        if not ("\u4e00" <= c <= "\u9fff") or c in _PREPOSITIONS:
+            return False
+    return False
+
+
+def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
+    i = s
+    limit = max(floor, s - 26)
+    while i > limit:
+        ch = text[i - 1]
+        if not _is_name_char(ch):
+            break
+        stop = ch in _STRONG_STOP or (ch in _WEAK_STOP and s - i >= 2)
+        if stop and not _protected(text, i - 1, s) and not _town_continues(text, i, s, township):
+            break
+        i -= 1
+    return i
+
+
+def _trim_prefix(prefix: str, before: str = "") -> str:
+    window = before + prefix
+    ends = [m.end() for m in _STOPWORDS.finditer(window)]
+    if ends and ends[-1] > len(before):
+        prefix = window[ends[-1]:]
+    prev = None
+    while prev != prefix:
+        prev = prefix
+        prefix = _LEAD_NOISE.sub("", prefix)
+    # slogans before the first admin name: 促健康桂林市 -> 桂林市
+    if len(prefix) >= 4:
+        g = gazetteer()
+        for j, ch in enumerate(prefix):
+            if ch not in _ADMIN_END or j < 2:
+                continue
+            for length in range(min(g.max_len, j), 1, -1):
+                k = j + 1 - length
+                if k >= 1 and prefix[k:j + 1] in g.full:
+                    head = prefix[:k]
+                    if not _is_place_chain(head) and not re.search(r"大学|学院|附属|医科|集团", head):
+                        return prefix[k:]
+                    return prefix
+    return prefix
+
+
+def _is_place_chain(s: str) -> bool:
+    """Whether ``s`` is made only of admin names: 广东省, 四川省成都市."""
+    g = gazetteer()
+    while s:
+        for length in range(min(g.max_len, len(s)), 1, -1):
+            if s[:length] in g.full or s[:length] in PROVINCE_SHORT:
+                s = s[length:]
+                break
+        else:
+            return False
+    return True
+
+
+def _starts_with_place(s: str) -> bool:
+    g = gazetteer()
+    for length in range(min(g.max_len, len(s)), 1, -1):
+        if s[:length] in g.full or s[:length] in PROVINCE_SHORT:
+            return True
+    return False
+
+
+def is_generic(name: str, suffix: str) -> bool:
+    prefix = name[: len(name) - len(suffix)]
+    if not prefix:
+        return True
+    return _GENERIC.fullmatch(prefix) is not None
+
+
+def _abbrev_ok(prefix: str, suffix: str) -> bool:
+    if len(suffix) == 2 and suffix[0] in "一二三四五六七八九" or suffix == "附院":
+        return bool(re.fullmatch(r"[\u4e00-\u9fff]{1,4}大|[省市县区]|[\u4e00-\u9fff]{1,5}(?:医大|医学院|大学)",
+                                 prefix))
+    return True
+
+
+def find_mentions(text: str) -> list[Mention]:
+    """Institution names, pronouns (我院) and signing governments, in text order."""
+    quotes = [(m.start(), m.end()) for m in _QUOTE.finditer(text)]
+    books = [(m.start(), m.end()) for m in _BOOK.finditer(text)]
+    out: list[Mention] = []
+    suffix_ends: list[int] = []
+    matches = list(_SUFFIX.finditer(text))
+    for m in matches:
+        suffix_ends.append(m.end())
+    for idx, m in enumerate(matches):
+        s, e = m.start(), m.end()
+        suffix = m.group()
+        floor = 0
+        # do not run across an earlier complete name unless it is a group / branch
+        for j in range(idx - 1, -1, -1):
+            prev = matches[j]
+            if prev.end() <= s - 27:
+                break
+            if prev.end() <= s:
+                if prev.group().endswith(_CROSSABLE_INNER) or suffix.endswith(_CROSSING_OUTER):
+                    continue
+                floor = prev.end()
+                break
+        township = suffix in _TOWNSHIP_SUFFIXES and (text[s - 1:s] in ("镇", "乡")
+                                                     or text[s - 2:s] == "街道")
+        i = _scan_prefix(text, s, floor, township)
+        prefix = _trim_prefix(text[i:s], text[max(floor, i - 3):i])
+        # 中县二医院 -> 县二医院: one stray character before an admin-relative name
+        if len(prefix) >= 2 and prefix[1] in "省市县区" and prefix[:2] not in gazetteer().full \
+                and prefix[:2] not in _ADMIN_WORDS:
+            prefix = prefix[1:]
+        start = s - len(prefix)
+        if not _abbrev_ok(prefix, suffix):
+            continue
+        name = prefix + suffix
+        if is_generic(name, suffix) or _COUNTED.search(prefix):
+            continue
+        if suffix.endswith("中心") and not suffix.endswith("卫生服务中心") \
+                and not (_starts_with_place(name) or re.search(r"大学|医学院|医科|附属", name)):
+            continue
+        mention = Mention(start, e, name)
+        mention.plural = bool(_PLURAL_BEFORE.search(text[max(0, start - 4):start]))
+        for qs, qe in quotes:
+            if qs < start and e < qe:
+                before = text[max(0, qs - 10):qs]
+                after = text[qe:qe + 5]
+                if _PLAQUE_AFTER.search(after) or _PLAQUE_BEFORE.search(before):
+                    mention.plaque = True
+        for bs, be in books:
+            if bs < start and e < be:
+                mention.in_title_doc = True
+        out.append(mention)
+    out = _drop_nested(out)
+    out.extend(_shared_suffix_lists(text, out))
+    out.extend(_pronouns_and_governments(text))
+    out.sort(key=lambda x: (x.start, -x.end))
+    return _drop_nested(out)
+
+
+def _drop_nested(mentions: list[Mention]) -> list[Mention]:
+    mentions = sorted(mentions, key=lambda x: (x.start, -x.end))
+    out: list[Mention] = []
+    for m in mentions:
+        if out and m.start >= out[-1].start and m.end <= out[-1].end:
+            continue
+        if out and m.start < out[-1].end:  # overlapping: keep the longer
+            if m.end - m.start > out[-1].end - out[-1].start:
+                out[-1] = m
+            continue
+        out.append(m)
+    return out
+
+
+def _shared_suffix_lists(text: str, existing: list[Mention]) -> list[Mention]:
+    """驿城、文沃、焦山3个社区卫生服务中心 -> three names."""
+    out: list[Mention] = []
+    for m in _LIST_SHARED.finditer(text):
+        items_text = m.group(1)
+        suffix = m.group(2)
+        base = m.start(1)
+        pos = 0
+        parts = re.split(r"(、|和|及|与)", items_text)
+        for part in parts:
+            if part in ("、", "和", "及", "与"):
+                pos += len(part)
+                continue
+            item = part
+            start = base + pos
+            pos += len(part)
+            trimmed = _trim_prefix(item)
+            start += len(item) - len(trimmed)
+            if not trimmed or len(trimmed) > 5 or _GENERIC.fullmatch(trimmed):
+                continue
+            if any(x.start <= start < x.end for x in existing):
+                continue
+            if trimmed.endswith(("卫生院", "医院", "中心")):
+                continue
+            out.append(Mention(start, start + len(trimmed), trimmed + suffix, kind="name"))
+    return out
+
+
+def _pronouns_and_governments(text: str) -> list[Mention]:
+    out: list[Mention] = []
+    for m in _PRONOUN.finditer(text):
+        out.append(Mention(m.start(), m.end(), m.group(), kind="pronoun"))
+    for m in _GOV.finditer(text):
+        s = m.start()
+        # the place right before 政府: a full admin name, or a town ending in 镇/乡
+        g = gazetteer()
+        found = None
+        for length in range(min(g.max_len, s), 1, -1):
+            if text[s - length:s] in g.full:
+                found = (s - length, text[s - length:s])
+                break
+        if found is None and s >= 2 and text[s - 1] in "镇乡":
+            i = s - 1
+            while i > max(0, s - 5) and "\u4e00" <= text[i - 1] <= "\u9fff" \
+                    and text[i - 1] not in _STRONG_STOP and text[i - 1] not in _WEAK_STOP:
+                i -= 1
+            if s - 1 - i >= 1:
+                found = (i, text[i:s])
+        if found is None:
+            continue
+        start, place = found
+        out.append(Mention(start, m.end(), text[start:m.end()], kind="gov", place_stem=place))
+    return out
+
+
+# ---------------------------------------------------------------- resolution
+def _key(name: str) -> str:
+    return name.replace("中医医院", "中医院")
+
+
+def _numerals(s: str) -> set[str]:
+    return {c for c in s if c in _NUMERALS}
+
+
+def _specialties(s: str) -> set[str]:
+    found = set()
+    for w in _SPECIALTY_WORDS:
+        if w in s:
+            found.add(w)
+            s = s.replace(w, "")
+    return found
+
+
+def _subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(c in it for c in short)
+
+
+_PROVINCE_PREFIX = re.compile(
+    "^(?:" + "|".join(PROVINCE_SHORT) + ")(?:省|市|壮族自治区|回族自治区|维吾尔自治区|自治区)"
+)
+
+
+@lru_cache(maxsize=8192)
+def _strip_province(name: str) -> str:
+    m = _PROVINCE_PREFIX.match(name)
+    if m and len(name) > m.end() + 3:
+        rest = name[m.end():]
+        if _starts_with_place(rest):
+            return rest
+    return name
+
+
+@dataclass(frozen=True)
+class _Feat:
+    key: str
+    numerals: frozenset[str]
+    specialties: frozenset[str]
+    kind: int  # 1 branch, 2 group, 0 other
+
+
+def _feat(name: str) -> _Feat:
+    key = _key(_strip_province(name))
+    kind = 1 if key.endswith(_BRANCH) else 2 if key.endswith(_GROUP) else 0
+    return _Feat(key, frozenset(_numerals(key)), frozenset(_specialties(key)), kind)
+
+
+def same_institution(a: str, b: str) -> bool:
+    """Whether two names in one article designate the same institution."""
+    return _same_feat(_feat(a), _feat(b))
+
+
+def _same_feat(fa: _Feat, fb: _Feat) -> bool:
+    a, b = fa.key, fb.key
+    if a == b:
+        return True
+    if fa.kind != fb.kind or fa.numerals != fb.numerals:
+        return False
+    if len(a) <= len(b):
+        short, long, fs, fl = a, b, fa, fb
+    else:
+        short, long, fs, fl = b, a, fb, fa
+    if short[0] not in "省市县区" and short[0] != long[0]:
+        return len(short) >= 4 and long.endswith(short)
+    if len(short) >= 4 and long.endswith(short) and short[0] not in "省市县区":
+        return True
+    if fs.specialties != fl.specialties:
+        return False
+    if short[0] in "省市县区":
+        k = long.find(short[0])
+        if k <= 0 or not _starts_with_place(long[:k + 1]):
+            return False
+        rest = long[k + 1:]
+        s_rest = short[1:]
+        return s_rest == rest or (len(s_rest) >= 2 and _subsequence(s_rest, rest)
+                                  and s_rest[-1] == rest[-1])
+    if len(short) >= 4 and long.endswith(short):
+        return True
+    if 3 <= len(short) <= 8 and short[0] == long[0] and short[-1] == long[-1]:
+        return _subsequence(short, long) and len(short) < len(long)
+    return False
+
+
+_BRANCH = ("分院", "院区")
+_GROUP = ("医疗集团", "医院集团", "医疗健康集团", "健康集团")
+_INNER = re.compile(r"^(.+?(?:医院|卫生院|医疗集团|医学中心|医疗中心|防治中心))")
+_INNER_HOSPITAL = re.compile(r"^(.+?(?:医院|医学中心|医疗中心|防治中心))")
+
+
+def branch_parent(name: str) -> str | None:
+    """天津市肿瘤医院德州分院 -> 天津市肿瘤医院; X医院城市医疗集团 -> X医院 (named after it)."""
+    if name.endswith(_BRANCH):
+        m = _INNER.match(name[:-2])
+    elif name.endswith(_GROUP):
+        suffix_len = next(len(g) for g in _GROUP if name.endswith(g))
+        m = _INNER_HOSPITAL.match(name[:-suffix_len])
+    else:
+        return None
+    if m is None or len(m.group(1)) >= len(name) - 2:
+        return None
+    parent = m.group(1)
+    suffix = next(x.group() for x in _SUFFIX.finditer(parent) if x.end() == len(parent))
+    if is_generic(parent, suffix):
+        return None
+    return parent
+
+
+_GOV_PREFERENCE = ("人民医院", "医疗集团", "总医院", "医院", "中医院", "中心卫生院", "卫生院")
+
+
+def level_of(name: str, place: Place, relative_admin: str = "") -> float:
+    """Rough rank of an institution: 5 university / national ... 1 township or community."""
+    if re.search(r"大学|医学院|医科|附院|附属|解放军|部队|武警|国家|中国|[\u4e00-\u9fff]大[一二三四五六七八九]院",
+                 name):
+        return 5
+    if re.search(r"卫生院|社区卫生服务|卫生服务站|卫生室|[镇乡]", name[:8]) and not re.search(r"[市县区]", name[:3]):
+        return 1
+    if name.startswith("省"):
+        return 4
+    if name.startswith("市"):
+        return 3 if relative_admin != "county-city" else 2
+    if name.startswith(("县", "区")):
+        return 2
+    g = gazetteer()
+    for length in range(min(g.max_len, len(name)), 1, -1):
+        cands = g.full.get(name[:length])
+        if cands:
+            # the most specific admin name in the leading chain decides
+            rest = name[length:]
+            sub = level_of(rest, place) if rest and _starts_with_place(rest) else None
+            if sub is not None:
+                return sub
+            lv = min("PCD".index(d.level) for d in cands)
+            if any(d.level == "P" for d in cands) and any(d.level == "C" for d in cands):
+                return 4  # 北京市 / 上海市 ...
+            return {0: 4, 1: 3, 2: 2}[lv]
+    for short in PROVINCE_SHORT:
+        if name.startswith(short):
+            return 4
+    if place.known and not place.strong:
+        return 2.5
+    return 2.5
+
+
+@dataclass
+class Resolution:
+    mentions: list[Mention]
+    institutions: list[Institution]
+
+
+def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution:
+    """Group name mentions into institutions; attach pronouns and governments."""
+    names = [m for m in mentions if m.kind == "name"]
+    # aliases declared in the text
+    alias_links: list[tuple[str, str]] = []
+    for m in names:
+        tail = text[m.end:m.end + 20]
+        decl = _ALIAS_DECL.match(tail)
+        if decl:
+            alias = decl.group(1)
+            alias_links.append((m.name, alias))
+            for occ in re.finditer(re.escape(alias), text):
+                if occ.start() > m.end and not any(x.start <= occ.start() < x.end for x in mentions):
+                    mentions.append(Mention(occ.start(), occ.end(), alias, kind="alias"))
+        renamed = _RENAMED.match(text[m.end:m.end + 8])
+        if renamed:
+            nxt = [x for x in names if x.start == m.end + renamed.end()]
+            if nxt:
+                alias_links.append((m.name, nxt[0].name))
+    mentions.sort(key=lambda x: (x.start, -x.end))
+    distinct: list[str] = []
+    for m in mentions:
+        if m.kind in ("name", "alias") and not m.plaque and m.name not in distinct:
+            distinct.append(m.name)
+    parents: dict[str, str] = {}
+    for n in list(distinct):
+        parent_name = branch_parent(n)
+        if parent_name is not None:
+            parents[n] = parent_name
+            if parent_name not in distinct:
+                distinct.append(parent_name)
+    parent = list(range(len(distinct)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+
+    index = {n: i for i, n in enumerate(distinct)}
+    for a, b in alias_links:
+        if a in index and b in index:
+            union(index[a], index[b])
+    feats = [_feat(n) for n in distinct]
+    # pairwise matching; an admin-relative short name joins only an unambiguous partner
+    matrix = [[False] * len(distinct) for _ in distinct]
+    for i in range(len(distinct)):
+        for j in range(i + 1, len(distinct)):
+            matrix[i][j] = matrix[j][i] = _same_feat(feats[i], feats[j])
+    for i, a in enumerate(distinct):
+        partners = [j for j in range(len(distinct)) if matrix[i][j]]
+        if a[0] in "省市县区" and len(partners) > 1:
+            full = [j for j in partners if distinct[j][0] not in "省市县区"]
+            roots = {find(j) for j in full}
+            if len(roots) > 1:
+                home = _home_prefixed(full, distinct, ctx)
+                partners = [home] if home is not None else []
+        for j in partners:
+            union(i, j)
+    groups: dict[int, list[str]] = {}
+    for n, i in index.items():
+        groups.setdefault(find(i), []).append(n)
+    institutions: list[Institution] = []
+    root_to_inst: dict[int, int] = {}
+    counts = Counter(m.name for m in mentions if m.kind in ("name", "alias") and not m.plaque)
+    for root, group in sorted(groups.items()):
+        inst = Institution(index=len(institutions), names=group)
+        inst.count = sum(counts[n] for n in group)
+        inst.name, inst.relative = _canonical(group, ctx)
+        inst.place, _ = locate_name(inst.name, ctx)
+        inst.level = level_of(inst.name, inst.place, _relative_kind(ctx))
+        if inst.relative:
+            inst.level = level_of(group[0], inst.place, _relative_kind(ctx))
+        root_to_inst[root] = inst.index
+        institutions.append(inst)
+    for branch_name, parent_name in parents.items():
+        b_inst = root_to_inst[find(index[branch_name])]
+        institutions[b_inst].branch_of = root_to_inst[find(index[parent_name])]
+    for m in mentions:
+        if m.kind in ("name", "alias") and m.name in index:
+            m.inst = root_to_inst[find(index[m.name])]
+    for m in mentions:
+        if m.kind == "gov":
+            m.inst = _government_hospital(m.place_stem, institutions, mentions)
+    return Resolution(mentions=mentions, institutions=institutions)
+
+
+def _relative_kind(ctx: PlaceContext) -> str:
+    county = ctx.home_county()
+    if county is not None and county.name.endswith("市"):
+        return "county-city"
+    return ""
+
+
+def _home_prefixed(cands: list[int], distinct: list[str], ctx: PlaceContext) -> int | None:
+    homes = [d.name for d in (ctx.home_county(), ctx.home_city()) if d is not None]
+    for home in homes:
+        hits = [j for j in cands if distinct[j].startswith(home)]
+        if len(hits) == 1:
+            return hits[0]
+    return None
+
+
+def _canonical(group: list[str], ctx: PlaceContext) -> tuple[str, bool]:
+    full = [n for n in group if n[0] not in "省市县区"]
+    if full:
+        best = max(full, key=lambda n: (len(_strip_province(n)), n))
+        return _strip_province(best), False
+    name = max(group, key=len)
+    expanded = _expand_relative(name, ctx)
+    return (expanded, expanded == name)
+
+
+def _expand_relative(name: str, ctx: PlaceContext) -> str:
+    county: Division | None = ctx.home_county()
+    city: Division | None = ctx.home_city()
+    head, rest = name[0], name[1:]
+    if head == "省":
+        prov = ctx.home_province
+        if prov:
+            g = gazetteer()
+            for div in g.full.get(prov + "省", []) + g.full.get(prov + "自治区", []):
+                return div.name + rest
+        return name
+    if head in "县区" and county is not None and county.name.endswith(head):
+        return county.name + rest
+    if head == "市":
+        if county is not None and county.name.endswith("市"):
+            return county.name + rest
+        if city is not None and city.name.endswith("市"):
+            return city.name + rest
+    return name
+
+
+def _government_hospital(stem: str, institutions: list[Institution],
+                         mentions: list[Mention]) -> int:
+    base = stem
+    for end in ("县", "市", "区", "镇", "乡", "旗"):
+        if stem.endswith(end) and len(stem) > 2:
+            base = stem[:-1]
+            break
+    best: tuple[int, int] | None = None
+    for inst in institutions:
+        if not any(n.startswith(stem) or n.startswith(base) for n in inst.names + [inst.name]):
+            continue
+        rank = next((k for k, suf in enumerate(_GOV_PREFERENCE) if inst.name.endswith(suf)), 9)
+        key = (rank, -inst.count)
+        if best is None or key < (best[0], -institutions[best[1]].count):
+            best = (rank, inst.index)
+    return best[1] if best is not None else -1

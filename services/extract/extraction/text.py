@@ -1,0 +1,211 @@
+"""Turn an article body (HTML or plain text, simplified or traditional) into clean text.
+
+Steps: HTML to main text (trafilatura, with a regex fallback), Unicode NFKC, traditional to
+simplified (OpenCC), removal of pinyin annotations inside words (``医(yī)院``), and removal
+of boilerplate lines (navigation, breadcrumbs, footers, ICP numbers, captions, SEO spam,
+"related news" lists). Every later step works on the returned text, so evidence offsets
+point into it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+
+class _Converter(Protocol):
+    def convert(self, text: str) -> str: ...
+
+
+@lru_cache(maxsize=1)
+def _converter() -> _Converter:
+    try:
+        import opencc  # native build: fast
+
+        return opencc.OpenCC("t2s")  # type: ignore[no-any-return]
+    except Exception:  # pragma: no cover - fallback when the native wheel is missing
+        from opencc import OpenCC  # opencc-python-reimplemented
+
+        return OpenCC("t2s")  # type: ignore[no-any-return]
+
+
+def to_simplified(text: str) -> str:
+    """Traditional to simplified Chinese; simplified text passes through unchanged."""
+    if not text:
+        return text
+    return _converter().convert(text)
+
+
+_TONE = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+# A parenthesised pinyin syllable right after a Chinese character: 医(yī)院, 网(wǎng)
+_PINYIN = re.compile(
+    r"(?<=[\u4e00-\u9fff])\((?:[a-zü]{0,6}[" + _TONE + r"][a-zü]{0,6}|[a-z]{1,6}(?=\)[\u4e00-\u9fff]))\)"
+)
+
+
+def remove_pinyin(text: str) -> str:
+    """Drop pinyin annotations inside words: ``醫(yī)院`` -> ``醫院``."""
+    if "(" not in text:
+        return text
+    return _PINYIN.sub("", text)
+
+
+# ---------------------------------------------------------------- HTML to text
+_SCRIPT = re.compile(r"<(script|style|noscript|iframe|svg)\b.*?</\1\s*>", re.S | re.I)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_BLOCK = re.compile(r"<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|table|section|article|header"
+                    r"|footer|nav|dd|dt|blockquote)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.S | re.I)
+_TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.S | re.I)
+_TITLE_SITE = re.compile(r"\s*(?:[-_|–—]\s*[^-_|–—]{1,30})+$")
+
+
+def _strip_tags(fragment: str) -> str:
+    fragment = _SCRIPT.sub(" ", fragment)
+    fragment = _COMMENT.sub(" ", fragment)
+    fragment = _BLOCK.sub("\n", fragment)
+    fragment = _TAG.sub(" ", fragment)
+    return html.unescape(fragment)
+
+
+def html_title(markup: str) -> str:
+    """The article title of a page: its first <h1>, else <title> without the site name."""
+    m = _H1.search(markup)
+    if m:
+        title = " ".join(_strip_tags(m.group(1)).split())
+        if 4 <= len(title) <= 120:
+            return title
+    m = _TITLE.search(markup)
+    if m:
+        title = " ".join(_strip_tags(m.group(1)).split())
+        title = _TITLE_SITE.sub("", title) or title
+        return title[:120]
+    return ""
+
+
+def html_to_text(markup: str) -> str:
+    """Main text of an HTML page (trafilatura; falls back to stripping tags)."""
+    text: str | None = None
+    try:
+        import trafilatura
+
+        text = trafilatura.extract(
+            markup, fast=True, include_comments=False, include_tables=True,
+            include_images=False, include_links=False, favor_recall=True,
+        )
+    except Exception:
+        text = None
+    if not text or len(text) < 40:
+        text = _strip_tags(markup)
+    return text
+
+
+# ---------------------------------------------------------------- boilerplate
+_SPAM = re.compile(r"无码|av\b|AV|麻豆|人妻|一区二区|精品区|三级片|色情|赌场|博彩|彩票|成人视频|国产精品")
+_FOOTER = re.compile(
+    r"ICP备|ICP证|公网安备|版权所有|Copyright|©|\(c\)\s*\d{4}|增值电信业务|视听节目许可|广告经营许可"
+    r"|互联网新闻信息服务许可|违法和不良信息|举报电话|举报邮箱|联系我们|网站地图|关于我们"
+    r"|扫一扫|二维码|微信公众号|长按|分享到|返回顶部|打印本页|关闭窗口|上一篇|下一篇|小程序码"
+)
+_META = re.compile(
+    r"^\s*[\[【(]?\s*(?:责任编辑|编辑|来源|作者|记者|通讯员|摄影|审核|校对|点击|浏览|阅读|发布时间|发布日期"
+    r"|查看次数|点击数|浏览次数|字号|稿件来源|文章来源|信息来源|热线|电话|主办|承办)\s*[:：]"
+)
+_TRUNCATE = re.compile(
+    r"^\s*(?:相关新闻|相关阅读|相关文章|相关链接|相关报道|热点阅读|热点排行|热点新闻|新闻推荐|猜你喜欢|推荐阅读"
+    r"|频道推荐|延伸阅读|热门推荐|热门文章|精彩推荐|图文看点|图文推荐|更多新闻|更多阅读|最新新闻|最新文章"
+    r"|网友评论|评论\s*[:：(]|发表评论)"
+)
+_SOURCE = re.compile(r"^\s*[\[【(]?\s*(?:来源|稿件来源|文章来源|信息来源)\s*[:：]")
+_INSTITUTION_HINT = re.compile(r"医院|卫生院|卫生服务中心|保健院|医疗集团")
+_CAPTION = re.compile(r"[(（]图\s*\d+[)）]\s*$|^\s*图[为片]\s*[:：]?.{0,40}$")
+_BREADCRUMB = re.compile(r"\s[>»›]\s|^\s*(?:当前位置|您的位置|你的位置|位置)\s*[:：]")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SENT_PUNCT = re.compile(r"[。，,；;！!？?：:“”]")
+_WS = re.compile(r"[ \t\u3000\xa0\u2002\u2003\u2009\u200b\ufeff]+")
+_QMARKS = re.compile(r"\?{2,}")
+
+
+def _is_navigation(line: str) -> bool:
+    tokens = line.split(" ")
+    if len(tokens) >= 4 and not _SENT_PUNCT.search(line):
+        short = sum(1 for t in tokens if len(t) <= 8)
+        if short >= 0.8 * len(tokens):
+            return True
+    return False
+
+
+def _is_spam(line: str) -> bool:
+    if line.count("|") >= 3:
+        segments = [s for s in line.split("|") if s.strip()]
+        if segments and sum(len(s) for s in segments) / len(segments) < 24:
+            return True
+    return bool(_SPAM.search(line)) and not _SENT_PUNCT.search(line)
+
+
+def _drop_line(line: str) -> bool:
+    if not _CJK.search(line):
+        return True
+    if _is_spam(line) or _BREADCRUMB.search(line) or _CAPTION.search(line):
+        return True
+    if _FOOTER.search(line) and len(line) < 120:
+        return True
+    if _META.search(line) and len(line) < 80:
+        # keep "来源:XX医院": it tells who "我院" is
+        return not (_SOURCE.search(line) and _INSTITUTION_HINT.search(line))
+    return _is_navigation(line)
+
+
+def clean_lines(text: str) -> str:
+    """Drop boilerplate lines and everything after a "related news" style marker."""
+    out: list[str] = []
+    seen: set[str] = set()
+    kept_chars = 0
+    for raw in text.split("\n"):
+        line = _WS.sub(" ", raw).strip()
+        if not line:
+            continue
+        if _TRUNCATE.match(line) and kept_chars >= 150:
+            break
+        if _drop_line(line):
+            continue
+        if line in seen and len(line) < 200:
+            continue
+        seen.add(line)
+        out.append(line)
+        kept_chars += len(line)
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """The normalised text, plus the raw (pre-boilerplate) head used to find a dateline."""
+
+    text: str
+    head: str
+
+
+def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalised:
+    """Full normalisation pipeline; see the module docstring."""
+    if is_html:
+        if not title:
+            title = html_title(body)
+        body = html_to_text(body)
+    body = unicodedata.normalize("NFKC", body)
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    body = _QMARKS.sub(" ", body)
+    body = remove_pinyin(to_simplified(body))
+    head = body[:600]
+    text = clean_lines(body)
+    if title:
+        title = remove_pinyin(to_simplified(unicodedata.normalize("NFKC", title))).strip()
+        title = _WS.sub(" ", title)
+        first = text.split("\n", 1)[0]
+        if title and title not in first and first not in title:
+            text = title + "\n" + text
+    return Normalised(text=text, head=head)

@@ -1,0 +1,119 @@
+"""Outbound HTTP that cannot be aimed at the inside: the SSRF guard at connect time.
+
+httpx keeps the URL's host for the ``Host`` header, TLS SNI and certificate checks, but the
+TCP connection is opened by a network backend of ours: it resolves the name itself, judges
+every address (``domain.ssrf``), and connects to the address it judged. Nothing resolves
+the name a second time, so DNS rebinding between check and connect has no window. The
+client follows no redirects and ignores proxy settings from the environment (a proxy
+would connect on our behalf, past the guard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import certifi
+import httpcore
+import httpx
+
+from services.notify.domain.ssrf import AddressRefused, IPNetwork, check_addresses
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[str] = []
+    for _family, _type, _proto, _name, sockaddr in infos:
+        address = str(sockaddr[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses the SSRF guard allows, pinned at resolution."""
+
+    def __init__(
+        self,
+        allowed: Sequence[IPNetwork] = (),
+        resolver: Resolver = system_resolver,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        self.allowed = tuple(allowed)
+        self.resolver = resolver
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        pinned = check_addresses(host, addresses, self.allowed)
+        return await self.inner.connect_tcp(
+            pinned,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressRefused("unix sockets are not a delivery target")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, with its connection pool opened through ``GuardedBackend``."""
+
+    def __init__(
+        self,
+        allowed: Sequence[IPNetwork] = (),
+        resolver: Resolver = system_resolver,
+        *,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        super().__init__(trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedBackend(allowed, resolver),
+        )
+
+
+def guarded_client(
+    allowed: Sequence[IPNetwork] = (),
+    *,
+    timeout_seconds: float = 10.0,
+    resolver: Resolver = system_resolver,
+) -> httpx.AsyncClient:
+    """The one client every delivery goes out through."""
+    return httpx.AsyncClient(
+        transport=GuardedTransport(allowed, resolver),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
+        headers={"User-Agent": "AllianceWatch-Notify/1.0"},
+    )

@@ -1,0 +1,571 @@
+"""Notify's database: bureaus, keys, subscriptions, deliveries, attempts, received changes.
+
+Every query about a bureau's data takes the bureau's id and filters on it: a row of another
+bureau is simply not found. Methods are async and run their SQL in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, and_, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from services.common.contracts import Alliance, AllianceChange
+from services.notify.adapters.tables import (
+    ApiKeyRow,
+    AttemptRow,
+    BureauRow,
+    DeliveryRow,
+    ReceivedChange,
+    SubscriptionRow,
+)
+from services.notify.domain.models import DeliveryStatus
+
+T = TypeVar("T")
+
+
+def new_id(prefix: str) -> str:
+    """Time-ordered ids (``dlv_0192f3a4b5c6d7e8f9a0b1c2``): newer sorts later."""
+    return f"{prefix}_{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one attempt at one delivery came to; written back by ``record_attempts``."""
+
+    delivery_id: str
+    subscription_id: str
+    message_id: str
+    started_at: datetime
+    status_code: int | None
+    latency_ms: float | None
+    outcome: str  # delivered | retry | failed | gone
+    error: str | None
+    next_attempt_at: datetime | None
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
+class SubscriptionHealth:
+    """A subscription's standing after a round of attempts."""
+
+    subscription_id: str
+    succeeded: bool
+    disable_reason: str | None = None
+    last_error: str | None = None
+
+
+class NotifyRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def _run(self, work: Callable[[Session], T]) -> T:
+        def call() -> T:
+            with Session(self.engine, expire_on_commit=False) as session:
+                return work(session)
+
+        return await asyncio.to_thread(call)
+
+    # --- bureaus and keys -----------------------------------------------------------
+
+    async def create_bureau(self, bureau: BureauRow, key: ApiKeyRow) -> None:
+        def work(session: Session) -> None:
+            session.add(bureau)
+            session.flush()
+            session.add(key)
+            session.commit()
+
+        await self._run(work)
+
+    async def list_bureaus(self) -> list[BureauRow]:
+        return await self._run(
+            lambda s: list(s.exec(select(BureauRow).order_by(col(BureauRow.created_at))).all())
+        )
+
+    async def get_bureau(self, bureau_id: str) -> BureauRow | None:
+        return await self._run(lambda s: s.get(BureauRow, bureau_id))
+
+    async def add_key(self, key: ApiKeyRow) -> None:
+        def work(session: Session) -> None:
+            session.add(key)
+            session.commit()
+
+        await self._run(work)
+
+    async def list_keys(self, bureau_id: str) -> list[ApiKeyRow]:
+        return await self._run(
+            lambda s: list(
+                s.exec(
+                    select(ApiKeyRow)
+                    .where(ApiKeyRow.bureau_id == bureau_id)
+                    .order_by(col(ApiKeyRow.created_at))
+                ).all()
+            )
+        )
+
+    async def get_key(self, bureau_id: str, key_id: str) -> ApiKeyRow | None:
+        def work(session: Session) -> ApiKeyRow | None:
+            row = session.get(ApiKeyRow, key_id)
+            return row if row is not None and row.bureau_id == bureau_id else None
+
+        return await self._run(work)
+
+    async def revoke_key(self, bureau_id: str, key_id: str, now: datetime) -> ApiKeyRow | None:
+        def work(session: Session) -> ApiKeyRow | None:
+            row = session.get(ApiKeyRow, key_id)
+            if row is None or row.bureau_id != bureau_id:
+                return None
+            if row.revoked_at is None:
+                row.revoked_at = now
+                session.add(row)
+                session.commit()
+            return row
+
+        return await self._run(work)
+
+    async def rotate_key(
+        self, bureau_id: str, key_id: str, replacement: ApiKeyRow, now: datetime
+    ) -> ApiKeyRow | None:
+        """Revoke a live key and add its replacement, in one transaction."""
+
+        def work(session: Session) -> ApiKeyRow | None:
+            row = session.get(ApiKeyRow, key_id)
+            if row is None or row.bureau_id != bureau_id or row.revoked_at is not None:
+                return None
+            row.revoked_at = now
+            session.add(row)
+            session.add(replacement)
+            session.commit()
+            return replacement
+
+        return await self._run(work)
+
+    async def live_keys_with_prefix(self, prefix: str) -> list[ApiKeyRow]:
+        return await self._run(
+            lambda s: list(
+                s.exec(
+                    select(ApiKeyRow).where(
+                        ApiKeyRow.prefix == prefix, col(ApiKeyRow.revoked_at).is_(None)
+                    )
+                ).all()
+            )
+        )
+
+    # --- subscriptions --------------------------------------------------------------
+
+    async def add_subscription(self, row: SubscriptionRow) -> None:
+        def work(session: Session) -> None:
+            session.add(row)
+            session.commit()
+
+        await self._run(work)
+
+    async def list_subscriptions(self, bureau_id: str) -> list[SubscriptionRow]:
+        return await self._run(
+            lambda s: list(
+                s.exec(
+                    select(SubscriptionRow)
+                    .where(
+                        SubscriptionRow.bureau_id == bureau_id,
+                        col(SubscriptionRow.deleted_at).is_(None),
+                    )
+                    .order_by(col(SubscriptionRow.created_at), col(SubscriptionRow.id))
+                ).all()
+            )
+        )
+
+    async def get_subscription(
+        self, bureau_id: str, subscription_id: str
+    ) -> SubscriptionRow | None:
+        def work(session: Session) -> SubscriptionRow | None:
+            row = session.get(SubscriptionRow, subscription_id)
+            if row is None or row.bureau_id != bureau_id or row.deleted_at is not None:
+                return None
+            return row
+
+        return await self._run(work)
+
+    async def update_subscription(
+        self, bureau_id: str, subscription_id: str, changes: dict[str, Any]
+    ) -> SubscriptionRow | None:
+        def work(session: Session) -> SubscriptionRow | None:
+            row = session.get(SubscriptionRow, subscription_id)
+            if row is None or row.bureau_id != bureau_id or row.deleted_at is not None:
+                return None
+            for name, value in changes.items():
+                setattr(row, name, value)
+            session.add(row)
+            session.commit()
+            return row
+
+        return await self._run(work)
+
+    async def delete_subscription(
+        self, bureau_id: str, subscription_id: str, now: datetime
+    ) -> bool:
+        """Soft delete: the delivery log stays; pending deliveries are dropped as failed."""
+
+        def work(session: Session) -> bool:
+            row = session.get(SubscriptionRow, subscription_id)
+            if row is None or row.bureau_id != bureau_id or row.deleted_at is not None:
+                return False
+            row.deleted_at = now
+            row.enabled = False
+            row.disabled_reason = "deleted"
+            session.add(row)
+            session.execute(
+                update(DeliveryRow)
+                .where(
+                    col(DeliveryRow.subscription_id) == subscription_id,
+                    col(DeliveryRow.status).in_(
+                        [DeliveryStatus.pending.value, DeliveryStatus.sending.value]
+                    ),
+                )
+                .values(
+                    status=DeliveryStatus.failed.value,
+                    next_attempt_at=None,
+                    last_error="subscription deleted",
+                )
+            )
+            session.commit()
+            return True
+
+        return await self._run(work)
+
+    async def active_subscriptions(self) -> list[SubscriptionRow]:
+        return await self._run(
+            lambda s: list(
+                s.exec(
+                    select(SubscriptionRow).where(
+                        col(SubscriptionRow.enabled).is_(True),
+                        col(SubscriptionRow.deleted_at).is_(None),
+                    )
+                ).all()
+            )
+        )
+
+    # --- received changes and new deliveries ----------------------------------------
+
+    async def change_seen(self, change_id: str) -> bool:
+        return await self._run(lambda s: s.get(ReceivedChange, change_id) is not None)
+
+    async def previous_alliance(self, alliance_id: str, before_change: str) -> Alliance | None:
+        """The alliance as the last change received before this one described it."""
+
+        def work(session: Session) -> Alliance | None:
+            row = session.exec(
+                select(ReceivedChange)
+                .where(
+                    ReceivedChange.alliance_id == alliance_id,
+                    ReceivedChange.change_id != before_change,
+                )
+                .order_by(col(ReceivedChange.received_at).desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            return AllianceChange.model_validate_json(row.payload).alliance
+
+        return await self._run(work)
+
+    async def subscriptions_alerted_about(self, alliance_id: str) -> set[str]:
+        return await self._run(
+            lambda s: set(
+                s.exec(
+                    select(DeliveryRow.subscription_id)
+                    .where(DeliveryRow.alliance_id == alliance_id)
+                    .distinct()
+                ).all()
+            )
+        )
+
+    async def record_change(
+        self, change: AllianceChange, received_at: datetime, deliveries: Sequence[DeliveryRow]
+    ) -> bool:
+        """Keep the change and its deliveries in one transaction.
+
+        False when the change was already received (a re-consumption, or a concurrent
+        consumer that won the race): then nothing is written.
+        """
+
+        def work(session: Session) -> bool:
+            if session.get(ReceivedChange, change.change_id) is not None:
+                return False
+            session.add(
+                ReceivedChange(
+                    change_id=change.change_id,
+                    alliance_id=change.alliance_id,
+                    kind=change.kind.value,
+                    payload=change.model_dump_json(),
+                    received_at=received_at,
+                )
+            )
+            for delivery in deliveries:
+                session.add(delivery)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+            return True
+
+        return await self._run(work)
+
+    async def received_change_ids(self) -> list[str]:
+        return await self._run(
+            lambda s: list(
+                s.exec(select(ReceivedChange.change_id).order_by(col(ReceivedChange.change_id)))
+            )
+        )
+
+    # --- the delivery worker --------------------------------------------------------
+
+    @staticmethod
+    def _due(now: datetime) -> Any:
+        return or_(
+            and_(
+                col(DeliveryRow.status) == DeliveryStatus.pending.value,
+                col(DeliveryRow.next_attempt_at) <= now,
+            ),
+            and_(
+                col(DeliveryRow.status) == DeliveryStatus.sending.value,
+                col(DeliveryRow.lease_until) <= now,
+            ),
+        )
+
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> list[tuple[DeliveryRow, SubscriptionRow]]:
+        """Take up to ``limit`` due deliveries of live subscriptions for this worker.
+
+        The conditional update makes a claim exclusive among replicas; a worker that dies
+        holding one lets its lease run out, and the delivery is due again.
+        """
+
+        def work(session: Session) -> list[tuple[DeliveryRow, SubscriptionRow]]:
+            candidates = session.exec(
+                select(DeliveryRow, SubscriptionRow)
+                .join(SubscriptionRow, col(SubscriptionRow.id) == col(DeliveryRow.subscription_id))
+                .where(
+                    self._due(now),
+                    col(SubscriptionRow.enabled).is_(True),
+                    col(SubscriptionRow.deleted_at).is_(None),
+                )
+                .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
+                .limit(limit)
+            ).all()
+            claimed: list[tuple[DeliveryRow, SubscriptionRow]] = []
+            for delivery, subscription in candidates:
+                result = session.execute(
+                    update(DeliveryRow)
+                    .where(col(DeliveryRow.id) == delivery.id, self._due(now))
+                    .values(status=DeliveryStatus.sending.value, lease_until=now + lease)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append((delivery, subscription))
+            session.commit()
+            return claimed
+
+        return await self._run(work)
+
+    async def next_due_at(self) -> datetime | None:
+        def work(session: Session) -> datetime | None:
+            return session.exec(
+                select(DeliveryRow.next_attempt_at)
+                .where(DeliveryRow.status == DeliveryStatus.pending.value)
+                .order_by(col(DeliveryRow.next_attempt_at))
+                .limit(1)
+            ).first()
+
+        return await self._run(work)
+
+    async def recent_messages(self, subscription_id: str, since: datetime) -> list[datetime]:
+        """When the messages sent to a subscription since ``since`` went out (one per
+        message, however many deliveries a digest carried)."""
+
+        def work(session: Session) -> list[datetime]:
+            rows = session.exec(
+                select(AttemptRow.message_id, AttemptRow.started_at)
+                .where(
+                    AttemptRow.subscription_id == subscription_id,
+                    col(AttemptRow.started_at) > since,
+                )
+                .distinct()
+            ).all()
+            return sorted({message: started for message, started in rows}.values())
+
+        return await self._run(work)
+
+    async def postpone(self, delivery_ids: Sequence[str], until: datetime) -> None:
+        """Hand claimed deliveries back unattempted, due again at ``until``."""
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(DeliveryRow)
+                .where(col(DeliveryRow.id).in_(list(delivery_ids)))
+                .values(
+                    status=DeliveryStatus.pending.value, next_attempt_at=until, lease_until=None
+                )
+            )
+            session.commit()
+
+        if delivery_ids:
+            await self._run(work)
+
+    async def record_attempts(
+        self,
+        results: Sequence[AttemptResult],
+        health: Sequence[SubscriptionHealth],
+        now: datetime,
+        disable_after: timedelta,
+    ) -> list[str]:
+        """Write attempts, advance their deliveries, and keep subscriptions' health.
+
+        Returns the ids of the subscriptions disabled by this round.
+        """
+
+        def work(session: Session) -> list[str]:
+            for result in results:
+                delivery = session.get(DeliveryRow, result.delivery_id)
+                if delivery is None:
+                    continue
+                delivery.attempts += 1
+                session.add(
+                    AttemptRow(
+                        delivery_id=result.delivery_id,
+                        subscription_id=result.subscription_id,
+                        message_id=result.message_id,
+                        number=delivery.attempts,
+                        started_at=result.started_at,
+                        status_code=result.status_code,
+                        latency_ms=result.latency_ms,
+                        outcome=result.outcome,
+                        error=result.error,
+                        batch_size=result.batch_size,
+                    )
+                )
+                delivery.last_status_code = result.status_code
+                delivery.last_latency_ms = result.latency_ms
+                delivery.last_error = result.error
+                delivery.lease_until = None
+                if result.outcome == "delivered":
+                    delivery.status = DeliveryStatus.delivered.value
+                    delivery.delivered_at = result.started_at
+                    delivery.next_attempt_at = None
+                elif result.outcome == "retry" and result.next_attempt_at is not None:
+                    delivery.status = DeliveryStatus.pending.value
+                    delivery.step += 1
+                    delivery.next_attempt_at = result.next_attempt_at
+                else:
+                    delivery.status = DeliveryStatus.failed.value
+                    delivery.next_attempt_at = None
+                session.add(delivery)
+            disabled: list[str] = []
+            for standing in health:
+                subscription = session.get(SubscriptionRow, standing.subscription_id)
+                if subscription is None:
+                    continue
+                if standing.succeeded:
+                    subscription.failing_since = None
+                else:
+                    subscription.failing_since = subscription.failing_since or now
+                    reason = standing.disable_reason
+                    if reason is None and now - subscription.failing_since >= disable_after:
+                        reason = (
+                            f"endpoint failing since {subscription.failing_since.isoformat()}"
+                            f"; last error: {standing.last_error or 'unknown'}"
+                        )
+                    if reason is not None and subscription.enabled:
+                        subscription.enabled = False
+                        subscription.disabled_reason = reason
+                        disabled.append(subscription.id)
+                subscription.updated_at = now
+                session.add(subscription)
+            session.commit()
+            return disabled
+
+        return await self._run(work)
+
+    # --- the delivery log -----------------------------------------------------------
+
+    async def list_deliveries(
+        self,
+        bureau_id: str,
+        *,
+        subscription_id: str | None = None,
+        status: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[DeliveryRow]:
+        """Newest first; ``after`` is the id of the last one of the previous page."""
+
+        def work(session: Session) -> list[DeliveryRow]:
+            query = select(DeliveryRow).where(DeliveryRow.bureau_id == bureau_id)
+            if subscription_id is not None:
+                query = query.where(DeliveryRow.subscription_id == subscription_id)
+            if status is not None:
+                query = query.where(DeliveryRow.status == status)
+            if after is not None:
+                query = query.where(col(DeliveryRow.id) < after)
+            return list(session.exec(query.order_by(col(DeliveryRow.id).desc()).limit(limit)))
+
+        return await self._run(work)
+
+    async def get_delivery(
+        self, bureau_id: str, delivery_id: str
+    ) -> tuple[DeliveryRow, list[AttemptRow]] | None:
+        def work(session: Session) -> tuple[DeliveryRow, list[AttemptRow]] | None:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None or row.bureau_id != bureau_id:
+                return None
+            attempts = list(
+                session.exec(
+                    select(AttemptRow)
+                    .where(AttemptRow.delivery_id == delivery_id)
+                    .order_by(col(AttemptRow.number))
+                )
+            )
+            return row, attempts
+
+        return await self._run(work)
+
+    async def redeliver(
+        self, bureau_id: str, delivery_id: str, now: datetime
+    ) -> DeliveryRow | None:
+        """Due again now, with a fresh retry schedule; its log is kept."""
+
+        def work(session: Session) -> DeliveryRow | None:
+            row = session.get(DeliveryRow, delivery_id)
+            if row is None or row.bureau_id != bureau_id:
+                return None
+            row.status = DeliveryStatus.pending.value
+            row.step = 0
+            row.next_attempt_at = now
+            row.lease_until = None
+            session.add(row)
+            session.commit()
+            return row
+
+        return await self._run(work)
+
+    async def delivery_counts(self) -> dict[str, int]:
+        def work(session: Session) -> dict[str, int]:
+            rows = session.exec(
+                select(DeliveryRow.status, func.count()).group_by(col(DeliveryRow.status))
+            ).all()
+            return {status: int(count) for status, count in rows}
+
+        return await self._run(work)
+
+
+def filters_json(filters: dict[str, Any]) -> str:
+    return json.dumps(filters, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from services.common.settings import ServiceSettings
+from services.notify.domain.ssrf import IPNetwork, parse_networks
+
+_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "operator", "admin"}
+
+
+class NotifySettings(ServiceSettings):
+    port: int = Field(8003, validation_alias="NOTIFY_PORT")
+    database_url: str = Field("sqlite:///.run/notify.db", validation_alias="NOTIFY_DATABASE_URL")
+    operator_token: str = Field("", validation_alias="NOTIFY_OPERATOR_TOKEN")
+    #: CIDRs that deliveries may reach despite the SSRF guard; empty by default.
+    allowed_networks: str = Field("", validation_alias="NOTIFY_ALLOWED_NETWORKS")
+    group_id: str = Field("notify", validation_alias="NOTIFY_GROUP_ID")
+
+    #: The delivery worker: how often it looks for due deliveries when nothing woke it.
+    worker_poll_seconds: float = Field(0.5, gt=0, validation_alias="NOTIFY_WORKER_POLL_SECONDS")
+    worker_batch: int = Field(200, ge=1, validation_alias="NOTIFY_WORKER_BATCH")
+    worker_concurrency: int = Field(16, ge=1, validation_alias="NOTIFY_WORKER_CONCURRENCY")
+    send_timeout_seconds: float = Field(10.0, gt=0, validation_alias="NOTIFY_SEND_TIMEOUT_SECONDS")
+    retry_jitter: float = Field(0.1, ge=0, le=0.5, validation_alias="NOTIFY_RETRY_JITTER")
+    #: A subscription whose endpoint kept failing this long is disabled, with the reason.
+    disable_after_hours: float = Field(72.0, gt=0, validation_alias="NOTIFY_DISABLE_AFTER_HOURS")
+    robot_messages_per_minute: int = Field(
+        20, ge=1, validation_alias="NOTIFY_ROBOT_MESSAGES_PER_MINUTE"
+    )
+
+    smtp_host: str = Field("", validation_alias="NOTIFY_SMTP_HOST")
+    smtp_port: int = Field(25, validation_alias="NOTIFY_SMTP_PORT")
+    smtp_username: str = Field("", validation_alias="NOTIFY_SMTP_USERNAME")
+    smtp_password: str = Field("", validation_alias="NOTIFY_SMTP_PASSWORD")
+    smtp_from: str = Field("alliance-watch@localhost", validation_alias="NOTIFY_SMTP_FROM")
+    smtp_starttls: bool = Field(False, validation_alias="NOTIFY_SMTP_STARTTLS")
+    smtp_ssl: bool = Field(False, validation_alias="NOTIFY_SMTP_SSL")
+
+    @model_validator(mode="after")
+    def _refuse_default_operator_token(self) -> NotifySettings:
+        token = self.operator_token.strip()
+        if not token:
+            raise ValueError("NOTIFY_OPERATOR_TOKEN is empty: set the operator's bearer token")
+        if self.environment == "production" and (
+            token.lower() in _DEFAULT_SECRETS or len(token) < 24
+        ):
+            raise ValueError("NOTIFY_OPERATOR_TOKEN is a default or short secret")
+        return self
+
+    @model_validator(mode="after")
+    def _valid_networks(self) -> NotifySettings:
+        try:
+            parse_networks(self.networks)
+        except ValueError as exc:
+            raise ValueError(f"NOTIFY_ALLOWED_NETWORKS: {exc}") from exc
+        return self
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.allowed_networks.split(",") if n.strip())
+
+    @property
+    def allowed(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.networks)

@@ -1,0 +1,265 @@
+"""Notify's vocabulary: channels, filters, and the models its API reads and answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from services.common.contracts import Alliance, EventType
+
+
+class Channel(StrEnum):
+    webhook = "webhook"
+    dingtalk = "dingtalk"
+    wecom = "wecom"
+    email = "email"
+
+
+#: Group robots: rate limited, so bursts are folded into digests.
+ROBOT_CHANNELS = frozenset({Channel.dingtalk, Channel.wecom})
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # waiting for its (next) attempt
+    sending = "sending"  # claimed by a worker; back to due when its lease runs out
+    delivered = "delivered"
+    failed = "failed"  # the schedule ran out, or the endpoint is gone
+
+
+class AlertType(StrEnum):
+    created = "alliance.created"
+    updated = "alliance.updated"
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+WEBHOOK_SECRET_PREFIX = "whsec_"
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+
+
+class Filters(BaseModel):
+    """What a subscription wants to hear about; an empty list means "any".
+
+    ``provinces``, ``cities`` and ``counties`` together describe one area: an alliance
+    matches when any of its institutions (lead or member) lies in any of them. The other
+    lists each narrow the match further.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    provinces: list[Name] = Field(default_factory=list, max_length=64)
+    cities: list[Name] = Field(default_factory=list, max_length=512)
+    counties: list[Name] = Field(default_factory=list, max_length=1024)
+    types: list[EventType] = Field(default_factory=list, max_length=len(EventType))
+    specialties: list[Name] = Field(default_factory=list, max_length=128)
+    institutions: list[Name] = Field(default_factory=list, max_length=512)
+    min_confidence: float = Field(0.0, ge=0.0, le=1.0)
+
+
+def validate_target(channel: Channel, url: str) -> str:
+    """The target URL of a channel, checked for form; raises ValueError."""
+    url = url.strip()
+    if channel is Channel.email:
+        if not url.lower().startswith("mailto:"):
+            raise ValueError("an e-mail subscription's url is mailto:officer@example.gov.cn")
+        addresses = email_recipients(url)
+        if not addresses or len(addresses) > 20:
+            raise ValueError("mailto: needs 1 to 20 comma-separated addresses")
+        for address in addresses:
+            if not _EMAIL.match(address):
+                raise ValueError(f"not an e-mail address: {address!r}")
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the url must be an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise ValueError("credentials in the url are not accepted; use the signing secret")
+    return url
+
+
+def email_recipients(url: str) -> list[str]:
+    body = url.split(":", 1)[1] if ":" in url else url
+    body = body.split("?", 1)[0]
+    return [a.strip() for a in body.split(",") if a.strip()]
+
+
+def validate_secret(channel: Channel, secret: str | None) -> str | None:
+    """A caller-chosen secret: a ``whsec_`` key for webhooks, the robot's key for DingTalk."""
+    if secret is None:
+        return None
+    if channel is Channel.webhook:
+        if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+            raise ValueError("a webhook secret starts with whsec_")
+        try:
+            key = base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("a webhook secret is whsec_ followed by base64") from exc
+        if not 24 <= len(key) <= 64:
+            raise ValueError("a webhook secret holds 24 to 64 bytes of key")
+        return secret
+    if channel is Channel.dingtalk:
+        return secret
+    raise ValueError(f"a {channel.value} subscription takes no secret")
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    channel: Channel
+    url: Annotated[str, Field(min_length=1, max_length=2048)] = Field(
+        description="webhook / robot URL, or mailto:a@example.gov.cn,b@example.gov.cn"
+    )
+    secret: Annotated[str | None, Field(min_length=8, max_length=256)] = Field(
+        None,
+        description="webhook: your own whsec_ secret (one is generated otherwise); "
+        "dingtalk: the robot's signing secret (SEC...)",
+    )
+    filters: Filters = Field(default_factory=Filters)
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        channel = info.data.get("channel")
+        return validate_target(channel, value) if channel is not None else value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        channel = info.data.get("channel")
+        return validate_secret(channel, value) if channel is not None else value
+
+
+class SubscriptionUpdate(BaseModel):
+    """Fields to change; the channel cannot change (create another subscription)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    url: Annotated[str | None, Field(min_length=1, max_length=2048)] = None
+    secret: Annotated[str | None, Field(min_length=8, max_length=256)] = None
+    filters: Filters | None = None
+    enabled: bool | None = None
+
+
+class SubscriptionPublic(BaseModel):
+    id: str
+    name: str
+    channel: Channel
+    url: str
+    filters: Filters
+    enabled: bool
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionWithSecret(SubscriptionPublic):
+    """Answered on creation and on secret rotation only."""
+
+    secret: str | None = None
+
+
+class SubscriptionList(BaseModel):
+    items: list[SubscriptionPublic]
+
+
+class BureauCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class BureauPublic(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class BureauCreated(BaseModel):
+    id: str
+    name: str
+    api_key: str = Field(description="shown once; only its hash is kept")
+    key_id: str
+
+
+class ApiKeyPublic(BaseModel):
+    id: str
+    prefix: str
+    label: str | None = None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: Annotated[str | None, Field(max_length=100)] = None
+
+
+class ApiKeyIssued(ApiKeyPublic):
+    api_key: str = Field(description="shown once; only its hash is kept")
+
+
+class AttemptPublic(BaseModel):
+    number: int
+    started_at: datetime
+    status_code: int | None
+    latency_ms: float | None
+    outcome: Literal["delivered", "retry", "failed", "gone"]
+    error: str | None = None
+    batch_size: int = 1
+
+
+class DeliveryPublic(BaseModel):
+    id: str
+    subscription_id: str
+    change_id: str
+    alliance_id: str
+    type: AlertType
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: float | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryDetail(DeliveryPublic):
+    log: list[AttemptPublic]
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None = None
+
+
+class Alert(BaseModel):
+    """What one delivery says: an alliance, created or materially changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: AlertType
+    change_id: str
+    changed_fields: tuple[str, ...] = ()
+    #: Readable lines on what changed (新增成员单位：…), for updates.
+    highlights: tuple[str, ...] = ()
+    alliance: Alliance
+    occurred_at: datetime

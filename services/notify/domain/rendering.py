@@ -1,0 +1,333 @@
+"""Alerts as a bureau officer reads them, in Chinese: who leads, who joins, what, when, where.
+
+One alert renders as plain text (e-mail), as markdown for the group robots (DingTalk,
+WeCom; each with its own size limit), or folded with others into a digest when a robot's
+rate limit would otherwise hold them back. The webhook body is JSON for machines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from services.common.contracts import Alliance, AllianceChange, EventType, Institution
+from services.notify.domain.matching import institutions_of, material_changes, new_institutions
+from services.notify.domain.models import Alert, AlertType
+
+TYPE_LABELS: dict[EventType, str] = {
+    EventType.specialty_alliance: "专科联盟",
+    EventType.tight_consortium: "紧密型医联体",
+    EventType.consortium: "医联体",
+    EventType.medical_group: "医疗集团",
+    EventType.county_community: "县域医共体",
+    EventType.remote_network: "远程医疗协作网",
+    EventType.trusteeship: "托管",
+    EventType.other: "合作协议",
+}
+
+#: Size limits of one robot message's markdown, in UTF-8 bytes.
+WECOM_MAX_BYTES = 4096
+DINGTALK_MAX_BYTES = 20000
+_TRUNCATED = "\n\n…（内容过长，已截断，详见来源链接）"
+
+
+def type_label(event_type: EventType) -> str:
+    return TYPE_LABELS.get(event_type, event_type.value)
+
+
+def format_date(value: str | None) -> str:
+    """2024-05-01 -> 2024年5月1日; 2024-05 -> 2024年5月; None -> 未注明."""
+    if not value:
+        return "未注明"
+    parts = value.split("-")
+    try:
+        if len(parts) == 3:
+            return f"{int(parts[0])}年{int(parts[1])}月{int(parts[2])}日"
+        if len(parts) == 2:
+            return f"{int(parts[0])}年{int(parts[1])}月"
+    except ValueError:
+        pass
+    return value
+
+
+def confidence_label(confidence: float) -> str:
+    level = "高" if confidence >= 0.8 else "中" if confidence >= 0.5 else "低"
+    return f"{round(confidence * 100)}%（{level}）"
+
+
+def place_of(institution: Institution) -> str:
+    parts: list[str] = []
+    for part in (institution.province, institution.city, institution.county):
+        if part and part not in parts:
+            parts.append(part)
+    return "".join(parts)
+
+
+def institution_label(institution: Institution) -> str:
+    place = place_of(institution)
+    return f"{institution.name}（{place}）" if place else institution.name
+
+
+def places(alliance: Alliance) -> str:
+    """The places the alliance reaches, e.g. 四川省成都市、重庆市（跨省）."""
+    seen: list[str] = []
+    for institution in institutions_of(alliance):
+        place = place_of(institution)
+        if place and place not in seen:
+            seen.append(place)
+    if not seen:
+        seen = list(alliance.provinces)
+    text = "、".join(seen) if seen else "未注明"
+    if alliance.cross_province:
+        text += "（跨省）"
+    return text
+
+
+def _names(institutions: Sequence[Institution], limit: int | None = None) -> str:
+    if not institutions:
+        return "未注明"
+    shown = institutions if limit is None else institutions[:limit]
+    text = "、".join(i.name for i in shown)
+    if limit is not None and len(institutions) > limit:
+        text += f" 等{len(institutions)}家"
+    return text
+
+
+def subject_of(alliance: Alliance) -> str:
+    """What the alliance is, e.g. 骨科专科联盟, 县域医共体."""
+    label = type_label(alliance.type)
+    if alliance.specialty and alliance.specialty not in label:
+        return f"{alliance.specialty}{label}"
+    return label
+
+
+def headline(alert: Alert) -> str:
+    alliance = alert.alliance
+    lead = alliance.lead[0].name if alliance.lead else None
+    if alliance.type is EventType.trusteeship and lead and alliance.members:
+        core = f"{lead}托管{_names(alliance.members, 2)}"
+    elif alliance.type is EventType.other and lead and alliance.members:
+        core = f"{lead}与{_names(alliance.members, 2)}签署合作"
+    elif lead:
+        more = f"等{len(alliance.lead)}家" if len(alliance.lead) > 1 else ""
+        core = f"{lead}{more}牵头组建{subject_of(alliance)}"
+    elif alliance.members:
+        core = f"{_names(alliance.members, 2)}组建{subject_of(alliance)}"
+    else:
+        core = f"新{subject_of(alliance)}"
+    if alert.type is AlertType.updated:
+        return f"【医联体动态更新】{core}"
+    return f"【新医联体】{core}"
+
+
+def describe_changes(change: AllianceChange, previous: Alliance | None) -> tuple[str, ...]:
+    """Readable lines on what a material update changed."""
+    current = change.alliance
+    lines: list[str] = []
+    touched = material_changes(change, previous)
+    if previous is not None:
+        joined = new_institutions(current.members, previous.members)
+        if joined:
+            lines.append(f"新增成员单位（{len(joined)}家）：{_names(joined, 20)}")
+        leads = new_institutions(current.lead, previous.lead)
+        if leads:
+            lines.append(f"新增牵头单位：{_names(leads)}")
+        if current.type != previous.type:
+            lines.append(f"类型更正：{type_label(previous.type)} → {type_label(current.type)}")
+        if current.specialty != previous.specialty:
+            lines.append(
+                f"专科更正：{previous.specialty or '未注明'} → {current.specialty or '未注明'}"
+            )
+        if current.date != previous.date:
+            lines.append(f"日期更正：{format_date(previous.date)} → {format_date(current.date)}")
+        added = [p for p in current.provinces if p not in previous.provinces]
+        if added:
+            lines.append(f"新增涉及省份：{'、'.join(added)}")
+    elif touched:
+        labels = {
+            "members": "成员单位",
+            "lead": "牵头单位",
+            "type": "类型",
+            "specialty": "专科",
+            "date": "日期",
+            "provinces": "涉及省份",
+            "cross_province": "跨省情况",
+        }
+        lines.append("更新内容：" + "、".join(labels[f] for f in sorted(touched) if f in labels))
+    return tuple(lines)
+
+
+def _source_lines(alliance: Alliance, limit: int, markdown: bool) -> list[str]:
+    lines: list[str] = []
+    for number, source in enumerate(alliance.sources[:limit], start=1):
+        title = source.title or "来源文章"
+        when = f"（{format_date(source.published_at.isoformat())}）" if source.published_at else ""
+        if markdown and source.url:
+            lines.append(f"{number}. [{title}]({source.url}){when}")
+        elif source.url:
+            lines.append(f"{number}. {title}{when} {source.url}")
+        else:
+            lines.append(f"{number}. {title}{when}")
+    if len(alliance.sources) > limit:
+        lines.append(f"…另有{len(alliance.sources) - limit}篇报道")
+    return lines
+
+
+def _excerpt(alliance: Alliance, limit: int = 120) -> str | None:
+    for source in alliance.sources:
+        if source.evidence:
+            text = " ".join(source.evidence.split())
+            return text if len(text) <= limit else text[: limit - 1] + "…"
+    return None
+
+
+def _facts(alliance: Alliance, member_limit: int | None) -> list[tuple[str, str]]:
+    facts = [
+        ("类型", type_label(alliance.type)),
+        ("专科", alliance.specialty or "未注明"),
+        ("牵头单位", "、".join(institution_label(i) for i in alliance.lead) or "未注明"),
+        (
+            f"成员单位（{len(alliance.members)}家）" if alliance.members else "成员单位",
+            _names(alliance.members, member_limit),
+        ),
+        ("时间", format_date(alliance.date)),
+        ("地区", places(alliance)),
+        ("可信度", confidence_label(alliance.confidence)),
+    ]
+    return facts
+
+
+def render_text(alert: Alert) -> tuple[str, str]:
+    """Subject and plain-text body, for e-mail."""
+    alliance = alert.alliance
+    lines = [headline(alert), ""]
+    lines.extend(alert.highlights)
+    if alert.highlights:
+        lines.append("")
+    lines.extend(f"{name}：{value}" for name, value in _facts(alliance, None))
+    excerpt = _excerpt(alliance)
+    if excerpt:
+        lines += ["", f"原文摘录：「{excerpt}」"]
+    sources = _source_lines(alliance, 20, markdown=False)
+    if sources:
+        lines += ["", "来源报道：", *sources]
+    lines += ["", f"联盟编号：{alliance.id}", "—— 医联体动态监测（Alliance Watch）"]
+    return headline(alert), "\n".join(lines)
+
+
+def _markdown(alert: Alert, member_limit: int, source_limit: int) -> tuple[str, str]:
+    alliance = alert.alliance
+    title = headline(alert)
+    lines = [f"### {title}", ""]
+    for line in alert.highlights:
+        lines.append(f"> {line}")
+    if alert.highlights:
+        lines.append("")
+    lines.extend(f"- **{name}**：{value}" for name, value in _facts(alliance, member_limit))
+    excerpt = _excerpt(alliance)
+    if excerpt:
+        lines += ["", f"> 原文摘录：{excerpt}"]
+    sources = _source_lines(alliance, source_limit, markdown=True)
+    if sources:
+        lines += ["", "**来源报道**", *sources]
+    return title, "\n".join(lines)
+
+
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def cut_to_bytes(text: str, limit: int, marker: str = _TRUNCATED) -> str:
+    """``text`` if it fits in ``limit`` UTF-8 bytes, else cut on a character boundary."""
+    if utf8_len(text) <= limit:
+        return text
+    room = max(0, limit - utf8_len(marker))
+    cut = text.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return cut + marker
+
+
+def render_markdown(alert: Alert, max_bytes: int) -> tuple[str, str]:
+    """Title and markdown for a robot, shortened (fewer names, fewer links) to fit."""
+    for member_limit, source_limit in ((30, 5), (10, 3), (5, 2), (3, 1)):
+        title, text = _markdown(alert, member_limit, source_limit)
+        if utf8_len(text) <= max_bytes:
+            return title, text
+    return title, cut_to_bytes(text, max_bytes)
+
+
+def digest_entry(number: int, alert: Alert) -> str:
+    alliance = alert.alliance
+    facts = "｜".join(
+        [
+            type_label(alliance.type),
+            alliance.specialty or "专科未注明",
+            format_date(alliance.date),
+            places(alliance),
+            f"可信度{confidence_label(alliance.confidence)}",
+        ]
+    )
+    lines = [f"{number}. **{headline(alert)}**", f"   {facts}"]
+    if alliance.members:
+        lines.append(f"   成员：{_names(alliance.members, 5)}")
+    lines.extend(f"   {h}" for h in alert.highlights[:2])
+    source = next((s for s in alliance.sources if s.url), None)
+    if source is not None:
+        lines.append(f"   [{source.title or '来源报道'}]({source.url})")
+    return "\n".join(lines)
+
+
+def digest_title(count: int) -> str:
+    return f"医联体动态汇总（{count}条）"
+
+
+def render_digest(alerts: Sequence[Alert], max_bytes: int) -> tuple[str, str]:
+    """Several alerts in one robot message."""
+    title = digest_title(len(alerts))
+    header = f"### {title}\n\n因消息较多，以下动态合并发送：\n"
+    entries = [digest_entry(n, a) for n, a in enumerate(alerts, start=1)]
+    return title, cut_to_bytes(header + "\n" + "\n\n".join(entries), max_bytes)
+
+
+def fold_digests(alerts: Sequence[Alert], max_bytes: int, max_items: int = 20) -> list[list[int]]:
+    """Split a burst into digest messages that each fit ``max_bytes``: indices per message.
+
+    Every alert lands in exactly one message (nothing dropped); an alert too large for a
+    digest on its own still gets a message, cut to fit.
+    """
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for index in range(len(alerts)):
+        trial = [*current, index]
+        _, text = render_digest([alerts[i] for i in trial], 10 * max_bytes)
+        if current and (utf8_len(text) > max_bytes or len(trial) > max_items):
+            groups.append(current)
+            current = [index]
+        else:
+            current = trial
+    if current:
+        groups.append(current)
+    return groups
+
+
+def webhook_body(alert: Alert) -> dict[str, Any]:
+    """The JSON a webhook receives: ``{type, timestamp, alliance, ...}``."""
+    title, text = render_text(alert)
+    return {
+        "type": alert.type.value,
+        "timestamp": _iso(alert.occurred_at),
+        "change_id": alert.change_id,
+        "changed_fields": list(alert.changed_fields),
+        "highlights": list(alert.highlights),
+        "title": title,
+        "text": text,
+        "alliance": alert.alliance.model_dump(mode="json"),
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def alerts_summary(alerts: Iterable[Alert]) -> str:
+    return "；".join(headline(a) for a in alerts)

@@ -1,0 +1,291 @@
+"""The delivery worker: claims due deliveries, sends them, and writes down what happened.
+
+It runs as a task beside the consumer. The consumer wakes it when it records new
+deliveries, so an alert leaves within milliseconds; otherwise it looks for due retries
+every ``poll_seconds``. All scheduling reads the injectable clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+
+from services.notify.adapters.channels import Senders, SendOutcome, Target
+from services.notify.adapters.repository import (
+    AttemptResult,
+    NotifyRepository,
+    SubscriptionHealth,
+    new_id,
+)
+from services.notify.adapters.tables import DeliveryRow, SubscriptionRow
+from services.notify.domain.digest import WINDOW, plan_robot_sends
+from services.notify.domain.models import ROBOT_CHANNELS, Alert, Channel
+from services.notify.domain.rendering import DINGTALK_MAX_BYTES, WECOM_MAX_BYTES
+from services.notify.domain.schedule import Clock, RetrySchedule
+from services.notify.metrics import (
+    CHANGE_TO_DELIVERY_SECONDS,
+    DELIVERIES_POSTPONED,
+    DIGESTS_SENT,
+    MESSAGES_SENT,
+    SEND_SECONDS,
+    SUBSCRIPTIONS_DISABLED,
+    WORKER_UP,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    poll_seconds: float = 0.5
+    batch: int = 200
+    concurrency: int = 16
+    lease: timedelta = timedelta(minutes=5)
+    disable_after: timedelta = timedelta(hours=72)
+    robot_limit: int = 20
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        repository: NotifyRepository,
+        senders: Senders,
+        clock: Clock,
+        *,
+        schedule: RetrySchedule | None = None,
+        options: WorkerOptions | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.repository = repository
+        self.senders = senders
+        self.clock = clock
+        self.schedule = schedule or RetrySchedule()
+        self.options = options or WorkerOptions()
+        self.rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._gate = asyncio.Semaphore(self.options.concurrency)
+        self.rounds = 0
+
+    # --- running ------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="delivery-worker")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=30)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            except Exception:
+                log.exception("delivery worker ended with an error")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def run(self) -> None:
+        WORKER_UP.set(1)
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                try:
+                    handled = await self.run_once()
+                except Exception:
+                    # The database may be restarting: keep the loop, try again shortly.
+                    log.exception("delivery round failed")
+                    handled = 0
+                if handled == 0 and not self._stopping.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.options.poll_seconds)
+        finally:
+            WORKER_UP.set(0)
+
+    # --- one round ----------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many deliveries were claimed."""
+        now = self.clock.now()
+        claimed = await self.repository.claim_due(now, self.options.batch, self.options.lease)
+        if not claimed:
+            return 0
+        self.rounds += 1
+        by_subscription: dict[str, list[DeliveryRow]] = defaultdict(list)
+        subscriptions: dict[str, SubscriptionRow] = {}
+        for delivery, subscription in claimed:
+            by_subscription[subscription.id].append(delivery)
+            subscriptions[subscription.id] = subscription
+        await asyncio.gather(
+            *(
+                self._serve(subscriptions[sid], deliveries)
+                for sid, deliveries in by_subscription.items()
+            )
+        )
+        return len(claimed)
+
+    async def _serve(self, subscription: SubscriptionRow, deliveries: list[DeliveryRow]) -> None:
+        try:
+            channel = Channel(subscription.channel)
+            target = Target(subscription.id, channel, subscription.url, subscription.secret)
+            alerts: list[Alert] = []
+            readable: list[DeliveryRow] = []
+            results: list[AttemptResult] = []
+            for delivery in deliveries:
+                try:
+                    alerts.append(Alert.model_validate_json(delivery.payload))
+                    readable.append(delivery)
+                except ValidationError as exc:
+                    results.append(self._unreadable(delivery, exc))
+            if channel in ROBOT_CHANNELS:
+                results += await self._serve_robot(target, readable, alerts)
+            else:
+                # Alliances in parallel; the alerts about one alliance in their order.
+                chains: dict[str, list[tuple[DeliveryRow, Alert]]] = defaultdict(list)
+                for delivery, alert in zip(readable, alerts, strict=True):
+                    chains[delivery.alliance_id].append((delivery, alert))
+                sent = await asyncio.gather(*(self._send_chain(target, c) for c in chains.values()))
+                results += [r for chain in sent for r in chain]
+            await self._record(subscription, results)
+        except Exception:
+            log.exception("serving subscription %s failed", subscription.id)
+
+    async def _send_chain(
+        self, target: Target, chain: list[tuple[DeliveryRow, Alert]]
+    ) -> list[AttemptResult]:
+        results: list[AttemptResult] = []
+        for delivery, alert in chain:
+            results += await self._send(target, [delivery], [alert], delivery.id)
+        return results
+
+    async def _serve_robot(
+        self, target: Target, deliveries: list[DeliveryRow], alerts: list[Alert]
+    ) -> list[AttemptResult]:
+        if not deliveries:
+            return []
+        now = self.clock.now()
+        recent = await self.repository.recent_messages(target.subscription_id, now - WINDOW)
+        max_bytes = DINGTALK_MAX_BYTES if target.channel is Channel.dingtalk else WECOM_MAX_BYTES
+        plan = plan_robot_sends(
+            alerts, recent, now, max_bytes=max_bytes, limit=self.options.robot_limit
+        )
+        if plan.postponed and plan.resume_at is not None:
+            DELIVERIES_POSTPONED.inc(len(plan.postponed))
+            await self.repository.postpone(
+                [deliveries[i].id for i in plan.postponed], plan.resume_at
+            )
+        results: list[AttemptResult] = []
+        for group in plan.messages:
+            # One at a time: a robot counts messages, and order reads better in a group chat.
+            message_id = deliveries[group[0]].id if len(group) == 1 else new_id("msg")
+            if len(group) > 1:
+                DIGESTS_SENT.inc()
+            results += await self._send(
+                target, [deliveries[i] for i in group], [alerts[i] for i in group], message_id
+            )
+        return results
+
+    async def _send(
+        self,
+        target: Target,
+        deliveries: Sequence[DeliveryRow],
+        alerts: Sequence[Alert],
+        message_id: str,
+    ) -> list[AttemptResult]:
+        async with self._gate:
+            started = self.clock.now()
+            try:
+                outcome = await self.senders[target.channel].send(target, alerts, message_id)
+            except Exception as exc:  # a sender bug must not lose the delivery
+                log.exception("sender for %s raised", target.channel.value)
+                outcome = SendOutcome(False, None, 0.0, f"internal error: {exc}")
+        SEND_SECONDS.labels(target.channel.value).observe((outcome.latency_ms or 0) / 1000)
+        results: list[AttemptResult] = []
+        for delivery, alert in zip(deliveries, alerts, strict=True):
+            result = self._result(delivery, target, outcome, started, message_id, len(alerts))
+            MESSAGES_SENT.labels(target.channel.value, result.outcome).inc()
+            if result.outcome == "delivered":
+                lag = (datetime.now(UTC) - alert.occurred_at).total_seconds()
+                CHANGE_TO_DELIVERY_SECONDS.labels(target.channel.value).observe(max(0.0, lag))
+            results.append(result)
+        return results
+
+    def _result(
+        self,
+        delivery: DeliveryRow,
+        target: Target,
+        outcome: SendOutcome,
+        started: datetime,
+        message_id: str,
+        batch_size: int,
+    ) -> AttemptResult:
+        next_at = None
+        if outcome.ok:
+            kind = "delivered"
+        elif outcome.gone:
+            kind = "gone"
+        else:
+            next_at = self.schedule.next_attempt(
+                self.clock.now(), delivery.step + 1, outcome.retry_after, self.rng
+            )
+            kind = "retry" if next_at is not None else "failed"
+        return AttemptResult(
+            delivery_id=delivery.id,
+            subscription_id=target.subscription_id,
+            message_id=message_id,
+            started_at=started,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            outcome=kind,
+            error=outcome.error,
+            next_attempt_at=next_at,
+            batch_size=batch_size,
+        )
+
+    def _unreadable(self, delivery: DeliveryRow, exc: ValidationError) -> AttemptResult:
+        return AttemptResult(
+            delivery_id=delivery.id,
+            subscription_id=delivery.subscription_id,
+            message_id=delivery.id,
+            started_at=self.clock.now(),
+            status_code=None,
+            latency_ms=None,
+            outcome="failed",
+            error=f"stored alert unreadable: {exc.error_count()} errors",
+            next_attempt_at=None,
+        )
+
+    async def _record(self, subscription: SubscriptionRow, results: list[AttemptResult]) -> None:
+        if not results:
+            return
+        gone = next((r for r in results if r.outcome == "gone"), None)
+        health = SubscriptionHealth(
+            subscription.id,
+            succeeded=gone is None and any(r.outcome == "delivered" for r in results),
+            disable_reason=(
+                f"endpoint answered 410 Gone at {gone.started_at.isoformat()}" if gone else None
+            ),
+            last_error=results[-1].error,
+        )
+        disabled = await self.repository.record_attempts(
+            results, [health], self.clock.now(), self.options.disable_after
+        )
+        for subscription_id in disabled:
+            SUBSCRIPTIONS_DISABLED.inc()
+            log.warning("subscription %s disabled", subscription_id)

@@ -1,0 +1,440 @@
+"""Notify's use cases: the operator's bureaus and keys, a bureau's subscriptions and
+delivery log, and turning a registry change into deliveries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.common.contracts import AllianceChange, ChangeKind
+from services.common.errors import PoisonError
+from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
+from services.notify.adapters.tables import ApiKeyRow, BureauRow, DeliveryRow, SubscriptionRow
+from services.notify.domain.matching import is_alert_worthy, matches
+from services.notify.domain.models import (
+    Alert,
+    AlertType,
+    ApiKeyIssued,
+    ApiKeyPublic,
+    AttemptPublic,
+    BureauCreated,
+    BureauPublic,
+    Channel,
+    DeliveryDetail,
+    DeliveryPublic,
+    DeliveryStatus,
+    Filters,
+    SubscriptionCreate,
+    SubscriptionPublic,
+    SubscriptionUpdate,
+    SubscriptionWithSecret,
+    validate_secret,
+    validate_target,
+)
+from services.notify.domain.rendering import describe_changes
+from services.notify.domain.schedule import Clock, SystemClock
+from services.notify.domain.security import (
+    issue_api_key,
+    key_matches,
+    key_prefix,
+    new_webhook_secret,
+)
+from services.notify.domain.ssrf import IPNetwork, literal_host_verdict
+from services.notify.metrics import ALERTS_CREATED, CHANGES_RECEIVED
+
+log = logging.getLogger(__name__)
+
+#: Longest ids the tables hold; a change with longer ones can never be stored.
+_MAX_ID = 128
+FIRST_MATCH_NOTE = "该医联体首次符合本订阅的条件"
+
+
+class NotFound(Exception):
+    """Not there, or not this bureau's: both answer 404."""
+
+
+class Conflict(Exception):
+    """The request is valid but the resource's state forbids it (409)."""
+
+
+class Invalid(Exception):
+    """The request is well-formed but not acceptable (422)."""
+
+
+def _bureau_public(row: BureauRow) -> BureauPublic:
+    return BureauPublic(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _key_public(row: ApiKeyRow) -> ApiKeyPublic:
+    return ApiKeyPublic(
+        id=row.id,
+        prefix=row.prefix,
+        label=row.label,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def subscription_public(row: SubscriptionRow) -> SubscriptionPublic:
+    return SubscriptionPublic(
+        id=row.id,
+        name=row.name,
+        channel=Channel(row.channel),
+        url=row.url,
+        filters=Filters.model_validate_json(row.filters),
+        enabled=row.enabled,
+        disabled_reason=row.disabled_reason,
+        failing_since=row.failing_since,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def delivery_public(row: DeliveryRow) -> DeliveryPublic:
+    return DeliveryPublic(
+        id=row.id,
+        subscription_id=row.subscription_id,
+        change_id=row.change_id,
+        alliance_id=row.alliance_id,
+        type=AlertType(row.type),
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        last_latency_ms=row.last_latency_ms,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+    )
+
+
+class NotifyService:
+    def __init__(
+        self,
+        repository: NotifyRepository,
+        *,
+        clock: Clock | None = None,
+        allowed: tuple[IPNetwork, ...] = (),
+        on_new_deliveries: Callable[[], None] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.clock = clock or SystemClock()
+        self.allowed = allowed
+        self.on_new_deliveries = on_new_deliveries
+
+    # --- the operator: bureaus and their keys ---------------------------------------
+
+    async def create_bureau(self, name: str) -> BureauCreated:
+        now = self.clock.now()
+        bureau = BureauRow(id=new_id("bur"), name=name, created_at=now)
+        issued = issue_api_key()
+        key = ApiKeyRow(
+            id=new_id("key"),
+            bureau_id=bureau.id,
+            prefix=issued.prefix,
+            digest=issued.digest,
+            label="initial",
+            created_at=now,
+        )
+        await self.repository.create_bureau(bureau, key)
+        log.info("bureau created: %s", bureau.id)
+        return BureauCreated(id=bureau.id, name=name, api_key=issued.plaintext, key_id=key.id)
+
+    async def list_bureaus(self) -> list[BureauPublic]:
+        return [_bureau_public(b) for b in await self.repository.list_bureaus()]
+
+    async def _require_bureau(self, bureau_id: str) -> BureauRow:
+        bureau = await self.repository.get_bureau(bureau_id)
+        if bureau is None:
+            raise NotFound(f"no bureau {bureau_id}")
+        return bureau
+
+    async def issue_key(self, bureau_id: str, label: str | None) -> ApiKeyIssued:
+        await self._require_bureau(bureau_id)
+        row, plaintext = self._new_key(bureau_id, label)
+        await self.repository.add_key(row)
+        return ApiKeyIssued(**_key_public(row).model_dump(), api_key=plaintext)
+
+    def _new_key(self, bureau_id: str, label: str | None) -> tuple[ApiKeyRow, str]:
+        issued = issue_api_key()
+        row = ApiKeyRow(
+            id=new_id("key"),
+            bureau_id=bureau_id,
+            prefix=issued.prefix,
+            digest=issued.digest,
+            label=label,
+            created_at=self.clock.now(),
+        )
+        return row, issued.plaintext
+
+    async def list_keys(self, bureau_id: str) -> list[ApiKeyPublic]:
+        await self._require_bureau(bureau_id)
+        return [_key_public(k) for k in await self.repository.list_keys(bureau_id)]
+
+    async def revoke_key(self, bureau_id: str, key_id: str) -> ApiKeyPublic:
+        row = await self.repository.revoke_key(bureau_id, key_id, self.clock.now())
+        if row is None:
+            raise NotFound(f"no key {key_id}")
+        return _key_public(row)
+
+    async def rotate_key(self, bureau_id: str, key_id: str) -> ApiKeyIssued:
+        """A new key in place of a live one, which stops working at once."""
+        current = await self.repository.get_key(bureau_id, key_id)
+        if current is None:
+            raise NotFound(f"no key {key_id}")
+        if current.revoked_at is not None:
+            raise Conflict(f"key {key_id} is already revoked")
+        row, plaintext = self._new_key(bureau_id, current.label)
+        rotated = await self.repository.rotate_key(bureau_id, key_id, row, self.clock.now())
+        if rotated is None:
+            raise Conflict(f"key {key_id} was revoked meanwhile")
+        return ApiKeyIssued(**_key_public(row).model_dump(), api_key=plaintext)
+
+    async def authenticate(self, presented: str) -> str | None:
+        """The bureau a presented API key belongs to, or None."""
+        prefix = key_prefix(presented)
+        if prefix is None:
+            return None
+        found: str | None = None
+        for key in await self.repository.live_keys_with_prefix(prefix):
+            if key_matches(presented, key.digest):
+                found = key.bureau_id
+        return found
+
+    # --- a bureau's subscriptions ---------------------------------------------------
+
+    def _check_reachable(self, channel: Channel, url: str) -> None:
+        if channel is Channel.email:
+            return
+        verdict = literal_host_verdict(url, self.allowed)
+        if verdict is not None and not verdict.allowed:
+            raise Invalid(f"url points at {verdict.address} ({verdict.reason}); refused")
+
+    async def create_subscription(
+        self, bureau_id: str, request: SubscriptionCreate
+    ) -> SubscriptionWithSecret:
+        self._check_reachable(request.channel, request.url)
+        secret = request.secret
+        if request.channel is Channel.webhook and secret is None:
+            secret = new_webhook_secret()
+        now = self.clock.now()
+        row = SubscriptionRow(
+            id=new_id("sub"),
+            bureau_id=bureau_id,
+            name=request.name,
+            channel=request.channel.value,
+            url=request.url,
+            secret=secret,
+            filters=filters_json(request.filters.model_dump(mode="json")),
+            enabled=request.enabled,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.repository.add_subscription(row)
+        return SubscriptionWithSecret(**subscription_public(row).model_dump(), secret=secret)
+
+    async def list_subscriptions(self, bureau_id: str) -> list[SubscriptionPublic]:
+        rows = await self.repository.list_subscriptions(bureau_id)
+        return [subscription_public(r) for r in rows]
+
+    async def _subscription(self, bureau_id: str, subscription_id: str) -> SubscriptionRow:
+        row = await self.repository.get_subscription(bureau_id, subscription_id)
+        if row is None:
+            raise NotFound(f"no subscription {subscription_id}")
+        return row
+
+    async def get_subscription(self, bureau_id: str, subscription_id: str) -> SubscriptionPublic:
+        return subscription_public(await self._subscription(bureau_id, subscription_id))
+
+    async def update_subscription(
+        self, bureau_id: str, subscription_id: str, request: SubscriptionUpdate
+    ) -> SubscriptionPublic:
+        row = await self._subscription(bureau_id, subscription_id)
+        channel = Channel(row.channel)
+        changes: dict[str, Any] = {}
+        fields = request.model_fields_set
+        try:
+            if "name" in fields and request.name is not None:
+                changes["name"] = request.name
+            if "url" in fields and request.url is not None:
+                changes["url"] = validate_target(channel, request.url)
+                self._check_reachable(channel, changes["url"])
+            if "secret" in fields and request.secret is not None:
+                changes["secret"] = validate_secret(channel, request.secret)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        if "filters" in fields and request.filters is not None:
+            changes["filters"] = filters_json(request.filters.model_dump(mode="json"))
+        if "enabled" in fields and request.enabled is not None:
+            changes["enabled"] = request.enabled
+            if request.enabled:
+                changes["disabled_reason"] = None
+                changes["failing_since"] = None
+            else:
+                changes["disabled_reason"] = "disabled by the bureau"
+        changes["updated_at"] = self.clock.now()
+        updated = await self.repository.update_subscription(bureau_id, subscription_id, changes)
+        if updated is None:
+            raise NotFound(f"no subscription {subscription_id}")
+        if updated.enabled and self.on_new_deliveries is not None:
+            self.on_new_deliveries()  # waiting deliveries of a re-enabled one may be due
+        return subscription_public(updated)
+
+    async def rotate_secret(self, bureau_id: str, subscription_id: str) -> SubscriptionWithSecret:
+        row = await self._subscription(bureau_id, subscription_id)
+        if row.channel != Channel.webhook.value:
+            raise Conflict("only a webhook's secret is generated here; PATCH a robot's secret")
+        secret = new_webhook_secret()
+        updated = await self.repository.update_subscription(
+            bureau_id, subscription_id, {"secret": secret, "updated_at": self.clock.now()}
+        )
+        if updated is None:
+            raise NotFound(f"no subscription {subscription_id}")
+        return SubscriptionWithSecret(**subscription_public(updated).model_dump(), secret=secret)
+
+    async def delete_subscription(self, bureau_id: str, subscription_id: str) -> None:
+        if not await self.repository.delete_subscription(
+            bureau_id, subscription_id, self.clock.now()
+        ):
+            raise NotFound(f"no subscription {subscription_id}")
+
+    # --- the delivery log -----------------------------------------------------------
+
+    async def list_deliveries(
+        self,
+        bureau_id: str,
+        *,
+        subscription_id: str | None,
+        status: DeliveryStatus | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[DeliveryPublic], str | None]:
+        if subscription_id is not None:
+            await self._subscription(bureau_id, subscription_id)
+        rows = await self.repository.list_deliveries(
+            bureau_id,
+            subscription_id=subscription_id,
+            status=status.value if status else None,
+            after=cursor,
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [delivery_public(r) for r in rows], (rows[-1].id if more and rows else None)
+
+    async def get_delivery(self, bureau_id: str, delivery_id: str) -> DeliveryDetail:
+        found = await self.repository.get_delivery(bureau_id, delivery_id)
+        if found is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        row, attempts = found
+        log_entries = [
+            AttemptPublic(
+                number=a.number,
+                started_at=a.started_at,
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                outcome=a.outcome,  # type: ignore[arg-type]
+                error=a.error,
+                batch_size=a.batch_size,
+            )
+            for a in attempts
+        ]
+        return DeliveryDetail(**delivery_public(row).model_dump(), log=log_entries)
+
+    async def redeliver(self, bureau_id: str, delivery_id: str) -> DeliveryPublic:
+        found = await self.repository.get_delivery(bureau_id, delivery_id)
+        if found is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        delivery, _ = found
+        subscription = await self.repository.get_subscription(bureau_id, delivery.subscription_id)
+        if subscription is None:
+            raise Conflict("the delivery's subscription was deleted")
+        if not subscription.enabled:
+            raise Conflict(
+                f"the subscription is disabled ({subscription.disabled_reason}); "
+                "enable it first (PATCH enabled=true)"
+            )
+        if delivery.status == DeliveryStatus.sending.value:
+            raise Conflict("the delivery is being sent right now")
+        row = await self.repository.redeliver(bureau_id, delivery_id, self.clock.now())
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        if self.on_new_deliveries is not None:
+            self.on_new_deliveries()
+        return delivery_public(row)
+
+    # --- changes from the registry --------------------------------------------------
+
+    async def receive_change(self, change: AllianceChange) -> int:
+        """Record the change and one delivery per subscription it concerns; idempotent by
+        ``change_id``. Returns the number of deliveries created."""
+        if len(change.change_id) > _MAX_ID or len(change.alliance_id) > _MAX_ID:
+            raise PoisonError("change_id / alliance_id longer than 128 characters")
+        if await self.repository.change_seen(change.change_id):
+            CHANGES_RECEIVED.labels("duplicate").inc()
+            return 0
+        previous = await self.repository.previous_alliance(change.alliance_id, change.change_id)
+        subscriptions = await self.repository.active_subscriptions()
+        concerned: list[SubscriptionRow] = []
+        for subscription in subscriptions:
+            try:
+                filters = Filters.model_validate_json(subscription.filters)
+            except ValidationError:
+                log.error("subscription %s has unreadable filters", subscription.id)
+                continue
+            if matches(filters, change.alliance):
+                concerned.append(subscription)
+        highlights: tuple[str, ...] = ()
+        if change.kind is ChangeKind.created:
+            alert_type = AlertType.created
+            recipients = concerned
+        else:
+            alert_type = AlertType.updated
+            highlights = describe_changes(change, previous)
+            if is_alert_worthy(change, previous):
+                recipients = concerned
+            else:
+                # Not news in itself; but a subscription that never heard of this alliance
+                # (its confidence just reached the subscription's minimum) hears now.
+                told = await self.repository.subscriptions_alerted_about(change.alliance_id)
+                recipients = [s for s in concerned if s.id not in told]
+                highlights = (FIRST_MATCH_NOTE,) if recipients else ()
+        now = self.clock.now()
+        deliveries: list[DeliveryRow] = []
+        for subscription in recipients:
+            alert = Alert(
+                type=alert_type,
+                change_id=change.change_id,
+                changed_fields=change.changed_fields,
+                highlights=highlights,
+                alliance=change.alliance,
+                occurred_at=change.occurred_at,
+            )
+            deliveries.append(
+                DeliveryRow(
+                    id=new_id("dlv"),
+                    bureau_id=subscription.bureau_id,
+                    subscription_id=subscription.id,
+                    change_id=change.change_id,
+                    alliance_id=change.alliance_id,
+                    dedupe_key=f"{subscription.id}:{change.change_id}",
+                    type=alert_type.value,
+                    payload=alert.model_dump_json(),
+                    status=DeliveryStatus.pending.value,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        # Received-at orders snapshots of one alliance: real time, whatever the clock says.
+        fresh = await self.repository.record_change(change, datetime.now(UTC), deliveries)
+        CHANGES_RECEIVED.labels("new" if fresh else "duplicate").inc()
+        created = len(deliveries) if fresh else 0
+        if created:
+            ALERTS_CREATED.inc(created)
+            if self.on_new_deliveries is not None:
+                self.on_new_deliveries()
+        return created

@@ -1,0 +1,103 @@
+"""Wires the registry: migrations, the alliances.extracted consumer, the outbox relay to
+alliances.changes, and the query API, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from services.common.consumer_app import build_consumer_app
+from services.common.contracts import (
+    TOPIC_ALLIANCES_CHANGES,
+    TOPIC_ALLIANCES_EXTRACTED,
+    ExtractedArticle,
+)
+from services.common.db import database_ready, make_engine
+from services.common.http import create_app
+from services.common.kafka.publisher import KafkaPublisher
+from services.registry.adapters.migrate import upgrade
+from services.registry.adapters.outbox import OutboxRelay
+from services.registry.adapters.repository import RegistryRepository
+from services.registry.config import RegistrySettings
+from services.registry.entrypoints import (
+    alliances,
+    articles,
+    dashboard,
+    institutions,
+    network,
+    renames,
+    stats,
+)
+from services.registry.entrypoints.consumer import make_registry_handler
+
+log = logging.getLogger(__name__)
+
+
+def include_api(app: FastAPI, repository: RegistryRepository, settings: RegistrySettings) -> None:
+    app.state.repository = repository
+    app.state.settings = settings
+    for module in (alliances, institutions, stats, network, articles, renames, dashboard):
+        app.include_router(module.router)
+
+
+def build_api(settings: RegistrySettings, repository: RegistryRepository) -> FastAPI:
+    """The query API alone, without Kafka (for tests and read-only replicas)."""
+    app = create_app(
+        title="Alliance Watch registry",
+        readiness={"database": lambda: database_ready(repository.engine)},
+    )
+    include_api(app, repository, settings)
+    return app
+
+
+async def migrate_with_retry(engine: Engine, attempts: int = 30) -> None:
+    """Bring the schema up to date, waiting for a database that is still starting."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await asyncio.to_thread(upgrade, engine)
+            return
+        except OperationalError as exc:
+            if attempt == attempts:
+                raise
+            log.warning("database not reachable for migrations (attempt %d): %s", attempt, exc)
+            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+
+
+def build_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()
+    engine = make_engine(settings.database_url)
+    repository = RegistryRepository(engine)
+    relay = OutboxRelay(
+        repository,
+        KafkaPublisher(settings.kafka_bootstrap_servers, client_id=f"{settings.group_id}-outbox"),
+        settings.topic(TOPIC_ALLIANCES_CHANGES),
+        poll_seconds=settings.outbox_poll_seconds,
+        batch=settings.outbox_batch,
+    )
+
+    async def startup() -> None:
+        await migrate_with_retry(engine)
+        relay.start()
+
+    async def shutdown() -> None:
+        await relay.stop()
+        engine.dispose()
+
+    app = build_consumer_app(
+        title="Alliance Watch registry",
+        settings=settings,
+        group_id=settings.group_id,
+        topic=settings.topic(TOPIC_ALLIANCES_EXTRACTED),
+        model=ExtractedArticle,
+        make_handler=lambda publisher: make_registry_handler(repository, relay.wake),
+        readiness={"database": lambda: database_ready(engine), "outbox": relay.ready},
+        on_startup=startup,
+        on_shutdown=shutdown,
+    )
+    app.state.relay = relay
+    include_api(app, repository, settings)
+    return app

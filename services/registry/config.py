@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from services.common.settings import ServiceSettings
+
+_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "operator", "admin", "registry", "token"}
+MIN_TOKEN_LENGTH = 24
+
+
+class RegistrySettings(ServiceSettings):
+    port: int = Field(8002, validation_alias="REGISTRY_PORT")
+    database_url: str = Field(
+        "sqlite:///.run/registry.db", validation_alias="REGISTRY_DATABASE_URL"
+    )
+    group_id: str = Field("registry", validation_alias="REGISTRY_GROUP_ID")
+    #: Bearer token for the operator endpoints (the rename table). The registry's own
+    #: secret, not notify's. Required in production; elsewhere, when unset, the operator
+    #: endpoints answer 503 and the rest of the service runs.
+    operator_token: str = Field("", validation_alias="REGISTRY_OPERATOR_TOKEN")
+    outbox_poll_seconds: float = Field(1.0, gt=0, validation_alias="REGISTRY_OUTBOX_POLL_SECONDS")
+    outbox_batch: int = Field(200, ge=1, le=10_000, validation_alias="REGISTRY_OUTBOX_BATCH")
+    reextract_group_id: str = Field(
+        "registry-reextract", validation_alias="REGISTRY_REEXTRACT_GROUP_ID"
+    )
+
+    @model_validator(mode="after")
+    def _refuse_weak_operator_token(self) -> RegistrySettings:
+        token = self.operator_token.strip()
+        if self.environment == "production":
+            if not token:
+                raise ValueError("REGISTRY_OPERATOR_TOKEN is empty: set the operator's token")
+            if token.lower() in _DEFAULT_SECRETS or len(token) < MIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"REGISTRY_OPERATOR_TOKEN is a default or short secret "
+                    f"(at least {MIN_TOKEN_LENGTH} characters in production)"
+                )
+        return self

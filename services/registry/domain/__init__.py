@@ -1,0 +1,1 @@
+"""The registry's pure logic: institution names and resolution, alliance identity."""

@@ -1,0 +1,105 @@
+"""/v1/alliances: the deduplicated alliances, filtered and keyset-paginated; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.responses import StreamingResponse
+
+from services.registry.adapters.repository import AllianceView, CursorError
+from services.registry.entrypoints.deps import Filters, Repository
+from services.registry.entrypoints.schemas import AlliancePage, AlliancePublic
+
+router = APIRouter(prefix="/v1", tags=["alliances"])
+
+CSV_COLUMNS = (
+    "id",
+    "type",
+    "specialty",
+    "date",
+    "lead",
+    "members",
+    "provinces",
+    "cross_province",
+    "confidence",
+    "first_seen",
+    "last_seen",
+    "source_count",
+    "source_urls",
+)
+
+
+@router.get("/alliances", response_model=AlliancePage)
+def list_alliances(
+    repository: Repository,
+    filters: Filters,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> AlliancePage:
+    """Alliances, newest first; follow `next_cursor` for the next page."""
+    try:
+        views, next_cursor = repository.list_alliances(filters, limit, cursor)
+    except CursorError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    return AlliancePage(items=[AlliancePublic.of(v) for v in views], next_cursor=next_cursor)
+
+
+def _csv_row(view: AllianceView) -> list[str]:
+    a = view.alliance
+    return [
+        a.id,
+        a.type.value,
+        a.specialty or "",
+        a.date or "",
+        ";".join(i.name for i in a.lead),
+        ";".join(i.name for i in a.members),
+        ";".join(a.provinces),
+        "true" if a.cross_province else "false",
+        f"{a.confidence:.4f}",
+        a.first_seen.isoformat(),
+        a.last_seen.isoformat(),
+        str(len(a.sources)),
+        " ".join(s.url for s in a.sources if s.url),
+    ]
+
+
+@router.get(
+    "/alliances.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_csv(repository: Repository, filters: Filters) -> StreamingResponse:
+    """Every alliance matching the filters, as CSV (UTF-8 with BOM, for spreadsheets)."""
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(CSV_COLUMNS)
+        for view in repository.iter_alliances(filters):
+            writer.writerow(_csv_row(view))
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="alliances.csv"'},
+    )
+
+
+@router.get("/alliances/{alliance_id}", response_model=AlliancePublic)
+def get_alliance(
+    repository: Repository, alliance_id: Annotated[str, Path(max_length=40)]
+) -> AlliancePublic:
+    view = repository.get_alliance(alliance_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
+    return AlliancePublic.of(view)

@@ -1,0 +1,71 @@
+"""The alliances.extracted handler: one article's extraction into the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from prometheus_client import Counter
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+
+from services.common.contracts import ExtractedArticle
+from services.common.errors import PoisonError, RetryableError
+from services.common.kafka.loop import Handler
+from services.common.kafka.records import Record
+from services.registry.adapters.repository import ApplyOutcome, RegistryRepository
+
+log = logging.getLogger(__name__)
+
+EXTRACTIONS = Counter(
+    "registry_extractions_total",
+    "Extractions taken in, by outcome (applied, unchanged, stale).",
+    ["outcome"],
+)
+CHANGES = Counter("registry_alliance_changes_total", "Alliance changes committed.", ["kind"])
+
+
+async def apply_extraction(
+    repository: RegistryRepository,
+    message: ExtractedArticle,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ApplyOutcome:
+    """Apply in a worker thread; database failures become the consumer loop's error kinds."""
+    try:
+        outcome = await asyncio.to_thread(repository.apply_extraction, message, clock())
+    except DataError as exc:
+        raise PoisonError(f"the extraction does not fit the registry: {exc.orig}") from exc
+    except IntegrityError as exc:
+        # A concurrent writer won a race; the retry sees its rows and merges with them.
+        raise RetryableError(f"registry write conflict: {exc.orig}") from exc
+    except (OperationalError, DBAPIError) as exc:
+        raise RetryableError(f"registry database unavailable: {exc}") from exc
+    EXTRACTIONS.labels(outcome.status).inc()
+    for change in outcome.changes:
+        CHANGES.labels(change.kind.value).inc()
+    return outcome
+
+
+def make_registry_handler(
+    repository: RegistryRepository,
+    on_commit: Callable[[], None] = lambda: None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Handler[ExtractedArticle]:
+    async def handle(message: ExtractedArticle, record: Record) -> None:
+        if record.key is not None and record.key != message.article_id.encode():
+            raise PoisonError(
+                f"message key {record.key!r} is not its article_id {message.article_id!r}"
+            )
+        outcome = await apply_extraction(repository, message, clock)
+        if outcome.changes:
+            on_commit()
+        log.info(
+            "extraction %s: %d alliances, %d changes",
+            outcome.status,
+            len(outcome.alliance_ids),
+            len(outcome.changes),
+            extra={"article_id": message.article_id},
+        )
+
+    return handle

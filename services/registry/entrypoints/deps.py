@@ -1,0 +1,77 @@
+"""Dependencies shared by the routers: the repository, the filters, the operator check."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.common.contracts import EventType
+from services.registry.adapters.repository import AllianceFilters, RegistryRepository
+from services.registry.config import RegistrySettings
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_repository(request: Request) -> RegistryRepository:
+    repository: RegistryRepository = request.app.state.repository
+    return repository
+
+
+Repository = Annotated[RegistryRepository, Depends(get_repository)]
+
+
+def alliance_filters(
+    province: Annotated[str | None, Query(max_length=40, description="陕西 or 陕西省")] = None,
+    city: Annotated[str | None, Query(max_length=60)] = None,
+    county: Annotated[str | None, Query(max_length=60)] = None,
+    type: Annotated[EventType | None, Query()] = None,
+    specialty: Annotated[str | None, Query(max_length=60)] = None,
+    institution: Annotated[
+        str | None, Query(max_length=200, description="An institution id or any of its names")
+    ] = None,
+    since: Annotated[date | None, Query(description="Event date on or after")] = None,
+    until: Annotated[date | None, Query(description="Event date on or before")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Search in names")
+    ] = None,
+) -> AllianceFilters:
+    if since is not None and until is not None and since > until:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="since is after until")
+    return AllianceFilters(
+        province=province,
+        city=city,
+        county=county,
+        type=type,
+        specialty=specialty,
+        institution=institution,
+        since=since,
+        until=until,
+        q=q,
+    )
+
+
+Filters = Annotated[AllianceFilters, Depends(alliance_filters)]
+
+
+def require_operator(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    settings: RegistrySettings = request.app.state.settings
+    token = settings.operator_token.strip()
+    if not token:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="operator endpoints are disabled: REGISTRY_OPERATOR_TOKEN is not set",
+        )
+    presented = credentials.credentials.encode() if credentials else b""
+    if credentials is None or not hmac.compare_digest(presented, token.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="the operator token is required (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

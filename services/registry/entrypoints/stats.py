@@ -1,0 +1,16 @@
+"""/v1/stats: alliance counts by province, type, specialty and month."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.registry.entrypoints.deps import Filters, Repository
+from services.registry.entrypoints.schemas import StatsPublic
+
+router = APIRouter(prefix="/v1/stats", tags=["stats"])
+
+
+@router.get("", response_model=StatsPublic)
+def stats(repository: Repository, filters: Filters) -> StatsPublic:
+    """Counts over the alliances matching the filters (months by event date)."""
+    return StatsPublic.model_validate(repository.stats(filters))

@@ -1,0 +1,187 @@
+"""The consumer loop's promises, on any broker: commit after work, dead-letter, retry, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from services.common.contracts import RawArticle, encode
+from services.common.errors import PoisonError, RetryableError
+from services.common.kafka.loop import ConsumerLoop, RetryPolicy
+from services.common.kafka.records import Record
+from tests.contract.conftest import BrokerKit
+
+
+def article(n: int) -> RawArticle:
+    return RawArticle(
+        article_id=f"a{n}", body=f"第{n}篇", received_at=datetime(2024, 1, 1, tzinfo=UTC)
+    )
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+async def run_until(
+    loop: ConsumerLoop[RawArticle], done: asyncio.Event, timeout: float = 30
+) -> None:
+    task = asyncio.create_task(loop.run())
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        loop.request_stop()
+        await asyncio.wait_for(task, timeout)
+
+
+async def test_handled_messages_are_committed_and_not_seen_again(kit: BrokerKit) -> None:
+    for n in range(3):
+        await kit.publisher.publish(kit.topic, f"a{n}".encode(), encode(article(n)))
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def handle(message: RawArticle, record: Record) -> None:
+        seen.append(message.article_id)
+        if len(seen) == 3:
+            done.set()
+
+    first = await kit.source("g1")
+    loop = ConsumerLoop(first, kit.publisher, RawArticle, handle)
+    await run_until(loop, done)
+    await kit.leave(first)
+    assert seen == ["a0", "a1", "a2"]
+
+    again: list[str] = []
+
+    async def record_again(message: RawArticle, record: Record) -> None:
+        again.append(message.article_id)
+
+    second = ConsumerLoop(await kit.source("g1"), kit.publisher, RawArticle, record_again)
+    task = asyncio.create_task(second.run())
+    await asyncio.sleep(2)
+    second.request_stop()
+    await task
+    assert again == []
+
+
+async def test_a_malformed_message_is_dead_lettered_and_the_loop_goes_on(kit: BrokerKit) -> None:
+    await kit.publisher.publish(kit.topic, b"bad", b"{not json")
+    await kit.publisher.publish(kit.topic, b"a1", encode(article(1)))
+    done = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(message: RawArticle, record: Record) -> None:
+        handled.append(message.article_id)
+        done.set()
+
+    loop = ConsumerLoop(await kit.source("g2"), kit.publisher, RawArticle, handle)
+    await run_until(loop, done)
+    assert handled == ["a1"]
+    [dead] = await kit.read_all(kit.topic + ".dlq", 1)
+    assert dead.value == b"{not json"
+    assert dead.key == b"bad"
+    assert dead.header("dlq.reason") == b"invalid"
+    assert dead.header("dlq.origin.topic") == kit.topic.encode()
+    assert dead.header("dlq.origin.offset") == b"0"
+    assert dead.header("dlq.origin.partition") == b"0"
+    assert b"JSON" in (dead.header("dlq.error") or b"")
+
+
+async def test_a_poison_error_dead_letters_without_retrying(kit: BrokerKit) -> None:
+    await kit.publisher.publish(kit.topic, b"a1", encode(article(1)))
+    attempts = 0
+    done = asyncio.Event()
+
+    async def handle(message: RawArticle, record: Record) -> None:
+        nonlocal attempts
+        attempts += 1
+        done.set()
+        raise PoisonError("refers to an alliance that cannot exist")
+
+    loop = ConsumerLoop(await kit.source("g3"), kit.publisher, RawArticle, handle)
+    await run_until(loop, done)
+    [dead] = await kit.read_all(kit.topic + ".dlq", 1)
+    assert attempts == 1
+    assert dead.header("dlq.reason") == b"poison"
+    assert b"cannot exist" in (dead.header("dlq.error") or b"")
+
+
+async def test_retryable_errors_back_off_then_succeed(kit: BrokerKit) -> None:
+    await kit.publisher.publish(kit.topic, b"a1", encode(article(1)))
+    delays: list[float] = []
+    attempts = 0
+    done = asyncio.Event()
+
+    async def record_sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    async def handle(message: RawArticle, record: Record) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise RetryableError("database restarting")
+        done.set()
+
+    loop = ConsumerLoop(
+        await kit.source("g4"),
+        kit.publisher,
+        RawArticle,
+        handle,
+        retry=RetryPolicy(max_attempts=5, initial_backoff_seconds=1, max_backoff_seconds=60),
+        sleep=record_sleep,
+    )
+    await run_until(loop, done)
+    assert attempts == 3
+    assert delays == [1, 2]
+
+
+async def test_retries_are_bounded_then_the_message_is_dead_lettered(kit: BrokerKit) -> None:
+    await kit.publisher.publish(kit.topic, b"a1", encode(article(1)))
+    await kit.publisher.publish(kit.topic, b"a2", encode(article(2)))
+    done = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(message: RawArticle, record: Record) -> None:
+        if message.article_id == "a1":
+            raise RetryableError("still down")
+        handled.append(message.article_id)
+        done.set()
+
+    loop = ConsumerLoop(
+        await kit.source("g5"),
+        kit.publisher,
+        RawArticle,
+        handle,
+        retry=RetryPolicy(max_attempts=3),
+        sleep=no_sleep,
+    )
+    await run_until(loop, done)
+    [dead] = await kit.read_all(kit.topic + ".dlq", 1)
+    assert dead.header("dlq.reason") == b"retries_exhausted"
+    assert handled == ["a2"]
+
+
+async def test_a_message_not_finished_before_stop_is_delivered_again(kit: BrokerKit) -> None:
+    await kit.publisher.publish(kit.topic, b"a1", encode(article(1)))
+    waiting = asyncio.Event()
+
+    async def stuck(message: RawArticle, record: Record) -> None:
+        waiting.set()
+        raise RetryableError("dependency down")
+
+    slow = RetryPolicy(max_attempts=10, initial_backoff_seconds=30)
+    first = await kit.source("g6")
+    loop = ConsumerLoop(first, kit.publisher, RawArticle, stuck, retry=slow)
+    # Stop arrives during the backoff: the message is left uncommitted, not dead-lettered.
+    await run_until(loop, waiting)
+    await kit.leave(first)
+
+    done = asyncio.Event()
+    got: list[str] = []
+
+    async def handle(message: RawArticle, record: Record) -> None:
+        got.append(message.article_id)
+        done.set()
+
+    again = ConsumerLoop(await kit.source("g6"), kit.publisher, RawArticle, handle)
+    await run_until(again, done)
+    assert got == ["a1"]

@@ -1,0 +1,70 @@
+"""Each service's store works the same on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.common.contracts import (
+    Alliance,
+    AllianceChange,
+    ChangeKind,
+    EventType,
+    ExtractedArticle,
+)
+from services.common.db import database_ready, make_engine
+from services.ingest.store import SeenArticles
+from services.notify.store import ReceivedChanges
+from services.registry.store import ExtractionReports
+
+NOW = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+async def test_ingest_remembers_accepted_articles(database_url: str) -> None:
+    engine = make_engine(database_url)
+    seen = SeenArticles(engine)
+    seen.create_schema()
+    assert await database_ready(engine)
+    assert not await seen.seen("u1", "h1")
+    await seen.remember("u1", "h1")
+    await seen.remember("u1", "h1")
+    assert await seen.seen("u1", "h1")
+    assert not await seen.seen("u1", "h2"), "new content at the same URL is not a duplicate"
+    engine.dispose()
+
+
+async def test_registry_keeps_one_report_per_article(database_url: str) -> None:
+    engine = make_engine(database_url)
+    reports = ExtractionReports(engine)
+    reports.create_schema()
+    report = ExtractedArticle(
+        article_id="u1", extractor_version="1", relevant=False, extracted_at=NOW
+    )
+    assert await reports.record(report) is True
+    assert await reports.record(report) is False, "a replayed report changes nothing"
+    newer = report.model_copy(update={"extractor_version": "2"})
+    assert await reports.record(newer) is True
+    assert await reports.article_ids() == ["u1"]
+    engine.dispose()
+
+
+async def test_notify_receives_each_change_once(database_url: str) -> None:
+    engine = make_engine(database_url)
+    changes = ReceivedChanges(engine)
+    changes.create_schema()
+    change = AllianceChange(
+        change_id="c1",
+        alliance_id="al1",
+        kind=ChangeKind.created,
+        alliance=Alliance(
+            id="al1",
+            type=EventType.specialty_alliance,
+            confidence=0.9,
+            first_seen=NOW,
+            last_seen=NOW,
+        ),
+        occurred_at=NOW,
+    )
+    assert await changes.record(change) is True
+    assert await changes.record(change) is False
+    assert await changes.change_ids() == ["c1"]
+    engine.dispose()

@@ -1,0 +1,91 @@
+from services.extract.extraction.institutions import find_mentions, resolve, same_institution
+from services.extract.extraction.places import PlaceContext, find_place_names
+
+
+def names(text: str) -> list[str]:
+    return [m.name for m in find_mentions(text) if m.kind == "name" and not m.plural]
+
+
+def institutions(text: str) -> dict[str, str]:
+    """mention name -> canonical institution name."""
+    ctx = PlaceContext(find_place_names(text))
+    res = resolve(text, find_mentions(text), ctx)
+    return {m.name: res.institutions[m.inst].name for m in res.mentions if m.inst >= 0}
+
+
+def test_names_bounded_by_function_words_and_verbs() -> None:
+    text = "2018年7月29日,广汉市第二人民医院正式与陕西省西安市红会医院携手建立骨科专科联盟"
+    assert names(text) == ["广汉市第二人民医院", "陕西省西安市红会医院"]
+
+
+def test_slogan_before_place_is_trimmed() -> None:
+    assert names("紧密型帮扶共促健康桂林市中西医结合医院与灵川县中医医院组建医联体") == [
+        "桂林市中西医结合医院", "灵川县中医医院"]
+
+
+def test_generic_references_dropped() -> None:
+    text = "三级医院与基层医院、乡镇卫生院以及省外三甲综合医院和九家上海中医药大学附属医院合作"
+    assert names(text) == []
+
+
+def test_place_names_with_stop_characters() -> None:
+    assert names("与成都市第一人民医院、于都县人民医院和平和县医院签约") == [
+        "成都市第一人民医院", "于都县人民医院", "平和县医院"]
+
+
+def test_town_names_after_list_comma() -> None:
+    assert names("到沙河乡卫生院、曾店镇卫生院、六都寨镇卫生院揭牌") == [
+        "沙河乡卫生院", "曾店镇卫生院", "六都寨镇卫生院"]
+
+
+def test_shared_suffix_list_expanded() -> None:
+    text = "大彭镇卫生院和驿城、文沃、焦山3个社区卫生服务中心为基层分院"
+    assert names(text) == ["大彭镇卫生院", "驿城社区卫生服务中心", "文沃社区卫生服务中心",
+                           "焦山社区卫生服务中心"]
+
+
+def test_abbreviation_by_subsequence() -> None:
+    assert same_institution("山大二院", "山西医科大学第二医院")
+    assert same_institution("西南医大附院", "西南医科大学附属医院")
+    assert not same_institution("灵川县医院", "灵川县中医医院")
+    assert not same_institution("天津市肿瘤医院德州分院", "天津市肿瘤医院")
+
+
+def test_admin_relative_names() -> None:
+    assert same_institution("县二医院", "金堂县第二人民医院")
+    assert not same_institution("县二医院", "金堂县第四人民医院")
+    assert same_institution("市二医院", "广汉市第二人民医院")
+
+
+def test_aliases_resolved_in_article() -> None:
+    text = ("河津市医疗集团人民医院与山西医科大学第二医院签约。山大二院骨科主任讲话。"
+            "陕西省西安市红会医院与西安市红会医院。")
+    found = institutions(text)
+    assert found["山大二院"] == "山西医科大学第二医院"
+    assert found["陕西省西安市红会医院"] == "西安市红会医院"
+
+
+def test_declared_alias() -> None:
+    text = "川北医学院附属医院(以下简称“川北医附院”)与蓬安县中医医院签约。川北医附院将派出专家。"
+    found = institutions(text)
+    assert found["川北医附院"] == "川北医学院附属医院"
+
+
+def test_relative_name_expanded_with_home_place() -> None:
+    text = "云梦县卫健局介绍,县人民医院与云梦县各乡镇卫生院组建医共体。"
+    assert institutions(text)["县人民医院"] == "云梦县人民医院"
+
+
+def test_county_government_resolves_to_its_hospital() -> None:
+    text = "西南医科大学附属医院与叙永县人民政府签署协议。叙永县人民医院院长出席。"
+    ctx = PlaceContext(find_place_names(text))
+    res = resolve(text, find_mentions(text), ctx)
+    gov = [m for m in res.mentions if m.kind == "gov"]
+    assert len(gov) == 1 and res.institutions[gov[0].inst].name == "叙永县人民医院"
+
+
+def test_plaque_names_marked() -> None:
+    text = "北京航天中心医院为富源县中医医院颁发了“航天中心医院远程医疗协作医院”牌匾"
+    mentions = [m for m in find_mentions(text) if m.kind == "name"]
+    assert [m.name for m in mentions if not m.plaque] == ["北京航天中心医院", "富源县中医医院"]
+    assert all(m.plaque for m in mentions if m.start > text.index("“"))

@@ -1,0 +1,194 @@
+"""Ingest's HTTP contract, on the in-memory broker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.common.contracts import RawArticle, decode
+from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
+from services.ingest.bootstrap import build_app
+from services.ingest.config import IngestSettings
+
+TOKEN = "crawler-token-for-unit-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def broker() -> InMemoryBroker:
+    return InMemoryBroker()
+
+
+@pytest.fixture
+def client(broker: InMemoryBroker, tmp_path: Path) -> Iterator[TestClient]:
+    settings = IngestSettings(
+        INGEST_API_TOKENS=f"{TOKEN},second-token",
+        INGEST_DATABASE_URL=f"sqlite:///{tmp_path}/ingest.db",
+        INGEST_MAX_ARTICLE_BYTES=10_000,
+        INGEST_MAX_BATCH_ITEMS=5,
+        TOPIC_PREFIX="t.",
+    )
+    with TestClient(build_app(settings, publisher=InMemoryPublisher(broker))) as c:
+        yield c
+
+
+def article(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "url": "https://news.example.cn/a/1.html",
+        "title": "骨科专科联盟签约",
+        "body": "<p>某市人民医院与某县人民医院签约。</p>",
+        "content_type": "text/html",
+        "published_at": "2023-10-14",
+    }
+    body.update(changes)
+    return body
+
+
+def test_an_article_is_accepted_and_lands_on_the_raw_topic(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    answer = client.post("/v1/articles", json=article(), headers=AUTH)
+    assert answer.status_code == 202
+    assert answer.json()["duplicate"] is False
+    [record] = broker.records("t.articles.raw")
+    message = decode(RawArticle, record.value or b"")
+    assert message.article_id == answer.json()["article_id"]
+    assert record.key == message.article_id.encode()
+    assert message.published_at is not None and message.published_at.isoformat() == "2023-10-14"
+
+
+def test_a_repush_is_a_duplicate_and_not_sent_again(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    first = client.post("/v1/articles", json=article(), headers=AUTH).json()
+    again = client.post("/v1/articles", json=article(), headers=AUTH).json()
+    assert again == {"article_id": first["article_id"], "duplicate": True}
+    assert len(broker.records("t.articles.raw")) == 1
+
+
+def test_a_changed_article_at_the_same_url_is_sent_again(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    first = client.post("/v1/articles", json=article(), headers=AUTH).json()
+    updated = client.post("/v1/articles", json=article(body="更正后的正文"), headers=AUTH).json()
+    assert updated == {"article_id": first["article_id"], "duplicate": False}
+    assert len(broker.records("t.articles.raw")) == 2
+
+
+def test_a_crawler_without_a_valid_token_is_refused(client: TestClient) -> None:
+    assert client.post("/v1/articles", json=article()).status_code == 401
+    wrong = client.post("/v1/articles", json=article(), headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert "token" in wrong.json()["detail"]
+    other = client.post(
+        "/v1/articles", json=article(), headers={"Authorization": "Bearer second-token"}
+    )
+    assert other.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"body": ""}, "body"),
+        ({"url": "ftp://x.cn/a"}, "url"),
+        ({"content_type": "application/pdf"}, "content_type"),
+        ({"published_at": "yesterday"}, "published_at"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_invalid_articles_get_422_naming_the_field(
+    client: TestClient, change: dict[str, object], field: str
+) -> None:
+    answer = client.post("/v1/articles", json=article(**change), headers=AUTH)
+    assert answer.status_code == 422
+    assert field in json.dumps(answer.json()["detail"])
+
+
+def test_an_oversized_article_gets_413(client: TestClient, broker: InMemoryBroker) -> None:
+    answer = client.post("/v1/articles", json=article(body="医" * 20_000), headers=AUTH)
+    assert answer.status_code == 413
+    assert "larger than" in answer.json()["detail"]
+    assert broker.records("t.articles.raw") == []
+
+
+def test_while_the_broker_is_down_the_crawler_gets_503_with_retry_after(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    broker.available = False
+    answer = client.post("/v1/articles", json=article(), headers=AUTH)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"].isdigit()
+    broker.available = True
+    again = client.post("/v1/articles", json=article(), headers=AUTH)
+    # Not remembered as seen while it was refused, so the retry really sends it.
+    assert again.status_code == 202 and again.json()["duplicate"] is False
+    assert len(broker.records("t.articles.raw")) == 1
+
+
+def test_a_json_batch_is_answered_item_by_item(client: TestClient, broker: InMemoryBroker) -> None:
+    items = [
+        article(url="https://x.cn/1"),
+        article(url="https://x.cn/1"),
+        article(url="https://x.cn/2", body=""),
+        article(url=None, body="无链接的文章"),
+    ]
+    answer = client.post("/v1/articles/batch", json=items, headers=AUTH)
+    assert answer.status_code == 202
+    result = answer.json()
+    assert [r["status"] for r in result["results"]] == [
+        "accepted",
+        "duplicate",
+        "rejected",
+        "accepted",
+    ]
+    assert "body" in result["results"][2]["error"]
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (2, 1, 1)
+    assert len(broker.records("t.articles.raw")) == 2
+
+
+def test_an_ndjson_batch_is_accepted(client: TestClient, broker: InMemoryBroker) -> None:
+    lines = "\n".join(json.dumps(article(url=f"https://x.cn/{n}")) for n in range(3))
+    answer = client.post(
+        "/v1/articles/batch",
+        content=lines.encode(),
+        headers={**AUTH, "Content-Type": "application/x-ndjson"},
+    )
+    assert answer.status_code == 202
+    assert answer.json()["accepted"] == 3
+
+
+def test_a_batch_that_is_not_json_or_too_long_is_refused(client: TestClient) -> None:
+    bad = client.post(
+        "/v1/articles/batch",
+        content=b"{oops",
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert bad.status_code == 422 and "JSON" in bad.json()["detail"]
+    not_array = client.post("/v1/articles/batch", json=article(), headers=AUTH)
+    assert not_array.status_code == 422
+    too_many = client.post(
+        "/v1/articles/batch",
+        json=[article(url=f"https://x.cn/{n}") for n in range(6)],
+        headers=AUTH,
+    )
+    assert too_many.status_code == 413
+
+
+def test_health_readiness_and_metrics(client: TestClient, broker: InMemoryBroker) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"kafka": True, "database": True}
+    broker.available = False
+    assert client.get("/readyz").status_code == 503
+    client.post("/v1/articles", json=article(), headers=AUTH)
+    metrics = client.get("/metrics").text
+    assert 'http_requests_total{method="POST",route="/v1/articles",status="503"}' in metrics
+
+
+def test_settings_refuse_to_start_without_crawler_tokens() -> None:
+    with pytest.raises(ValueError, match="INGEST_API_TOKENS"):
+        IngestSettings(INGEST_API_TOKENS="")
