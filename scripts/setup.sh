@@ -59,13 +59,21 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
         exit 1
     fi
     say "installing Prometheus (Debian package 'prometheus') with apt-get"
+    apt_log="$(mktemp)"
     apt_install() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
-            >/tmp/aw-setup-prometheus.log 2>&1
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            prometheus >>"$apt_log" 2>&1
     }
+    # apt-get update only when there are no package lists or the install fails with them.
     if ! { compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null && apt_install; }; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -q >/tmp/aw-setup-prometheus.log 2>&1 ||
-            { cat /tmp/aw-setup-prometheus.log >&2; exit 1; }
-        apt_install || { cat /tmp/aw-setup-prometheus.log >&2; exit 1; }
+        if ! DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$apt_log" 2>&1 ||
+            ! apt_install; then
+            cat "$apt_log" >&2
+            rm -f "$apt_log"
+            say "error: apt-get could not install prometheus"
+            exit 1
+        fi
     fi
+    rm -f "$apt_log"
+    command -v promtool >/dev/null 2>&1 || { say "error: no promtool after install"; exit 1; }
 fi

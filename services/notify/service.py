@@ -125,6 +125,7 @@ class NotifyService:
         self.clock = clock or SystemClock()
         self.allowed = allowed
         self.on_new_deliveries = on_new_deliveries
+        self._filter_cache: dict[str, tuple[tuple[str, str], Filters]] = {}
 
     # --- the operator: bureaus and their keys ---------------------------------------
 
@@ -369,25 +370,36 @@ class NotifyService:
 
     # --- changes from the registry --------------------------------------------------
 
+    def _filters(self, subscription: SubscriptionRow) -> Filters | None:
+        """A subscription's filters, parsed once per version of the subscription."""
+        key = (subscription.id, subscription.updated_at.isoformat())
+        cached = self._filter_cache.get(subscription.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            filters = Filters.model_validate_json(subscription.filters)
+        except ValidationError:
+            log.error("subscription %s has unreadable filters", subscription.id)
+            return None
+        if len(self._filter_cache) > 100_000:
+            self._filter_cache.clear()
+        self._filter_cache[subscription.id] = (key, filters)
+        return filters
+
     async def receive_change(self, change: AllianceChange) -> int:
         """Record the change and one delivery per subscription it concerns; idempotent by
         ``change_id``. Returns the number of deliveries created."""
         if len(change.change_id) > _MAX_ID or len(change.alliance_id) > _MAX_ID:
             raise PoisonError("change_id / alliance_id longer than 128 characters")
-        if await self.repository.change_seen(change.change_id):
+        seen, previous, subscriptions, told = await self.repository.change_context(change)
+        if seen:
             CHANGES_RECEIVED.labels("duplicate").inc()
             return 0
-        previous = await self.repository.previous_alliance(change.alliance_id, change.change_id)
-        subscriptions = await self.repository.active_subscriptions()
-        concerned: list[SubscriptionRow] = []
-        for subscription in subscriptions:
-            try:
-                filters = Filters.model_validate_json(subscription.filters)
-            except ValidationError:
-                log.error("subscription %s has unreadable filters", subscription.id)
-                continue
-            if matches(filters, change.alliance):
-                concerned.append(subscription)
+        concerned = [
+            s
+            for s in subscriptions
+            if (f := self._filters(s)) is not None and matches(f, change.alliance)
+        ]
         highlights: tuple[str, ...] = ()
         if change.kind is ChangeKind.created:
             alert_type = AlertType.created
@@ -400,7 +412,6 @@ class NotifyService:
             else:
                 # Not news in itself; but a subscription that never heard of this alliance
                 # (its confidence just reached the subscription's minimum) hears now.
-                told = await self.repository.subscriptions_alerted_about(change.alliance_id)
                 recipients = [s for s in concerned if s.id not in told]
                 highlights = (FIRST_MATCH_NOTE,) if recipients else ()
         now = self.clock.now()

@@ -43,6 +43,7 @@ DLQ_ORIGIN_TOPIC = "dlq.origin.topic"
 DLQ_ORIGIN_PARTITION = "dlq.origin.partition"
 DLQ_ORIGIN_OFFSET = "dlq.origin.offset"
 _MAX_ERROR_BYTES = 4096
+FAILURE_KINDS = ("invalid", "poison", "retryable", "error")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,13 @@ class ConsumerLoop(Generic[M]):
         self._max_batch = max_batch
         self._stopping = asyncio.Event()
         self.processed = 0
+        self._lag_reported: set[TopicPartition] = set()
+        for topic in source.topics:
+            # Export zeros from the start, so the first failure shows up in increase().
+            MESSAGES_CONSUMED.labels(topic)
+            MESSAGES_DEAD_LETTERED.labels(topic)
+            for kind in FAILURE_KINDS:
+                MESSAGES_FAILED.labels(topic, kind)
 
     def request_stop(self) -> None:
         """Finish the message in hand, commit, and return from ``run``."""
@@ -215,5 +223,10 @@ class ConsumerLoop(Generic[M]):
             raise _Stopped
 
     async def _update_lag(self) -> None:
-        for (topic, partition), lag in (await self._source.lag()).items():
+        lags = await self._source.lag()
+        for topic, partition in self._lag_reported - set(lags):
+            # Partition moved to another group member: its lag is theirs to report now.
+            CONSUMER_LAG.remove(topic, str(partition))
+        for (topic, partition), lag in lags.items():
             CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+        self._lag_reported = set(lags)

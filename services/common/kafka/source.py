@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 class Source(Protocol):
     """What the consumer loop needs from a broker; Kafka and the in-memory broker alike."""
 
+    topics: list[str]
+
     async def fetch(self, timeout_seconds: float, max_records: int) -> list[Record]: ...
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:

@@ -288,6 +288,41 @@ class NotifyRepository:
             )
         )
 
+    async def change_context(
+        self, change: AllianceChange
+    ) -> tuple[bool, Alliance | None, list[SubscriptionRow], set[str]]:
+        """In one round trip: whether the change was seen, the alliance as last received,
+        the live subscriptions, and those already alerted about this alliance."""
+
+        def work(session: Session) -> tuple[bool, Alliance | None, list[SubscriptionRow], set[str]]:
+            if session.get(ReceivedChange, change.change_id) is not None:
+                return True, None, [], set()
+            row = session.exec(
+                select(ReceivedChange)
+                .where(ReceivedChange.alliance_id == change.alliance_id)
+                .order_by(col(ReceivedChange.received_at).desc())
+                .limit(1)
+            ).first()
+            previous = AllianceChange.model_validate_json(row.payload).alliance if row else None
+            subscriptions = list(
+                session.exec(
+                    select(SubscriptionRow).where(
+                        col(SubscriptionRow.enabled).is_(True),
+                        col(SubscriptionRow.deleted_at).is_(None),
+                    )
+                ).all()
+            )
+            told = set(
+                session.exec(
+                    select(DeliveryRow.subscription_id)
+                    .where(DeliveryRow.alliance_id == change.alliance_id)
+                    .distinct()
+                ).all()
+            )
+            return False, previous, subscriptions, told
+
+        return await self._run(work)
+
     async def record_change(
         self, change: AllianceChange, received_at: datetime, deliveries: Sequence[DeliveryRow]
     ) -> bool:
