@@ -14,7 +14,13 @@ from services.common.contracts import AllianceChange, ChangeKind
 from services.common.errors import PoisonError
 from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
 from services.notify.adapters.tables import ApiKeyRow, BureauRow, DeliveryRow, SubscriptionRow
-from services.notify.domain.matching import is_alert_worthy, matches
+from services.notify.domain.matching import (
+    Matcher,
+    compile_filters,
+    facts_of,
+    is_alert_worthy,
+    matches,
+)
 from services.notify.domain.models import (
     Alert,
     AlertType,
@@ -125,7 +131,7 @@ class NotifyService:
         self.clock = clock or SystemClock()
         self.allowed = allowed
         self.on_new_deliveries = on_new_deliveries
-        self._filter_cache: dict[str, tuple[tuple[str, str], Filters]] = {}
+        self._filter_cache: dict[str, tuple[tuple[str, str], Matcher]] = {}
 
     # --- the operator: bureaus and their keys ---------------------------------------
 
@@ -370,21 +376,21 @@ class NotifyService:
 
     # --- changes from the registry --------------------------------------------------
 
-    def _filters(self, subscription: SubscriptionRow) -> Filters | None:
+    def _matcher(self, subscription: SubscriptionRow) -> Matcher | None:
         """A subscription's filters, parsed once per version of the subscription."""
         key = (subscription.id, subscription.updated_at.isoformat())
         cached = self._filter_cache.get(subscription.id)
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
-            filters = Filters.model_validate_json(subscription.filters)
+            matcher = compile_filters(Filters.model_validate_json(subscription.filters))
         except ValidationError:
             log.error("subscription %s has unreadable filters", subscription.id)
             return None
         if len(self._filter_cache) > 100_000:
             self._filter_cache.clear()
-        self._filter_cache[subscription.id] = (key, filters)
-        return filters
+        self._filter_cache[subscription.id] = (key, matcher)
+        return matcher
 
     async def receive_change(self, change: AllianceChange) -> int:
         """Record the change and one delivery per subscription it concerns; idempotent by
@@ -395,10 +401,9 @@ class NotifyService:
         if seen:
             CHANGES_RECEIVED.labels("duplicate").inc()
             return 0
+        facts = facts_of(change.alliance)
         concerned = [
-            s
-            for s in subscriptions
-            if (f := self._filters(s)) is not None and matches(f, change.alliance)
+            s for s in subscriptions if (m := self._matcher(s)) is not None and matches(m, facts)
         ]
         highlights: tuple[str, ...] = ()
         if change.kind is ChangeKind.created:

@@ -5,8 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from services.common.contracts import Alliance, AllianceChange, ChangeKind, Institution
+from services.common.contracts import (
+    Alliance,
+    AllianceChange,
+    ChangeKind,
+    EventType,
+    Institution,
+)
 from services.notify.domain.models import Filters
 
 #: Fields of an alliance whose change is news to a bureau. Another source article, a later
@@ -60,58 +67,94 @@ def institutions_of(alliance: Alliance) -> tuple[Institution, ...]:
     return (*alliance.lead, *alliance.members)
 
 
-def _in_area(alliance: Alliance, filters: Filters) -> bool:
-    if not (filters.provinces or filters.cities or filters.counties):
-        return True
-    provinces = {province_key(p) for p in filters.provinces}
-    cities = {city_key(c) for c in filters.cities}
-    counties = {county_key(c) for c in filters.counties}
-    if provinces and any(province_key(p) in provinces for p in alliance.provinces):
-        return True
-    for institution in institutions_of(alliance):
-        if provinces and institution.province and province_key(institution.province) in provinces:
-            return True
-        if cities and institution.city and city_key(institution.city) in cities:
-            return True
-        if counties and institution.county:
+@dataclass(frozen=True)
+class Matcher:
+    """Filters with every name normalised once, for matching many changes quickly."""
+
+    provinces: frozenset[str]
+    cities: frozenset[str]
+    counties: frozenset[str]
+    types: frozenset[EventType]
+    specialties: tuple[str, ...]
+    institutions: frozenset[str]
+    min_confidence: float
+
+
+@dataclass(frozen=True)
+class AllianceFacts:
+    """An alliance's normalised places and names, computed once per change."""
+
+    provinces: frozenset[str]
+    cities: frozenset[str]
+    counties: frozenset[str]
+    names: frozenset[str]
+    specialty: str | None
+    type: EventType
+    confidence: float
+
+
+def compile_filters(filters: Filters) -> Matcher:
+    return Matcher(
+        provinces=frozenset(province_key(p) for p in filters.provinces),
+        cities=frozenset(city_key(c) for c in filters.cities),
+        counties=frozenset(county_key(c) for c in filters.counties),
+        types=frozenset(filters.types),
+        specialties=tuple(_fold(s) for s in filters.specialties),
+        institutions=frozenset(_fold(n) for n in filters.institutions),
+        min_confidence=filters.min_confidence,
+    )
+
+
+def facts_of(alliance: Alliance) -> AllianceFacts:
+    institutions = institutions_of(alliance)
+    provinces = {province_key(p) for p in alliance.provinces}
+    provinces |= {province_key(i.province) for i in institutions if i.province}
+    counties: set[str] = set()
+    for institution in institutions:
+        if institution.county:
             county = county_key(institution.county)
-            if county in counties or _strip_suffix(county, _COUNTY_SUFFIXES) in counties:
-                return True
-    return False
+            # 南部县 is found by 南部县 and by the bare stem 南部.
+            counties |= {county, _strip_suffix(county, _COUNTY_SUFFIXES)}
+    names = {_fold(n) for i in institutions for n in (i.id, i.name, *i.aliases)}
+    return AllianceFacts(
+        provinces=frozenset(provinces),
+        cities=frozenset(city_key(i.city) for i in institutions if i.city),
+        counties=frozenset(counties),
+        names=frozenset(names),
+        specialty=_fold(alliance.specialty) if alliance.specialty else None,
+        type=alliance.type,
+        confidence=alliance.confidence,
+    )
 
 
-def _specialty_matches(alliance: Alliance, filters: Filters) -> bool:
-    if not filters.specialties:
+def _specialty_matches(wanted: tuple[str, ...], specialty: str | None) -> bool:
+    if not wanted:
         return True
-    if not alliance.specialty:
+    if not specialty:
         return False
-    specialty = _fold(alliance.specialty)
     # 心血管 matches 心血管内科 and the other way round; specialties are named loosely.
-    return any(
-        (wanted := _fold(s)) in specialty or specialty in wanted for s in filters.specialties
-    )
+    return any(w in specialty or specialty in w for w in wanted)
 
 
-def _institution_matches(alliance: Alliance, filters: Filters) -> bool:
-    if not filters.institutions:
-        return True
-    wanted = {_fold(name) for name in filters.institutions}
-    for institution in institutions_of(alliance):
-        names = {institution.id, institution.name, *institution.aliases}
-        if any(_fold(n) in wanted for n in names):
-            return True
-    return False
-
-
-def matches(filters: Filters, alliance: Alliance) -> bool:
+def matches(filters: Filters | Matcher, alliance: Alliance | AllianceFacts) -> bool:
     """Whether an alliance is one the subscription asked for."""
-    return (
-        alliance.confidence >= filters.min_confidence
-        and (not filters.types or alliance.type in filters.types)
-        and _specialty_matches(alliance, filters)
-        and _institution_matches(alliance, filters)
-        and _in_area(alliance, filters)
-    )
+    matcher = filters if isinstance(filters, Matcher) else compile_filters(filters)
+    facts = alliance if isinstance(alliance, AllianceFacts) else facts_of(alliance)
+    if facts.confidence < matcher.min_confidence:
+        return False
+    if matcher.types and facts.type not in matcher.types:
+        return False
+    if not _specialty_matches(matcher.specialties, facts.specialty):
+        return False
+    if matcher.institutions and not matcher.institutions & facts.names:
+        return False
+    if matcher.provinces or matcher.cities or matcher.counties:
+        return bool(
+            matcher.provinces & facts.provinces
+            or matcher.cities & facts.cities
+            or matcher.counties & facts.counties
+        )
+    return True
 
 
 def field_root(name: str) -> str:

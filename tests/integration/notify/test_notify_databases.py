@@ -1,0 +1,129 @@
+"""Notify on SQLite and on PostgreSQL: migrations, idempotent changes, exclusive claims,
+the delivery flow through the HTTP API, and tenant scoping."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest_asyncio
+from standardwebhooks.webhooks import Webhook
+
+from services.common.db import make_engine
+from services.notify.adapters.migrate import current_revision, upgrade
+from services.notify.adapters.repository import NotifyRepository
+from services.notify.bootstrap import build_app, build_components
+from services.notify.domain.schedule import FakeClock
+from tests.unit.notify.conftest import Api, fake_dns_resolver, make_settings
+from tests.unit.notify.factories import alliance, change
+from tests.unit.notify.receivers import Receiver, Reply
+
+
+@pytest_asyncio.fixture
+async def db_api(database_url: str) -> AsyncIterator[Api]:
+    settings = make_settings(database_url)
+    clock = FakeClock()
+    parts = build_components(
+        settings, clock=clock, rng=random.Random(3), resolver=fake_dns_resolver
+    )
+    app = build_app(settings, components=parts, consume=False, run_worker=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
+            yield Api(client, parts, clock)
+
+
+async def test_migrations_run_at_start_up_and_again_harmlessly(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        upgrade(engine)
+        assert current_revision(engine) == "0001"
+        repository = NotifyRepository(engine)
+        assert await repository.list_bureaus() == []
+    finally:
+        engine.dispose()
+
+
+async def test_the_delivery_flow(db_api: Api) -> None:
+    api = db_api
+    receiver = Receiver().start()
+    try:
+        replies = iter([Reply(500), Reply(204), Reply(204)])
+        receiver.respond = lambda r: next(replies)
+        _, auth = await api.bureau("四川省卫生健康委员会")
+        sub = (
+            await api.client.post(
+                "/v1/subscriptions",
+                json={
+                    "name": "省平台",
+                    "channel": "webhook",
+                    "url": receiver.url + "/hook",
+                    "filters": {"provinces": ["四川"], "types": ["specialty_alliance"]},
+                },
+                headers=auth,
+            )
+        ).json()
+        other = (
+            await api.client.post(
+                "/v1/subscriptions",
+                json={
+                    "name": "山西",
+                    "channel": "webhook",
+                    "url": receiver.url + "/shanxi",
+                    "filters": {"provinces": ["山西"]},
+                },
+                headers=auth,
+            )
+        ).json()
+        assert await api.parts.service.receive_change(change("c-1")) == 1
+        assert await api.parts.service.receive_change(change("c-1")) == 0
+        await api.parts.worker.run_once()
+        api.clock.advance(6)
+        await api.parts.worker.run_once()
+        [request, retry] = receiver.received
+        assert request.headers["webhook-id"] == retry.headers["webhook-id"]
+        Webhook(sub["secret"]).verify(retry.body, retry.headers)
+        items = (await api.client.get("/v1/deliveries", headers=auth)).json()["items"]
+        assert [(d["subscription_id"], d["status"], d["attempts"]) for d in items] == [
+            (sub["id"], "delivered", 2)
+        ]
+        assert not receiver.by_path("/shanxi")
+        detail = (await api.client.get(f"/v1/deliveries/{items[0]['id']}", headers=auth)).json()
+        started = [datetime.fromisoformat(e["started_at"]) for e in detail["log"]]
+        assert all(s.tzinfo is not None for s in started)
+        assert timedelta(seconds=4.5) <= started[1] - started[0] <= timedelta(seconds=6.5)
+        # The other bureau sees none of it.
+        _, intruder = await api.bureau("山西省卫生健康委员会")
+        for path in (f"/v1/subscriptions/{sub['id']}", f"/v1/deliveries/{items[0]['id']}"):
+            assert (await api.client.get(path, headers=intruder)).status_code == 404
+        assert (
+            await api.client.delete(f"/v1/subscriptions/{other['id']}", headers=intruder)
+        ).status_code == 404
+    finally:
+        receiver.stop()
+
+
+async def test_claims_are_exclusive_between_workers(db_api: Api) -> None:
+    api = db_api
+    _, auth = await api.bureau("某县卫健局")
+    await api.client.post(
+        "/v1/subscriptions",
+        json={"name": "x", "channel": "webhook", "url": "https://hooks.example.cn/x"},
+        headers=auth,
+    )
+    for n in range(10):
+        await api.parts.service.receive_change(change(f"c-{n}", alliance(f"al-{n}")))
+    repository = api.parts.repository
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    lease = timedelta(minutes=5)
+    first, second = (
+        await repository.claim_due(now, 6, lease),
+        await repository.claim_due(now, 6, lease),
+    )
+    ids = [d.id for d, _ in first] + [d.id for d, _ in second]
+    assert len(ids) == 10 and len(set(ids)) == 10
+    assert await repository.claim_due(now, 6, lease) == []
+    assert len(await repository.claim_due(now + lease + timedelta(seconds=1), 20, lease)) == 10

@@ -1,0 +1,209 @@
+"""The HTTP API: operator and bureau auth, keys, subscriptions, and the tenant matrix."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.notify.config import NotifySettings
+from tests.unit.notify.conftest import OPERATOR, Api, make_settings
+from tests.unit.notify.factories import change
+
+OP = {"Authorization": f"Bearer {OPERATOR}"}
+
+
+def webhook(
+    url: str = "https://hooks.bureau.example/alerts", **filters: object
+) -> dict[str, object]:
+    return {"name": "省卫健委接收系统", "channel": "webhook", "url": url, "filters": filters}
+
+
+async def test_the_operator_creates_bureaus_and_the_key_is_shown_once(api: Api) -> None:
+    assert (await api.client.post("/v1/bureaus", json={"name": "x"})).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert (
+        await api.client.post("/v1/bureaus", json={"name": "x"}, headers=wrong)
+    ).status_code == 401
+    created = await api.client.post(
+        "/v1/bureaus", json={"name": "四川省卫生健康委员会"}, headers=OP
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["api_key"].startswith("aw_") and body["name"] == "四川省卫生健康委员会"
+    keys = (await api.client.get(f"/v1/bureaus/{body['id']}/keys", headers=OP)).json()
+    assert (
+        len(keys) == 1
+        and "api_key" not in keys[0]
+        and body["api_key"].split("_")[1] == keys[0]["prefix"]
+    )
+    listed = (await api.client.get("/v1/bureaus", headers=OP)).json()
+    assert [b["id"] for b in listed] == [body["id"]]
+    # A bureau key is not the operator token, and the operator token is no bureau key.
+    bureau_auth = {"Authorization": f"Bearer {body['api_key']}"}
+    assert (await api.client.get("/v1/bureaus", headers=bureau_auth)).status_code == 401
+    assert (await api.client.get("/v1/subscriptions", headers=OP)).status_code == 401
+
+
+async def test_keys_can_be_rotated_and_revoked(api: Api) -> None:
+    bureau_id, auth = await api.bureau("成都市卫生健康委员会")
+    assert (await api.client.get("/v1/subscriptions", headers=auth)).status_code == 200
+    [key] = (await api.client.get("/v1/keys", headers=auth)).json()
+    rotated = await api.client.post(f"/v1/keys/{key['id']}/rotate", headers=auth)
+    assert rotated.status_code == 201
+    new_auth = {"Authorization": f"Bearer {rotated.json()['api_key']}"}
+    assert (await api.client.get("/v1/subscriptions", headers=auth)).status_code == 401
+    assert (await api.client.get("/v1/subscriptions", headers=new_auth)).status_code == 200
+    # A second key, then the operator revokes the first.
+    extra = await api.client.post("/v1/keys", json={"label": "备用"}, headers=new_auth)
+    extra_auth = {"Authorization": f"Bearer {extra.json()['api_key']}"}
+    revoke = await api.client.delete(
+        f"/v1/bureaus/{bureau_id}/keys/{rotated.json()['id']}", headers=OP
+    )
+    assert revoke.status_code == 200 and revoke.json()["revoked_at"]
+    assert (await api.client.get("/v1/subscriptions", headers=new_auth)).status_code == 401
+    assert (await api.client.get("/v1/subscriptions", headers=extra_auth)).status_code == 200
+    # A key shaped right but with a wrong secret part is refused.
+    forged = extra.json()["api_key"][:-4] + "AAAA"
+    assert (
+        await api.client.get("/v1/subscriptions", headers={"Authorization": f"Bearer {forged}"})
+    ).status_code == 401
+
+
+async def test_subscription_lifecycle(api: Api) -> None:
+    _, auth = await api.bureau("四川省卫生健康委员会")
+    created = await api.client.post(
+        "/v1/subscriptions", json=webhook(provinces=["四川"], min_confidence=0.6), headers=auth
+    )
+    assert created.status_code == 201, created.text
+    sub = created.json()
+    assert sub["secret"].startswith("whsec_") and sub["filters"]["provinces"] == ["四川"]
+    got = (await api.client.get(f"/v1/subscriptions/{sub['id']}", headers=auth)).json()
+    assert "secret" not in got
+    patched = await api.client.patch(
+        f"/v1/subscriptions/{sub['id']}",
+        json={"filters": {"cities": ["成都"]}, "name": "成都专用"},
+        headers=auth,
+    )
+    assert patched.status_code == 200 and patched.json()["filters"]["cities"] == ["成都"]
+    assert patched.json()["name"] == "成都专用"
+    rotated = await api.client.post(f"/v1/subscriptions/{sub['id']}/rotate-secret", headers=auth)
+    assert rotated.json()["secret"] != sub["secret"]
+    assert len((await api.client.get("/v1/subscriptions", headers=auth)).json()["items"]) == 1
+    assert (
+        await api.client.delete(f"/v1/subscriptions/{sub['id']}", headers=auth)
+    ).status_code == 204
+    assert (await api.client.get(f"/v1/subscriptions/{sub['id']}", headers=auth)).status_code == 404
+    assert (await api.client.get("/v1/subscriptions", headers=auth)).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"name": "", "channel": "webhook", "url": "https://a.example/x"}, "name"),
+        ({"name": "x", "channel": "pager", "url": "https://a.example/x"}, "channel"),
+        ({"name": "x", "channel": "webhook", "url": "ftp://a.example/x"}, "http"),
+        ({"name": "x", "channel": "webhook", "url": "https://u:p@a.example/x"}, "credentials"),
+        ({"name": "x", "channel": "email", "url": "https://a.example"}, "mailto"),
+        ({"name": "x", "channel": "email", "url": "mailto:not-an-address"}, "e-mail"),
+        (
+            {
+                "name": "x",
+                "channel": "webhook",
+                "url": "https://a.example/x",
+                "secret": "plainsecret",
+            },
+            "whsec_",
+        ),
+        (
+            {"name": "x", "channel": "wecom", "url": "https://a.example/x", "secret": "whatever1"},
+            "no secret",
+        ),
+        (
+            {
+                "name": "x",
+                "channel": "webhook",
+                "url": "https://a.example/x",
+                "filters": {"min_confidence": 2},
+            },
+            "less than",
+        ),
+        (
+            {
+                "name": "x",
+                "channel": "webhook",
+                "url": "https://a.example/x",
+                "filters": {"types": ["hospital"]},
+            },
+            "types",
+        ),
+        (
+            {
+                "name": "x",
+                "channel": "webhook",
+                "url": "https://a.example/x",
+                "filters": {"colour": "red"},
+            },
+            "colour",
+        ),
+        ({"name": "x", "channel": "webhook", "url": "http://169.254.169.254/latest"}, "metadata"),
+        ({"name": "x", "channel": "webhook", "url": "http://10.0.0.8/hook"}, "private"),
+    ],
+)
+async def test_bad_subscriptions_are_refused_with_a_reason(
+    api: Api, body: dict[str, object], fragment: str
+) -> None:
+    _, auth = await api.bureau("某县卫健局")
+    answer = await api.client.post("/v1/subscriptions", json=body, headers=auth)
+    assert answer.status_code == 422, answer.text
+    assert fragment in answer.text
+
+
+async def test_tenant_matrix(api: Api) -> None:
+    """Bureau B can neither see nor change nor use anything of bureau A's: all 404."""
+    _, a = await api.bureau("四川省卫生健康委员会")
+    _, b = await api.bureau("山西省卫生健康委员会")
+    sub = (
+        await api.client.post(
+            "/v1/subscriptions", json=webhook("https://hooks.a.example/x"), headers=a
+        )
+    ).json()
+    await api.parts.service.receive_change(change("c-tenant"))
+    deliveries = (await api.client.get("/v1/deliveries", headers=a)).json()["items"]
+    assert len(deliveries) == 1
+    delivery_id = deliveries[0]["id"]
+    [a_key] = (await api.client.get("/v1/keys", headers=a)).json()
+
+    attempts = [
+        ("GET", f"/v1/subscriptions/{sub['id']}", None),
+        ("PATCH", f"/v1/subscriptions/{sub['id']}", {"name": "hijacked"}),
+        ("PATCH", f"/v1/subscriptions/{sub['id']}", {"url": "https://evil.example/x"}),
+        ("POST", f"/v1/subscriptions/{sub['id']}/rotate-secret", None),
+        ("DELETE", f"/v1/subscriptions/{sub['id']}", None),
+        ("GET", f"/v1/deliveries/{delivery_id}", None),
+        ("POST", f"/v1/deliveries/{delivery_id}/redeliver", None),
+        ("GET", f"/v1/deliveries?subscription_id={sub['id']}", None),
+        ("POST", f"/v1/keys/{a_key['id']}/rotate", None),
+        ("DELETE", f"/v1/keys/{a_key['id']}", None),
+    ]
+    for method, path, body in attempts:
+        answer = await api.client.request(method, path, json=body, headers=b)
+        assert answer.status_code == 404, (method, path, answer.status_code)
+        assert "detail" in answer.json()
+    # B's own lists are empty; A's data is untouched.
+    assert (await api.client.get("/v1/subscriptions", headers=b)).json()["items"] == []
+    assert (await api.client.get("/v1/deliveries", headers=b)).json()["items"] == []
+    still = (await api.client.get(f"/v1/subscriptions/{sub['id']}", headers=a)).json()
+    assert still["name"] == sub["name"] and still["url"] == sub["url"]
+    assert (await api.client.get("/v1/subscriptions", headers=a)).status_code == 200
+    # Without any key: 401, not 404.
+    assert (await api.client.get(f"/v1/subscriptions/{sub['id']}")).status_code == 401
+
+
+def test_the_operator_token_is_required_and_strong_in_production(tmp_path: object) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        make_settings("sqlite://", NOTIFY_OPERATOR_TOKEN="")
+    with pytest.raises(ValueError, match="default or short"):
+        make_settings("sqlite://", APP_ENV="production", NOTIFY_OPERATOR_TOKEN="changeme")
+    with pytest.raises(ValueError, match="NOTIFY_ALLOWED_NETWORKS"):
+        make_settings("sqlite://", NOTIFY_ALLOWED_NETWORKS="not-a-network")
+    ok = make_settings("sqlite://", APP_ENV="production", NOTIFY_OPERATOR_TOKEN="x" * 32)
+    assert isinstance(ok, NotifySettings) and ok.allowed
