@@ -26,9 +26,12 @@ lint: setup
 test: lint  ## set up, lint, type-check and run the whole suite (real Kafka, real PostgreSQL)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-bench: setup  ## benchmarks; figures in bench/results/
-	$(PY) bench/kafka_bench.py
-	@if [ -f bench/extract_bench.py ]; then $(PY) bench/extract_bench.py; fi
+BENCHES := kafka extract registry notify
+
+bench: setup  ## benchmarks, each bounded in time; figures in bench/results/ (JSON and markdown)
+	@for b in $(BENCHES); do \
+	    if [ -f bench/$${b}_bench.py ]; then echo "== bench: $$b"; $(PY) bench/$${b}_bench.py || exit 1; fi; \
+	done
 
 clean: down
 	rm -rf .run

@@ -35,3 +35,7 @@ DELIVERIES_POSTPONED = Counter(
     "notify_deliveries_postponed_total", "Deliveries held back by a robot's rate limit."
 )
 WORKER_UP = Gauge("notify_worker_running", "1 while the delivery worker loop runs.")
+DELIVERIES_PENDING = Gauge(
+    "notify_deliveries_pending",
+    "Deliveries waiting for their first attempt or a retry (the retry backlog).",
+)

@@ -45,14 +45,7 @@ class Pending:
 
 
 #: Metrics the rules use ahead of the code, with the type and labels they must get.
-PENDING: dict[str, Pending] = {
-    "notify_deliveries_pending": Pending(
-        "gauge",
-        frozenset(),
-        "deliveries recorded but not yet delivered, failed or gone: waiting for their "
-        "first attempt or for a retry (the retry backlog)",
-    ),
-}
+PENDING: dict[str, Pending] = {}
 
 
 def promtool() -> str:

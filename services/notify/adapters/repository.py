@@ -258,36 +258,6 @@ class NotifyRepository:
     async def change_seen(self, change_id: str) -> bool:
         return await self._run(lambda s: s.get(ReceivedChange, change_id) is not None)
 
-    async def previous_alliance(self, alliance_id: str, before_change: str) -> Alliance | None:
-        """The alliance as the last change received before this one described it."""
-
-        def work(session: Session) -> Alliance | None:
-            row = session.exec(
-                select(ReceivedChange)
-                .where(
-                    ReceivedChange.alliance_id == alliance_id,
-                    ReceivedChange.change_id != before_change,
-                )
-                .order_by(col(ReceivedChange.received_at).desc())
-                .limit(1)
-            ).first()
-            if row is None:
-                return None
-            return AllianceChange.model_validate_json(row.payload).alliance
-
-        return await self._run(work)
-
-    async def subscriptions_alerted_about(self, alliance_id: str) -> set[str]:
-        return await self._run(
-            lambda s: set(
-                s.exec(
-                    select(DeliveryRow.subscription_id)
-                    .where(DeliveryRow.alliance_id == alliance_id)
-                    .distinct()
-                ).all()
-            )
-        )
-
     async def change_context(
         self, change: AllianceChange
     ) -> tuple[bool, Alliance | None, list[SubscriptionRow], set[str]]:
@@ -363,6 +333,20 @@ class NotifyRepository:
         )
 
     # --- the delivery worker --------------------------------------------------------
+
+    async def count_open(self) -> int:
+        """Deliveries not yet delivered, failed or gone: the retry backlog."""
+
+        def work(session: Session) -> int:
+            open_statuses = (DeliveryStatus.pending.value, DeliveryStatus.sending.value)
+            query = (
+                select(func.count())
+                .select_from(DeliveryRow)
+                .where(col(DeliveryRow.status).in_(open_statuses))
+            )
+            return int(session.exec(query).one())
+
+        return await self._run(work)
 
     @staticmethod
     def _due(now: datetime) -> Any:

@@ -32,6 +32,7 @@ from services.notify.domain.rendering import DINGTALK_MAX_BYTES, WECOM_MAX_BYTES
 from services.notify.domain.schedule import Clock, RetrySchedule
 from services.notify.metrics import (
     CHANGE_TO_DELIVERY_SECONDS,
+    DELIVERIES_PENDING,
     DELIVERIES_POSTPONED,
     DIGESTS_SENT,
     MESSAGES_SENT,
@@ -108,6 +109,7 @@ class DeliveryWorker:
                 self._wake.clear()
                 try:
                     handled = await self.run_once()
+                    DELIVERIES_PENDING.set(await self.repository.count_open())
                 except Exception:
                     # The database may be restarting: keep the loop, try again shortly.
                     log.exception("delivery round failed")
