@@ -70,23 +70,34 @@ def _setting(name: str, default: str) -> str:
     return os.environ.get(name) or _dotenv().get(name) or default
 
 
+#: Secrets `make run` / `make up` generate on first use, with what they are for.
+GENERATED_SECRETS = {
+    "INGEST_API_TOKENS": "crawler token",
+    "NOTIFY_OPERATOR_TOKEN": "notify operator token",
+    "REGISTRY_OPERATOR_TOKEN": "registry operator token",
+}
+
+
 def ensure_env_file() -> None:
-    """First use writes a git-ignored .env with generated secrets, and says so once."""
-    if ENV_FILE.exists():
+    """Write a git-ignored .env with generated secrets, adding any it lacks; say which."""
+    present = _dotenv()
+    missing = [name for name in GENERATED_SECRETS if name not in present]
+    if not missing:
         return
-    crawler = secrets.token_urlsafe(24)
-    operator = secrets.token_urlsafe(24)
-    ENV_FILE.write_text(
-        "# Written by `make run` / `make up` on first use; edit freely. Never commit it.\n"
-        "APP_ENV=development\n"
-        f"INGEST_API_TOKENS={crawler}\n"
-        f"NOTIFY_OPERATOR_TOKEN={operator}\n",
-        encoding="utf-8",
-    )
+    lines = []
+    if not ENV_FILE.exists():
+        lines += [
+            "# Written by `make run` / `make up` on first use; edit freely. Never commit it.",
+            "APP_ENV=development",
+        ]
+    generated = {name: secrets.token_urlsafe(24) for name in missing}
+    lines += [f"{name}={value}" for name, value in generated.items()]
+    with ENV_FILE.open("a", encoding="utf-8") as env:
+        env.write("\n".join(lines) + "\n")
     ENV_FILE.chmod(0o600)
-    say(f"wrote {ENV_FILE.name} with new secrets:")
-    say(f"  crawler token  (INGEST_API_TOKENS):     {crawler}")
-    say(f"  operator token (NOTIFY_OPERATOR_TOKEN): {operator}")
+    say(f"wrote new secrets to {ENV_FILE.name}:")
+    for name, value in generated.items():
+        say(f"  {GENERATED_SECRETS[name]:24} {name}={value}")
 
 
 def _kafka_dir() -> Path:

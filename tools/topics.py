@@ -25,9 +25,17 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.common.contracts import MAIN_TOPICS, TOPIC_ARTICLES_RAW, dlq_topic
 
-#: Per-topic settings, by unprefixed topic name.
+#: Every topic accepts messages up to this size: an article of ingest's largest accepted
+#: size, JSON-escaped, must fit (the broker's own default is 1 MiB).
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+_EVERY_TOPIC = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+
+#: Per-topic settings, by unprefixed topic name (alter_configs replaces a topic's whole
+#: set, so each entry lists everything wanted for that topic).
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    TOPIC_ARTICLES_RAW: {"cleanup.policy": "compact", "retention.ms": "-1"},
+    **{topic: dict(_EVERY_TOPIC) for topic in MAIN_TOPICS},
+    **{dlq_topic(topic): dict(_EVERY_TOPIC) for topic in MAIN_TOPICS},
+    TOPIC_ARTICLES_RAW: {**_EVERY_TOPIC, "cleanup.policy": "compact", "retention.ms": "-1"},
 }
 ERROR_NONE = 0
 ERROR_TOPIC_ALREADY_EXISTS = 36

@@ -19,5 +19,7 @@ def build_app(settings: ExtractSettings | None = None) -> FastAPI:
         group_id=settings.group_id,
         topic=settings.topic(TOPIC_ARTICLES_RAW),
         model=RawArticle,
-        make_handler=lambda publisher: make_extract_handler(publisher, output),
+        make_handler=lambda publisher: make_extract_handler(
+            publisher, output, max_article_chars=settings.max_article_chars
+        ),
     )

@@ -38,12 +38,21 @@ def to_message(article: RawArticle, result: ExtractionResult, now: datetime) -> 
     )
 
 
+#: Longer bodies are not news articles (a dump, a crawler fault) and would stall the step.
+DEFAULT_MAX_ARTICLE_CHARS = 1_000_000
+
+
 def make_extract_handler(
     publisher: Publisher,
     output_topic: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    max_article_chars: int = DEFAULT_MAX_ARTICLE_CHARS,
 ) -> Handler[RawArticle]:
     async def handle(article: RawArticle, record: Record) -> None:
+        if len(article.body) > max_article_chars:
+            raise PoisonError(
+                f"article body has {len(article.body)} characters, over {max_article_chars}"
+            )
         source = ArticleInput(
             body=article.body,
             title=article.title,

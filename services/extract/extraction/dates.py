@@ -3,7 +3,9 @@
 Handles ``2018年7月29日``, ``2023-10-14``, ``2023.12.25``, ``6月15日上午`` (year taken from
 the reference date, one year back if that would put it in the future), ``当年11月30日``
 (year of the last explicit year before it), ``去年3月``, ``2019年9月`` (month precision),
-``昨天`` / ``今天``, and Chinese numerals (``十月二十七日``).
+``昨天`` / ``今天``, ``今(30)日``, ``3月初`` / ``3月下旬`` (month precision), ``上周五`` /
+``本周三`` (``上周`` alone gives the month when that week lies in one month), and Chinese
+numerals (``十月二十七日``).
 """
 
 from __future__ import annotations
@@ -43,8 +45,27 @@ _DATE = re.compile(
     + r")\s*月\s*(?P<d3>" + _NUM + r")\s*[日号])"
     r"|(?P<ym>(?P<rel2>当年|同年|今年|去年|次年)(?P<m4>" + _NUM + r")月)"
     r"|(?P<yo>(?P<y5>(?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)(?P<end>年?底|末|初|年初|年末)?)"
+    r"|(?P<mpart>(?<![\d年月])(?P<m6>" + _NUM + r")\s*月\s*(?:初|上旬|中旬|下旬|底|末|中|份))"
+    r"|(?P<week>(?P<wrel>上周|上星期|上个星期|上礼拜|本周|这周|本星期|这个星期)(?P<wd>[一二三四五六日天末])?)"
+    r"|(?P<paren>(?P<prel>今|昨|前)\s*\(\s*(?P<d7>\d{1,2})\s*\)\s*日)"
     r"|(?P<relday>今天|今日|昨天|昨日|前天)"
 )
+_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5}
+
+
+def _month_of(reference: dt.date, month: int) -> int:
+    """Year of a month mentioned without one: the latest that is not after the reference."""
+    return reference.year if month <= reference.month else reference.year - 1
+
+
+def _day_before(reference: dt.date, day: int) -> dt.date | None:
+    """The latest date with this day of month on or before the reference ("昨(7)日")."""
+    year, month = reference.year, reference.month
+    for _ in range(2):
+        if _valid(year, month, day) and dt.date(year, month, day) <= reference:
+            return dt.date(year, month, day)
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return None
 
 
 @dataclass(frozen=True)
@@ -133,6 +154,36 @@ def find_dates(text: str, reference: dt.date | None) -> list[DateMention]:
             end = m.group("end") or ""
             mo = 12 if "底" in end or "末" in end else None
             out.append(DateMention(m.start(), m.end(), y, mo, None, True))
+            continue
+        elif m.group("mpart"):
+            mo = cn_number(m.group("m6"))
+            if reference is None or mo is None or not 1 <= mo <= 12:
+                continue
+            out.append(DateMention(m.start(), m.end(), _month_of(reference, mo), mo, None, False))
+            continue
+        elif m.group("week"):
+            if reference is None:
+                continue
+            monday = reference - dt.timedelta(days=reference.weekday())
+            if m.group("wrel").startswith("上"):
+                monday -= dt.timedelta(days=7)
+            wd = m.group("wd")
+            if wd:
+                day = monday + dt.timedelta(days=_WEEKDAY[wd])
+                if day <= reference:
+                    out.append(DateMention(m.start(), m.end(), day.year, day.month, day.day, False))
+            else:
+                sunday = monday + dt.timedelta(days=6)
+                if sunday.month == monday.month:  # the week lies within one month
+                    out.append(DateMention(m.start(), m.end(), monday.year, monday.month, None, False))
+            continue
+        elif m.group("paren"):
+            if reference is None:
+                continue
+            day_of = _day_before(reference, int(m.group("d7")))
+            if day_of is None:
+                continue
+            out.append(DateMention(m.start(), m.end(), day_of.year, day_of.month, day_of.day, False))
             continue
         else:
             word = m.group("relday")

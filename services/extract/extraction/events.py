@@ -35,7 +35,7 @@ _SENTENCE = re.compile(r"[^。!?;\n]+[。!?;]?")
 _CLAUSE_SPLIT = re.compile(r"[,:]")
 _TRIGGER = re.compile(
     r"签约|签订|签署|授牌|挂牌|揭牌|成立|加入|组建|建立|携手|牵手|结成|共建|颁发|授予|托管|组成|结为|缔结"
-    r"|举行.{0,12}仪式|正式成为|成为.{0,12}(?:成员|单位|分院)|纳入|落户|启动"
+    r"|举行.{0,12}仪式|正式成为|成为.{0,12}(?:成员|单位|分院)|纳入|落户|启动|新增|吸纳|吸收|接纳|扩容"
 )
 _STRONG_TRIGGER = re.compile(r"签约|签订|签署|授牌|挂牌|揭牌|成立|加入|组建|托管|颁发|授予|结成|缔结|结为|举行|成为")
 _HISTORY = re.compile(
@@ -52,8 +52,12 @@ _POLICY_HEADING = re.compile(r"(?m)^\s*[一二三四五六七八九十]+、\s*(?
                              r"|保障措施|组织实施|工作任务|实施步骤|主要目标|总体目标|建设目标|工作要求)")
 _BACKREF = re.compile(r"该联盟|该医联体|该医共体|该集团|联盟成员|成员单位|首批成员|共同组建|加入联盟|联盟单位|成员医院")
 _STRUCTURE = re.compile(r"以.{2,40}?为(?:核心|龙头|牵头|主体|总医院|总院)|为(?:成员单位|成员医院|基层分院|区级分院|分院)")
+#: wording that makes an agreement "other" in its own right (not a back-reference to an alliance)
+_OTHER_SPECIFIC = re.compile(r"对口帮扶|对口支援|帮扶|支援|战略合作|合作协议|结对|策略联盟|战略联盟")
 _SPEECH = re.compile(r"表示|指出|认为|希望|强调|说|介绍|据悉|据了解|致辞|讲话")
 
+_OPEN_GAP = re.compile(r"\s*\(\s*")
+_CLOSE_GAP = re.compile(r"\s*\)")
 _L = r"〔\d+〕(?:(?:、|和|及|与|以及|,|暨)〔\d+〕)*"
 _ID = re.compile(r"〔(\d+)〕")
 _LEAD_PATTERNS = [
@@ -79,7 +83,8 @@ _MEMBER_PATTERNS = [
                r"|基层分院|区级分院|协作医院|合作医院|托管医院|对口医院|医共体分院|医联体单位|紧密型医联体单位)"),
 ]
 # A named alliance right after an institution: 武汉大学中南医院关节与运动医学科专科联盟
-_NAMED_ALLIANCE = re.compile(r"(?<![与和及、·〕])(?P<lead>〔\d+〕)[^〔,。的与和]{0,12}?(?:专科联盟|专病联盟|科联盟|科联体)")
+_NAMED_ALLIANCE = re.compile(r"(?<![与和及、·〕])(?P<lead>〔\d+〕)(?:(?!加入|成为|签|授|揭|挂|携手|牵手|联合)[^〔,。的与和])"
+                             r"{0,12}?(?:专科联盟|专病联盟|科联盟|科联体)")
 # 〔A〕与辖区内18家乡镇卫生院组建…: members counted, not named
 _UNNAMED_MEMBERS = re.compile(r"〔\d+〕(?:与|和|联合|带领|携手)[^〔,。]{0,8}?(?:\d+|[一二三四五六七八九十两]+|多|各|所有)"
                               r"家?[^〔,。]{0,8}?(?:医院|卫生院|医疗机构|医疗卫生机构|单位|卫生服务中心)")
@@ -172,6 +177,12 @@ class Extractor:
             self._article_type = min(found, key=type_priority) if found else None
         return self._article_type
 
+    def _article_type_not_other(self) -> EventType | None:
+        for t in (self.title_type, self.article_type):
+            if t is not None and t is not EventType.other:
+                return t
+        return None
+
     def _title(self) -> str:
         end = self.text.find("\n")
         return self.text[: end if end >= 0 else len(self.text)]
@@ -213,7 +224,14 @@ class Extractor:
         parts: list[str] = []
         pos = start
         for k, m in enumerate(mentions):
-            parts.append(self.text[pos:m.start])
+            gap = self.text[pos:m.start]
+            if k and ids[k] >= 0 and ids[k] == ids[k - 1] and _OPEN_GAP.fullmatch(gap):
+                close = _CLOSE_GAP.match(self.text, m.end)
+                if close is not None and close.end() <= end:
+                    # A(B) naming one institution twice reads as A
+                    pos = close.end()
+                    continue
+            parts.append(gap)
             parts.append(f"〔{k}〕" if ids[k] >= 0 else self.text[m.start:m.end])
             pos = m.end
         parts.append(self.text[pos:end])
@@ -425,6 +443,9 @@ class Extractor:
                 in_sentence = True
         if etype is None:
             etype = self.title_type or self.article_type
+        elif etype is EventType.other and not _OTHER_SPECIFIC.search(self._masked(s.start, s.end)):
+            # a bare "联盟" / "协作" refers back to the alliance the article is about
+            etype = self._article_type_not_other() or etype
         if etype is None:
             return None
         date, inherited = self._date_for(s.start, s.end)

@@ -49,7 +49,7 @@ _LEAD_NOISE = re.compile(
     r"|原|现)+"
 )
 _GENERIC = re.compile(
-    r"(?:双方|两院|基层|乡镇|乡|镇|村|社区|街道|县级|市级|省级|区级|国家级|三级|二级|一级|三甲|二甲|甲等|乙等|综合|公立|民营"
+    r"(?:双方|两院|下设|下属|所属|旗下|直属|基层|乡镇|乡|镇|村|社区|街道|县级|市级|省级|区级|国家级|三级|二级|一级|三甲|二甲|甲等|乙等|综合|公立|民营"
     r"|私立|专科|中心|成员|协作|合作|帮扶|对口|受援|支援|托管|牵头|核心|龙头|上级|下级|大型|各级|各类|兄弟|优质"
     r"|高水平|一流|知名|国内|省内|省外|市内|市外|县内|县外|县域|区域|周边|当地|附属|教学|定点|医联体|医共体|总"
     r"|分|两|多|几|全|各|该|本|其|此|我|贵|为|是|任|的|和|与|及|等|家|所|个|一些|部分|相关|其他|其它|有关"
@@ -68,6 +68,10 @@ _ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城
                 "全县", "我县", "该县", "各县", "郊区", "老区", "山区", "景区", "新区", "街区", "片区", "省市",
                 "县市", "全省", "本省", "我省", "该省", "各省", "外省", "外市", "外县", "各市", "各区", "城县",
                 "全区", "本区", "我区", "该区", "矿区", "林区", "牧区", "湾区", "特区", "灾区", "校区", "院区"}
+#: a whole town / street name in front of a township suffix: 新市镇, 下渚湖街道 (not 市人民)
+_TOWN_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)")
+_TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫生院|卫生院|社区卫生服务中心|卫生服务中心"
+                            r"|社区卫生服务站|卫生服务站)")
 _COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每)(?:家|所|个)$")
 _ADMIN_END = set("省市县区州旗盟")
 _SPECIALTY_WORDS = ("中西医", "中医", "妇幼", "儿童", "妇女", "肿瘤", "口腔", "眼科", "精神", "传染", "胸科",
@@ -81,6 +85,23 @@ _PRONOUN = re.compile(r"我院|本院|我们医院|该院|我们院")
 _ALIAS_DECL = re.compile(
     r"^\s*[(（]\s*(?:以下)?(?:简称|下称)\s*[:：]?\s*[“\"]?([\u4e00-\u9fffA-Za-z0-9]{2,12})[”\"]?\s*[)）]"
 )
+_PAREN_OPEN = re.compile(r"\s*[(（]\s*")
+_PAREN_CLOSE = re.compile(r"\s*[)）]")
+_ROLE_WORDS = r"(?:总院|总医院|牵头医院|牵头单位|龙头医院|核心医院)"
+#: a role noun right before a parenthesised name: 医共体总院(德清县人民医院)
+_ROLE_DECL = re.compile(r"(?P<role>(?:医共体|医联体|医疗集团|集团|联盟)?" + _ROLE_WORDS + r")\s*[(（]\s*$")
+
+
+@lru_cache(maxsize=64)
+def _role_pattern(role_word: str) -> re.Pattern[str]:
+    """The declared role noun, or its bare core (医共体总院 -> 总院), not inside a longer name."""
+    core = re.search(_ROLE_WORDS + "$", role_word)
+    options = [re.escape(role_word)]
+    if core is not None and core.group() != role_word:
+        options.append(re.escape(core.group()))
+    return re.compile(r"(?:(?<![\u4e00-\u9fff])|(?<=[为由与和]))(?:" + "|".join(options) + ")")
+
+
 _RENAMED = re.compile(r"^\s*[(（]\s*(?:现|原|现名|原名|现更名为|已更名为|更名为)\s*[:：]?\s*$")
 _LIST_SHARED = re.compile(
     r"((?:[\u4e00-\u9fff]{2,5}、)+[\u4e00-\u9fff]{2,5}(?:和|及|与)?[\u4e00-\u9fff]{0,5}?)"
@@ -264,7 +285,7 @@ def find_mentions(text: str) -> list[Mention]:
         prefix = _trim_prefix(text[i:s], text[max(floor, i - 3):i])
         # 中县二医院 -> 县二医院: one stray character before an admin-relative name
         if len(prefix) >= 2 and prefix[1] in "省市县区" and prefix[:2] not in gazetteer().full \
-                and prefix[:2] not in _ADMIN_WORDS:
+                and prefix[:2] not in _ADMIN_WORDS and not _TOWN_NAME.fullmatch(prefix):
             prefix = prefix[1:]
         start = s - len(prefix)
         if not _abbrev_ok(prefix, suffix):
@@ -485,6 +506,8 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
         return 5
     if re.search(r"卫生院|社区卫生服务|卫生服务站|卫生室|[镇乡]", name[:8]) and not re.search(r"[市县区]", name[:3]):
         return 1
+    if _TOWNSHIP_NAME.fullmatch(name):
+        return 1  # 新市镇卫生院, 下渚湖街道社区卫生服务中心
     if name.startswith("省"):
         return 4
     if name.startswith("市"):
@@ -523,6 +546,8 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     names = [m for m in mentions if m.kind == "name"]
     # aliases declared in the text
     alias_links: list[tuple[str, str]] = []
+    by_start = {m.start: m for m in names}
+    role_links: list[tuple[str, Mention]] = []
     for m in names:
         tail = text[m.end:m.end + 20]
         decl = _ALIAS_DECL.match(tail)
@@ -532,11 +557,26 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
             for occ in re.finditer(re.escape(alias), text):
                 if occ.start() > m.end and not any(x.start <= occ.start() < x.end for x in mentions):
                     mentions.append(Mention(occ.start(), occ.end(), alias, kind="alias"))
+        paren = _PAREN_OPEN.match(text, m.end)
+        if paren:
+            inner = by_start.get(paren.end())
+            if inner is not None and inner.kind == "name" and _PAREN_CLOSE.match(text, inner.end) \
+                    and _feat(inner.name).kind == _feat(m.name).kind:
+                # 云南省第一人民医院(昆明理工大学附属医院): two names of one institution
+                alias_links.append((m.name, inner.name))
+        role = _ROLE_DECL.search(text, max(0, m.start - 12), m.start)
+        if role is not None and _PAREN_CLOSE.match(text, m.end) and role.end() == m.start:
+            role_links.append((role.group("role"), m))
         renamed = _RENAMED.match(text[m.end:m.end + 8])
         if renamed:
             nxt = [x for x in names if x.start == m.end + renamed.end()]
             if nxt:
                 alias_links.append((m.name, nxt[0].name))
+    for role_word, named in role_links:
+        # later mentions of the role stand for the named institution
+        for occ in _role_pattern(role_word).finditer(text, named.end):
+            if not any(x.start < occ.end() and occ.start() < x.end for x in mentions):
+                mentions.append(Mention(occ.start(), occ.end(), named.name, kind="alias"))
     mentions.sort(key=lambda x: (x.start, -x.end))
     distinct: list[str] = []
     for m in mentions:

@@ -766,7 +766,7 @@ class RegistryRepository:
             views.append(AllianceView(alliance, alternatives, row.revision))
         return views
 
-    def _conditions(self, filters: AllianceFilters) -> list[Any]:
+    def _conditions(self, session: Session, filters: AllianceFilters) -> list[Any]:
         conditions: list[Any] = []
         for kind, value in (
             ("province", province_short(filters.province)),
@@ -787,16 +787,21 @@ class RegistryRepository:
             conditions.append(col(AllianceRow.specialty) == normalize_specialty(filters.specialty))
         if filters.institution:
             wanted = filters.institution.strip()
-            by_name = select(InstitutionNameRow.institution_id).where(
-                col(InstitutionNameRow.key) == name_key(wanted)
+            ids = set(
+                session.exec(
+                    select(InstitutionNameRow.institution_id).where(
+                        col(InstitutionNameRow.key) == name_key(wanted)
+                    )
+                ).all()
             )
+            if session.get(InstitutionRow, wanted) is not None:
+                ids.add(wanted)
+            # Resolved first, so the database starts from the institution's few alliances.
             conditions.append(
-                exists().where(
-                    col(AllianceInstitutionRow.alliance_id) == col(AllianceRow.id),
-                    or_(
-                        col(AllianceInstitutionRow.institution_id) == wanted,
-                        col(AllianceInstitutionRow.institution_id).in_(by_name),
-                    ),
+                col(AllianceRow.id).in_(
+                    select(AllianceInstitutionRow.alliance_id).where(
+                        col(AllianceInstitutionRow.institution_id).in_(sorted(ids) or [""])
+                    )
                 )
             )
         if filters.since is not None:
@@ -811,7 +816,15 @@ class RegistryRepository:
         self, filters: AllianceFilters, limit: int, cursor: str | None = None
     ) -> tuple[list[AllianceView], str | None]:
         """Newest first (by first seen), keyset-paginated."""
-        stmt = select(AllianceRow.id, AllianceRow.first_seen).where(*self._conditions(filters))
+        with Session(self.engine) as session:
+            return self._list_alliances(session, filters, limit, cursor)
+
+    def _list_alliances(
+        self, session: Session, filters: AllianceFilters, limit: int, cursor: str | None
+    ) -> tuple[list[AllianceView], str | None]:
+        stmt = select(AllianceRow.id, AllianceRow.first_seen).where(
+            *self._conditions(session, filters)
+        )
         if cursor:
             seen_text, last_id = decode_cursor(cursor, 2)
             try:
@@ -825,9 +838,8 @@ class RegistryRepository:
                 )
             )
         stmt = stmt.order_by(col(AllianceRow.first_seen).desc(), col(AllianceRow.id).desc())
-        with Session(self.engine) as session:
-            page = session.exec(stmt.limit(limit + 1)).all()
-            views = self._views(session, [ident for ident, _ in page[:limit]])
+        page = session.exec(stmt.limit(limit + 1)).all()
+        views = self._views(session, [ident for ident, _ in page[:limit]])
         next_cursor = None
         if len(page) > limit:
             ident, seen = page[limit - 1]
@@ -922,8 +934,8 @@ class RegistryRepository:
         ]
 
     def stats(self, filters: AllianceFilters) -> dict[str, Any]:
-        ids = select(AllianceRow.id).where(*self._conditions(filters))
         with Session(self.engine) as session:
+            ids = select(AllianceRow.id).where(*self._conditions(session, filters))
             total = session.exec(select(func.count()).select_from(ids.subquery())).one()
 
             def grouped(stmt: Any) -> dict[str, int]:

@@ -36,6 +36,7 @@ BILATERAL_TYPES = frozenset({EventType.tight_consortium, EventType.trusteeship, 
 PAIR_WINDOW_DAYS = 730
 #: A lead announcing members of the same network within this window: one alliance.
 CLOSE_DAYS = 31
+MAX_SPECIALTY_LENGTH = 60
 
 FACT_FIELDS = (
     "type",
@@ -139,7 +140,7 @@ def normalize_specialty(value: str | None) -> str | None:
         return None
     text = clean_name(value)
     stripped = _SPECIALTY_SUFFIX.sub("", text)
-    return (stripped or text) or None
+    return (stripped or text)[:MAX_SPECIALTY_LENGTH] or None
 
 
 def normalize_provinces(values: Iterable[str]) -> tuple[str, ...]:

@@ -67,3 +67,20 @@ async def test_an_article_the_extractor_cannot_handle_is_dead_lettered(
     [dead] = broker.records("articles.raw.dlq")
     assert dead.header("dlq.reason") == b"poison"
     assert b"unparseable page" in (dead.header("dlq.error") or b"")
+
+
+async def test_an_oversized_article_is_dead_lettered_not_extracted() -> None:
+    broker = InMemoryBroker()
+    publisher = InMemoryPublisher(broker)
+    handle = handlers.make_extract_handler(
+        publisher, "alliances.extracted", clock=lambda: NOW, max_article_chars=100
+    )
+    broker.append("articles.raw", b"u42", encode(article("医" * 101)), ())
+    loop = ConsumerLoop(InMemorySource(broker, ["articles.raw"], "x"), publisher, RawArticle, handle)
+    task = asyncio.create_task(loop.run())
+    await asyncio.sleep(0.3)
+    loop.request_stop()
+    await task
+    [dead] = broker.records("articles.raw.dlq")
+    assert dead.header("dlq.reason") == b"poison"
+    assert b"over 100" in (dead.header("dlq.error") or b"")

@@ -1,0 +1,124 @@
+"""The query API over HTTP, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from xml.etree import ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.registry.adapters.repository import RegistryRepository
+from services.registry.bootstrap import build_api
+from services.registry.config import RegistrySettings
+from tests.integration.registry.test_repository import apply, seed_messages
+
+TOKEN = "api-test-operator-token-0123456789"
+
+
+@pytest.fixture
+def client(repository: RegistryRepository) -> Iterator[TestClient]:
+    for message in seed_messages():
+        apply(repository, message)
+    settings = RegistrySettings(REGISTRY_OPERATOR_TOKEN=TOKEN)  # type: ignore[call-arg]
+    with TestClient(build_api(settings, repository)) as test_client:
+        yield test_client
+
+
+def test_list_filters_and_keyset_pagination(client: TestClient) -> None:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/alliances", params=params).json()
+        seen.extend(a["id"] for a in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 4
+    sichuan = client.get("/v1/alliances", params={"province": "四川省"}).json()["items"]
+    assert len(sichuan) == 2
+    (red_cross,) = client.get(
+        "/v1/alliances", params={"institution": "陕西省西安市红会医院"}
+    ).json()["items"]
+    assert red_cross["cross_province"] is True and red_cross["provinces"] == ["陕西", "四川"]
+    assert red_cross["sources"][0]["evidence"]
+    assert client.get(f"/v1/alliances/{red_cross['id']}").json() == red_cross
+    dated = client.get(
+        "/v1/alliances", params={"since": "2018-01-01", "until": "2018-12-31"}
+    ).json()["items"]
+    assert len(dated) == 2
+
+
+def test_errors_are_4xx_with_detail(client: TestClient) -> None:
+    for path, params, code in (
+        ("/v1/alliances/nope", {}, 404),
+        ("/v1/institutions/nope", {}, 404),
+        ("/v1/articles/nope", {}, 404),
+        ("/v1/alliances", {"cursor": "not-a-cursor"}, 400),
+        ("/v1/alliances", {"limit": 0}, 422),
+        ("/v1/alliances", {"type": "hospital"}, 422),
+        ("/v1/alliances", {"since": "2020-01-01", "until": "2019-01-01"}, 422),
+    ):
+        answer = client.get(path, params=params)
+        assert answer.status_code == code, (path, params, answer.text)
+        assert "detail" in answer.json()
+
+
+def test_institutions_search_and_page(client: TestClient) -> None:
+    found = client.get("/v1/institutions", params={"q": "红会"}).json()["items"]
+    assert [i["name"] for i in found] == ["西安市红会医院"]
+    detail = client.get(f"/v1/institutions/{found[0]['id']}").json()
+    assert detail["alliance_count"] == 1
+    assert detail["alliances"][0]["role"] == "lead"
+    assert detail["alliances"][0]["alliance"]["specialty"] == "骨科"
+    page = client.get("/v1/institutions", params={"limit": 5}).json()
+    rest = client.get("/v1/institutions", params={"limit": 5, "cursor": page["next_cursor"]}).json()
+    assert len(page["items"]) + len(rest["items"]) == 8 and rest["next_cursor"] is None
+
+
+def test_stats_csv_and_network(client: TestClient) -> None:
+    stats = client.get("/v1/stats").json()
+    assert stats["total"] == 4 and stats["by_specialty"] == {"骨科": 2}
+    assert client.get("/v1/stats", params={"province": "山西"}).json()["total"] == 1
+
+    answer = client.get("/v1/alliances.csv", params={"type": "tight_consortium"})
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
+    assert {r["lead"] for r in rows} == {"桂林市中西医结合医院", "西南医科大学附属医院"}
+
+    network = client.get("/v1/network").json()
+    assert network["alliance_count"] == 4
+    assert len(network["nodes"]) == 8 and len(network["edges"]) == 4
+    graphml = ET.fromstring(client.get("/v1/network.graphml").content)
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    assert len(graphml.findall(".//g:node", ns)) == 8
+    assert len(graphml.findall(".//g:edge", ns)) == 4
+
+
+def test_renames_need_the_operator_token(client: TestClient) -> None:
+    body = {"old_name": "泸州医学院附属医院", "new_name": "西南医科大学附属医院"}
+    assert client.post("/v1/renames", json=body).status_code == 401
+    wrong = {"Authorization": "Bearer wrong"}
+    assert client.post("/v1/renames", json=body, headers=wrong).status_code == 401
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    created = client.post("/v1/renames", json=body, headers=auth)
+    assert created.status_code == 201, created.text
+    assert client.post("/v1/renames", json=body, headers=auth).status_code == 200
+    same = {"old_name": "甲医院", "new_name": "甲医院"}
+    assert client.post("/v1/renames", json=same, headers=auth).status_code == 422
+    assert [r["old_name"] for r in client.get("/v1/renames", headers=auth).json()] == [
+        "泸州医学院附属医院"
+    ]
+    rule = created.json()["id"]
+    assert client.delete(f"/v1/renames/{rule}", headers=auth).status_code == 204
+    assert client.delete(f"/v1/renames/{rule}", headers=auth).status_code == 404
+
+
+def test_operator_endpoints_are_off_without_a_token(repository: RegistryRepository) -> None:
+    settings = RegistrySettings(REGISTRY_OPERATOR_TOKEN="")  # type: ignore[call-arg]
+    with TestClient(build_api(settings, repository)) as client:
+        answer = client.get("/v1/renames", headers={"Authorization": "Bearer x"})
+    assert answer.status_code == 503 and "REGISTRY_OPERATOR_TOKEN" in answer.json()["detail"]

@@ -1,0 +1,54 @@
+"""The outbox relay marks a change sent only once the broker acknowledged it."""
+
+from __future__ import annotations
+
+import contextlib
+
+from services.common.contracts import AllianceChange
+from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
+from services.common.kafka.publisher import BrokerUnavailable, Headers
+from services.registry.adapters.outbox import OutboxRelay
+from services.registry.adapters.repository import RegistryRepository
+from tests.integration.registry.test_repository import NOW, apply, seed_messages
+
+TOPIC = "t.alliances.changes"
+
+
+class FlakyPublisher(InMemoryPublisher):
+    """Acknowledges ``allow`` messages, then fails until allowed again."""
+
+    def __init__(self, broker: InMemoryBroker, allow: int) -> None:
+        super().__init__(broker)
+        self.allow = allow
+
+    async def publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()
+    ) -> None:
+        if self.allow <= 0:
+            raise BrokerUnavailable("broker away")
+        self.allow -= 1
+        await super().publish(topic, key, value, headers)
+
+
+async def test_only_acknowledged_changes_are_marked_sent(
+    repository: RegistryRepository,
+) -> None:
+    for message in seed_messages():
+        apply(repository, message)
+    broker = InMemoryBroker()
+    publisher = FlakyPublisher(broker, allow=1)
+    relay = OutboxRelay(repository, publisher, TOPIC, clock=lambda: NOW)
+    with contextlib.suppress(BrokerUnavailable):
+        await relay.relay_once()
+    assert len(broker.records(TOPIC)) == 1
+    assert len(repository.pending_changes(10)) == 3, "the unacknowledged three stay pending"
+
+    publisher.allow = 100
+    assert await relay.drain() == 3
+    assert await relay.drain() == 0, "nothing is sent twice"
+    records = broker.records(TOPIC)
+    changes = [AllianceChange.model_validate_json(r.value or b"") for r in records]
+    assert len({c.change_id for c in changes}) == 4
+    assert all(r.key == c.alliance_id.encode() for r, c in zip(records, changes, strict=True))
+    assert all(row.sent_at is not None for row in repository.outbox())
+    assert sorted(c.change_id for c in changes) == sorted(r.change_id for r in repository.outbox())

@@ -1,0 +1,319 @@
+"""The whole system in a private directory, for end-to-end tests, benchmarks and chaos.
+
+A ``Stack`` runs its own Kafka broker (or uses a given one), creates its topics and runs
+the four services as real processes on free loopback ports, with SQLite files in its
+directory. Services can be SIGKILLed and restarted on the same ports, the broker stopped
+and started again. A ``WebhookReceiver`` plays a bureau's endpoint and checks signatures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tools.localkafka import LocalKafka
+from tools.topics import ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_NAMES = ("ingest", "extract", "registry", "notify")
+CRAWLER_TOKEN = "harness-crawler-token-0123456789"
+OPERATOR_TOKEN = "harness-operator-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    log: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            cwd=cwd,  # away from the checkout's .env
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready in {timeout:.0f}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, no offset commit, no flush."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+    def log_tail(self, size: int = 3000) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-size:]
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    kafka: LocalKafka | None = None
+    partitions: int = 3
+    topic_prefix: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    owns_broker: bool = False
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.kafka is None:
+            self.kafka = LocalKafka(self.workdir / "kafka")
+            self.owns_broker = True
+        base = {k: v for k, v in os.environ.items() if not k.endswith(("_PORT", "_DATABASE_URL"))}
+        env = {
+            **base,
+            "PYTHONPATH": str(ROOT),
+            "APP_ENV": "test",
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "TOPIC_PREFIX": self.topic_prefix,
+            "INGEST_API_TOKENS": CRAWLER_TOKEN,
+            "NOTIFY_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "REGISTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "NOTIFY_ALLOWED_NETWORKS": "127.0.0.1/32",
+            "INGEST_DATABASE_URL": f"sqlite:///{self.workdir}/ingest.db",
+            "REGISTRY_DATABASE_URL": f"sqlite:///{self.workdir}/registry.db",
+            "NOTIFY_DATABASE_URL": f"sqlite:///{self.workdir}/notify.db",
+            "EXTRACT_GROUP_ID": f"{self.topic_prefix}extract",
+            "REGISTRY_GROUP_ID": f"{self.topic_prefix}registry",
+            "NOTIFY_GROUP_ID": f"{self.topic_prefix}notify",
+            **self.extra_env,
+        }
+        for name in SERVICE_NAMES:
+            port = free_port()
+            self.services[name] = ServiceProcess(
+                name, port, self.workdir / f"{name}.log", {**env, f"{name.upper()}_PORT": str(port)}
+            )
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.services["ingest"].env
+
+    def start(self) -> None:
+        assert self.kafka is not None
+        if self.owns_broker:
+            self.kafka.start()
+        asyncio.run(
+            ensure_topics(
+                self.kafka.bootstrap_servers, partitions=self.partitions, prefix=self.topic_prefix
+            )
+        )
+        for service in self.services.values():
+            service.start(self.workdir)
+        for service in self.services.values():
+            service.wait_ready()
+
+    def restart(self, name: str, *, kill: bool = True) -> None:
+        service = self.services[name]
+        if kill:
+            service.kill()
+        else:
+            service.stop()
+        service.start(self.workdir)
+        service.wait_ready()
+
+    def restart_broker(self) -> None:
+        assert self.kafka is not None
+        self.kafka.stop()
+        self.kafka.start()
+
+    def stop(self) -> dict[str, int | None]:
+        codes = {name: service.stop() for name, service in self.services.items()}
+        if self.owns_broker and self.kafka is not None:
+            self.kafka.stop()
+        return codes
+
+    # --- the APIs, as a crawler, an operator and a bureau use them ---------------------
+
+    def push(self, article: dict[str, Any], timeout: float = 30) -> httpx.Response:
+        return httpx.post(
+            self["ingest"].url + "/v1/articles",
+            json=article,
+            headers={"Authorization": f"Bearer {CRAWLER_TOKEN}"},
+            timeout=timeout,
+        )
+
+    def create_bureau(self, name: str) -> str:
+        answer = httpx.post(
+            self["notify"].url + "/v1/bureaus",
+            json={"name": name},
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return str(answer.json()["api_key"])
+
+    def subscribe(
+        self, api_key: str, name: str, url: str, filters: dict[str, Any]
+    ) -> dict[str, Any]:
+        answer = httpx.post(
+            self["notify"].url + "/v1/subscriptions",
+            json={"name": name, "channel": "webhook", "url": url, "filters": filters},
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def alliances(self) -> list[dict[str, Any]]:
+        """Every alliance in the registry, following the cursor."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            page = httpx.get(self["registry"].url + "/v1/alliances", params=params, timeout=30)
+            page.raise_for_status()
+            body = page.json()
+            items.extend(body["items"])
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return items
+
+
+@dataclass(frozen=True)
+class ReceivedWebhook:
+    path: str
+    webhook_id: str
+    timestamp: str
+    received_at: float
+    valid_signature: bool
+    payload: dict[str, Any]
+
+
+class WebhookReceiver:
+    """A bureau's webhook endpoint on 127.0.0.1 that records what arrives.
+
+    Secrets are registered per path once the subscription exists; a delivery is valid when
+    its Standard Webhooks signature verifies with that secret. ``down`` makes it answer 503.
+    """
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+        self.received: list[ReceivedWebhook] = []
+        self.down = False
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if receiver.down:
+                    self.send_response(503)
+                    self.send_header("Retry-After", "1")
+                    self.end_headers()
+                    return
+                receiver.record(self.path, dict(self.headers.items()), body)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def record(self, path: str, headers: dict[str, str], body: bytes) -> None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        webhook_id = lowered.get("webhook-id", "")
+        timestamp = lowered.get("webhook-timestamp", "")
+        signature = lowered.get("webhook-signature", "")
+        secret = self.secrets.get(path.lstrip("/"))
+        valid = secret is not None and verify_signature(
+            secret, webhook_id, timestamp, body, signature
+        )
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError:
+            payload = {}
+        with self._lock:
+            self.received.append(
+                ReceivedWebhook(
+                    path.lstrip("/"), webhook_id, timestamp, time.time(), valid, payload
+                )
+            )
+
+    def snapshot(self) -> list[ReceivedWebhook]:
+        with self._lock:
+            return list(self.received)
+
+
+def verify_signature(secret: str, msg_id: str, timestamp: str, body: bytes, header: str) -> bool:
+    """Standard Webhooks: HMAC-SHA256 of ``id.timestamp.body`` with the decoded secret."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return any(
+        part.startswith("v1,") and hmac.compare_digest(part[3:], expected)
+        for part in header.split()
+    )
