@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run up down status test lint bench clean
+.PHONY: setup run up down status test lint bench chaos clean
 
 setup:  ## idempotent install: virtualenv, Python packages, Kafka jars, PostgreSQL
 	@bash scripts/setup.sh
@@ -35,3 +35,7 @@ bench: setup  ## benchmarks, each bounded in time; figures in bench/results/ (JS
 
 clean: down
 	rm -rf .run
+
+CHAOS_ARTICLES ?= 60
+chaos: setup  ## push articles while killing services and restarting the broker; prove nothing lost or doubled
+	$(PY) -m tools.chaos --articles $(CHAOS_ARTICLES) --kills 2
