@@ -47,8 +47,8 @@ _DATE = re.compile(
     r"|(?P<yo>(?P<y5>(?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)(?P<end>年?底|末|初|年初|年末)?)"
     r"|(?P<mpart>(?<![\d年月])(?P<m6>" + _NUM + r")\s*月\s*(?:初|上旬|中旬|下旬|底|末|中|份))"
     r"|(?P<week>(?P<wrel>上周|上星期|上个星期|上礼拜|本周|这周|本星期|这个星期)(?P<wd>[一二三四五六日天末])?)"
-    r"|(?P<paren>(?P<prel>今|昨|前)\s*\(\s*(?P<d7>\d{1,2})\s*\)\s*日)"
-    r"|(?P<relday>今天|今日|昨天|昨日|前天)"
+    r"|(?P<paren>(?:今|昨|前)[天日]?\s*\(\s*(?P<d7>" + _NUM + r")\s*[日号]?\s*\)\s*日?)"
+    r"|(?P<relday>今天|今日|昨天|昨日|前天|前日)"
 )
 _WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5}
 
@@ -180,7 +180,8 @@ def find_dates(text: str, reference: dt.date | None) -> list[DateMention]:
         elif m.group("paren"):
             if reference is None:
                 continue
-            day_of = _day_before(reference, int(m.group("d7")))
+            number = cn_number(m.group("d7"))
+            day_of = _day_before(reference, number) if number else None
             if day_of is None:
                 continue
             out.append(DateMention(m.start(), m.end(), day_of.year, day_of.month, day_of.day, False))
@@ -189,7 +190,7 @@ def find_dates(text: str, reference: dt.date | None) -> list[DateMention]:
             word = m.group("relday")
             if reference is None:
                 continue
-            delta = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2}[word]
+            delta = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "前日": 2}[word]
             day = reference - dt.timedelta(days=delta)
             out.append(DateMention(m.start(), m.end(), day.year, day.month, day.day, False))
             continue

@@ -5,7 +5,9 @@ A sentence yields an event when it has a formation trigger (签约, 授牌, 挂�
 签约 (family doctors, elderly care), and at least two distinct institutions in the
 clauses around that trigger. Roles come from explicit patterns (以A为核心, A牵头, A托管B,
 A为B授牌, B加入A…联盟, …为成员单位) and otherwise from the institutions' rank
-(university / province > city > county > township). Events of one article that share a
+(university / province > city > county > township). Members also come from list rows
+after an introduction ("成员单位名单如下:" then "1. X医院" / table rows) and from labelled
+fields ("牵头医院:A" then "成员单位:B、C"). Events of one article that share a
 (lead, member) pair or a lead are merged.
 """
 
@@ -50,10 +52,23 @@ _NEGATIVE = re.compile(
 _POLICY_TITLE = re.compile(r"(?:印发|关于).{0,60}(?:方案|通知|意见|办法|规划|细则|指南|要点)|实施方案|工作方案|指导意见")
 _POLICY_HEADING = re.compile(r"(?m)^\s*[一二三四五六七八九十]+、\s*(?:工作目标|总体要求|指导思想|基本原则|重点任务|主要任务"
                              r"|保障措施|组织实施|工作任务|实施步骤|主要目标|总体目标|建设目标|工作要求)")
-_BACKREF = re.compile(r"该联盟|该医联体|该医共体|该集团|联盟成员|成员单位|首批成员|共同组建|加入联盟|联盟单位|成员医院")
-_STRUCTURE = re.compile(r"以.{2,40}?为(?:核心|龙头|牵头|主体|总医院|总院)|为(?:成员单位|成员医院|基层分院|区级分院|分院)")
+_BACKREF = re.compile(r"该联盟|该医联体|该医共体|该集团|联盟成员|成员单位|首批成员|共同组建|加入联盟|联盟单位|成员医院"
+                      r"|理事单位|联盟首批|成为联盟")
+_STRUCTURE = re.compile(r"以.{2,40}?为(?:核心|龙头|牵头|主体|总医院|总院)|为(?:成员单位|成员医院|基层分院|区级分院|分院)"
+                        r"|由.{2,40}?(?:牵头|领衔)|成员(?:单位|医院)?(?:包括|有|为|是)")
 #: wording that makes an agreement "other" in its own right (not a back-reference to an alliance)
 _OTHER_SPECIFIC = re.compile(r"对口帮扶|对口支援|帮扶|支援|战略合作|合作协议|结对|策略联盟|战略联盟")
+_NOTICE_TITLE = re.compile(r"招聘|招标|采购|中标|比选|询价|遴选公告|招募")
+_LIST_NOTICE = re.compile(r"名单|公布|批复")
+#: a sentence that introduces a list on the following lines
+_LIST_INTRO = re.compile(r"(?:[:]|如下|名单)\s*$")
+_LIST_INTRO_WORD = re.compile(r"成员|名单|单位|如下|包括|分别|医院|卫生院")
+_LIST_ROW_NOISE = re.compile(r"^\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?|[\s、,;|/·•\-—]"
+                             r"|[\u4e00-\u9fff]{2,8}(?:省|市|县|区|州|旗)|[一二三]级|[甲乙]等|二甲|三甲|三乙|二乙")
+_TABLE_HEADER = re.compile(r"序号|名称|单位|机构")
+_LEAD_LABEL = re.compile(r"^\s*(?:牵头(?:医院|单位|机构)|龙头医院|核心医院|理事长单位|主任委员单位|总院|总医院)\s*[:]")
+_MEMBER_LABEL = re.compile(r"^\s*(?:成员(?:单位|医院|机构)|分院|协作(?:单位|医院)|联盟成员|紧密型成员单位"
+                           r"|基层分院|托管(?:单位|医院))\s*[:]")
 _SPEECH = re.compile(r"表示|指出|认为|希望|强调|说|介绍|据悉|据了解|致辞|讲话")
 
 _OPEN_GAP = re.compile(r"\s*\(\s*")
@@ -70,8 +85,8 @@ _LEAD_PATTERNS = [
                r"|主任委员单位|主席单位|盟主单位|核心医院|龙头医院|总医院|总院|牵头方)"),
     re.compile(r"(?P<lead>〔\d+〕)(?:正式|全面|整体)?托管(?:了)?(?P<mem>" + _L + ")"),
     re.compile(r"(?P<mem>" + _L + r")(?:由|交由|委托)(?P<lead>〔\d+〕)(?:全面|整体|正式)?托管"),
-    re.compile(r"(?P<lead>〔\d+〕)[^〔,。]{0,12}?(?:为|向|给)(?P<mem>" + _L
-               + r")[^〔,。]{0,8}?(?:颁发|授予|授牌|揭牌|挂牌|颁授)"),
+    re.compile(r"(?P<lead>〔\d+〕)[^〔,。]{0,12}?(?:为|向|给)(?:包括)?(?P<mem>" + _L
+               + r")(?:在内的[^〔,。]{0,10}?|[^〔,。]{0,8}?)(?:颁发|授予|授牌|揭牌|挂牌|颁授)"),
     re.compile(r"(?P<mem>" + _L + r")[^〔,。]{0,8}?加入(?:了|到)?(?P<lead>〔\d+〕)"),
     re.compile(r"(?P<mem>" + _L + r")[^〔,。]{0,6}?在(?P<lead>〔\d+〕)的(?:帮扶|支援|指导|托管|带领|帮助)"),
     re.compile(r"(?P<lead>〔\d+〕)(?:将|会|还|也)?(?:派出|派驻|选派|对口支援|对口帮扶|帮扶|支援|托管)(?P<mem>"
@@ -79,7 +94,7 @@ _LEAD_PATTERNS = [
 ]
 _MEMBER_PATTERNS = [
     re.compile(r"到(?P<mem>" + _L + r")[^〔。]{0,14}?(?:举行|揭牌|授牌|挂牌)"),
-    re.compile(r"(?P<mem>" + _L + r")(?:作为|为|成为)[^〔,。]{0,8}?(?:成员单位|成员医院|成员|分院|协作单位|联盟单位"
+    re.compile(r"(?P<mem>" + _L + r")(?:等[^〔,。]{0,10}?)?(?:作为|为|成为)[^〔,。]{0,8}?(?:成员单位|成员医院|成员|分院|协作单位|联盟单位|理事单位|常务理事单位"
                r"|基层分院|区级分院|协作医院|合作医院|托管医院|对口医院|医共体分院|医联体单位|紧密型医联体单位)"),
 ]
 # A named alliance right after an institution: 武汉大学中南医院关节与运动医学科专科联盟
@@ -277,7 +292,74 @@ class Extractor:
     # ------------------------------------------------------------ per sentence
     def is_policy_document(self) -> bool:
         head = self.text[:200]
+        if _NOTICE_TITLE.search(self._title()):
+            return True  # a recruitment or procurement notice
+        if _LIST_NOTICE.search(self._title()):
+            return False  # "关于公布…名单的通知" announces who formed what
         return bool(_POLICY_TITLE.search(head)) or len(_POLICY_HEADING.findall(self.text)) >= 2
+
+    # ------------------------------------------------------------ lists and labelled fields
+    def _list_items(self, si: int) -> list[int]:
+        """Sentences after an introduction ("成员单位名单如下:") that are list rows naming
+        institutions: "1. 湖州市中医院", "2 岳阳市第二人民医院 岳阳市 三级"."""
+        s = self.sentences[si]
+        if not _LIST_INTRO.search(s.text) or not _LIST_INTRO_WORD.search(s.text):
+            return []
+        items: list[int] = []
+        for j in range(si + 1, min(len(self.sentences), si + 80)):
+            row = self.sentences[j]
+            if _LEAD_LABEL.match(row.text) or _MEMBER_LABEL.match(row.text):
+                return []  # labelled fields ("牵头医院:X", "成员单位:Y"): read as such
+            if not items and _TABLE_HEADER.search(row.text) and not self._mentions_in(row.start, row.end):
+                continue
+            if not self._is_list_row(row):
+                break
+            items.append(j)
+        return items
+
+    def _is_list_row(self, s: Sentence) -> bool:
+        if len(s.text) > 60 or self.text[s.end:s.end + 1] not in ("", "\n") \
+                or (s.start and self.text[s.start - 1] != "\n"):
+            return False
+        ms = [m for m in self._mentions_in(s.start, s.end) if m.inst >= 0 and not m.plaque]
+        if not ms:
+            return False
+        rest = self._masked(s.start, s.end).replace("〔〕", "")
+        rest = _LIST_ROW_NOISE.sub("", rest)
+        return len(rest) <= 12
+
+    def _labelled(self, si: int, label: re.Pattern[str]) -> list[int]:
+        s = self.sentences[si]
+        m = label.match(s.text)
+        if m is None:
+            return []
+        out: list[int] = []
+        for mention in self._mentions_in(s.start + m.end(), s.end):
+            if mention.inst >= 0 and not mention.plaque and mention.inst not in out:
+                parent = self.insts[mention.inst].branch_of
+                out.append(parent if parent is not None else mention.inst)
+        return out
+
+    def _labelled_candidate(self, si: int, leads: list[int], members: list[int],
+                            first: int) -> Candidate | None:
+        members = [i for i in members if i not in leads]
+        if not leads or not members:
+            return None
+        s = self.sentences[si]
+        heading = " ".join(x.text for x in self.sentences[max(0, first - 2):si + 1])
+        etype = detect_type(heading)
+        if etype is None or etype is EventType.other:
+            etype = self._article_type_not_other() or etype
+        if etype is None:
+            return None
+        start = self.sentences[first].start
+        date, inherited = self._date_for(start, s.end)
+        cand = Candidate(leads=leads, members=members, explicit=set(leads) | set(members),
+                         etype=etype, specialty=alliance_specialty(heading), date=date,
+                         date_inherited=inherited, start=start, end=s.end, title=False,
+                         confidence=0.75, type_in_sentence=True)
+        cand.pairs = {(a, b) for a in leads for b in members}
+        return cand
 
     def candidates(self) -> list[Candidate]:
         out: list[Candidate] = []
@@ -285,9 +367,26 @@ class Extractor:
             return out
         last_event_sentence = -10
         pending = -10  # last sentence announcing a formation without naming two parties
+        list_rows: set[int] = set()
+        labelled_lead: tuple[int, list[int]] | None = None  # "牵头医院:X" waiting for its members
         for si, s in enumerate(self.sentences):
-            if _NEGATIVE.search(s.text):
+            if si in list_rows or _NEGATIVE.search(s.text):
                 continue
+            field_leads = self._labelled(si, _LEAD_LABEL)
+            if field_leads:
+                labelled_lead = (si, field_leads)
+                continue
+            field_members = self._labelled(si, _MEMBER_LABEL)
+            if field_members and labelled_lead is not None and si - labelled_lead[0] <= 2:
+                cand = self._labelled_candidate(si, labelled_lead[1], field_members, labelled_lead[0])
+                labelled_lead = None
+                if cand is not None:
+                    out.append(cand)
+                    last_event_sentence = si
+                    continue
+            items = self._list_items(si)
+            if items:
+                list_rows.update(items)
             sentence_history = self._is_history(s.start, s.end) and bool(
                 re.match(r"^(?:据悉|据了解|早在|此前|\d{4}年)", s.text))
             if sentence_history:
@@ -317,6 +416,8 @@ class Extractor:
             if not scope:
                 if _BACKREF.search(s.text) and si - last_event_sentence <= 3 and out:
                     self._attach_members(out[-1], clauses, clause_mentions)
+                if items and out and si - last_event_sentence <= 6:
+                    self._attach_rows(out[-1], items)
                 continue
             cand = self._candidate(s, clauses, clause_mentions, sorted(scope))
             if cand is None and triggered:
@@ -324,10 +425,26 @@ class Extractor:
             if cand is None:
                 if _BACKREF.search(s.text) and si - last_event_sentence <= 3 and out:
                     self._attach_members(out[-1], clauses, clause_mentions)
+                if items and out and si - last_event_sentence <= 6:
+                    self._attach_rows(out[-1], items)
                 continue
             out.append(cand)
             last_event_sentence = si
+            if items:
+                self._attach_rows(cand, items)
         return out
+
+    def _attach_rows(self, event: Candidate, rows: list[int]) -> None:
+        for j in rows:
+            s = self.sentences[j]
+            for m in self._mentions_in(s.start, s.end):
+                inst = m.inst
+                if inst < 0 or m.plaque or inst in event.leads or inst in event.members:
+                    continue
+                event.members.append(inst)
+                event.explicit.add(inst)
+                event.pairs |= {(lead, inst) for lead in event.leads}
+                break  # one institution a row: the others are columns (places, grades)
 
     def _scope(self, clauses: list[tuple[int, int]], cm: list[list[Mention]], ci: int) -> set[int]:
         def distinct(idx: list[int]) -> int:

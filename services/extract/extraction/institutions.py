@@ -41,6 +41,8 @@ _STOPWORDS = re.compile(
     "|为了|希望|感谢|祝贺|欢迎|对接|开展|召集|主办|承办|协办|见证|陪同|考察|调研|参观|慰问|走访|视察|带领"
     "|率领|率队|一行|以及|还有|相继|陆续|标志着|意味着|属于|位于|来自|进驻|挂职|聘请|聘任|授予了|颁发了"
     "|医联体|医共体|专科联盟|联盟|签约仪式|仪式|活动|会议|大会|专家|团队|院长|书记|主任|单位|成员|标志|聘用|聘|政府"
+    "|统筹|管理|负责|实施|协调|督导|规范|考核|监管|惠及|辐射|覆盖|托管了|接管|整合|新建|改建|扩建|挂靠"
+    "|公布|印发|名单|第[一二三四五六七八九十\\d]+批|首批"
     "|发挥|充分|落户|入驻|加强|完善|构建|形成|建设|发展|服务|提供|满足|解决|带动|辐射|引领|打通|探索|落实|深化|优化|整合"
 )
 _LEAD_NOISE = re.compile(
@@ -62,6 +64,8 @@ _GENERIC = re.compile(
     r"|[黔川滇粤鲁晋豫冀湘鄂赣皖苏浙闽桂琼陕甘陇青宁新藏蒙辽吉黑京津沪渝])+"
 )
 _PLURAL_BEFORE = re.compile(r"(?:[\d一二三四五六七八九十百两几多数]+|若干|部分|所有|全部|各)\s*(?:家|所|个|座)?\s*$")
+#: a list number in front of a name at the start of a line: "1 ", "2.", "(3)", "四、"
+_ENUMERATOR = re.compile(r"\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?\s*")
 _NUMERALS = set("一二三四五六七八九十")
 _TOWNSHIP_SUFFIXES = {"卫生院", "中心卫生院", "社区卫生服务中心", "卫生服务中心", "社区卫生服务站", "卫生服务站"}
 _ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城区", "市区", "社区", "辖区", "园区", "本县",
@@ -170,13 +174,16 @@ def _town_continues(text: str, i: int, s: int, township: bool) -> bool:
     """六都寨镇卫生院 / 曾店镇卫生院: a stop character inside a town name after a list comma."""
     if not township or text[i - 1] in _PREPOSITIONS:
         return False
-    for d in range(2, 5):
+    g = gazetteer()
+    for d in range(2, 6):
         j = i - d
         if j < 0:
             return True
         c = text[j]
-        if c in _SEPARATORS:
+        if c in _SEPARATORS and d < 5:
             return True
+        if c in "区县市旗" and any(text[max(0, j + 1 - n):j + 1] in g.full for n in range(2, 8)):
+            return True  # 开福区伍家岭街道: the town follows its county
         if not ("\u4e00" <= c <= "\u9fff") or c in _PREPOSITIONS:
             return False
     return False
@@ -211,6 +218,8 @@ def _trim_prefix(prefix: str, before: str = "") -> str:
         for j, ch in enumerate(prefix):
             if ch not in _ADMIN_END or j < 2:
                 continue
+            if prefix[:j + 1] in g.full:
+                return prefix  # the name already starts with this place: 太和县 (not 和县)
             for length in range(min(g.max_len, j), 1, -1):
                 k = j + 1 - length
                 if k >= 1 and prefix[k:j + 1] in g.full:
@@ -297,7 +306,9 @@ def find_mentions(text: str) -> list[Mention]:
                 and not (_starts_with_place(name) or re.search(r"大学|医学院|医科|附属", name)):
             continue
         mention = Mention(start, e, name)
-        mention.plural = bool(_PLURAL_BEFORE.search(text[max(0, start - 4):start]))
+        line_start = text.rfind("\n", 0, start) + 1
+        mention.plural = bool(_PLURAL_BEFORE.search(text[max(0, start - 4):start])) \
+            and not _ENUMERATOR.fullmatch(text[line_start:start])
         for qs, qe in quotes:
             if qs < start and e < qe:
                 before = text[max(0, qs - 10):qs]

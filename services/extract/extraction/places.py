@@ -123,7 +123,7 @@ def gazetteer() -> Gazetteer:
     for line in (DATA / "known_places.tsv").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             prefix, prov, city = line.split("\t")
-            g.known.append((prefix, prov, city))
+            g.known.append((prefix, prov, "" if city == "-" else city))
     g.known.sort(key=lambda t: -len(t[0]))
     return g
 
@@ -288,7 +288,7 @@ def locate_name(name: str, ctx: PlaceContext | None = None) -> tuple[Place, int]
         return g.place_of(found[-1], strong=True), pos
     for prefix, prov, city in g.known:
         if name.startswith(prefix):
-            return Place(prov, city, None, strong=True), 0
+            return Place(prov, city or None, None, strong=True), 0
     for short in PROVINCE_SHORT:
         if name.startswith(short) and len(name) > len(short) + 1:
             muni = short + "市" if short in ("北京", "天津", "上海", "重庆") else None

@@ -131,6 +131,8 @@ _QMARKS = re.compile(r"\?{2,}")
 
 
 def _is_navigation(line: str) -> bool:
+    if _LIST_ITEM.match(line) and _INSTITUTION_HINT.search(line):
+        return False  # a numbered row of a table of institutions
     tokens = line.split(" ")
     if len(tokens) >= 4 and not _SENT_PUNCT.search(line):
         short = sum(1 for t in tokens if len(t) <= 8)
@@ -163,22 +165,66 @@ def _drop_line(line: str) -> bool:
 def clean_lines(text: str) -> str:
     """Drop boilerplate lines and everything after a "related news" style marker."""
     out: list[str] = []
+    stanza: list[int] = []  # stanza number of each kept line (stanzas are split by blank lines)
     seen: set[str] = set()
     kept_chars = 0
+    number = 0
     for raw in text.split("\n"):
         line = _WS.sub(" ", raw).strip()
         if not line:
+            number += 1
             continue
         if _TRUNCATE.match(line) and kept_chars >= 150:
             break
         if _drop_line(line):
             continue
-        if line in seen and len(line) < 200:
+        if line in seen and len(line) < 200 and not _bare_name_line(line):
             continue
         seen.add(line)
         out.append(line)
+        stanza.append(number)
         kept_chars += len(line)
-    return "\n".join(out)
+    return "\n".join(_join_short_lines(out, stanza))
+
+
+_SHORT = 22
+_CLOSED = set("。!?;…:")
+_LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}\s*[.、)]|[(]?[一二三四五六七八九十\d]{1,3}[)、]|序号|\d{1,3}\s)")
+
+
+def _is_closed(line: str) -> bool:
+    """Whether a line ends a sentence (emoji and other symbols after the punctuation ignored)."""
+    end = len(line)
+    while end > 0 and unicodedata.category(line[end - 1])[0] in "SZC":
+        end -= 1
+    return end == 0 or line[end - 1] in _CLOSED
+
+
+def _bare_name_line(line: str) -> bool:
+    """A short unpunctuated line naming an institution: phone articles repeat those on purpose."""
+    return len(line) <= _SHORT and not _is_closed(line) and bool(_INSTITUTION_HINT.search(line))
+
+
+def _is_item(line: str) -> bool:
+    return bool(_LIST_ITEM.match(line)) or unicodedata.category(line[0])[0] == "S"
+
+
+def _join_short_lines(lines: list[str], stanza: list[int]) -> list[str]:
+    """Phone-article style (one phrase a line, stanzas split by blank lines): join the phrases
+    of a stanza into sentences, so that a name and its verb end up in one sentence."""
+    short = [len(line) <= _SHORT and not _is_closed(line) for line in lines]
+    if sum(short) < 8 or sum(short) < 0.5 * len(lines):
+        return lines
+    out: list[str] = []
+    for k, line in enumerate(lines):
+        if k >= 2 and out and stanza[k] == stanza[k - 1] and short[k - 1] and len(lines[k - 1]) <= _SHORT \
+                and not _is_item(line) and not _is_item(lines[k - 1]):
+            prev = out[-1]
+            glue = "" if _CJK.match(line[0]) and _CJK.match(prev[-1]) else " "
+            out[-1] = prev + glue + line
+            continue
+        out.append(line)
+    return out
 
 
 @dataclass(frozen=True)
