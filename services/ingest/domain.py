@@ -20,12 +20,25 @@ class ArticleCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: Annotated[str | None, Field(max_length=2048)] = None
+    url: Annotated[
+        str | None, Field(max_length=2048, pattern=r"^https?://[^/\s?#@]+(?:[/?#]\S*)?$")
+    ] = None
     title: Annotated[str, Field(max_length=1000)] = ""
     body: Annotated[str, Field(min_length=1)]
     content_type: Literal["text/html", "text/plain"] = "text/plain"
     published_at: date | datetime | None = None
     source: Annotated[str | None, Field(max_length=200)] = None
+
+    @field_validator("url", "title", "body", "source")
+    @classmethod
+    def _valid_unicode(cls, value: str | None) -> str | None:
+        # JSON may escape lone surrogates; such text cannot be stored or sent on as UTF-8.
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"not valid Unicode text at position {exc.start}") from None
+        return value
 
     @field_validator("url")
     @classmethod
@@ -34,8 +47,12 @@ class ArticleCreate(BaseModel):
             return None
         assert value is not None
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("url must be an absolute http(s) URL")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError("url has a port that is not a number") from None
         return value
 
     @property

@@ -30,7 +30,15 @@ def list_renames(repository: Repository) -> list[RenamePublic]:
     return [_public(r) for r in repository.list_renames()]
 
 
-@router.post("", response_model=RenamePublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=RenamePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": RenamePublic, "description": "the rule existed; it now points here"},
+        503: {"description": "the registry database is unavailable"},
+    },
+)
 def put_rename(body: RenameCreate, repository: Repository, response: Response) -> RenamePublic:
     """Record a rename (or change where an old name now points). Institutions known under
     the old name are folded into the new one and their alliances are updated."""
@@ -53,7 +61,9 @@ def _apply(repository: RegistryRepository, body: RenameCreate) -> tuple[RenameRo
 
 
 @router.delete("/{rename_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_rename(repository: Repository, rename_id: Annotated[int, Path(ge=1)]) -> Response:
+def delete_rename(
+    repository: Repository, rename_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> Response:
     """Forget a rule for future articles; institutions already folded stay folded."""
     if not repository.delete_rename(rename_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no rename {rename_id}")

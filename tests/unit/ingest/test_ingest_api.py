@@ -192,3 +192,20 @@ def test_health_readiness_and_metrics(client: TestClient, broker: InMemoryBroker
 def test_settings_refuse_to_start_without_crawler_tokens() -> None:
     with pytest.raises(ValueError, match="INGEST_API_TOKENS"):
         IngestSettings(INGEST_API_TOKENS="")
+
+
+def test_text_that_is_not_valid_unicode_is_refused_not_a_crash(client: TestClient) -> None:
+    # JSON can escape a lone surrogate; it cannot be stored or sent on as UTF-8.
+    broken = b'{"body": "a\\udc00b", "url": "https://x.cn/1"}'
+    headers = {**AUTH, "Content-Type": "application/json"}
+    answer = client.post("/v1/articles", content=broken, headers=headers)
+    assert answer.status_code == 422
+    batch = client.post("/v1/articles/batch", content=b"[" + broken + b"]", headers=headers)
+    assert batch.status_code == 202
+    assert batch.json()["results"][0]["status"] == "rejected"
+
+
+def test_a_url_with_a_port_that_is_not_a_number_is_refused(client: TestClient) -> None:
+    answer = client.post("/v1/articles", json=article(url="http://x.cn:8a/1"), headers=AUTH)
+    assert answer.status_code == 422
+    assert "port" in json.dumps(answer.json())

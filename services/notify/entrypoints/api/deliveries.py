@@ -17,7 +17,11 @@ from services.notify.entrypoints.api.deps import Bureau, Service
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
 
-@router.get("", response_model=DeliveryList)
+@router.get(
+    "",
+    response_model=DeliveryList,
+    responses={404: {"description": "no such subscription of this bureau"}},
+)
 async def list_deliveries(
     bureau: Bureau,
     service: Service,
