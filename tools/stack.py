@@ -293,6 +293,21 @@ def push_demo() -> None:
     )
 
 
+def registry_summary(registry: str, wait: float = 20) -> str:
+    """How many alliances the demo articles gave, once the pipeline has caught up."""
+    deadline = time.monotonic() + wait
+    count = 0
+    while time.monotonic() < deadline:
+        try:
+            count = len(httpx.get(registry + "/v1/alliances", timeout=5).json()["items"])
+        except (httpx.HTTPError, KeyError, ValueError):
+            count = 0
+        if count >= 4:
+            break
+        time.sleep(0.5)
+    return f"({count} alliances so far)"
+
+
 def run() -> None:
     stopping = False
 
@@ -308,7 +323,7 @@ def run() -> None:
         ingest, registry, notify = (s.url for s in SERVICES[:3])
         say("Alliance Watch is running:")
         say(f"  ingest    {ingest}/docs   (POST /v1/articles with the crawler token in .env)")
-        say(f"  registry  {registry}/docs")
+        say(f"  registry  {registry}/docs   dashboard {registry}/   {registry_summary(registry)}")
         say(f"  notify    {notify}/docs")
         say("  metrics   /metrics on every service; logs in .run/*.log")
         say("Press Ctrl-C to stop.")
