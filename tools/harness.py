@@ -15,7 +15,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,19 +26,13 @@ from typing import Any
 
 import httpx
 
-from tools.localkafka import LocalKafka
+from tools.localkafka import LocalKafka, free_port
 from tools.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_NAMES = ("ingest", "extract", "registry", "notify")
 CRAWLER_TOKEN = "harness-crawler-token-0123456789"
 OPERATOR_TOKEN = "harness-operator-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

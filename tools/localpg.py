@@ -24,7 +24,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from tools.localkafka import free_port
 
 SUPERUSER = "postgres"
 DEFAULT_DATABASE = "alliance_watch"
@@ -97,14 +98,6 @@ def install() -> Path:
         raise PostgresError("apt-get installed postgresql but no initdb was found")
     _say(f"installed PostgreSQL in {found} ({time.monotonic() - started:.1f}s)")
     return found
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _check_identifier(name: str) -> str:
