@@ -538,6 +538,12 @@ class Extractor:
                     leads = named_alliance[:1]
                     explicit.add(leads[0])
                     rest = [i for i in rest if i not in leads]
+        if not leads and not members:
+            elsewhere = self._lead_elsewhere(clauses, cm, scope, ordered)
+            if elsewhere is not None:
+                leads = [elsewhere]
+                explicit.add(elsewhere)
+                rest = [i for i in rest if i != elsewhere]
         if leads:
             members += rest
             if re.search(r"为(?:〔\d+〕)?总(?:医)?院", tpl):
@@ -583,6 +589,30 @@ class Extractor:
         cand.pairs = {(a, b) for a in leads for b in members}
         cand.specialty = alliance_specialty(sentence_text)
         return cand
+
+    def _lead_elsewhere(self, clauses: list[tuple[int, int]], cm: list[list[Mention]], scope: list[int],
+                        ordered: list[int]) -> int | None:
+        """A lead named as such in another clause of the sentence: "A与B签约, B作为牵头单位…"."""
+        found: set[int] = set()
+        for ci, (a, b) in enumerate(clauses):
+            if ci in scope:
+                continue
+            ms = [m for m in cm[ci] if m.kind != "pronoun" and m.inst >= 0]
+            if not ms:
+                continue
+            ids = [m.inst for m in ms]
+            tpl = self._template(ms, ids, a, b)
+            for pattern in _LEAD_PATTERNS[:4]:
+                for m in pattern.finditer(tpl):
+                    for k in _ID.findall(m.group("lead")):
+                        inst = ids[int(k)]
+                        parent = self.insts[inst].branch_of
+                        found.add(parent if parent is not None else inst)
+        if len(found) == 1:
+            inst = found.pop()
+            if inst in ordered:
+                return inst
+        return None
 
     def _lead_only(self, s: Sentence, clauses: list[tuple[int, int]], cm: list[list[Mention]],
                    scope: list[int]) -> Candidate | None:

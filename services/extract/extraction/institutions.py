@@ -63,6 +63,8 @@ _GENERIC = re.compile(
     r"|省级以上|军队|部队|企业|高校|大学|医科|连锁|签约|定点医疗|医保定点|互联网|线上|网络|云"
     r"|[黔川滇粤鲁晋豫冀湘鄂赣皖苏浙闽桂琼陕甘陇青宁新藏蒙辽吉黑京津沪渝])+"
 )
+#: one token of :data:`_LEAD_NOISE`
+_LEAD_NOISE_ONE = re.compile(_LEAD_NOISE.pattern[1:-1])
 _PLURAL_BEFORE = re.compile(r"(?:[\d一二三四五六七八九十百两几多数]+|若干|部分|所有|全部|各)\s*(?:家|所|个|座)?\s*$")
 #: a list number in front of a name at the start of a line: "1 ", "2.", "(3)", "四、"
 _ENUMERATOR = re.compile(r"\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?\s*")
@@ -78,6 +80,8 @@ _TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫
                             r"|社区卫生服务站|卫生服务站)")
 _COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每)(?:家|所|个)$")
 _ADMIN_END = set("省市县区州旗盟")
+#: districts whose names are also common words (not in the gazetteer's name index)
+_CITY_DISTRICTS = {"城区", "郊区", "矿区", "东区", "西区", "南区", "北区", "中区"}
 _SPECIALTY_WORDS = ("中西医", "中医", "妇幼", "儿童", "妇女", "肿瘤", "口腔", "眼科", "精神", "传染", "胸科",
                     "骨科", "康复", "护理", "老年", "妇产", "心血管", "皮肤", "结核", "职业病", "蒙医", "藏医")
 _QUOTE = re.compile(r"“[^“”\n]{1,40}”|\"[^\"\n]{1,40}\"|「[^「」\n]{1,40}」")
@@ -148,13 +152,35 @@ def _is_name_char(ch: str) -> bool:
 
 
 def _protected(text: str, pos: int, s: int) -> bool:
-    """Whether the stop character at ``pos`` belongs to a place or known name before ``s``."""
+    """Whether the stop character at ``pos`` belongs to a place or known name before ``s``.
+
+    Names of any length count: 印江土家族苗族自治县 (家), 察哈尔右翼前旗 (前), 延边朝鲜族自治州 (朝).
+    """
     words = _protected_words()
+    # a two-character name may start with the stop character only where a word cannot end
+    # before it: 与和县人民医院 (not 县医院和县人民医院)
+    fresh = pos == 0 or not _is_name_char(text[pos - 1]) or text[pos - 1] in _STRONG_STOP
+    if fresh and text[pos:pos + 2] in _stop_initial_names() and pos + 2 <= s:
+        return True
     for a in range(max(0, pos - 4), pos + 1):
         for b in range(max(pos + 1, a + 3 if a == pos else a + 2), min(s, a + 7) + 1):
             if text[a:b] in words:
                 return True
+    # longer admin names (they end in 县 / 州 / 旗 / 区 ...)
+    g = gazetteer()
+    for b in range(pos + 1, min(s, pos + g.max_len) + 1):
+        if text[b - 1] not in _ADMIN_END:
+            continue
+        for a in range(max(0, b - g.max_len), pos + 1):
+            if (a < pos or b - a >= 3) and text[a:b] in g.full:
+                return True
     return False
+
+
+@lru_cache(maxsize=1)
+def _stop_initial_names() -> frozenset[str]:
+    """Two-character admin names that start with a stop character: 和县, 随县."""
+    return frozenset(n for n in gazetteer().full if len(n) == 2 and n[0] in _STRONG_STOP | _WEAK_STOP)
 
 
 @lru_cache(maxsize=1)
@@ -205,13 +231,17 @@ def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
 
 def _trim_prefix(prefix: str, before: str = "") -> str:
     window = before + prefix
-    ends = [m.end() for m in _STOPWORDS.finditer(window)]
+    places = _place_spans(window)
+    ends = [m.end() for m in _STOPWORDS.finditer(window)
+            if not any(a <= m.start() and m.end() <= b for a, b in places)]  # 达尔罕茂明安联合旗
     if ends and ends[-1] > len(before):
         prefix = window[ends[-1]:]
-    prev = None
-    while prev != prefix:
-        prev = prefix
-        prefix = _LEAD_NOISE.sub("", prefix)
+    # dates and fillers in front, but not the start of a place: 日喀则市, 日照市, 原平市
+    while not _full_place_len(prefix):
+        noise = _LEAD_NOISE_ONE.match(prefix)
+        if noise is None or not noise.end():
+            break
+        prefix = prefix[noise.end():]
     # slogans before the first admin name: 促健康桂林市 -> 桂林市
     if len(prefix) >= 4:
         g = gazetteer()
@@ -243,6 +273,34 @@ def _is_place_chain(s: str) -> bool:
     return True
 
 
+def _full_place_len(s: str) -> int:
+    """Length of the longest full admin-division name at the start of ``s`` (0 if none)."""
+    g = gazetteer()
+    for length in range(min(g.max_len, len(s)), 1, -1):
+        if s[:length] in g.full:
+            return length
+    return 0
+
+
+def _place_spans(s: str) -> list[tuple[int, int]]:
+    """Spans of the full admin-division names in ``s`` (longest match, left to right)."""
+    g = gazetteer()
+    out: list[tuple[int, int]] = []
+    for end in range(2, len(s) + 1):
+        if s[end - 1] not in _ADMIN_END:
+            continue
+        for length in range(min(g.max_len, end), 1, -1):
+            start = end - length
+            if s[start:end] in g.full:
+                if out and start < out[-1][1] and start > out[-1][0]:
+                    break  # overlaps the end of an earlier name only
+                while out and out[-1][0] >= start:
+                    out.pop()  # 唐山市 inside 唐山市汉沽管理区
+                out.append((start, end))
+                break
+    return out
+
+
 def _starts_with_place(s: str) -> bool:
     g = gazetteer()
     for length in range(min(g.max_len, len(s)), 1, -1):
@@ -255,6 +313,8 @@ def is_generic(name: str, suffix: str) -> bool:
     prefix = name[: len(name) - len(suffix)]
     if not prefix:
         return True
+    if _full_place_len(prefix):
+        return False  # a named place, even one that reads like generic words: 晋城市, 新城区, 任城区
     return _GENERIC.fullmatch(prefix) is not None
 
 
@@ -293,7 +353,7 @@ def find_mentions(text: str) -> list[Mention]:
         i = _scan_prefix(text, s, floor, township)
         prefix = _trim_prefix(text[i:s], text[max(floor, i - 3):i])
         # 中县二医院 -> 县二医院: one stray character before an admin-relative name
-        if len(prefix) >= 2 and prefix[1] in "省市县区" and prefix[:2] not in gazetteer().full \
+        if len(prefix) >= 2 and prefix[1] in "省市县区" and not _full_place_len(prefix) \
                 and prefix[:2] not in _ADMIN_WORDS and not _TOWN_NAME.fullmatch(prefix):
             prefix = prefix[1:]
         start = s - len(prefix)
@@ -531,6 +591,8 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
         if cands:
             # the most specific admin name in the leading chain decides
             rest = name[length:]
+            if any(d.level == "C" for d in cands) and rest[:2] in _CITY_DISTRICTS:
+                return 2  # 晋城市城区人民医院: a district of the city
             sub = level_of(rest, place) if rest and _starts_with_place(rest) else None
             if sub is not None:
                 return sub

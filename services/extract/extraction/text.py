@@ -1,10 +1,10 @@
 """Turn an article body (HTML or plain text, simplified or traditional) into clean text.
 
 Steps: HTML to main text (trafilatura, with a regex fallback), Unicode NFKC, traditional to
-simplified (OpenCC), removal of pinyin annotations inside words (``医(yī)院``), and removal
-of boilerplate lines (navigation, breadcrumbs, footers, ICP numbers, captions, SEO spam,
-"related news" lists). Every later step works on the returned text, so evidence offsets
-point into it.
+simplified (OpenCC, applied to traditional text only), removal of pinyin annotations inside
+words (``医(yī)院``), and removal of boilerplate lines (navigation, breadcrumbs, footers, ICP
+numbers, captions, SEO spam, "related news" lists). Every later step works on the returned
+text, so evidence offsets point into it.
 """
 
 from __future__ import annotations
@@ -31,11 +31,102 @@ def _converter() -> _Converter:
     return opencc.OpenCC("t2s")  # type: ignore[no-any-return]
 
 
-def to_simplified(text: str) -> str:
-    """Traditional to simplified Chinese; simplified text passes through unchanged."""
+@dataclass(frozen=True)
+class _Script:
+    """Characters OpenCC t2s changes, split by whether simplified text uses them too."""
+
+    traditional_only: re.Pattern[str]  # changed by t2s and outside GB2312: 醫, 聯, 縣
+    ambiguous: re.Pattern[str]  # changed by t2s but also simplified characters: 乾, 於, 後
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _script() -> _Script:
+    chars = [chr(c) for c in range(0x3400, 0xA000)]
+    converted = _converter().convert("\n".join(chars)).split("\n")
+    only: list[str] = []
+    ambiguous: set[str] = set()
+    if len(converted) == len(chars):
+        for ch, simple in zip(chars, converted, strict=True):
+            if simple != ch:
+                (ambiguous.add(ch) if _in_gb2312(ch) else only.append(ch))
+    return _Script(_char_class(only), _char_class(sorted(ambiguous)))
+
+
+def _char_class(chars: list[str]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(chars) + "]" if chars else "(?!)")
+
+
+#: share of traditional-only characters among the Chinese characters of a traditional text
+#: (a traditional article has 10-30 %; a simplified one about 0, a quoted name aside)
+TRADITIONAL_SHARE = 0.04
+_CJK_ANY = re.compile(r"[\u3400-\u9fff]")
+_CLAUSE = re.compile(r"[^。！？；，、,;!?\n]+")
+
+
+def is_traditional(text: str) -> bool:
+    """Whether ``text`` is written in traditional characters (from the share of characters
+    only traditional text uses)."""
+    marks = len(_script().traditional_only.findall(text))
+    if not marks:
+        return False
+    return marks >= TRADITIONAL_SHARE * len(_CJK_ANY.findall(text))
+
+
+def to_simplified(text: str, traditional: bool | None = None) -> str:
+    """Traditional to simplified Chinese, without damaging simplified text.
+
+    OpenCC t2s also rewrites characters that simplified text uses (乾安县 -> 干安县, 於, 後), so
+    only traditional text is converted: the whole text when it is traditional (``traditional``,
+    or detected), else just the clauses that contain traditional-only characters (a
+    traditional name quoted in a simplified article). Admin-division names keep their
+    characters either way.
+    """
     if not text:
         return text
-    return _converter().convert(text)
+    script = _script()
+    if traditional is None:
+        traditional = is_traditional(text)
+    if traditional:
+        return _keep_place_names(text, _converter().convert(text), script)
+    if not script.traditional_only.search(text):
+        return text
+
+    def clause(m: re.Match[str]) -> str:
+        part = m.group()
+        if not script.traditional_only.search(part):
+            return part
+        return _keep_place_names(part, _converter().convert(part), script)
+
+    return _CLAUSE.sub(clause, text)
+
+
+def _keep_place_names(original: str, converted: str, script: _Script) -> str:
+    """Undo t2s on ambiguous characters inside admin-division names (乾安县, 乾县)."""
+    if len(converted) != len(original):
+        return converted
+    spots = [m.start() for m in script.ambiguous.finditer(original) if converted[m.start()] != m.group()]
+    if not spots:
+        return converted
+    from .places import gazetteer  # local: places does not need the text module
+
+    g = gazetteer()
+    out = list(converted)
+    for i in spots:
+        restored = converted[:i] + original[i] + converted[i + 1:]
+        for a in range(max(0, i - g.max_len + 1), i + 1):
+            if any(restored[a:b] in g.full or restored[a:b] in g.alias
+                   for b in range(max(i + 1, a + 2), min(len(restored), a + g.max_len) + 1)):
+                out[i] = original[i]
+                break
+    return "".join(out)
 
 
 _TONE = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
@@ -244,11 +335,14 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
     body = unicodedata.normalize("NFKC", body)
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     body = _QMARKS.sub(" ", body)
-    body = remove_pinyin(to_simplified(body))
+    if title:
+        title = unicodedata.normalize("NFKC", title)
+    traditional = is_traditional(title + "\n" + body)
+    body = remove_pinyin(to_simplified(body, traditional))
     head = body[:600]
     text = clean_lines(body)
     if title:
-        title = remove_pinyin(to_simplified(unicodedata.normalize("NFKC", title))).strip()
+        title = remove_pinyin(to_simplified(title, traditional)).strip()
         title = _WS.sub(" ", title)
         first = text.split("\n", 1)[0]
         if title and title not in first and first not in title:
