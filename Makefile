@@ -26,7 +26,7 @@ lint: setup
 test: lint  ## set up, lint, type-check and run the whole suite (real Kafka, real PostgreSQL)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-BENCHES := kafka extract registry notify
+BENCHES := kafka extract registry notify dashboard e2e
 
 bench: setup  ## benchmarks, each bounded in time; figures in bench/results/ (JSON and markdown)
 	@for b in $(BENCHES); do \

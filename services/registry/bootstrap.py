@@ -31,6 +31,7 @@ from services.registry.entrypoints import (
     network,
     renames,
     stats,
+    views,
 )
 from services.registry.entrypoints.consumer import make_registry_handler
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 def include_api(app: FastAPI, repository: RegistryRepository, settings: RegistrySettings) -> None:
     app.state.repository = repository
     app.state.settings = settings
-    for module in (alliances, institutions, stats, network, articles, renames, dashboard):
+    for module in (alliances, institutions, stats, network, articles, renames, views, dashboard):
         app.include_router(module.router)
 
 

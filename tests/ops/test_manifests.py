@@ -87,11 +87,15 @@ def test_one_image_runs_any_service_by_module() -> None:
     by_kind: dict[str, list[str]] = {}
     for kind, argument in instructions:
         by_kind.setdefault(kind, []).append(argument)
-    assert by_kind["FROM"] == ["python:3.11-slim"]
+    # The dashboard's npm assets are built in a first stage; the services run in the last.
+    assert by_kind["FROM"] == ["node:20-slim AS web-assets", "python:3.11-slim"]
     assert by_kind["ENTRYPOINT"] == ['["python", "-m"]']
-    copied = {argument.split()[0] for argument in by_kind["COPY"]}
-    assert copied == {"pyproject.toml", "services", "tools"}
+    local = [a for a in by_kind["COPY"] if not a.startswith("--from=")]
+    copied = {name for argument in local for name in argument.split()[:-1]}
+    assert copied == {"pyproject.toml", "package.json", "package-lock.json", "services", "tools"}
     assert all((ROOT / name).exists() for name in copied)
+    staged = [a for a in by_kind["COPY"] if a.startswith("--from=web-assets")]
+    assert staged == ["--from=web-assets /assets/node_modules ./node_modules"]
     assert by_kind["USER"] and by_kind["USER"][-1] not in {"root", "0"}
     exposed = {int(p) for argument in by_kind["EXPOSE"] for p in argument.split()}
     assert exposed == set(SERVICE_PORTS.values())

