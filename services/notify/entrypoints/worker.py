@@ -288,6 +288,15 @@ class DeliveryWorker:
         disabled = await self.repository.record_attempts(
             results, [health], self.clock.now(), self.options.disable_after
         )
+        for result in results:
+            # One line per attempt, so an alert can be followed from its change to its end.
+            log.info(
+                "delivery attempt %s (status %s, %s ms)",
+                result.outcome,
+                result.status_code,
+                result.latency_ms,
+                extra={"delivery_id": result.delivery_id},
+            )
         for subscription_id in disabled:
             SUBSCRIPTIONS_DISABLED.inc()
             log.warning("subscription %s disabled", subscription_id)

@@ -60,6 +60,13 @@ def make_registry_handler(
         outcome = await apply_extraction(repository, message, clock)
         if outcome.changes:
             on_commit()
+        for change in outcome.changes:
+            log.info(
+                "alliance %s (%s)",
+                change.kind.value,
+                ", ".join(change.changed_fields),
+                extra={"article_id": message.article_id, "alliance_id": change.alliance_id},
+            )
         log.info(
             "extraction %s: %d alliances, %d changes",
             outcome.status,
