@@ -37,18 +37,9 @@ from registry_bench import load, synthetic  # noqa: E402
 
 from services.common.db import make_engine  # noqa: E402
 from services.registry.adapters.migrate import upgrade  # noqa: E402
+from tools.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWS = {
     "all": "/",
     "province": "/?province=四川",
