@@ -38,6 +38,7 @@ _CLAUSE_SPLIT = re.compile(r"[,:]")
 _TRIGGER = re.compile(
     r"签约|签订|签署|授牌|挂牌|揭牌|成立|加入|组建|建立|携手|牵手|结成|共建|颁发|授予|托管|组成|结为|缔结"
     r"|举行.{0,12}仪式|正式成为|成为.{0,12}(?:成员|单位|分院)|纳入|落户|启动|新增|吸纳|吸收|接纳|扩容"
+    r"|正式启用|投入使用|实现联网"
 )
 _STRONG_TRIGGER = re.compile(r"签约|签订|签署|授牌|挂牌|揭牌|成立|加入|组建|托管|颁发|授予|结成|缔结|结为|举行|成为")
 _HISTORY = re.compile(
@@ -50,12 +51,25 @@ _NEGATIVE = re.compile(
     r"|采购|中标|签约仪式上的讲话"
 )
 _POLICY_TITLE = re.compile(r"(?:印发|关于).{0,60}(?:方案|通知|意见|办法|规划|细则|指南|要点)|实施方案|工作方案|指导意见")
+#: "按照县政府印发的…方案" cites a plan as the basis of what is reported
+_POLICY_CITED = re.compile(r"按照|根据|依据|落实|遵照")
 _POLICY_HEADING = re.compile(r"(?m)^\s*[一二三四五六七八九十]+、\s*(?:工作目标|总体要求|指导思想|基本原则|重点任务|主要任务"
                              r"|保障措施|组织实施|工作任务|实施步骤|主要目标|总体目标|建设目标|工作要求)")
 _BACKREF = re.compile(r"该联盟|该医联体|该医共体|该集团|联盟成员|成员单位|首批成员|共同组建|加入联盟|联盟单位|成员医院"
                       r"|理事单位|联盟首批|成为联盟")
-_STRUCTURE = re.compile(r"以.{2,40}?为(?:核心|龙头|牵头|主体|总医院|总院)|为(?:成员单位|成员医院|基层分院|区级分院|分院)"
+_STRUCTURE = re.compile(r"以.{2,40}?为(?:核心|龙头|牵头|主体|总医院|总院)|为(?:成员单位|成员医院|基层分院|区级分院|分院"
+                        r"|理事长单位|副理事长单位|常务理事单位|理事单位)"
                         r"|由.{2,40}?(?:牵头|领衔)|成员(?:单位|医院)?(?:包括|有|为|是)")
+#: a bare back-reference to the alliance the article is about: "…成为联盟首批成员单位"
+_ALLIANCE_BACKREF = re.compile(r"(?:成为|加入)(?:了|到)?(?:该|本)?联盟|联盟(?:的)?(?:首批|新|正式)?成员")
+#: institutions that join the alliance of the previous event without naming its lead:
+#: "A、B签约加入联盟", "A、B被授予联盟成员单位牌匾", "A、B成为联盟新成员单位"
+_BARE_JOIN = re.compile(r"(?:加入|成为|授予|纳入)(?:了|到|为)?(?:该|本|这个)?(?:联盟|医联体|医共体|专科联盟)"
+                        r"|(?<!〕)(?:联盟|医联体|医共体)(?:的)?(?:首批|新|正式)?成员(?:单位|医院)")
+#: triggers that report a formation only for a remote network ("远程会诊中心正式启用, 与…实现联网")
+_REMOTE_TRIGGERS = ("正式启用", "投入使用", "实现联网")
+#: a trigger that only dates what follows: "挂牌仪式结束后", "签约后"
+_AFTER_TRIGGER = re.compile(r"(?:仪式|大会|活动)?(?:结束|完成)?(?:后|之后|以后|以来)")
 #: wording that makes an agreement "other" in its own right (not a back-reference to an alliance)
 _OTHER_SPECIFIC = re.compile(r"对口帮扶|对口支援|帮扶|支援|战略合作|合作协议|结对|策略联盟|战略联盟")
 _NOTICE_TITLE = re.compile(r"招聘|招标|采购|中标|比选|询价|遴选公告|招募")
@@ -81,7 +95,7 @@ _LEAD_PATTERNS = [
     re.compile(r"由(?P<lead>" + _L + r")(?:共同|联合)?(?:牵头|领衔|发起|为总医院|为总院|为龙头|为核心|作为牵头"
                r"|担任牵头|任理事长)"),
     re.compile(r"(?P<lead>" + _L + r")(?:共同|联合)?(?:牵头|领衔|发起成立|发起)"),
-    re.compile(r"(?P<lead>" + _L + r")(?:作为|为|任|担任|是)[^〔,。]{0,6}?(?:牵头单位|牵头医院|理事长单位"
+    re.compile(r"(?P<lead>" + _L + r")(?:作为|为|任|担任|是)(?:(?!副)[^〔,。]){0,6}?(?:牵头单位|牵头医院|理事长单位"
                r"|主任委员单位|主席单位|盟主单位|核心医院|龙头医院|总医院|总院|牵头方)"),
     re.compile(r"(?P<lead>〔\d+〕)(?:正式|全面|整体)?托管(?:了)?(?P<mem>" + _L + ")"),
     re.compile(r"(?P<mem>" + _L + r")(?:由|交由|委托)(?P<lead>〔\d+〕)(?:全面|整体|正式)?托管"),
@@ -94,7 +108,7 @@ _LEAD_PATTERNS = [
 ]
 _MEMBER_PATTERNS = [
     re.compile(r"到(?P<mem>" + _L + r")[^〔。]{0,14}?(?:举行|揭牌|授牌|挂牌)"),
-    re.compile(r"(?P<mem>" + _L + r")(?:等[^〔,。]{0,10}?)?(?:作为|为|成为)[^〔,。]{0,8}?(?:成员单位|成员医院|成员|分院|协作单位|联盟单位|理事单位|常务理事单位"
+    re.compile(r"(?P<mem>" + _L + r")(?:等[^〔,。]{0,10}?)?(?:作为|为|成为)[^〔,。]{0,8}?(?:成员单位|成员医院|成员|分院|协作单位|联盟单位|理事单位|常务理事单位|副理事长单位"
                r"|基层分院|区级分院|协作医院|合作医院|托管医院|对口医院|医共体分院|医联体单位|紧密型医联体单位)"),
 ]
 # A named alliance right after an institution: 武汉大学中南医院关节与运动医学科专科联盟
@@ -296,7 +310,9 @@ class Extractor:
             return True  # a recruitment or procurement notice
         if _LIST_NOTICE.search(self._title()):
             return False  # "关于公布…名单的通知" announces who formed what
-        return bool(_POLICY_TITLE.search(head)) or len(_POLICY_HEADING.findall(self.text)) >= 2
+        cited = [m for m in _POLICY_TITLE.finditer(head)
+                 if not _POLICY_CITED.search(head, max(0, m.start() - 12), m.start() + 1)]
+        return bool(cited) or len(_POLICY_HEADING.findall(self.text)) >= 2
 
     # ------------------------------------------------------------ lists and labelled fields
     def _list_items(self, si: int) -> list[int]:
@@ -398,8 +414,10 @@ class Extractor:
             triggered = False
             for ci, (a, b) in enumerate(clauses):
                 for t in _TRIGGER.finditer(self.text, a, b):
-                    if self._is_history(a, b):
+                    if self._is_history(a, b) or _AFTER_TRIGGER.match(self.text, t.end()):
                         continue
+                    if t.group() in _REMOTE_TRIGGERS and detect_type(s.text) is not EventType.remote_network:
+                        continue  # a new building or campus "投入使用" is not a formation
                     if _PLAN.search(self._masked(a, t.start())):
                         continue
                     if not _STRONG_TRIGGER.match(t.group()) and detect_type(s.text) is None \
@@ -418,6 +436,10 @@ class Extractor:
                     self._attach_members(out[-1], clauses, clause_mentions)
                 if items and out and si - last_event_sentence <= 6:
                     self._attach_rows(out[-1], items)
+                continue
+            if out and si - last_event_sentence <= 4 \
+                    and self._joins_previous(s, clauses, clause_mentions, out[-1]):
+                last_event_sentence = si
                 continue
             cand = self._candidate(s, clauses, clause_mentions, sorted(scope))
             if cand is None and triggered:
@@ -462,6 +484,39 @@ class Extractor:
                 scope.append(j)
                 j += step
         return set(scope)
+
+    def _joins_previous(self, s: Sentence, clauses: list[tuple[int, int]], cm: list[list[Mention]],
+                        prev: Candidate) -> bool:
+        """Members joining the alliance of the previous event, its lead not named as such here."""
+        if not _BARE_JOIN.search(self._masked(s.start, s.end)):
+            return False
+        own = detect_type(self.text[s.start:s.end])
+        if own is not None and own is not EventType.other and own is not prev.etype:
+            return False  # the sentence speaks of another alliance: "…专科联盟成立, A、B加入联盟"
+        ms = [m for ci in range(len(clauses)) for m in cm[ci] if m.kind != "pronoun" and m.inst >= 0]
+        if not ms:
+            return False
+        tpl = self._template(ms, [m.inst for m in ms], s.start, s.end)
+        if any(p.search(tpl) for p in _LEAD_PATTERNS) or _NAMED_ALLIANCE.search(tpl):
+            return False  # the sentence names its own lead
+        join = _BARE_JOIN.search(tpl)
+        first_lead = next((k for k, m in enumerate(ms) if m.inst in prev.leads), None)
+        if join is None or first_lead is not None and tpl.find(f"〔{first_lead}〕") < join.start():
+            return False  # "A与B…签约, B成为该联盟成员": an event of its own
+        joined: list[int] = []
+        for m in ms:
+            parent = self.insts[m.inst].branch_of
+            inst = parent if parent is not None else m.inst
+            if inst not in prev.leads and inst not in joined:
+                joined.append(inst)
+        if not joined:
+            return False
+        for inst in joined:
+            if inst not in prev.members:
+                prev.members.append(inst)
+            prev.explicit.add(inst)
+        prev.pairs = {(a, b) for a in prev.leads for b in prev.members}
+        return True
 
     def _attach_members(self, event: Candidate, clauses: list[tuple[int, int]],
                         cm: list[list[Mention]]) -> None:
@@ -566,7 +621,8 @@ class Extractor:
                 in_sentence = True
         if etype is None:
             etype = self.title_type or self.article_type
-        elif etype is EventType.other and not _OTHER_SPECIFIC.search(self._masked(s.start, s.end)):
+        elif etype is EventType.other and (not _OTHER_SPECIFIC.search(self._masked(s.start, s.end))
+                                           or _ALLIANCE_BACKREF.search(self._masked(s.start, s.end))):
             # a bare "联盟" / "协作" refers back to the alliance the article is about
             etype = self._article_type_not_other() or etype
         if etype is None:
@@ -594,6 +650,7 @@ class Extractor:
                         ordered: list[int]) -> int | None:
         """A lead named as such in another clause of the sentence: "A与B签约, B作为牵头单位…"."""
         found: set[int] = set()
+        before_scope = True
         for ci, (a, b) in enumerate(clauses):
             if ci in scope:
                 continue
@@ -608,9 +665,11 @@ class Extractor:
                         inst = ids[int(k)]
                         parent = self.insts[inst].branch_of
                         found.add(parent if parent is not None else inst)
+                        before_scope = before_scope and ci < scope[0]
         if len(found) == 1:
             inst = found.pop()
-            if inst in ordered:
+            if inst in ordered or before_scope:
+                # "以A为核心医院, 整合B、C组建…": the declared lead of the formation that follows
                 return inst
         return None
 

@@ -42,7 +42,7 @@ _STOPWORDS = re.compile(
     "|率领|率队|一行|以及|还有|相继|陆续|标志着|意味着|属于|位于|来自|进驻|挂职|聘请|聘任|授予了|颁发了"
     "|医联体|医共体|专科联盟|联盟|签约仪式|仪式|活动|会议|大会|专家|团队|院长|书记|主任|单位|成员|标志|聘用|聘|政府"
     "|统筹|管理|负责|实施|协调|督导|规范|考核|监管|惠及|辐射|覆盖|托管了|接管|整合|新建|改建|扩建|挂靠"
-    "|公布|印发|名单|第[一二三四五六七八九十\\d]+批|首批"
+    "|公布|印发|名单|第[一二三四五六七八九十\\d]+批|首批|选举|推选|当选|选为|产生"
     "|发挥|充分|落户|入驻|加强|完善|构建|形成|建设|发展|服务|提供|满足|解决|带动|辐射|引领|打通|探索|落实|深化|优化|整合"
 )
 _LEAD_NOISE = re.compile(
@@ -52,7 +52,7 @@ _LEAD_NOISE = re.compile(
 )
 _GENERIC = re.compile(
     r"(?:双方|两院|下设|下属|所属|旗下|直属|基层|乡镇|乡|镇|村|社区|街道|县级|市级|省级|区级|国家级|三级|二级|一级|三甲|二甲|甲等|乙等|综合|公立|民营"
-    r"|私立|专科|中心|成员|协作|合作|帮扶|对口|受援|支援|托管|牵头|核心|龙头|上级|下级|大型|各级|各类|兄弟|优质"
+    r"|私立|所有|有|全部|辖区内|辖区|专科|中心|成员|协作|合作|帮扶|对口|受援|支援|托管|牵头|核心|龙头|上级|下级|大型|各级|各类|兄弟|优质"
     r"|高水平|一流|知名|国内|省内|省外|市内|市外|县内|县外|县域|区域|周边|当地|附属|教学|定点|医联体|医共体|总"
     r"|分|两|多|几|全|各|该|本|其|此|我|贵|为|是|任|的|和|与|及|等|家|所|个|一些|部分|相关|其他|其它|有关"
     r"|这些|地方|人民满意|满意|示范|标准化|数字化|智慧|互联网|新型|现代化|现代|先进|大|小|好|新|老|首家|一家"
@@ -78,7 +78,7 @@ _ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城
 _TOWN_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)")
 _TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫生院|卫生院|社区卫生服务中心|卫生服务中心"
                             r"|社区卫生服务站|卫生服务站)")
-_COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每)(?:家|所|个)$")
+_COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每)(?:家|所|个)[省市县区乡镇]?$")
 _ADMIN_END = set("省市县区州旗盟")
 #: districts whose names are also common words (not in the gazetteer's name index)
 _CITY_DISTRICTS = {"城区", "郊区", "矿区", "东区", "西区", "南区", "北区", "中区"}
@@ -215,6 +215,16 @@ def _town_continues(text: str, i: int, s: int, township: bool) -> bool:
     return False
 
 
+_UNIVERSITY_INNER = re.compile(r"学院|附属")
+
+
+def _university_continues(text: str, i: int, s: int, ch: str) -> bool:
+    """华中科技大学同济医学院附属协和医院: a weak stop right after 大学 inside a
+    university's faculty-and-hospital chain is a name character."""
+    return ch in _WEAK_STOP and text[max(0, i - 3):i - 1] == "大学" \
+        and bool(_UNIVERSITY_INNER.search(text, i, s))
+
+
 def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
     i = s
     limit = max(floor, s - 26)
@@ -223,7 +233,8 @@ def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
         if not _is_name_char(ch):
             break
         stop = ch in _STRONG_STOP or (ch in _WEAK_STOP and s - i >= 2)
-        if stop and not _protected(text, i - 1, s) and not _town_continues(text, i, s, township):
+        if stop and not _protected(text, i - 1, s) and not _town_continues(text, i, s, township) \
+                and not _university_continues(text, i, s, ch):
             break
         i -= 1
     return i
@@ -461,7 +472,24 @@ def _key(name: str) -> str:
 
 
 def _numerals(s: str) -> set[str]:
-    return {c for c in s if c in _NUMERALS}
+    """Ordinal numerals of a name, not those of its place: 六安市第二人民医院 -> {二} (not 六)."""
+    return {c for c in s[_leading_place_len(s):] if c in _NUMERALS}
+
+
+@lru_cache(maxsize=8192)
+def _leading_place_len(s: str) -> int:
+    """Length of the chain of place names (full or short: 四川, 九江市, 三亚) that starts ``s``."""
+    g = gazetteer()
+    pos = 0
+    while pos < len(s):
+        for length in range(min(g.max_len, len(s) - pos), 1, -1):
+            part = s[pos:pos + length]
+            if part in g.full or part in g.alias or part in PROVINCE_SHORT:
+                pos += length
+                break
+        else:
+            break
+    return pos
 
 
 def _specialties(s: str) -> set[str]:
@@ -534,11 +562,17 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
             return False
         rest = long[k + 1:]
         s_rest = short[1:]
+        inner = _full_place_len(rest)
+        if inner and not s_rest.startswith(rest[:inner]):
+            return False  # 市人民医院 is not 衢州市柯城区人民医院 (a district's hospital)
         return s_rest == rest or (len(s_rest) >= 2 and _subsequence(s_rest, rest)
                                   and s_rest[-1] == rest[-1])
     if len(short) >= 4 and long.endswith(short):
         return True
     if 3 <= len(short) <= 8 and short[0] == long[0] and short[-1] == long[-1]:
+        place = _leading_place_len(short)
+        if place and _leading_place_len(long) > place and long.startswith(short[:place]):
+            return False  # 衢州市人民医院 is not 衢州市柯城区人民医院 (a place inside it)
         return _subsequence(short, long) and len(short) < len(long)
     return False
 
@@ -687,6 +721,10 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
             matrix[i][j] = matrix[j][i] = _same_feat(feats[i], feats[j])
     for i, a in enumerate(distinct):
         partners = [j for j in range(len(distinct)) if matrix[i][j]]
+        if a[0] not in "省市县区":
+            # an admin-relative name (市中医院) chooses its own partner: through it, two
+            # full names (南阳市中医院, 邓州市中医院) must not join each other
+            partners = [j for j in partners if distinct[j][0] not in "省市县区"]
         if a[0] in "省市县区" and len(partners) > 1:
             full = [j for j in partners if distinct[j][0] not in "省市县区"]
             roots = {find(j) for j in full}
@@ -731,7 +769,11 @@ def _relative_kind(ctx: PlaceContext) -> str:
 
 
 def _home_prefixed(cands: list[int], distinct: list[str], ctx: PlaceContext) -> int | None:
-    homes = [d.name for d in (ctx.home_county(), ctx.home_city()) if d is not None]
+    county, city = ctx.home_county(), ctx.home_city()
+    homes = [d.name for d in (county, city) if d is not None]
+    if county is not None and city is not None \
+            and ctx.direct_city_mentions(city.name) > ctx.counties.get(county.name, 0):
+        homes.reverse()  # the article is about the city more than about the county
     for home in homes:
         hits = [j for j in cands if distinct[j].startswith(home)]
         if len(hits) == 1:

@@ -195,6 +195,16 @@ class PlaceContext:
             self.cities[div.name] += 1
             self._city_div[div.name] = div
 
+    def direct_city_mentions(self, name: str) -> int:
+        """Mentions of the city itself, not counting those of its counties."""
+        g = gazetteer()
+        total = self.cities.get(name, 0)
+        for county, n in self.counties.items():
+            parent = g.parent(self._county_div[county])
+            if parent is not None and parent.name == name:
+                total -= n
+        return total
+
     def choose(self, candidates: tuple[Division, ...] | list[Division]) -> Division | None:
         """Pick the candidate that fits the article's places; None when undecidable."""
         if len(candidates) == 1:

@@ -11,7 +11,8 @@ from .places import DATA
 
 #: (pattern, type) in priority order: the first that matches a sentence decides.
 _TYPE_RULES: tuple[tuple[re.Pattern[str], EventType], ...] = (
-    (re.compile(r"远程医疗协作|远程协作网|远程医疗联盟|远程医疗合作|远程医学协作|远程协作医院|远程医疗中心分中心"),
+    (re.compile(r"远程医疗协作|远程协作网|远程医疗联盟|远程医疗合作|远程医学协作|远程协作医院|远程医疗中心分中心"
+                r"|远程(?:会诊|医疗|医学|影像|心电)(?:诊断)?中心[^。]{0,80}?(?:联网|互联互通|连通|接入)"),
      EventType.remote_network),
     (re.compile(r"(?<!精心)(?<!的)托管(?!下|以来|期间|后|中)|全面托管|整体托管"), EventType.trusteeship),
     (re.compile(r"专科联盟|专病联盟|科联体|专科联合体|专科医联体|专科协作联盟|[\u4e00-\u9fff]{1,8}科联盟"
