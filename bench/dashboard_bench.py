@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from registry_bench import load, synthetic  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
 from services.registry.adapters.migrate import upgrade  # noqa: E402
 from tools.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tools.localkafka import free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 VIEWS = {
@@ -52,12 +52,6 @@ READY = (
     "['ready', 'unavailable'].includes(document.body.dataset.timeline) && "
     "document.body.dataset.table === 'ready'"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def serve(database_url: str, port: int) -> None:
