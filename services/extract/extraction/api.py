@@ -14,7 +14,7 @@ from .places import PlaceContext, find_place_names
 from .text import normalise
 
 #: Bump whenever rules or dictionaries change, so history can be re-extracted.
-EXTRACTOR_VERSION = "0.3.0"
+EXTRACTOR_VERSION = "0.3.1"
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,11 @@ _ALLIANCE_BACKREF = re.compile(r"(?:成为|加入)(?:了|到)?(?:该|本)?联盟
 #: institutions that join the alliance of the previous event without naming its lead:
 #: "A、B签约加入联盟", "A、B被授予联盟成员单位牌匾", "A、B成为联盟新成员单位"
 _BARE_JOIN = re.compile(r"(?:加入|成为|授予|纳入)(?:了|到|为)?(?:该|本|这个)?(?:联盟|医联体|医共体|专科联盟)"
-                        r"|(?<!〕)(?:联盟|医联体|医共体)(?:的)?(?:首批|新|正式)?成员(?:单位|医院)")
+                        r"|(?<!〕)(?:联盟|医联体|医共体)(?:的)?(?:首批|新|正式)?成员(?:单位|医院)"
+                        r"|(?:首批|新)成员(?:单位|医院)(?:名单)?[^〔,。]{0,4},(?:〔\d*〕(?:、|和|及)?)+等?[^〔,。]{0,8}?"
+                        r"(?:接受|领取)授牌")
 #: triggers that report a formation only for a remote network ("远程会诊中心正式启用, 与…实现联网")
+_DATELINE_TAIL = re.compile(r"\s*(?:讯|电)(?![子话脑])")
 _REMOTE_TRIGGERS = ("正式启用", "投入使用", "实现联网")
 #: a trigger that only dates what follows: "挂牌仪式结束后", "签约后"
 _AFTER_TRIGGER = re.compile(r"(?:仪式|大会|活动)?(?:结束|完成)?(?:后|之后|以后|以来)")
@@ -112,7 +115,7 @@ _MEMBER_PATTERNS = [
                r"|基层分院|区级分院|协作医院|合作医院|托管医院|对口医院|医共体分院|医联体单位|紧密型医联体单位)"),
 ]
 # A named alliance right after an institution: 武汉大学中南医院关节与运动医学科专科联盟
-_NAMED_ALLIANCE = re.compile(r"(?<![与和及、·〕])(?P<lead>〔\d+〕)(?:(?!加入|成为|签|授|揭|挂|携手|牵手|联合)[^〔,。的与和])"
+_NAMED_ALLIANCE = re.compile(r"(?<![与和及、·〕])(?P<lead>〔\d+〕)(?:(?!加入|成为|签|授|揭|挂|携手|牵手|联合)(?:[^〔,。的与和]|与(?=[^〔,。与和]{1,6}医学)))"
                              r"{0,12}?(?:专科联盟|专病联盟|科联盟|科联体)")
 # 〔A〕与辖区内18家乡镇卫生院组建…: members counted, not named
 _UNNAMED_MEMBERS = re.compile(r"〔\d+〕(?:与|和|联合|带领|携手)[^〔,。]{0,8}?(?:\d+|[一二三四五六七八九十两]+|多|各|所有)"
@@ -707,6 +710,9 @@ class Extractor:
 
     def _date_for(self, start: int, end: int) -> tuple[DateMention | None, bool]:
         inside = [d for d in self.dates if d.start >= start and d.end <= end and d.precision > 0]
+        if len(inside) > 1:
+            # a news-agency dateline ("新华网乌鲁木齐7月10日电") dates the report, not the event
+            inside = [d for d in inside if not _DATELINE_TAIL.match(self.text, d.end)] or inside
         if inside:
             best = max(inside, key=lambda d: (not d.iso_format, d.precision, -d.start))
             return best, False

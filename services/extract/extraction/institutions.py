@@ -637,6 +637,11 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
     for short in PROVINCE_SHORT:
         if name.startswith(short):
             return 4
+    for length in (3, 2):
+        # a city's short name leading a hospital name: 武汉协和医院, 昆明延安医院
+        cities = g.alias.get(name[:length])
+        if cities and len(name) > length + 2 and all(d.level == "C" for d in cities):
+            return 3
     if place.known and not place.strong:
         return 2.5
     return 2.5
