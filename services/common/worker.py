@@ -44,31 +44,48 @@ class ConsumerWorker:
         self._make_loop = make_loop
         self.loop: ConsumerLoop[Any] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.connected = False
+        self.restarts = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="consumer-worker")
 
     async def _run(self) -> None:
+        """Connect and consume; a loop that dies of an unexpected error is logged, its
+        consumer leaves the group (its uncommitted messages go to the others or come back)
+        and the worker connects again after a backoff, instead of staying dead."""
         await connect_with_retry(self.publisher.start, "Kafka (producer)")
-        await connect_with_retry(self.source.start, "Kafka (consumer)")
-        self.connected = True
-        self.loop = self._make_loop(self.source, self.publisher)
-        await self.loop.run()
+        delay = 0.5
+        while not self._stopping:
+            await connect_with_retry(self.source.start, "Kafka (consumer)")
+            self.connected = True
+            self.loop = self._make_loop(self.source, self.publisher)
+            try:
+                await self.loop.run()
+                return
+            except Exception:
+                log.exception("consumer loop failed; reconnecting in %.1fs", delay)
+            self.connected = False
+            self.restarts += 1
+            await self.source.stop()
+            await asyncio.sleep(delay)
+            delay = min(30.0, delay * 2)
 
     async def stop(self) -> None:
         """Finish the message in hand, commit, leave the group, close the producer."""
+        self._stopping = True
         if self.loop is not None:
             self.loop.request_stop()
         if self._task is not None:
-            if self.loop is None:
-                self._task.cancel()  # still connecting: nothing in hand to finish
+            if not self.connected:
+                self._task.cancel()  # connecting or backing off: nothing in hand to finish
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
             except Exception:
-                log.exception("consumer loop ended with an error")
+                log.exception("consumer worker ended with an error")
         self.connected = False
         await self.source.stop()
         await self.publisher.stop()

@@ -106,7 +106,16 @@ class ConsumerLoop(Generic[M]):
 
     async def run(self) -> None:
         while not self.stopping:
-            records = await self._source.fetch(self._fetch_timeout, self._max_batch)
+            try:
+                records = await self._source.fetch(self._fetch_timeout, self._max_batch)
+            except RetryableError as exc:
+                # The broker is away (restarting, electing): nothing was taken, so wait.
+                log.warning("fetch failed, retrying: %s", exc)
+                try:
+                    await self._pause(1.0)
+                except _Stopped:
+                    break
+                continue
             done: dict[TopicPartition, int] = {}
             try:
                 for record in records:
@@ -119,8 +128,27 @@ class ConsumerLoop(Generic[M]):
             finally:
                 # Commit is the last step, for what is finished, even on the way out.
                 if done:
-                    await self._source.commit(done)
-            await self._update_lag()
+                    await self._commit(done)
+            try:
+                await self._update_lag()
+            except RetryableError as exc:
+                log.debug("lag not updated: %s", exc)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit, retrying a few times; an offset left uncommitted only means that the
+        message is delivered again, and the handlers are idempotent."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._source.commit(offsets)
+                return
+            except RetryableError as exc:
+                if self.stopping or attempt >= self._retry.max_attempts:
+                    log.warning("offsets %s not committed, will be re-delivered: %s", offsets, exc)
+                    return
+                log.warning("commit failed (attempt %d), retrying: %s", attempt, exc)
+                await asyncio.sleep(self._retry.backoff(attempt))
 
     async def _process(self, record: Record) -> None:
         started = time.perf_counter()

@@ -77,9 +77,12 @@ class KafkaSource:
         return self._client
 
     async def fetch(self, timeout_seconds: float, max_records: int) -> list[Record]:
-        batches = await self._consumer.getmany(
-            timeout_ms=int(timeout_seconds * 1000), max_records=max_records
-        )
+        try:
+            batches = await self._consumer.getmany(
+                timeout_ms=int(timeout_seconds * 1000), max_records=max_records
+            )
+        except KafkaError as exc:
+            raise RetryableError(f"fetch failed: {exc}") from exc
         return [
             Record(
                 topic=msg.topic,
@@ -102,13 +105,18 @@ class KafkaSource:
             # The group rebalanced while we worked: the new owner re-reads these messages
             # and the handlers are idempotent by key, so this costs time, not correctness.
             log.warning("offset commit refused after a rebalance: %s", exc)
+        except KafkaError as exc:
+            raise RetryableError(f"offset commit failed: {exc}") from exc
 
     async def lag(self) -> dict[TopicPartition, int]:
         result: dict[TopicPartition, int] = {}
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            if high is None:
-                continue
-            position = await self._consumer.position(tp)
-            result[(tp.topic, tp.partition)] = max(0, high - position)
+        try:
+            for tp in self._consumer.assignment():
+                high = self._consumer.highwater(tp)
+                if high is None:
+                    continue
+                position = await self._consumer.position(tp)
+                result[(tp.topic, tp.partition)] = max(0, high - position)
+        except KafkaError as exc:  # a partition revoked meanwhile, or the broker away
+            raise RetryableError(f"lag unknown: {exc}") from exc
         return result
