@@ -94,6 +94,10 @@ class Crawler:
         self.failed.append(f"{article.url}: not accepted before the deadline")
 
 
+#: Longer than ingest's send timeout (10 s), so that crawlers really get 503 meanwhile.
+BROKER_OUTAGE_SECONDS = 12.0
+
+
 @dataclass
 class Faults:
     stack: Stack
@@ -112,8 +116,8 @@ class Faults:
             time.sleep(spacing)
             try:
                 if fault == "broker":
-                    self.stack.restart_broker()
-                    self.done.append("broker restarted")
+                    self.stack.restart_broker(BROKER_OUTAGE_SECONDS)
+                    self.done.append(f"broker down {BROKER_OUTAGE_SECONDS:.0f}s and restarted")
                 else:
                     self.stack.restart(fault, kill=True)
                     self.done.append(f"{fault} SIGKILLed and restarted")

@@ -161,9 +161,11 @@ class Stack:
         service.start(self.workdir)
         service.wait_ready()
 
-    def restart_broker(self) -> None:
+    def restart_broker(self, outage_seconds: float = 0.0) -> None:
+        """Stop the broker, leave it down for ``outage_seconds``, start it again."""
         assert self.kafka is not None
         self.kafka.stop()
+        time.sleep(outage_seconds)
         self.kafka.start()
 
     def stop(self) -> dict[str, int | None]:
