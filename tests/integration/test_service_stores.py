@@ -13,8 +13,10 @@ from services.common.contracts import (
 )
 from services.common.db import database_ready, make_engine
 from services.ingest.store import SeenArticles
-from services.notify.store import ReceivedChanges
-from services.registry.store import ExtractionReports
+from services.notify.adapters.migrate import upgrade as upgrade_notify
+from services.notify.adapters.repository import NotifyRepository
+from services.registry.adapters.migrate import upgrade as upgrade_registry
+from services.registry.adapters.repository import RegistryRepository
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -34,23 +36,25 @@ async def test_ingest_remembers_accepted_articles(database_url: str) -> None:
 
 async def test_registry_keeps_one_report_per_article(database_url: str) -> None:
     engine = make_engine(database_url)
-    reports = ExtractionReports(engine)
-    reports.create_schema()
+    upgrade_registry(engine)
+    registry = RegistryRepository(engine)
     report = ExtractedArticle(
         article_id="u1", extractor_version="1", relevant=False, extracted_at=NOW
     )
-    assert await reports.record(report) is True
-    assert await reports.record(report) is False, "a replayed report changes nothing"
+    assert registry.apply_extraction(report, NOW).status == "applied"
+    again = registry.apply_extraction(report, NOW)
+    assert again.status != "applied", "a replayed report changes nothing"
     newer = report.model_copy(update={"extractor_version": "2"})
-    assert await reports.record(newer) is True
-    assert await reports.article_ids() == ["u1"]
+    assert registry.apply_extraction(newer, NOW).status == "applied"
+    rows, _ = registry.list_articles(10, None)
+    assert [r.article_id for r in rows] == ["u1"]
     engine.dispose()
 
 
 async def test_notify_receives_each_change_once(database_url: str) -> None:
     engine = make_engine(database_url)
-    changes = ReceivedChanges(engine)
-    changes.create_schema()
+    upgrade_notify(engine)
+    notify = NotifyRepository(engine)
     change = AllianceChange(
         change_id="c1",
         alliance_id="al1",
@@ -64,7 +68,7 @@ async def test_notify_receives_each_change_once(database_url: str) -> None:
         ),
         occurred_at=NOW,
     )
-    assert await changes.record(change) is True
-    assert await changes.record(change) is False
-    assert await changes.change_ids() == ["c1"]
+    assert await notify.record_change(change, NOW, []) is True
+    assert await notify.record_change(change, NOW, []) is False
+    assert await notify.received_change_ids() == ["c1"]
     engine.dispose()
