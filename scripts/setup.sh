@@ -55,60 +55,44 @@ fi
 "$VENV/bin/python" -m tools.localkafka install >/dev/null
 "$VENV/bin/python" -m tools.localpg install >/dev/null
 
-# promtool and prometheus (tests/ops): Debian's package, installed once.
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+# Debian packages the tests need, each installed once: `apt-get update` only when there are
+# no package lists or the install fails with the ones there are.
+apt_install() {
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        say "error: promtool/prometheus missing: install Debian's 'prometheus' package as root"
+        say "error: missing $*: install these Debian packages as root"
         exit 1
     fi
-    say "installing Prometheus (Debian package 'prometheus') with apt-get"
-    apt_log="$(mktemp)"
-    apt_install() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            prometheus >>"$apt_log" 2>&1
+    say "installing $* (Debian packages) with apt-get"
+    local log
+    log="$(mktemp)"
+    install_them() {
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" \
+            >>"$log" 2>&1
     }
-    # apt-get update only when there are no package lists or the install fails with them.
-    if ! { compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null && apt_install; }; then
-        if ! DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$apt_log" 2>&1 ||
-            ! apt_install; then
-            cat "$apt_log" >&2
-            rm -f "$apt_log"
-            say "error: apt-get could not install prometheus"
+    if ! { compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null && install_them "$@"; }; then
+        if ! DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1 ||
+            ! install_them "$@"; then
+            cat "$log" >&2
+            rm -f "$log"
+            say "error: apt-get could not install $*"
             exit 1
         fi
     fi
-    rm -f "$apt_log"
-    command -v promtool >/dev/null 2>&1 || { say "error: no promtool after install"; exit 1; }
-fi
+    rm -f "$log"
+}
 
-# Headless Chromium and its driver for the dashboard's browser tests (tests/browser), with
-# a CJK font so screenshots show the Chinese labels: Debian's packages, installed once.
+# promtool and prometheus (tests/ops); headless Chromium and its driver (tests/browser),
+# with a CJK font so that screenshots show the Chinese labels.
 debian_missing=()
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || debian_missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || debian_missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || debian_missing+=(chromium-driver)
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || debian_missing+=(fonts-wqy-zenhei)
 if [ "${#debian_missing[@]}" -gt 0 ]; then
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        say "error: missing ${debian_missing[*]}: install these Debian packages as root"
-        exit 1
-    fi
-    say "installing ${debian_missing[*]} (Debian packages) with apt-get"
-    apt_log="$(mktemp)"
-    apt_browser() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            "${debian_missing[@]}" >>"$apt_log" 2>&1
-    }
-    if ! { compgen -G '/var/lib/apt/lists/*Packages*' >/dev/null && apt_browser; }; then
-        if ! DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$apt_log" 2>&1 ||
-            ! apt_browser; then
-            cat "$apt_log" >&2
-            rm -f "$apt_log"
-            say "error: apt-get could not install ${debian_missing[*]}"
-            exit 1
-        fi
-    fi
-    rm -f "$apt_log"
-    command -v chromium >/dev/null 2>&1 || { say "error: no chromium after install"; exit 1; }
+    apt_install "${debian_missing[@]}"
+    for tool in promtool prometheus chromium; do
+        command -v "$tool" >/dev/null 2>&1 || { say "error: no $tool after install"; exit 1; }
+    done
 fi
 
 # The dashboard's front-end packages (ECharts, the China provinces map) from the npm
