@@ -32,18 +32,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchstats import percentile  # noqa: E402
 from tools.articles import SyntheticArticle, generate  # noqa: E402
 from tools.harness import CRAWLER_TOKEN, Stack, WebhookReceiver  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def cpu_seconds(pid: int) -> float:

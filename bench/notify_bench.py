@@ -36,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchstats import percentile  # noqa: E402
 from services.common.contracts import (  # noqa: E402
     TOPIC_ALLIANCES_CHANGES,
     Alliance,
@@ -123,11 +124,6 @@ def sample_change(n: int, tag: str) -> AllianceChange:
         alliance=alliance,
         occurred_at=now,
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def summary(latencies: list[float]) -> dict[str, float]:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, insert, text  # noqa: E402
 
+from bench.benchstats import percentile  # noqa: E402
 from services.common.contracts import EventType  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
 from services.registry.adapters.migrate import upgrade  # noqa: E402
@@ -226,16 +227,11 @@ def chunks(
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def at(share: float) -> float:
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
-
     return {
-        "p50_ms": round(at(0.50), 2),
-        "p99_ms": round(at(0.99), 2),
-        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-        "n": len(ordered),
+        "p50_ms": round(percentile(samples, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(samples, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(samples) * 1000, 2),
+        "n": len(samples),
     }
 
 

@@ -1,0 +1,11 @@
+"""The one percentile every benchmark quotes: nearest rank, no interpolation."""
+
+from __future__ import annotations
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value at quantile ``q`` (0..1) of ``values``; NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
