@@ -9,6 +9,7 @@ import html
 import json
 import os
 from collections import Counter
+from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Annotated, Any
@@ -70,7 +71,9 @@ def vendor_scripts(node_modules: Path | None = None) -> tuple[str, dict[str, boo
     return "\n".join(tags), present
 
 
+@cache
 def _template(name: str) -> Template:
+    """Read once: the templates ship with the code and do not change while it runs."""
     return Template((WEB / "templates" / name).read_text(encoding="utf-8"))
 
 
