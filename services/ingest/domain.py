@@ -29,17 +29,6 @@ class ArticleCreate(BaseModel):
     published_at: date | datetime | None = None
     source: Annotated[str | None, Field(max_length=200)] = None
 
-    @field_validator("url", "title", "body", "source")
-    @classmethod
-    def _valid_unicode(cls, value: str | None) -> str | None:
-        # JSON may escape lone surrogates; such text cannot be stored or sent on as UTF-8.
-        if value is not None:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(f"not valid Unicode text at position {exc.start}") from None
-        return value
-
     @field_validator("url")
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:
