@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run up down status test lint bench chaos clean
+.PHONY: setup run up down status test lint bench chaos clean eval eval-sealed train-extractor
 
 setup:  ## idempotent install: virtualenv, Python packages, Kafka jars, PostgreSQL
 	@bash scripts/setup.sh
@@ -39,3 +39,12 @@ clean: down
 CHAOS_ARTICLES ?= 60
 chaos: setup  ## push articles while killing services and restarting the broker; prove nothing lost or doubled
 	$(PY) -m tools.chaos --articles $(CHAOS_ARTICLES) --kills 2
+
+eval: setup  ## the extractor on the real labelled articles of ../shared/eval (tuning part)
+	$(PY) -m tools.extract_eval
+
+eval-sealed: setup  ## the sealed third of the corpus: only at the end of a round of work
+	$(PY) -m tools.extract_eval --sealed
+
+train-extractor: setup  ## cross-validate and retrain the extractor's models on the tuning part
+	$(PY) -m tools.train_extractor

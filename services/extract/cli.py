@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any
 
-from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract
+from services.extract.extraction import ArticleInput, ExtractionResult, extract
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -51,6 +51,11 @@ def result_row(path: str, published: dt.date | None) -> dict[str, Any]:
     is_html = path.lower().endswith((".html", ".htm"))
     result = extract(ArticleInput(body=body, content_type="text/html" if is_html else "text/plain",
                                   published=published))
+    return row_of(os.path.basename(path), result)
+
+
+def row_of(file_name: str, result: ExtractionResult) -> dict[str, Any]:
+    """The CLI's JSON line for one article (the evaluation's prediction format)."""
     events = []
     for ev in result.events:
         events.append({
@@ -65,8 +70,8 @@ def result_row(path: str, published: dt.date | None) -> dict[str, Any]:
             "evidence": ev.evidence.text,
             "cooperation": list(ev.cooperation),
         })
-    return {"file": os.path.basename(path), "relevant": result.relevant, "events": events,
-            "extractor_version": EXTRACTOR_VERSION}
+    return {"file": file_name, "relevant": result.relevant, "events": events,
+            "extractor_version": result.extractor_version}
 
 
 def main(argv: list[str] | None = None) -> int:

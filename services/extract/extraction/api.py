@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from services.common.contracts import AllianceEvent
 
-from .dates import dateline
-from .events import Extractor
-from .institutions import find_mentions, resolve
+from .analysis import ArticleText
+from .dates import dateline, find_dates
+from .events import Decision, EventWriter, decide
+from .features import ArticleFeatures
+from .institutions import Resolution, find_mentions, resolve
+from .model import Models, trained_models
 from .places import PlaceContext, find_place_names
 from .text import normalise
 
-#: Bump whenever rules or dictionaries change, so history can be re-extracted.
-EXTRACTOR_VERSION = "0.3.1"
+#: Bump whenever rules, dictionaries or model weights change, so history can be re-extracted.
+EXTRACTOR_VERSION = "0.4.0"
+
+_SOURCE_LINE = re.compile(r"^\s*[\[【(]?\s*(?:来源|稿件来源|文章来源|信息来源)\s*[:|]")
 
 
 @dataclass(frozen=True)
@@ -31,17 +37,56 @@ class ExtractionResult:
     events: tuple[AllianceEvent, ...]
     extractor_version: str
     text: str  # the normalised text evidence offsets point into
+    truncated: bool = False  # more events than MAX_EVENTS: the most confident were kept
 
 
-def extract(article: ArticleInput) -> ExtractionResult:
-    """Alliance events reported by one article. Pure: same input, same output."""
+@dataclass(frozen=True)
+class Analysis:
+    """An article read up to the models: what training and extraction share."""
+
+    text: str
+    reference: dt.date | None
+    places: PlaceContext
+    article: ArticleText
+    features: ArticleFeatures
+
+
+def analyse(article: ArticleInput) -> Analysis:
     is_html = "html" in (article.content_type or "").lower()
     norm = normalise(article.body or "", title=article.title or "", is_html=is_html)
     text = norm.text
     reference = article.published or dateline(norm.head)
     ctx = PlaceContext(find_place_names(text))
-    mentions = find_mentions(text)
-    res = resolve(text, mentions, ctx)
-    events = tuple(Extractor(text, res, ctx, reference).events())
+    res = resolve(text, find_mentions(text), ctx)
+    art = ArticleText(text, res, writer_of(text, res))
+    levels = {inst.index: inst.level for inst in res.institutions}
+    dates = find_dates(text, reference)
+    return Analysis(text, reference, ctx, art, ArticleFeatures(art, levels, dates, reference))
+
+
+def writer_of(text: str, res: Resolution) -> int | None:
+    """The institution that writes "我院": named on a source line, else alone in the title."""
+    first_line_end = text.find("\n")
+    title_end = first_line_end if first_line_end >= 0 else len(text)
+    in_title: list[int] = []
+    for m in res.mentions:
+        if m.inst < 0 or m.kind not in ("name", "alias"):
+            continue
+        line_start = text.rfind("\n", 0, m.start) + 1
+        if _SOURCE_LINE.match(text, line_start):
+            return m.inst
+        if m.end <= title_end and m.inst not in in_title:
+            in_title.append(m.inst)
+    if len(in_title) == 1 and not re.search(r"我院|本院", text[:title_end]):
+        return in_title[0]
+    return None
+
+
+def extract(article: ArticleInput, models: Models | None = None) -> ExtractionResult:
+    """Alliance events reported by one article. Pure: same input, same output."""
+    a = analyse(article)
+    decision: Decision = decide(a.features, models or trained_models())
+    events = EventWriter(a.article, a.features, a.places, a.reference).events(decision)
     return ExtractionResult(relevant=bool(events), events=events,
-                            extractor_version=EXTRACTOR_VERSION, text=text)
+                            extractor_version=EXTRACTOR_VERSION, text=a.text,
+                            truncated=decision.truncated)

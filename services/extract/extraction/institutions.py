@@ -17,10 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .places import PROVINCE_SHORT, Division, Place, PlaceContext, gazetteer, locate_name
+from .lexicon import function_words
+from .places import PROVINCE_SHORT, Division, Gazetteer, Place, PlaceContext, gazetteer, locate_name
 
 _SUFFIX = re.compile(
-    r"社区卫生服务中心|社区卫生服务站|卫生服务中心|卫生服务站|中心卫生院|卫生院"
+    r"社区卫生服务中心|社区卫生服务站|卫生服务中心|卫生服务站|社区卫生中心|中心卫生院|卫生院|保健所"
     r"|妇幼保健计划生育服务中心|计划生育服务中心|妇幼保健院|妇幼保健所|妇幼保健中心"
     r"|医疗健康集团|医疗事业集团|医疗集团|医院集团|健康集团|医疗健康总院|健康总院"
     r"|精神卫生中心|医学中心|医疗中心|急救中心|康复中心|防治中心|疗养院|卫生室"
@@ -30,7 +31,7 @@ _SUFFIX = re.compile(
 _CROSSABLE_INNER = ("集团", "总院")
 _CROSSING_OUTER = ("分院", "院区", "集团")
 
-_STRONG_STOP = set("与的了在及是将对由被把让使等并也都就这该其我们个各每此于至到给或还又已曾即据着著")
+_STRONG_STOP = set("与的了在及是将对由被把让使等并也都就这该其我们个各每此于至到给或还又已曾即据着著有")
 _WEAK_STOP = set("和同向以为从共家所经后前时之而但继受赴往来去请派帮助携跟按照凭沿朝比随全暨援聘扶")
 _STOPWORDS = re.compile(
     "签约|签订|签署|举行|举办|加入|牵头|成立|组建|建立|授予|颁发|托管|帮扶|挂牌|揭牌|授牌|支援|联合|合作"
@@ -69,7 +70,8 @@ _PLURAL_BEFORE = re.compile(r"(?:[\d一二三四五六七八九十百两几多�
 #: a list number in front of a name at the start of a line: "1 ", "2.", "(3)", "四、"
 _ENUMERATOR = re.compile(r"\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?\s*")
 _NUMERALS = set("一二三四五六七八九十")
-_TOWNSHIP_SUFFIXES = {"卫生院", "中心卫生院", "社区卫生服务中心", "卫生服务中心", "社区卫生服务站", "卫生服务站"}
+_TOWNSHIP_SUFFIXES = {"卫生院", "中心卫生院", "社区卫生服务中心", "卫生服务中心", "社区卫生服务站", "卫生服务站",
+                      "社区卫生中心"}
 _ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城区", "市区", "社区", "辖区", "园区", "本县",
                 "全县", "我县", "该县", "各县", "郊区", "老区", "山区", "景区", "新区", "街区", "片区", "省市",
                 "县市", "全省", "本省", "我省", "该省", "各省", "外省", "外市", "外县", "各市", "各区", "城县",
@@ -78,7 +80,11 @@ _ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城
 _TOWN_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)")
 _TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫生院|卫生院|社区卫生服务中心|卫生服务中心"
                             r"|社区卫生服务站|卫生服务站)")
-_COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每)(?:家|所|个)[省市县区乡镇]?$")
+_COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每|首)(?:家|所|个|间|座|大)(?:乡镇|[省市县区乡镇])?$")
+#: words that describe hospitals rather than name one: 山西省知名医院, 太原北部地区省直三甲综合医院
+_DESCRIPTIVE = re.compile(r"知名|大型|优质|高水平|一流|三甲|三级|二甲|二级|省直|市直|县级|市级|省级|区级|基层|各级"
+                          r"|周边|当地|辖区|地区|公立|民营|综合性|大量|众多|许多|部分|兄弟|届")
+_COMMON_VERB = 5000
 _ADMIN_END = set("省市县区州旗盟")
 #: districts whose names are also common words (not in the gazetteer's name index)
 _CITY_DISTRICTS = {"城区", "郊区", "矿区", "东区", "西区", "南区", "北区", "中区"}
@@ -86,8 +92,12 @@ _SPECIALTY_WORDS = ("中西医", "中医", "妇幼", "儿童", "妇女", "肿瘤
                     "骨科", "康复", "护理", "老年", "妇产", "心血管", "皮肤", "结核", "职业病", "蒙医", "藏医")
 _QUOTE = re.compile(r"“[^“”\n]{1,40}”|\"[^\"\n]{1,40}\"|「[^「」\n]{1,40}」")
 _BOOK = re.compile(r"《[^《》\n]{1,60}》")
-_PLAQUE_AFTER = re.compile(r"^.{0,3}(?:牌匾|牌子|匾额|称号|字样|铜牌|牌|授牌|揭牌|挂牌)")
-_PLAQUE_BEFORE = re.compile(r"(?:授予|颁发|挂牌为|授牌|命名为|挂牌|牌匾|揭牌|更名为|加挂)[^。,;]{0,6}$")
+#: a quoted name is a plaque (a title conferred), not an institution: "授予“X协作医院”牌匾";
+#: but "“A集团B医院”正式揭牌" unveils an institution, which stays one
+_PLAQUE_AFTER = re.compile(r"^.{0,3}(?:牌匾|牌子|匾额|称号|字样|铜牌|牌(?![仪式]))")
+_PLAQUE_BEFORE = re.compile(r"(?:授予|颁发|挂牌为|授牌|命名为|挂牌|牌匾|揭牌|更名为|加挂|为|给|向)[^。,;]{0,6}$")
+_PLAQUE_ROLE = re.compile(r"(?:单位|成员|协作医院|合作医院|指导医院|基地|中心|分中心|工作站|联盟|医联体)$")
+_PLAQUE_UNVEILED = re.compile(r"^.{0,3}(?:授牌|揭牌|挂牌)")
 _GOV = re.compile(r"(?:人民)?政府")
 _PRONOUN = re.compile(r"我院|本院|我们医院|该院|我们院")
 _ALIAS_DECL = re.compile(
@@ -111,6 +121,7 @@ def _role_pattern(role_word: str) -> re.Pattern[str]:
 
 
 _RENAMED = re.compile(r"^\s*[(（]\s*(?:现|原|现名|原名|现更名为|已更名为|更名为)\s*[:：]?\s*$")
+_PERSON_TITLE = re.compile(r"长|主任|书记|委员|副|处|局|院长|医生|专家")
 _LIST_SHARED = re.compile(
     r"((?:[\u4e00-\u9fff]{2,5}、)+[\u4e00-\u9fff]{2,5}(?:和|及|与)?[\u4e00-\u9fff]{0,5}?)"
     r"(?:等)?\s*(?:[\d一二三四五六七八九十两]+\s*(?:个|家|所))?"
@@ -129,6 +140,7 @@ class Mention:
     plural: bool = False
     place_stem: str = ""  # for gov mentions: 叙永县 / 向阳镇
     inst: int = -1  # institution index after resolution
+    parent: str | None = None  # a co-built hospital's parent: 河南省妇幼保健院(邓州医院)
 
 
 @dataclass
@@ -198,7 +210,12 @@ _SEPARATORS = set("、,，;；:： \n")
 
 def _town_continues(text: str, i: int, s: int, township: bool) -> bool:
     """六都寨镇卫生院 / 曾店镇卫生院: a stop character inside a town name after a list comma."""
-    if not township or text[i - 1] in _PREPOSITIONS:
+    if not township:
+        return False
+    marker = 2 if text[s - 2:s] == "街道" else 1
+    if s - marker - (i - 1) <= 2 and text[i - 1] not in _STRONG_STOP:
+        return True  # a town's name has at least two characters: 中和街道, 和平镇
+    if text[i - 1] in _PREPOSITIONS:
         return False
     g = gazetteer()
     for d in range(2, 6):
@@ -233,6 +250,8 @@ def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
         if not _is_name_char(ch):
             break
         stop = ch in _STRONG_STOP or (ch in _WEAK_STOP and s - i >= 2)
+        if ch == "有" and text[i:i + 1] == "限":
+            stop = False  # 有限公司职工医院
         if stop and not _protected(text, i - 1, s) and not _town_continues(text, i, s, township) \
                 and not _university_continues(text, i, s, ch):
             break
@@ -245,6 +264,14 @@ def _trim_prefix(prefix: str, before: str = "") -> str:
     places = _place_spans(window)
     ends = [m.end() for m in _STOPWORDS.finditer(window)
             if not any(a <= m.start() and m.end() <= b for a, b in places)]  # 达尔罕茂明安联合旗
+    verbs = function_words()
+    for k in range(len(window) - 1):
+        freq = verbs.get(window[k:k + 2], 0)
+        # a very common verb wins over a two-character county it overlaps: 提高县医院 (高县)
+        if freq and not any(a < k + 2 and k < b and (b - a > 2 or freq < _COMMON_VERB)
+                            for a, b in places):
+            ends.append(k + 2)
+    ends.sort()
     if ends and ends[-1] > len(before):
         prefix = window[ends[-1]:]
     # dates and fillers in front, but not the start of a place: 日喀则市, 日照市, 原平市
@@ -324,6 +351,10 @@ def is_generic(name: str, suffix: str) -> bool:
     prefix = name[: len(name) - len(suffix)]
     if not prefix:
         return True
+    rest = prefix[_leading_place_len(prefix):]
+    if (_DESCRIPTIVE.search(rest) or rest.endswith("化") and len(rest) <= 4) and len(rest) <= 8 \
+            and not re.search(r"大学|学院|附属|医科", rest):
+        return True  # 山西省知名医院, 市公立医院: what kind of hospital, not which one
     if _full_place_len(prefix):
         return False  # a named place, even one that reads like generic words: 晋城市, 新城区, 任城区
     return _GENERIC.fullmatch(prefix) is not None
@@ -331,8 +362,8 @@ def is_generic(name: str, suffix: str) -> bool:
 
 def _abbrev_ok(prefix: str, suffix: str) -> bool:
     if len(suffix) == 2 and suffix[0] in "一二三四五六七八九" or suffix == "附院":
-        return bool(re.fullmatch(r"[\u4e00-\u9fff]{1,4}大|[省市县区]|[\u4e00-\u9fff]{1,5}(?:医大|医学院|大学)",
-                                 prefix))
+        return bool(re.fullmatch(r"[\u4e00-\u9fff]{1,4}大|[省市县区]|[\u4e00-\u9fff]{1,5}(?:医大|医学院|大学)"
+                                 r"|[\u4e00-\u9fff]{1,3}医", prefix))  # 泸医附院, 川医附院
     return True
 
 
@@ -373,6 +404,12 @@ def find_mentions(text: str) -> list[Mention]:
         name = prefix + suffix
         if is_generic(name, suffix) or _COUNTED.search(prefix):
             continue
+        if len(prefix) == 1 and prefix not in "省市县区" and len(suffix) <= 3:
+            continue  # 组建成总医院: one stray character is not a name
+        if len(prefix) == 2 and prefix[0] in "省市县区" and prefix[1] in _STRONG_STOP | _WEAK_STOP:
+            continue  # 我市继妇幼保健院后: "市" and a function word
+        if prefix[0] in "一两几" and not _starts_with_place(prefix):
+            continue  # 彰显了一方医院的仁心: a number, not a name
         if suffix.endswith("中心") and not suffix.endswith("卫生服务中心") \
                 and not (_starts_with_place(name) or re.search(r"大学|医学院|医科|附属", name)):
             continue
@@ -384,17 +421,59 @@ def find_mentions(text: str) -> list[Mention]:
             if qs < start and e < qe:
                 before = text[max(0, qs - 10):qs]
                 after = text[qe:qe + 5]
-                if _PLAQUE_AFTER.search(after) or _PLAQUE_BEFORE.search(before):
+                if _PLAQUE_AFTER.search(after) or _PLAQUE_BEFORE.search(before) \
+                        or _PLAQUE_UNVEILED.search(after) and _PLAQUE_ROLE.search(text[qs + 1:qe - 1]):
                     mention.plaque = True
         for bs, be in books:
             if bs < start and e < be:
                 mention.in_title_doc = True
         out.append(mention)
-    out = _drop_nested(out)
+    out = _join_co_built(text, _drop_nested(out))
     out.extend(_shared_suffix_lists(text, out))
     out.extend(_pronouns_and_governments(text))
     out.sort(key=lambda x: (x.start, -x.end))
     return _drop_nested(out)
+
+
+_CO_BUILT_GAP = re.compile(r"(?:医疗集团|医院集团|集团|医共体|医联体)?")
+_CO_BUILT_SUFFIX = ("医院", "中医院", "中医医院", "妇幼保健院", "人民医院")
+
+
+def _join_co_built(text: str, mentions: list[Mention]) -> list[Mention]:
+    """"河南省妇幼保健院邓州医院", "A医院集团邵阳县医院": a hospital that another one builds
+    at a place, read as one name whose parent is the builder; "汝阳医院" listed right after such
+    a name ("…邓州医院、汝阳医院") is built by the same parent."""
+    out: list[Mention] = []
+    last_parent: tuple[str, int] | None = None  # (parent name, end of the co-built mention)
+    for m in mentions:
+        prev = out[-1] if out else None
+        gap = _CO_BUILT_GAP.match(text, prev.end) if prev is not None else None
+        if prev is not None and gap is not None and gap.end() == m.start and prev.parent is None \
+                and prev.kind == "name" and m.kind == "name" and _placed_hospital(m.name) \
+                and not prev.name.endswith(_GROUP + _BRANCH):
+            joined = Mention(prev.start, m.end, text[prev.start:m.end], parent=prev.name,
+                             plaque=prev.plaque or m.plaque, in_title_doc=prev.in_title_doc)
+            out[-1] = joined
+            last_parent = (prev.name, m.end)
+            continue
+        if last_parent is not None and text[last_parent[1]:m.start] in ("、", "和", "及") \
+                and m.kind == "name" and _placed_hospital(m.name):
+            m.parent = last_parent[0]
+            last_parent = (last_parent[0], m.end)
+        elif m.kind == "name" and m.name[:-2] in PROVINCE_SHORT and m.name.endswith("医院"):
+            continue  # "帮扶青海医院": the hospitals of a province, not one of them
+        out.append(m)
+    return out
+
+
+def _placed_hospital(name: str) -> bool:
+    """A place and a hospital suffix and nothing else: 邓州医院, 邵阳县医院, 福建医院."""
+    for suffix in _CO_BUILT_SUFFIX:
+        if name.endswith(suffix):
+            head = name[: -len(suffix)]
+            g = gazetteer()
+            return bool(head) and (head in g.full or head in g.alias or head in PROVINCE_SHORT)
+    return False
 
 
 def _drop_nested(mentions: list[Mention]) -> list[Mention]:
@@ -420,6 +499,10 @@ def _shared_suffix_lists(text: str, existing: list[Mention]) -> list[Mention]:
         base = m.start(1)
         pos = 0
         parts = re.split(r"(、|和|及|与)", items_text)
+        counted = bool(re.search(r"[\d一二三四五六七八九十两]+\s*(?:个|家|所)\s*$", text[m.start():m.start(2)]))
+        joined = "、" not in items_text and all(len(x) <= 4 for x in parts[::2])  # 南环社区和水月寺社区
+        if len(parts) < 5 and not counted and not joined or _PERSON_TITLE.search(items_text):
+            continue  # "副镇长李银想、铁场卫生院": a person and one named health centre
         for part in parts:
             if part in ("、", "和", "及", "与"):
                 pos += len(part)
@@ -467,8 +550,28 @@ def _pronouns_and_governments(text: str) -> list[Mention]:
 
 
 # ---------------------------------------------------------------- resolution
+_ORDINAL_AFFILIATED = re.compile(r"第([一二三四五六七八九十]+)附属")
+
+
 def _key(name: str) -> str:
-    return name.replace("中医医院", "中医院")
+    # 第一附属医院 and 附属第一医院 are two orders of one name; 妇儿 is short for 妇女儿童
+    name = name.replace("中医医院", "中医院").replace("妇女儿童", "妇儿")
+    name = _GROUP_INFIX.sub("", name)  # 河津市医疗集团人民医院 is 河津市人民医院
+    return _ORDINAL_AFFILIATED.sub(r"附属第\1", name)
+
+
+_GROUP_INFIX = re.compile(r"(?<=[市县区旗])(?:医疗集团|医共体|医联体)(?=人民医院|中医院|妇幼保健院|第)")
+
+
+@lru_cache(maxsize=8192)
+def _short_place(name: str) -> str:
+    """The name with its leading admin name written short: 长沙市妇幼保健院 -> 长沙妇幼保健院."""
+    g = gazetteer()
+    for length in range(min(g.max_len, len(name) - 1), 2, -1):
+        divs = g.full.get(name[:length])
+        if divs and divs[0].level != "P" and len(divs[0].alias) >= 2 and name[length] not in "省市县区":
+            return divs[0].alias + name[length:]
+    return name
 
 
 def _numerals(s: str) -> set[str]:
@@ -542,8 +645,8 @@ def same_institution(a: str, b: str) -> bool:
 
 def _same_feat(fa: _Feat, fb: _Feat) -> bool:
     a, b = fa.key, fb.key
-    if a == b:
-        return True
+    if a == b or _short_place(a) == _short_place(b):
+        return True  # 长沙妇幼保健院 = 长沙市妇幼保健院
     if fa.kind != fb.kind or fa.numerals != fb.numerals:
         return False
     if len(a) <= len(b):
@@ -573,14 +676,29 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
         place = _leading_place_len(short)
         if place and _leading_place_len(long) > place and long.startswith(short[:place]):
             return False  # 衢州市人民医院 is not 衢州市柯城区人民医院 (a place inside it)
+        if not _ABBREVIATION_CORE.search(_abbreviation_core(short)):
+            return False  # 台安医院 is not 台南市立安南医院, 敦化市医院 not 敦化市林业医院
         return _subsequence(short, long) and len(short) < len(long)
     return False
+
+
+#: what the middle of an abbreviation is made of: 山大二院, 哈医大二院, 北医三院, 湘雅二医院
+_ABBREVIATION_CORE = re.compile(r"[大医附一二三四五六七八九十]")
+
+
+def _abbreviation_core(name: str) -> str:
+    """The part of a short name between its place and its suffix: 哈医大二院 -> 哈医大二."""
+    core = name[_leading_place_len(name):]
+    for suffix in ("医院", "院"):
+        if core.endswith(suffix):
+            return core[: -len(suffix)]
+    return core
 
 
 _BRANCH = ("分院", "院区")
 _GROUP = ("医疗集团", "医院集团", "医疗健康集团", "健康集团")
 _INNER = re.compile(r"^(.+?(?:医院|卫生院|医疗集团|医学中心|医疗中心|防治中心))")
-_INNER_HOSPITAL = re.compile(r"^(.+?(?:医院|医学中心|医疗中心|防治中心))")
+_INNER_HOSPITAL = re.compile(r"^(.+?(?:医院|医学中心|医疗中心|防治中心|(?<=[大医])[一二三四五六七八九]院))")
 
 
 def branch_parent(name: str) -> str | None:
@@ -595,8 +713,8 @@ def branch_parent(name: str) -> str | None:
     if m is None or len(m.group(1)) >= len(name) - 2:
         return None
     parent = m.group(1)
-    suffix = next(x.group() for x in _SUFFIX.finditer(parent) if x.end() == len(parent))
-    if is_generic(parent, suffix):
+    suffix = next((x.group() for x in _SUFFIX.finditer(parent) if x.end() == len(parent)), None)
+    if suffix is not None and is_generic(parent, suffix):
         return None
     return parent
 
@@ -606,8 +724,7 @@ _GOV_PREFERENCE = ("人民医院", "医疗集团", "总医院", "医院", "中�
 
 def level_of(name: str, place: Place, relative_admin: str = "") -> float:
     """Rough rank of an institution: 5 university / national ... 1 township or community."""
-    if re.search(r"大学|医学院|医科|附院|附属|解放军|部队|武警|国家|中国|[\u4e00-\u9fff]大[一二三四五六七八九]院",
-                 name):
+    if _NATIONAL.search(name):
         return 5
     if re.search(r"卫生院|社区卫生服务|卫生服务站|卫生室|[镇乡]", name[:8]) and not re.search(r"[市县区]", name[:3]):
         return 1
@@ -633,10 +750,16 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
             lv = min("PCD".index(d.level) for d in cands)
             if any(d.level == "P" for d in cands) and any(d.level == "C" for d in cands):
                 return 4  # 北京市 / 上海市 ...
+            if lv == 2 and all(_in_municipality(g, d) for d in cands):
+                return 3  # 密云区: a district of Beijing ranks with a city
             return {0: 4, 1: 3, 2: 2}[lv]
     for short in PROVINCE_SHORT:
         if name.startswith(short):
-            return 4
+            rest = name[len(short):]
+            if rest and _starts_with_place(rest):
+                return level_of(rest, place)  # 四川阿坝州理县人民医院: the county decides
+            # 北京朝阳医院, 上海长海医院 are municipal hospitals; 台湾矿工医院 says only where
+            return 4 if short in _MUNICIPALITIES else 2.5
     for length in (3, 2):
         # a city's short name leading a hospital name: 武汉协和医院, 昆明延安医院
         cities = g.alias.get(name[:length])
@@ -645,6 +768,17 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
     if place.known and not place.strong:
         return 2.5
     return 2.5
+
+
+_NATIONAL = re.compile(r"大学|医学院|医科|附院|附属|解放军|部队|武警|军区|战区|联勤|军医|国家|中国|科学院"
+                       r"|[\u4e00-\u9fff]大[一二三四五六七八九]院")
+_MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
+
+
+def _in_municipality(g: Gazetteer, d: Division) -> bool:
+    parent = g.parent(d)
+    return parent is not None and parent.level == "C" and (
+        ("P", parent.code) in g.by_code and g.by_code[("P", parent.code)].name == parent.name)
 
 
 @dataclass
@@ -673,7 +807,7 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         if paren:
             inner = by_start.get(paren.end())
             if inner is not None and inner.kind == "name" and _PAREN_CLOSE.match(text, inner.end) \
-                    and _feat(inner.name).kind == _feat(m.name).kind:
+                    and _feat(inner.name).kind == _feat(m.name).kind and m.parent is None:
                 # 云南省第一人民医院(昆明理工大学附属医院): two names of one institution
                 alias_links.append((m.name, inner.name))
         role = _ROLE_DECL.search(text, max(0, m.start - 12), m.start)
@@ -695,12 +829,20 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         if m.kind in ("name", "alias") and not m.plaque and m.name not in distinct:
             distinct.append(m.name)
     parents: dict[str, str] = {}
+    mentioned = set(distinct)
+    co_built = {m.name: m.parent for m in mentions if m.parent is not None}
     for n in list(distinct):
-        parent_name = branch_parent(n)
-        if parent_name is not None:
+        parent_name = co_built.get(n) or branch_parent(n)
+        if parent_name is None:
+            continue
+        if n.endswith(("院区",) + _GROUP) and any(same_institution(parent_name, x) for x in mentioned
+                                                 if x != n):
+            # a campus of a hospital the article names is that hospital: 涟水县人民医院滨河院区
+            alias_links.append((parent_name, n))
+        else:
             parents[n] = parent_name
-            if parent_name not in distinct:
-                distinct.append(parent_name)
+        if parent_name not in distinct:
+            distinct.append(parent_name)
     parent = list(range(len(distinct)))
 
     def find(i: int) -> int:
@@ -715,6 +857,9 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
             parent[max(ri, rj)] = min(ri, rj)
 
     index = {n: i for i, n in enumerate(distinct)}
+    first_seen: dict[str, int] = {}
+    for m in mentions:
+        first_seen.setdefault(m.name, m.start)
     for a, b in alias_links:
         if a in index and b in index:
             union(index[a], index[b])
@@ -724,7 +869,10 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     for i in range(len(distinct)):
         for j in range(i + 1, len(distinct)):
             matrix[i][j] = matrix[j][i] = _same_feat(feats[i], feats[j])
-    for i, a in enumerate(distinct):
+    # full names join first, so that a relative name (市二医院) then sees them grouped
+    order = sorted(range(len(distinct)), key=lambda k: distinct[k][0] in "省市县区")
+    for i in order:
+        a = distinct[i]
         partners = [j for j in range(len(distinct)) if matrix[i][j]]
         if a[0] not in "省市县区":
             # an admin-relative name (市中医院) chooses its own partner: through it, two
@@ -735,6 +883,11 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
             roots = {find(j) for j in full}
             if len(roots) > 1:
                 home = _home_prefixed(full, distinct, ctx)
+                if home is None:
+                    # the article's protagonist, named in full before it is named short
+                    first = min(full, key=lambda j: first_seen.get(distinct[j], len(text)))
+                    if first_seen.get(distinct[first], len(text)) < first_seen.get(a, 0):
+                        home = first
                 partners = [home] if home is not None else []
         for j in partners:
             union(i, j)
@@ -789,7 +942,8 @@ def _home_prefixed(cands: list[int], distinct: list[str], ctx: PlaceContext) -> 
 def _canonical(group: list[str], ctx: PlaceContext) -> tuple[str, bool]:
     full = [n for n in group if n[0] not in "省市县区"]
     if full:
-        best = max(full, key=lambda n: (len(_strip_province(n)), n))
+        # the hospital's own name, not its group's or campus's: 沧州市中心医院 (医疗集团)
+        best = max(full, key=lambda n: (not n.endswith(_GROUP + _BRANCH), len(_strip_province(n)), n))
         return _strip_province(best), False
     name = max(group, key=len)
     expanded = _expand_relative(name, ctx)

@@ -9,21 +9,23 @@ from services.common.contracts import EventType
 
 from .places import DATA
 
-#: (pattern, type) in priority order: the first that matches a sentence decides.
+#: (pattern, type) in priority order: the first that matches a sentence decides. The
+#: sentence is read with institution names blanked, so "X专科医院" gives no type.
 _TYPE_RULES: tuple[tuple[re.Pattern[str], EventType], ...] = (
-    (re.compile(r"远程医疗协作|远程协作网|远程医疗联盟|远程医疗合作|远程医学协作|远程协作医院|远程医疗中心分中心"
-                r"|远程(?:会诊|医疗|医学|影像|心电)(?:诊断)?中心[^。]{0,80}?(?:联网|互联互通|连通|接入)"),
+    (re.compile(r"远程(?:医疗|医学|会诊|影像|心电|诊疗)?(?:诊断)?(?:协作网|协作平台|服务平台|联盟|中心|网络|协作)"
+                r"|远程医疗(?:合作|服务)"),
      EventType.remote_network),
-    (re.compile(r"(?<!精心)(?<!的)托管(?!下|以来|期间|后|中)|全面托管|整体托管"), EventType.trusteeship),
-    (re.compile(r"专科联盟|专病联盟|科联体|专科联合体|专科医联体|专科协作联盟|[\u4e00-\u9fff]{1,8}科联盟"
-                r"|(?:中心|诊疗|救治|防治)联盟"),
+    (re.compile(r"(?<!精心)(?<!的)(?:托管|接管|委托管理)(?![下中])"), EventType.trusteeship),
+    (re.compile(r"专科联盟|专病联盟|科联体|专科联合体|专科医联体|专科医疗联合体|学科联盟|学科发展联合体"
+                r"|[\u4e00-\u9fff]{1,8}科(?:医联体|联盟|联合体)|(?:中心|诊疗|救治|防治)联盟"),
      EventType.specialty_alliance),
     (re.compile(r"医疗集团|医院集团|医疗健康集团|医疗事业集团|医疗联合集团"), EventType.medical_group),
-    (re.compile(r"医共体|医疗卫生共同体|医疗共同体|健康共同体|总医院.{0,12}分院"),
+    (re.compile(r"医共体|县域(?:医疗卫生|医疗|健康)?(?:服务)?共同体|总医院.{0,12}分院"),
      EventType.county_community),
-    (re.compile(r"紧密型医联体|紧密型医疗联合体|紧密型医疗集团|紧密型"), EventType.tight_consortium),
-    (re.compile(r"医联体|医疗联合体|联合体|分院|合作医院|协作医院|院区"), EventType.consortium),
-    (re.compile(r"对口帮扶|对口支援|帮扶|支援|战略合作|合作协议|协作|联盟|结对"), EventType.other),
+    (re.compile(r"紧密型(?:城市)?(?:医联体|医疗联合体|医疗集团|联合体)"), EventType.tight_consortium),
+    (re.compile(r"医联体|医疗联合体|联合体|共同体|分院|院区|共建"), EventType.consortium),
+    (re.compile(r"对口帮扶|对口支援|帮扶|支援|战略合作|策略联盟|战略联盟|合作协议|协作协议|协作医院|合作医院|协作"
+                r"|结对|联盟|基地|工作站"), EventType.other),
 )
 
 _PRIORITY = {
@@ -37,23 +39,33 @@ def type_priority(t: EventType) -> int:
     return _PRIORITY[t]
 
 
-_ANY_TYPE = re.compile(r"远程|托管|联盟|科联体|联合体|医共体|共同体|总医院|集团|紧密型|医联体|分院|合作医院|协作|院区"
-                       r"|帮扶|支援|战略合作|合作协议|结对")
-
-
-def detect_type(text: str) -> EventType | None:
-    """The alliance type a sentence speaks of, or None."""
-    if not _ANY_TYPE.search(text):
-        return None
+def detect_type(masked: str) -> EventType | None:
+    """The alliance type a sentence (institution names blanked) speaks of, or None."""
     for pattern, etype in _TYPE_RULES:
-        if pattern.search(text):
-            if etype is EventType.other and not _OTHER_OK.search(text):
-                continue
+        if pattern.search(masked):
+            if etype is EventType.other and alliance_specialty(masked) is not None:
+                return EventType.specialty_alliance  # 胸痛联盟, 呼吸危重症联盟
             return etype
     return None
 
 
-_OTHER_OK = re.compile(r"对口帮扶|对口支援|帮扶|支援|战略合作|合作协议|协作|联盟|结对")
+#: words that say only "they cooperate", not how: a precise type elsewhere wins over them
+_GENERIC_OTHER = re.compile(r"合作协议|协作协议|联盟|协作|基地|工作站|合作医院")
+
+
+def event_type(evidence: str, title: str, others: list[str]) -> EventType:
+    """The type of an event: its own sentence says it, unless that sentence has only a generic
+    word (合作协议, 联盟, 协作) and the title or the event's other sentences are precise."""
+    own = detect_type(evidence)
+    if own is not None and own is not EventType.other:
+        return own
+    own_word = _TYPE_RULES[-1][0].search(evidence)
+    if own is None or own_word is not None and _GENERIC_OTHER.fullmatch(own_word.group()):
+        for text in [title, *others]:
+            t = detect_type(text)
+            if t is not None and t is not EventType.other:
+                return t
+    return own or EventType.other
 
 
 def _load_pairs(filename: str) -> list[tuple[str, str]]:

@@ -1,0 +1,166 @@
+"""An article read once: sentences, the institutions in each, and their templates.
+
+Everything the features need is computed here in one pass over the text, so that the cost
+of an article stays linear in its length: sentences longer than :data:`MAX_SENTENCE` are cut
+(a page without punctuation is not one sentence), and mentions are looked up by offset.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from .institutions import Institution, Mention, Resolution
+
+_SENTENCE = re.compile(r"[^。!?;\n]+[。!?;]?")
+_SOFT_BREAK = re.compile(r"[,:、 ]")
+#: longest sentence read as one; longer runs are cut at a comma, else anywhere
+MAX_SENTENCE = 320
+_OPEN_GAP = re.compile(r"\s*\(\s*")
+_CLOSE_GAP = re.compile(r"\s*\)")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    index: int
+    start: int
+    end: int
+    text: str
+    title: bool
+
+
+@dataclass
+class View:
+    """One sentence as a template: ``〔k〕`` stands for ``ids[k]`` (an institution index)."""
+
+    sentence: Sentence
+    template: str
+    ids: list[int]
+    #: institutions named inside a plaque or quoted title given in this sentence
+    plaque_owners: set[int] = field(default_factory=set)
+    #: a government stood for this institution ("叙永县人民政府与…签署")
+    via_gov: set[int] = field(default_factory=set)
+    #: placeholders that were a branch (分院, co-built hospital) standing for its parent
+    branches: set[int] = field(default_factory=set)
+    #: the sentence with institution names blanked but plaques and titles kept (for types)
+    masked: str = ""
+
+    def insts(self) -> list[int]:
+        seen: list[int] = []
+        for i in self.ids:
+            if i not in seen:
+                seen.append(i)
+        return seen
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    out: list[Sentence] = []
+    first_line_end = text.find("\n")
+    if first_line_end < 0:
+        first_line_end = len(text)
+    for m in _SENTENCE.finditer(text):
+        raw = m.group()
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        start = m.start() + raw.index(stripped[0])
+        for a, b in _cut(stripped):
+            out.append(Sentence(len(out), start + a, start + b, stripped[a:b], m.start() < first_line_end))
+    return out
+
+
+def _cut(s: str) -> list[tuple[int, int]]:
+    if len(s) <= MAX_SENTENCE:
+        return [(0, len(s))]
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while len(s) - pos > MAX_SENTENCE:
+        window = s[pos + MAX_SENTENCE // 2: pos + MAX_SENTENCE]
+        breaks = [m.end() for m in _SOFT_BREAK.finditer(window)]
+        cut = pos + MAX_SENTENCE // 2 + breaks[-1] if breaks else pos + MAX_SENTENCE
+        spans.append((pos, cut))
+        pos = cut
+    spans.append((pos, len(s)))
+    return spans
+
+
+class ArticleText:
+    """The sentences of an article with the resolved institution mentions in each."""
+
+    def __init__(self, text: str, res: Resolution, writer: int | None) -> None:
+        self.text = text
+        self.res = res
+        self.insts: list[Institution] = res.institutions
+        self.writer = writer
+        self.sentences = split_sentences(text)
+        self.mentions = sorted(res.mentions, key=lambda m: (m.start, -m.end))
+        self._starts = [m.start for m in self.mentions]
+        self.views = [self._view(s) for s in self.sentences]
+
+    def mentions_in(self, start: int, end: int) -> list[Mention]:
+        lo = bisect.bisect_left(self._starts, start)
+        out: list[Mention] = []
+        for m in self.mentions[lo:]:
+            if m.start >= end:
+                break
+            if m.end <= end:
+                out.append(m)
+        return out
+
+    def _inst_of(self, m: Mention) -> int:
+        if m.kind == "pronoun":
+            return self.writer if self.writer is not None else -1
+        if m.inst >= 0:
+            parent = self.insts[m.inst].branch_of
+            if parent is not None:
+                return parent  # a branch acts for the institution it belongs to
+        return m.inst
+
+    def _view(self, s: Sentence) -> View:
+        parts: list[str] = []
+        ids: list[int] = []
+        owners: set[int] = set()
+        via_gov: set[int] = set()
+        branches: set[int] = set()
+        masked: list[str] = []
+        pos = s.start
+        for m in self.mentions_in(s.start, s.end):
+            if m.start < pos:
+                continue
+            if m.plaque:
+                owners |= self._owners(m.name)
+                parts.append(self.text[pos:m.start] + "〔牌〕")
+                masked.append(self.text[pos:m.end])
+                pos = m.end
+                continue
+            inst = self._inst_of(m)
+            if inst < 0:
+                continue
+            gap = self.text[pos:m.start]
+            if ids and ids[-1] == inst and _OPEN_GAP.fullmatch(gap):
+                close = _CLOSE_GAP.match(self.text, m.end)
+                if close is not None and close.end() <= s.end:
+                    pos = close.end()  # A(B) naming one institution twice reads as A
+                    continue
+            if m.kind == "gov":
+                via_gov.add(inst)
+            if m.inst >= 0 and self.insts[m.inst].branch_of is not None:
+                branches.add(len(ids))
+            parts.append(gap)
+            parts.append(f"〔{len(ids)}〕")
+            masked.append(gap + "〔〕")
+            ids.append(inst)
+            pos = m.end
+        parts.append(self.text[pos:s.end])
+        masked.append(self.text[pos:s.end])
+        return View(s, "".join(parts), ids, owners, via_gov, branches, "".join(masked))
+
+    def _owners(self, plaque: str) -> set[int]:
+        """Institutions whose name opens a plaque: “A技术协作医院” is given by A."""
+        found: set[int] = set()
+        for inst in self.insts:
+            for name in inst.names:
+                if len(name) >= 4 and plaque.startswith(name) and len(plaque) > len(name):
+                    found.add(inst.index)
+        return found

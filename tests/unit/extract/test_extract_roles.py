@@ -1,0 +1,92 @@
+"""Roles and structure: declared cores, joiners of an alliance already named, remote
+networks, cited plans, renamed hospitals. One rule a test, on sentences written for it."""
+
+from extract_testlib import pairs, run
+
+from services.common.contracts import EventType
+from services.extract.extraction.institutions import find_mentions, same_institution
+
+
+def test_place_numerals_are_not_ordinals() -> None:
+    # 四川 / 六安 / 三亚 / 九江 carry numerals that say nothing about the institution
+    assert same_institution("省妇幼保健院", "四川省妇幼保健院")
+    assert same_institution("华西医院", "四川大学华西医院")
+    assert same_institution("市一院", "九江市第一人民医院")
+    assert same_institution("市人民医院", "三亚市人民医院")
+    assert not same_institution("市一院", "九江市第二人民医院")
+
+
+def test_a_district_hospital_is_not_the_city_hospital() -> None:
+    assert not same_institution("丽水市人民医院", "丽水市莲都区人民医院")
+    assert not same_institution("市人民医院", "丽水市莲都区人民医院")
+
+
+def test_relative_name_does_not_join_two_cities() -> None:
+    result = run("许昌市中医院牵头成立骨伤专科联盟\n9月2日,由许昌市中医院牵头的许昌市骨伤专科联盟成立大会在"
+                 "市中医院召开,禹州市中医院、长葛市中医院等成为首批成员单位。", "2022-09-05")
+    assert pairs(result) == {("许昌市中医院", "禹州市中医院"), ("许昌市中医院", "长葛市中医院")}
+
+
+def test_university_faculty_chain_keeps_its_weak_stop_character() -> None:
+    names = [m.name for m in find_mentions("当天,华中科技大学同济医学院附属同济医院与咸宁市中心医院签约。")]
+    assert names[0] == "华中科技大学同济医学院附属同济医院"
+
+
+def test_counted_generic_and_election_verbs_are_not_names() -> None:
+    names = [m.name for m in find_mentions("一个月内与两家县医院签约,会议选举市人民医院为理事长单位。")]
+    assert names == ["市人民医院"]
+
+
+def test_council_roles() -> None:
+    result = run("丽水市中心医院医联体理事会成立\n4月8日,丽水市中心医院医联体理事会成立大会召开。"
+                 "大会选举产生首届理事会:丽水市中心医院为理事长单位,缙云县人民医院为副理事长单位,"
+                 "云和县人民医院、庆元县人民医院为理事单位。", "2022-04-10")
+    assert pairs(result) == {("丽水市中心医院", "缙云县人民医院"), ("丽水市中心医院", "云和县人民医院"),
+                             ("丽水市中心医院", "庆元县人民医院")}
+
+
+def test_declared_core_hospital_leads_the_merger_in_the_next_clause() -> None:
+    result = run("5月6日,以芜湖市第一人民医院为核心医院,整合芜湖市第五人民医院、湾沚区医院组建医疗集团。",
+                 "2022-05-08")
+    assert pairs(result) == {("芜湖市第一人民医院", "芜湖市第五人民医院"), ("芜湖市第一人民医院", "湾沚区医院")}
+    assert result.events[0].type is EventType.medical_group
+
+
+def test_bare_joiners_join_the_previous_alliance() -> None:
+    result = run("6月3日,由贵州医科大学附属医院牵头的黔南州创伤救治联盟在都匀市人民医院成立。"
+                 "荔波县人民医院、独山县人民医院签约加入联盟。", "2022-06-05")
+    assert pairs(result) == {("贵州医科大学附属医院", m) for m in ("都匀市人民医院", "荔波县人民医院",
+                                                              "独山县人民医院")}
+    assert result.events[0].specialty == "创伤"
+
+
+def test_article_alliance_type_for_a_members_first_agreement() -> None:
+    result = run("山东省立医院内分泌专科联盟菏泽片区签约\n3月1日,曹县人民医院、单县中心医院等6家单位与山东省立医院"
+                 "签订合作协议,成为联盟首批成员单位。", "2023-03-03")
+    (ev,) = result.events
+    assert ev.type is EventType.specialty_alliance and ev.specialty == "内分泌"
+
+
+def test_remote_centre_linking_townships() -> None:
+    result = run("4月2日,会泽县人民医院远程会诊中心正式启用,首批与娜姑镇卫生院、金钟街道社区卫生服务中心"
+                 "实现联网。", "2023-04-03")
+    (ev,) = result.events
+    assert ev.type is EventType.remote_network
+    assert [m.name for m in ev.members] == ["娜姑镇卫生院", "金钟街道社区卫生服务中心"]
+
+
+def test_new_building_in_use_is_not_a_formation() -> None:
+    assert not run("3月1日,某市中心医院新院区正式启用,门诊楼投入使用。", "2023-03-02").relevant
+
+
+def test_trigger_that_only_dates_what_follows() -> None:
+    result = run("1月9日,桐柏县医共体分院挂牌仪式举行。挂牌仪式结束后,县人民医院专家在月河分院开展坐诊。",
+                 "2023-01-10")
+    assert not pairs(result)
+
+
+def test_cited_plan_is_not_a_policy_document() -> None:
+    result = run("按照县政府印发的医共体建设方案,以正安县人民医院为总医院,格林镇卫生院、安场镇卫生院挂牌为分院。",
+                 "2023-01-10")
+    assert pairs(result) == {("正安县人民医院", "格林镇卫生院"), ("正安县人民医院", "安场镇卫生院")}
+
