@@ -163,6 +163,11 @@ def cross_validate(examples: list[Example], grid: list[Thresholds]
             best = (value, t, result, errors)
     assert best is not None
     _, t, result, errors = best
+    for name in SETS:
+        idx = [i for i, e in enumerate(examples) if e.article.set_name == name]
+        part, _ = scorer().score([golds[i] for i in idx],
+                                 [dict(preds[t][i], file=golds[i]["file"]) for i in idx])
+        print(f"[train]   {name:7s} {_summary(part)}", file=sys.stderr)
     listed = [{"where": e[0], "what": e[1], "gold": e[2], "pred": e[3]} for e in errors]
     for i, g in enumerate(golds):
         predicted = bool(preds[t][i]["relevant"])

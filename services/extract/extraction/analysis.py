@@ -135,8 +135,8 @@ class ArticleText:
                 pos = m.end
                 continue
             inst = self._inst_of(m)
-            if inst < 0:
-                continue
+            if inst < 0 or m.plural:
+                continue  # "九家上海中医药大学附属医院": a kind of institution, counted
             gap = self.text[pos:m.start]
             if ids and ids[-1] == inst and _OPEN_GAP.fullmatch(gap):
                 close = _CLOSE_GAP.match(self.text, m.end)

@@ -39,16 +39,16 @@ ALLIANCE_NOUN = re.compile(
 )
 
 #: words that put a whole sentence in the future: "今年还将…组建A医疗集团"
-PLAN_SENTENCE = re.compile(r"将|拟|计划|即将|准备|筹备|筹建|规划|打算|力争|争取|有望|预计")
+PLAN_SENTENCE = re.compile(r"将|拟|计划(?!生育)|即将|准备|筹备|筹建|规划|打算|力争|争取|有望|预计")
 #: the clause before a trigger says it has not happened (yet)
 PLAN = re.compile(
-    r"将|拟|计划|即将|准备|有望|预计|力争|争取|筹备|筹建|规划|打算|意向|希望|期待|期望|下一步|今后|未来|鼓励"
+    r"将|拟|计划(?!生育)|即将|准备|有望|预计|力争|争取|筹备|筹建|规划|打算|意向|希望|期待|期望|下一步|今后|未来|鼓励"
     r"|要求|应当|应|须|可以|探索"
 )
 INTENTION = re.compile(r"初步达成|达成(?:" + _GAP + r"){0,8}意向|意向书|备忘录|洽谈|磋商|商谈|对接会|探索建立")
 HISTORY = re.compile(
     r"早在|此前|之前|曾经|曾于|曾与|曾是|以来|多年来|近年来|近几年|年前|周年|回顾|前身|成立于|创建于|始建于"
-    r"|组建于|至今|先后与|相继与|原有|已有|历史|的(?:精心|大力|全力)?(?:托管|帮扶|支持|指导|帮助|带领|支援)下"
+    r"|组建于|至今|先后与|相继与|原有|已有|历史|去年|前年|上年|的(?:精心|大力|全力)?(?:托管|帮扶|支持|指导|帮助|带领|支援)下"
 )
 #: what right after a trigger makes it history: "医联体成立五周年", "成立以来", "签约后"
 HISTORY_AFTER = re.compile(r"[\d一二三四五六七八九十]+周年|以来|至今|[\d一二三四五六七八九十]+年来|下(?![属设辖])")
@@ -56,7 +56,7 @@ RENEWAL = re.compile(r"续签|续约|重新签订|再次签约")
 #: 签约 / 托管 of things that are not alliances between medical institutions
 NEGATIVE_DOMAIN = re.compile(
     r"家庭医生|签约服务|签约居民|签约率|签约医生|签约对象|医养结合|养老|托育|幼儿园|招聘|招标|采购|中标|收购"
-    r"|并购|股权|更名|认证|物业|保洁|食堂|敬老院|老年公寓|福利院"
+    r"|并购|股权|更名|认证|物业|保洁|食堂|敬老院|老年公寓|福利院|项目(?:签约|合作协议|协议)"
 )
 POLICY_TITLE = re.compile(
     r"(?:印发|关于).{0,60}(?:方案|通知|意见|办法|规划|细则|指南|要点)|实施方案|工作方案|指导意见|实施意见"
@@ -65,6 +65,15 @@ POLICY_HEADING = re.compile(
     r"(?m)^\s*[一二三四五六七八九十]+、\s*(?:工作目标|总体要求|指导思想|基本原则|重点任务|主要任务|保障措施"
     r"|组织实施|工作任务|实施步骤|主要目标|总体目标|建设目标|工作要求)"
 )
+#: a hospital named as a university's or college's affiliated hospital: 院校合作, no alliance
+AFFILIATION = re.compile(r"(?:学院|大学)附属[^,。]{2,20}?医院(?:揭牌|挂牌)|共建(?:直属)?附属医院|教学医院(?:揭牌|挂牌)")
+#: a signatory that is a government, naming an alliance: "A与X县人民政府共建医联体"
+GOVERNMENT_PARTY = re.compile(r"(?:政府|县府|卫健委|卫健局|卫生局)" + _GAP + r"{0,12}?(?:与|和|同)(?P<a>" + ONE
+                              + r")|(?P<b>" + ONE + r")" + _GAP + r"{0,12}?(?:与|和|同)" + _GAP
+                              + r"{0,12}?(?:政府|县府|区)")
+#: a regional medical centre built with a government is a construction project, not an alliance
+REGIONAL_CENTRE = re.compile(r"区域(?:[\u4e00-\u9fff]{0,4})医疗中心|区域医学中心")
+STRONG_ALLIANCE = re.compile(r"医联体|医疗联合体|联合体|联盟|医共体|共同体|医疗集团|托管")
 #: parties that are not medical institutions: companies, governments, associations
 COMPANY = re.compile(r"公司|股份|有限|科技|企业|集团有限|华为|移动|电信|联通|银行|保险|药业|地产|投资|控股")
 GOVERNMENT = re.compile(r"政府|卫健委|卫生健康委|卫健局|卫生局|卫计委|卫生厅|管委会|协会|学会|基金会|学院(?!附属)")
@@ -88,6 +97,10 @@ LEAD_UNARY = [
                r"|龙头医院|核心医院|牵头方|发起单位)"),
     re.compile(r"由(?P<lead>" + LIST + r")(?:等" + _GAP + r"{0,16}?)?(?:共同|联合)?(?:牵头|领衔|发起|主导|倡议"
                r"|为总医院|为总院|为龙头|为核心|作为牵头|担任牵头|任理事长)"),
+    re.compile(r"(?:发起人|发起单位|牵头人|牵头单位|盟主)[,:、]?(?P<lead>" + ONE + r")"),
+    # whose strengths flow down: "充分发挥A的专业优势", "依托A的技术优势"
+    re.compile(r"(?:发挥|依托|借助|利用|共享|引进|输出)(?P<lead>" + ONE + r")(?:的)?" + _GAP
+               + r"{0,10}?(?:优势|优质资源|资源优势|技术|品牌|平台|专家团队)"),
     re.compile(r"(?P<lead>" + ONE + r")(?:与|和|联合|带领|携手|牵手|同)" + _GAP + r"{0,8}?(?:\d+|[一二三四五六七八九十两百]+"
                r"|多|数十|各)(?:家|所|个)" + _GAP + r"{0,14}?(?:医院|卫生院|医疗机构|医疗卫生机构|单位|卫生服务中心|成员)"),
     re.compile(r"(?P<lead>" + LIST + r")(?:共同|联合|率先|主动)?(?:牵头|领衔|发起成立|发起组建|发起|倡议成立)"),

@@ -83,6 +83,13 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
     by_lead: dict[int, dict[int, float]] = {}
     for (a, b), s in pairs.items():
         by_lead.setdefault(a, {})[b] = s
+    for group in fx.cues.co_leads:
+        # leads named together share the members any of them was found with
+        shared = {m: s for lead in group if lead in by_lead for m, s in by_lead[lead].items()}
+        if shared:
+            for lead in group:
+                if lead in fx.candidates and lead not in shared:
+                    by_lead[lead] = {**shared, **by_lead.get(lead, {})}
     choices: list[Choice] = []
     for lead, members in by_lead.items():
         ordered = sorted(members, key=lambda m: fx.first_position.get(m, 99))

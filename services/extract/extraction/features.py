@@ -30,6 +30,8 @@ class SentenceFlags:
     meeting: bool = False
     alliance_noun: bool = False
     carried: bool = False  # its parties are named in the sentence before ("会上签订了协议")
+    #: spans (in the template) of the clauses holding a reported, not planned, trigger
+    clauses: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def event(self) -> bool:
@@ -47,6 +49,8 @@ class Cues:
     named_alliance: Counter[int] = field(default_factory=Counter)
     plaque_owner: Counter[int] = field(default_factory=Counter)
     venue: Counter[int] = field(default_factory=Counter)
+    government_party: Counter[int] = field(default_factory=Counter)
+    co_leads: list[frozenset[int]] = field(default_factory=list)
     directed: Counter[tuple[int, int]] = field(default_factory=Counter)
     branch_host: Counter[tuple[int, int]] = field(default_factory=Counter)
     parties: Counter[tuple[int, int]] = field(default_factory=Counter)
@@ -64,7 +68,8 @@ def sentence_flags(v: View, old_years: bool = False) -> SentenceFlags:
     t = v.template
     f = SentenceFlags()
     f.alliance_noun = bool(cues.ALLIANCE_NOUN.search(t))
-    f.negative = bool(cues.NEGATIVE_DOMAIN.search(t))
+    f.negative = bool(cues.NEGATIVE_DOMAIN.search(t) or cues.AFFILIATION.search(v.sentence.text)
+                      or cues.REGIONAL_CENTRE.search(t) and not cues.STRONG_ALLIANCE.search(t))
     f.meeting = bool(cues.MEETING.search(t))
     for m in cues.TRIGGER.finditer(t):
         if cues.WEAK_TRIGGER.fullmatch(m.group()[:2]) and not f.alliance_noun:
@@ -76,11 +81,15 @@ def sentence_flags(v: View, old_years: bool = False) -> SentenceFlags:
                      or cues.HISTORY_AFTER.match(after) or old_years
                      or cues.PLAN_SENTENCE.search(t[:clause_start]) and "了" not in t[clause_start:m.end() + 1]
                      or cues.RENEWAL.search(t[clause_start:m.end() + 2]))
+        if not modal:
+            end = min((k for k in (t.find(",", m.end()), t.find(":", m.end())) if k >= 0), default=len(t))
+            f.clauses.append((clause_start, end))
         if not f.formation or f.modal:
             f.formation = True
             f.modal = modal
     if f.formation and (cues.INTENTION.search(t) or cues.RENEWAL.search(t)):
         f.modal = True
+        f.clauses.clear()
     return f
 
 
@@ -122,8 +131,8 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                     c.cooc_any[(a, b)] += 1
         if f.event:
             # both in the clause that holds the trigger ("A与B签约,在C举行" keeps A, B)
-            for span in _trigger_clauses(t):
-                here = [v.ids[int(k)] for k in cues.ID.findall(span)]
+            for a0, b0 in f.clauses:
+                here = [v.ids[int(k)] for k in cues.ID.findall(t[a0:b0])]
                 for a in here:
                     for b in here:
                         if a != b:
@@ -131,9 +140,12 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         weight = 1 if f.formation and not f.negative else 0
         for p in cues.LEAD_UNARY:
             for m in p.finditer(t):
-                for i in _ids(m.group("lead"), v):
+                named = _ids(m.group("lead"), v)
+                for i in named:
                     c.lead[i] += 1
                     c.lead_event[i] += weight
+                if weight and len(set(named)) > 1:
+                    c.co_leads.append(frozenset(named))  # "A、B、C牵头": one alliance, three leads
         for p in cues.MEMBER_UNARY:
             for m in p.finditer(t):
                 for i in _ids(m.group("mem"), v):
@@ -151,6 +163,13 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 for b in mems:
                     c.member[b] += 1
                     c.member_event[b] += weight
+        if f.event and cues.STRONG_ALLIANCE.search(t):
+            for m in cues.GOVERNMENT_PARTY.finditer(t):
+                # "A与X县人民政府签署医联体协议": the hospital leads what the county joins
+                for i in _ids(m.group("a") or m.group("b"), v):
+                    c.lead[i] += 1
+                    c.lead_event[i] += 1
+                    c.government_party[i] += 1
         for m in cues.NAMED_ALLIANCE.finditer(t):
             for i in _ids(m.group("lead"), v):
                 c.named_alliance[i] += 1
@@ -256,11 +275,6 @@ def _dated_before(v: View, dates: list[DateMention], ref_year: int | None) -> bo
     s = v.sentence
     return any(d.explicit_year and d.year is not None and d.year < ref_year - 1
                for d in dates if s.start <= d.start and d.end <= s.end)
-
-
-def _trigger_clauses(t: str) -> list[str]:
-    """The comma-delimited clauses of a template that hold a formation trigger."""
-    return [part for part in re.split(r"[,:]", t) if cues.TRIGGER.search(part)]
 
 
 def _log(n: float) -> float:
@@ -395,8 +409,8 @@ class ArticleFeatures:
         c = self.cues
         if c.directed[(b, a)] and not c.directed[(a, b)]:
             return False
-        if c.lead_event[b] and not c.member_event[b] and not c.lead_event[a]:
-            return False
+        if c.lead_event[b] and not c.member_event[b]:
+            return False  # co-leads do not lead each other
         return not (c.member_event[a] and not c.lead_event[a] and not c.member_event[b])
 
     def _branch_of(self, i: int) -> int | None:
@@ -409,8 +423,8 @@ class ArticleFeatures:
             return True
         if cues.LIST_NOTICE.search(title):
             return False
-        policy = cues.POLICY_TITLE.search(title)
-        if policy and not cues.POLICY_CITED.search(title, max(0, policy.start() - 12), policy.start() + 1):
+        policy = cues.POLICY_TITLE.search(title) if len(title) <= 80 else None
+        if policy and not cues.POLICY_CITED.search(title, 0, policy.start() + 1):
             return True
         return len(cues.POLICY_HEADING.findall(self.art.text)) >= 2
 
@@ -438,6 +452,7 @@ class ArticleFeatures:
             "member_cue": float(any(self.cues.member_event.values())),
             "directed": float(bool(self.cues.directed)),
             "named_alliance": float(any(self.cues.named_alliance.values())),
+            "government_party": float(any(self.cues.government_party.values())),
             "counted_members": float(any(cues.COUNTED_MEMBERS.search(v.template) for v in events)),
             "renewal": float(bool(cues.RENEWAL.search(text))),
             "company": float(any(cues.COMPANY.search(v.template) for v in events)),

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .lexicon import function_words
+from .lexicon import function_words, nouns
 from .places import PROVINCE_SHORT, Division, Gazetteer, Place, PlaceContext, gazetteer, locate_name
 
 _SUFFIX = re.compile(
@@ -52,7 +52,7 @@ _LEAD_NOISE = re.compile(
     r"|原|现)+"
 )
 _GENERIC = re.compile(
-    r"(?:双方|两院|下设|下属|所属|旗下|直属|基层|乡镇|乡|镇|村|社区|街道|县级|市级|省级|区级|国家级|三级|二级|一级|三甲|二甲|甲等|乙等|综合|公立|民营"
+    r"(?:双方|两院|保健|下设|下属|所属|旗下|直属|基层|乡镇|乡|镇|村|社区|街道|县级|市级|省级|区级|国家级|三级|二级|一级|三甲|二甲|甲等|乙等|综合|公立|民营"
     r"|私立|所有|有|全部|辖区内|辖区|专科|中心|成员|协作|合作|帮扶|对口|受援|支援|托管|牵头|核心|龙头|上级|下级|大型|各级|各类|兄弟|优质"
     r"|高水平|一流|知名|国内|省内|省外|市内|市外|县内|县外|县域|区域|周边|当地|附属|教学|定点|医联体|医共体|总"
     r"|分|两|多|几|全|各|该|本|其|此|我|贵|为|是|任|的|和|与|及|等|家|所|个|一些|部分|相关|其他|其它|有关"
@@ -83,8 +83,10 @@ _TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫
 _COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每|首)(?:家|所|个|间|座|大)(?:乡镇|[省市县区乡镇])?$")
 #: words that describe hospitals rather than name one: 山西省知名医院, 太原北部地区省直三甲综合医院
 _DESCRIPTIVE = re.compile(r"知名|大型|优质|高水平|一流|三甲|三级|二甲|二级|省直|市直|县级|市级|省级|区级|基层|各级"
-                          r"|周边|当地|辖区|地区|公立|民营|综合性|大量|众多|许多|部分|兄弟|届")
+                          r"|周边|当地|辖区|地区|公立|民营|综合性|大量|众多|许多|部分|兄弟|届|县市区|市县区|县市|市县")
 _COMMON_VERB = 5000
+#: words that end a name right before its suffix: X联合医院, X协和医院, X中心医院
+_NAME_FINAL = {"联合", "合作", "协和", "中心", "共建"}
 _ADMIN_END = set("省市县区州旗盟")
 #: districts whose names are also common words (not in the gazetteer's name index)
 _CITY_DISTRICTS = {"城区", "郊区", "矿区", "东区", "西区", "南区", "北区", "中区"}
@@ -213,7 +215,7 @@ def _town_continues(text: str, i: int, s: int, township: bool) -> bool:
     if not township:
         return False
     marker = 2 if text[s - 2:s] == "街道" else 1
-    if s - marker - (i - 1) <= 2 and text[i - 1] not in _STRONG_STOP:
+    if s - marker - (i - 1) <= 2 and text[i - 1] not in _STRONG_STOP and text[s - 2:s] != "乡镇":
         return True  # a town's name has at least two characters: 中和街道, 和平镇
     if text[i - 1] in _PREPOSITIONS:
         return False
@@ -249,7 +251,7 @@ def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
         ch = text[i - 1]
         if not _is_name_char(ch):
             break
-        stop = ch in _STRONG_STOP or (ch in _WEAK_STOP and s - i >= 2)
+        stop = ch in _STRONG_STOP or (ch in _WEAK_STOP and s - i >= 2 and text[i - 1:i + 1] not in nouns())
         if ch == "有" and text[i:i + 1] == "限":
             stop = False  # 有限公司职工医院
         if stop and not _protected(text, i - 1, s) and not _town_continues(text, i, s, township) \
@@ -263,7 +265,9 @@ def _trim_prefix(prefix: str, before: str = "") -> str:
     window = before + prefix
     places = _place_spans(window)
     ends = [m.end() for m in _STOPWORDS.finditer(window)
-            if not any(a <= m.start() and m.end() <= b for a, b in places)]  # 达尔罕茂明安联合旗
+            if not any(a <= m.start() and m.end() <= b for a, b in places)  # 达尔罕茂明安联合旗
+            and not (m.group() in _NAME_FINAL and (m.end() == len(window)  # 新北市立联合医院
+                                                   or window.startswith("医院", m.end())))]
     verbs = function_words()
     for k in range(len(window) - 1):
         freq = verbs.get(window[k:k + 2], 0)
@@ -399,6 +403,13 @@ def find_mentions(text: str) -> list[Mention]:
                 and prefix[:2] not in _ADMIN_WORDS and not _TOWN_NAME.fullmatch(prefix):
             prefix = prefix[1:]
         start = s - len(prefix)
+        if suffix in ("分院", "院区"):
+            # 博罗县医共体铁场分院: the group the branch belongs to is part of its name
+            group = _GROUP_BEFORE.search(text, max(0, start - 14), start)
+            head = _trim_prefix(group.group(1)) if group is not None else ""
+            if group is not None and _starts_with_place(head):
+                prefix = head + group.group(2) + prefix
+                start = s - len(prefix)
         if not _abbrev_ok(prefix, suffix):
             continue
         name = prefix + suffix
@@ -435,6 +446,7 @@ def find_mentions(text: str) -> list[Mention]:
     return _drop_nested(out)
 
 
+_GROUP_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,8}?)(医共体|医联体|医疗集团)$")
 _CO_BUILT_GAP = re.compile(r"(?:医疗集团|医院集团|集团|医共体|医联体)?")
 _CO_BUILT_SUFFIX = ("医院", "中医院", "中医医院", "妇幼保健院", "人民医院")
 
@@ -973,6 +985,11 @@ def _expand_relative(name: str, ctx: PlaceContext) -> str:
 
 def _government_hospital(stem: str, institutions: list[Institution],
                          mentions: list[Mention]) -> int:
+    """The hospital a county's or a town's government signs for ("叙永县人民政府与…签署医联体
+    协议" -> 叙永县人民医院). A province or a city signs for itself: no hospital."""
+    divisions = gazetteer().full.get(stem, [])
+    if stem.endswith("省") or divisions and all(d.level in "PC" for d in divisions):
+        return -1
     base = stem
     for end in ("县", "市", "区", "镇", "乡", "旗"):
         if stem.endswith(end) and len(stem) > 2:

@@ -36,3 +36,22 @@ def function_words() -> dict[str, int]:
                 words[parts[0]] = int(parts[1])
     words.update(_ALSO)
     return words
+
+
+@lru_cache(maxsize=1)
+def nouns() -> frozenset[str]:
+    """Two-character nouns and names (同济, 和平, 同仁): a stop character that starts one
+    ("市中心医院同济咸宁医院") is part of a name."""
+    import jieba
+
+    path = Path(jieba.__file__).with_name("dict.txt")
+    words: set[str] = set()
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 3 and len(parts[0]) == 2 and parts[2] in _NOUN_TAGS:
+                words.add(parts[0])
+    return frozenset(words)
+
+
+_NOUN_TAGS = {"n", "nr", "nt", "nz", "nrt"}  # not ns: places are the gazetteer's (和县)
