@@ -8,18 +8,30 @@ from services.common.consumer_app import build_consumer_app
 from services.common.contracts import TOPIC_ALLIANCES_EXTRACTED, TOPIC_ARTICLES_RAW, RawArticle
 from services.extract.config import ExtractSettings
 from services.extract.handlers import make_extract_handler
+from services.extract.isolation import ExtractionProcess
 
 
 def build_app(settings: ExtractSettings | None = None) -> FastAPI:
     settings = settings or ExtractSettings()
     output = settings.topic(TOPIC_ALLIANCES_EXTRACTED)
-    return build_consumer_app(
+    # One worker process for the service's lifetime (replaced when it overruns or dies),
+    # shared by the consumer loops the service runs one after another.
+    extraction = ExtractionProcess(budget_seconds=settings.article_budget_seconds)
+    app = build_consumer_app(
         title="Alliance Watch extract",
         settings=settings,
         group_id=settings.group_id,
         topic=settings.topic(TOPIC_ARTICLES_RAW),
         model=RawArticle,
         make_handler=lambda publisher: make_extract_handler(
-            publisher, output, max_article_chars=settings.max_article_chars
+            publisher,
+            output,
+            extractor=extraction,
+            max_article_chars=settings.max_article_chars,
         ),
+        readiness={"extraction": extraction.ready},
+        on_startup=extraction.start,
+        on_shutdown=extraction.stop,
     )
+    app.state.extraction = extraction
+    return app

@@ -1,5 +1,7 @@
 """Command line: ``python -m services.extract FILE... [--published YYYY-MM-DD]`` or
-``python -m services.extract --manifest LIST.jsonl``; one JSON line per file, in order."""
+``python -m services.extract --manifest LIST.jsonl``; one JSON line per file, in order.
+Files may be UTF-8 (with or without BOM) or GB18030/GBK/GB2312; anything else is read as
+UTF-8 with a warning on stderr."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from services.extract.decoding import decode_article
 from services.extract.extraction import ArticleInput, ExtractionResult, extract
 
 
@@ -45,9 +48,24 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, dt.date | None]]:
     return jobs
 
 
+def read_article(path: str) -> str:
+    """The file's text in whichever encoding it is (see ``decoding``); a warning on stderr
+    names a file that is in none of them, whose text then holds replacement characters."""
+    with open(path, "rb") as fh:
+        decoded = decode_article(fh.read())
+    # As text mode reads files: \r\n and lone \r end lines too.
+    text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
+    if decoded.lossy:
+        print(
+            f"warning: {path} is neither UTF-8 nor GB18030 (GBK); read as UTF-8 with its "
+            "invalid bytes replaced, so its events may be missing or wrong",
+            file=sys.stderr,
+        )
+    return text
+
+
 def result_row(path: str, published: dt.date | None) -> dict[str, Any]:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        body = fh.read()
+    body = read_article(path)
     is_html = path.lower().endswith((".html", ".htm"))
     result = extract(ArticleInput(body=body, content_type="text/html" if is_html else "text/plain",
                                   published=published))

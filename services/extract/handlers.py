@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from prometheus_client import Counter
 
@@ -15,7 +15,8 @@ from services.common.errors import PoisonError
 from services.common.kafka.loop import Handler
 from services.common.kafka.publisher import Publisher
 from services.common.kafka.records import Record
-from services.extract.extraction import ArticleInput, ExtractionResult, extract
+from services.extract.extraction import ArticleInput, ExtractionResult
+from services.extract.isolation import ArticleOverBudget
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,14 @@ ARTICLES_EXTRACTED = Counter(
     "extract_articles_total", "Articles extracted, by relevance.", ["relevant"]
 )
 EVENTS_EXTRACTED = Counter("extract_events_total", "Alliance events extracted, by type.", ["type"])
+
+
+class ArticleExtractor(Protocol):
+    """Extraction as the handler needs it (``isolation.ExtractionProcess`` in the service):
+    raises ``PoisonError`` for an article that cannot be extracted (its ``reason`` says
+    why) and ``RetryableError`` when the extractor itself is briefly unavailable."""
+
+    async def extract(self, article: ArticleInput) -> ExtractionResult: ...
 
 
 def to_message(article: RawArticle, result: ExtractionResult, now: datetime) -> ExtractedArticle:
@@ -45,6 +54,8 @@ DEFAULT_MAX_ARTICLE_CHARS = 1_000_000
 def make_extract_handler(
     publisher: Publisher,
     output_topic: str,
+    *,
+    extractor: ArticleExtractor,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     max_article_chars: int = DEFAULT_MAX_ARTICLE_CHARS,
 ) -> Handler[RawArticle]:
@@ -60,11 +71,14 @@ def make_extract_handler(
             published=article.published_at,
         )
         try:
-            # Extraction is CPU work; a thread keeps /healthz answering meanwhile.
-            result = await asyncio.to_thread(extract, source)
-        except Exception as exc:
-            # The extractor is deterministic: what fails once fails every time.
-            raise PoisonError(f"extraction failed: {type(exc).__name__}: {exc}") from exc
+            result = await extractor.extract(source)
+        except ArticleOverBudget:
+            log.warning(
+                "extraction of %d characters overran its budget",
+                len(article.body),
+                extra={"article_id": article.article_id},
+            )
+            raise
         message = to_message(article, result, clock())
         await publisher.publish(output_topic, article.article_id.encode(), encode(message))
         ARTICLES_EXTRACTED.labels(str(result.relevant).lower()).inc()

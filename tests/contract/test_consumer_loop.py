@@ -105,6 +105,35 @@ async def test_a_poison_error_dead_letters_without_retrying(kit: BrokerKit) -> N
     assert b"cannot exist" in (dead.header("dlq.error") or b"")
 
 
+class TooSlow(PoisonError):
+    reason = "too_slow"
+
+
+async def test_a_poison_error_names_its_reason_in_the_dead_letter(kit: BrokerKit) -> None:
+    for n in (1, 2, 3):
+        await kit.publisher.publish(kit.topic, f"a{n}".encode(), encode(article(n)))
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def handle(message: RawArticle, record: Record) -> None:
+        if message.article_id == "a1":
+            raise TooSlow("took too long")
+        if message.article_id == "a2":
+            raise PoisonError("names a region that does not exist", reason="unknown_region")
+        handled.append(message.article_id)
+        done.set()
+
+    loop = ConsumerLoop(await kit.source("g3r"), kit.publisher, RawArticle, handle)
+    await run_until(loop, done)
+    dead = await kit.read_all(kit.topic + ".dlq", 2)
+    assert handled == ["a3"]
+    assert [(r.key, r.header("dlq.reason")) for r in dead] == [
+        (b"a1", b"too_slow"),
+        (b"a2", b"unknown_region"),
+    ]
+    assert b"took too long" in (dead[0].header("dlq.error") or b"")
+
+
 async def test_retryable_errors_back_off_then_succeed(kit: BrokerKit) -> None:
     await kit.publisher.publish(kit.topic, b"a1", encode(article(1)))
     delays: list[float] = []

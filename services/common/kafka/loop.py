@@ -167,7 +167,7 @@ class ConsumerLoop(Generic[M]):
                 break
             except PoisonError as exc:
                 MESSAGES_FAILED.labels(record.topic, "poison").inc()
-                await self._dead_letter(record, "poison", exc)
+                await self._dead_letter(record, exc.reason, exc)
                 return
             except Exception as exc:  # retryable, or a bug: retried, then dead-lettered
                 kind = "retryable" if isinstance(exc, RetryableError) else "error"

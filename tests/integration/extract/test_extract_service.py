@@ -1,12 +1,18 @@
 """The extract service through the real broker: raw articles in, extraction results out,
-malformed input to the dead-letter topic."""
+malformed input and an article over its time budget to the dead-letter topic."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
 
 from services.common.contracts import (
     TOPIC_ALLIANCES_EXTRACTED,
@@ -21,7 +27,11 @@ from services.common.kafka.loop import ConsumerLoop
 from services.common.kafka.publisher import KafkaPublisher
 from services.common.kafka.records import Record
 from services.common.kafka.source import KafkaSource
+from services.extract.bootstrap import build_app
+from services.extract.config import ExtractSettings
 from services.extract.handlers import make_extract_handler
+from services.extract.isolation import ExtractionProcess
+from tests.unit.extract_service.extractors import MARK, gone, hang_on_marked
 from tools.localkafka import LocalKafka
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,7 +78,9 @@ async def test_raw_articles_in_extraction_results_out(kafka: LocalKafka, kafka_t
 
     source = KafkaSource(kafka.bootstrap_servers, [raw_topic], kafka_topics + "extract")
     await source.start()
-    loop = ConsumerLoop(source, publisher, RawArticle, make_extract_handler(publisher, out_topic))
+    extraction = ExtractionProcess()
+    handle = make_extract_handler(publisher, out_topic, extractor=extraction)
+    loop = ConsumerLoop(source, publisher, RawArticle, handle)
     task = asyncio.create_task(loop.run())
     results = KafkaSource(kafka.bootstrap_servers, [out_topic], kafka_topics + "reader")
     dead = KafkaSource(kafka.bootstrap_servers, [dlq_topic(raw_topic)], kafka_topics + "dlq")
@@ -82,6 +94,7 @@ async def test_raw_articles_in_extraction_results_out(kafka: LocalKafka, kafka_t
     finally:
         loop.request_stop()
         await task
+        await extraction.stop()
         for client in (source, results, dead):
             await client.stop()
         await publisher.stop()
@@ -101,3 +114,82 @@ async def test_raw_articles_in_extraction_results_out(kafka: LocalKafka, kafka_t
     assert sorted(r.key or b"" for r in dead_letters) == [b"broken", b"future"]
     assert all(r.header("dlq.reason") == b"invalid" for r in dead_letters)
     assert all(r.header("dlq.origin.topic") == raw_topic.encode() for r in dead_letters)
+
+
+async def test_an_article_over_its_time_budget_does_not_hold_its_partition(
+    kafka: LocalKafka, kafka_topics: str
+) -> None:
+    """Three articles on one partition (one key puts them there, in order); the middle one
+    never finishes. It is dead-lettered as budget_exceeded and the third is extracted."""
+    raw_topic = kafka_topics + TOPIC_ARTICLES_RAW
+    out_topic = kafka_topics + TOPIC_ALLIANCES_EXTRACTED
+    first, second = demo_articles()[:2]
+    hanging = first.model_copy(update={"article_id": "hanging", "body": MARK + first.body})
+    publisher = KafkaPublisher(kafka.bootstrap_servers)
+    await publisher.start()
+    for article in (first, hanging, second):
+        await publisher.publish(raw_topic, b"one-partition", encode(article))
+
+    extraction = ExtractionProcess(hang_on_marked, budget_seconds=2.0)
+    await extraction.start()
+    source = KafkaSource(kafka.bootstrap_servers, [raw_topic], kafka_topics + "extract")
+    await source.start()
+    handle = make_extract_handler(publisher, out_topic, extractor=extraction)
+    loop = ConsumerLoop(source, publisher, RawArticle, handle)
+    started = time.monotonic()
+    task = asyncio.create_task(loop.run())
+    results = KafkaSource(kafka.bootstrap_servers, [out_topic], kafka_topics + "reader")
+    dead = KafkaSource(kafka.bootstrap_servers, [dlq_topic(raw_topic)], kafka_topics + "dlq")
+    await results.start()
+    await dead.start()
+    try:
+        extracted = [decode(ExtractedArticle, r.value or b"") for r in await read(results, 2)]
+        elapsed = time.monotonic() - started
+        dead_letters = await read(dead, 1)
+    finally:
+        loop.request_stop()
+        await task
+        await extraction.stop()
+        for client in (source, results, dead):
+            await client.stop()
+        await publisher.stop()
+
+    assert [e.article_id for e in extracted] == [first.article_id, second.article_id]
+    assert all(e.relevant for e in extracted)
+    assert elapsed < 20, "the hanging article held the partition"
+    [letter] = dead_letters
+    assert decode(RawArticle, letter.value or b"").article_id == "hanging"
+    assert letter.header("dlq.reason") == b"budget_exceeded"
+    assert letter.header("dlq.origin.topic") == raw_topic.encode()
+
+
+def readiness(client: TestClient, expected: int, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get("/readyz")
+        if answer.status_code == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert answer.status_code == expected, answer.text
+    checks: dict[str, Any] = answer.json()["checks"]
+    return checks
+
+
+def test_the_service_is_not_ready_while_its_extraction_worker_is_gone(
+    kafka: LocalKafka, kafka_topics: str
+) -> None:
+    settings = ExtractSettings(
+        KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap_servers, TOPIC_PREFIX=kafka_topics
+    )
+    app = build_app(settings)
+    with TestClient(app) as client:
+        assert readiness(client, 200) == {"kafka": True, "extraction": True}
+        worker = app.state.extraction.worker_pid
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert readiness(client, 503) == {"kafka": True, "extraction": False}
+        # The probe that found it gone started its successor: ready again once warm.
+        assert readiness(client, 200) == {"kafka": True, "extraction": True}
+        assert app.state.extraction.worker_pid != worker

@@ -1,0 +1,198 @@
+"""The extraction worker process: honest readiness, replacement when it overruns or dies,
+and no worker left behind when the service is killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.common.errors import PoisonError, RetryableError
+from services.extract.extraction import ArticleInput
+from services.extract.isolation import ArticleOverBudget, ExtractionProcess
+from tests.unit.extract_service.extractors import (
+    MARK,
+    crash_on_marked,
+    fail_on_marked,
+    gone,
+    hang_on_marked,
+    never_warm,
+    slow_warm_up_hang_on_marked,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+FORMATION = ArticleInput(body="6月15日,桂林市中西医结合医院与灵川县中医医院建立紧密型医联体。")
+MARKED = ArticleInput(body=MARK + FORMATION.body)
+
+
+@pytest.fixture
+async def stopped_at_end() -> AsyncIterator[list[ExtractionProcess]]:
+    made: list[ExtractionProcess] = []
+    yield made
+    for extraction in made:
+        await extraction.stop()
+
+
+async def until_ready(extraction: ExtractionProcess, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not await extraction.ready():
+        assert time.monotonic() < deadline, "the worker never became ready"
+        await asyncio.sleep(0.05)
+
+
+async def until_gone(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not gone(pid):
+        assert time.monotonic() < deadline, f"process {pid} still runs"
+        await asyncio.sleep(0.05)
+
+
+async def test_ready_once_warm_and_no_longer_once_stopped(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(hang_on_marked)
+    stopped_at_end.append(extraction)
+    assert not await extraction.ready(), "not started yet"
+    await extraction.start()
+    await until_ready(extraction)
+    result = await extraction.extract(FORMATION)
+    assert [m.name for e in result.events for m in e.lead] == ["桂林市中西医结合医院"]
+    pid = extraction.worker_pid
+    assert pid is not None and pid != os.getpid()
+    await extraction.stop()
+    assert not await extraction.ready()
+    await until_gone(pid)
+    with pytest.raises(RetryableError, match="stopped"):
+        await extraction.extract(FORMATION)
+
+
+async def test_an_overrunning_worker_is_killed_and_its_successor_is_ready_once_warm(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(slow_warm_up_hang_on_marked, budget_seconds=0.5)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    first = extraction.worker_pid
+    assert first is not None
+    started = time.monotonic()
+    with pytest.raises(ArticleOverBudget) as raised:
+        await extraction.extract(MARKED)
+    assert 0.5 <= time.monotonic() - started < 5
+    assert raised.value.reason == "budget_exceeded"
+    await until_gone(first)
+    # The successor warms up for a second: not ready meanwhile, then ready.
+    assert not await extraction.ready()
+    await until_ready(extraction)
+    assert extraction.worker_pid not in (None, first)
+    result = await extraction.extract(FORMATION)
+    assert result.relevant
+
+
+async def test_the_extractors_own_error_is_poison_and_the_worker_carries_on(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(fail_on_marked)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    pid = extraction.worker_pid
+    with pytest.raises(PoisonError) as raised:
+        await extraction.extract(MARKED)
+    assert not isinstance(raised.value, ArticleOverBudget)
+    assert raised.value.reason == "poison"
+    assert "ValueError: unparseable page (at extractors.py:" in str(raised.value)
+    assert (await extraction.extract(FORMATION)).relevant
+    assert extraction.worker_pid == pid
+
+
+async def test_a_worker_that_dies_under_an_article_is_replaced_and_the_article_retryable(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(crash_on_marked)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    first = extraction.worker_pid
+    with pytest.raises(RetryableError, match="exit code 3"):
+        await extraction.extract(MARKED)
+    assert (await extraction.extract(FORMATION)).relevant
+    assert extraction.worker_pid != first
+
+
+async def test_a_worker_killed_while_idle_is_replaced_without_waiting_for_an_article(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(hang_on_marked)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    first = extraction.worker_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    await until_gone(first)
+    assert not await extraction.ready()
+    await until_ready(extraction)
+    assert extraction.worker_pid != first
+
+
+async def test_a_worker_that_never_warms_up_is_never_ready(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(never_warm, start_timeout_seconds=1.0)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    started = time.monotonic()
+    with pytest.raises(RetryableError, match="not warm after 1 s"):
+        await extraction.extract(FORMATION)
+    assert time.monotonic() - started < 10
+    for _ in range(10):
+        assert not await extraction.ready()
+        await asyncio.sleep(0.1)
+
+
+def test_a_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        ExtractionProcess(budget_seconds=0)
+
+
+_KILLED_SERVICE = """
+import asyncio
+from services.extract.extraction import ArticleInput
+from services.extract.isolation import ExtractionProcess
+from tests.unit.extract_service.extractors import MARK, hang_on_marked
+
+async def main() -> None:
+    extraction = ExtractionProcess(hang_on_marked, budget_seconds=600)
+    await extraction.start()
+    while not await extraction.ready():
+        await asyncio.sleep(0.05)
+    print(extraction.worker_pid, flush=True)
+    await extraction.extract(ArticleInput(body=MARK))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+async def test_a_service_killed_mid_article_leaves_no_worker_spinning() -> None:
+    service = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_SERVICE], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert service.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(service.stdout.readline), 30)
+        worker = int(line)
+        await asyncio.sleep(0.5)  # the worker is inside the hanging article now
+        assert not gone(worker)
+    finally:
+        service.kill()
+        service.wait(10)
+    await until_gone(worker)
