@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -41,8 +42,10 @@ from services.extract.extraction.model import MODEL_PATH, Logistic, Models
 from tools.extract_eval import SETS, Article, load_set, scorer
 
 #: L2 strength (inverse): small data, so weights are kept modest
-C_PAIR, C_LEAD, C_REL = 1.0, 1.0, 1.0
+C_PAIR, C_LEAD, C_REL = (float(x) for x in os.environ.get("AW_C", "1,1,1").split(","))
 FOLDS = 5
+#: the cross-validation is repeated over this many different splits (its noise is large)
+REPEATS = int(os.environ.get("AW_CV_REPEATS", "3"))
 
 
 @dataclass
@@ -127,8 +130,8 @@ def predict(e: Example, models: Models) -> dict[str, Any]:
     return row_of(e.article.file, result)
 
 
-def fold_of(e: Example) -> int:
-    key = f"{e.article.set_name}/{e.article.file}".encode()
+def fold_of(e: Example, repeat: int = 0) -> int:
+    key = f"{repeat}:{e.article.set_name}/{e.article.file}".encode()
     return int(hashlib.sha256(key).hexdigest(), 16) % FOLDS
 
 
@@ -142,35 +145,55 @@ def with_thresholds(m: Models, t: Thresholds) -> Models:
                   Logistic(m.relevance.bias, m.relevance.weights, t[2]), m.meta)
 
 
+def _mean(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scores averaged over repeats (the counts are the first repeat's)."""
+    out = json.loads(json.dumps(results[0]))
+    for key in ("relevance", "pairs", "institutions"):
+        for k in ("precision", "recall", "f1"):
+            out[key][k] = round(sum(r[key][k] for r in results) / len(results), 4)
+    for k in out["attributes"]:
+        values = [r["attributes"][k] for r in results if r["attributes"][k] is not None]
+        out["attributes"][k] = round(sum(values) / len(values), 4) if values else None
+    return out
+
+
 def cross_validate(examples: list[Example], grid: list[Thresholds]
                    ) -> tuple[Thresholds, dict[str, Any], list[dict[str, Any]]]:
-    """Out-of-fold predictions for every threshold setting; the best setting and its scores."""
-    preds: dict[Thresholds, dict[int, dict[str, Any]]] = {t: {} for t in grid}
-    for k in range(FOLDS):
-        models = train([e for e in examples if fold_of(e) != k])
-        for t in grid:
-            fold_models = with_thresholds(models, t)
-            for i, e in enumerate(examples):
-                if fold_of(e) == k:
-                    preds[t][i] = predict(e, fold_models)
+    """Out-of-fold predictions for every threshold setting, over REPEATS different splits
+    into folds; the best setting and its scores averaged over the repeats."""
+    preds: list[dict[Thresholds, dict[int, dict[str, Any]]]] = []
+    for r in range(REPEATS):
+        by_t: dict[Thresholds, dict[int, dict[str, Any]]] = {t: {} for t in grid}
+        for k in range(FOLDS):
+            models = train([e for e in examples if fold_of(e, r) != k])
+            for t in grid:
+                fold_models = with_thresholds(models, t)
+                for i, e in enumerate(examples):
+                    if fold_of(e, r) == k:
+                        by_t[t][i] = predict(e, fold_models)
+        preds.append(by_t)
     golds = [dict(e.article.gold, file=f"{e.article.set_name}/{e.article.file}") for e in examples]
+
+    def scored(t: Thresholds, idx: list[int]) -> tuple[dict[str, Any], list[Any]]:
+        runs = [scorer().score([golds[i] for i in idx],
+                               [dict(p[t][i], file=golds[i]["file"]) for i in idx]) for p in preds]
+        return _mean([x[0] for x in runs]), runs[0][1]
+
+    everything = list(range(len(examples)))
     best: tuple[float, Thresholds, dict[str, Any], list[Any]] | None = None
     for t in grid:
-        rows = [dict(preds[t][i], file=golds[i]["file"]) for i in range(len(examples))]
-        result, errors = scorer().score(golds, rows)
+        result, errors = scored(t, everything)
         value = result["pairs"]["f1"] + result["relevance"]["f1"] + 0.5 * result["institutions"]["f1"]
         if best is None or value > best[0]:
             best = (value, t, result, errors)
     assert best is not None
     _, t, result, errors = best
     for name in SETS:
-        idx = [i for i, e in enumerate(examples) if e.article.set_name == name]
-        part, _ = scorer().score([golds[i] for i in idx],
-                                 [dict(preds[t][i], file=golds[i]["file"]) for i in idx])
+        part, _ = scored(t, [i for i, e in enumerate(examples) if e.article.set_name == name])
         print(f"[train]   {name:7s} {_summary(part)}", file=sys.stderr)
     listed = [{"where": e[0], "what": e[1], "gold": e[2], "pred": e[3]} for e in errors]
     for i, g in enumerate(golds):
-        predicted = bool(preds[t][i]["relevant"])
+        predicted = bool(preds[0][t][i]["relevant"])
         if predicted != bool(g.get("is_alliance_event")):
             listed.append({"where": g["file"], "what": "relevance", "gold": not predicted,
                            "pred": predicted})
@@ -216,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "trained_on": "tuning part of ../shared/eval (seeds, dev, dev2, corpus minus sealed)",
         "articles": len(examples),
-        "cross_validation": {"folds": FOLDS, "relevance_f1": cv["relevance"]["f1"],
+        "cross_validation": {"folds": FOLDS, "repeats": REPEATS, "relevance_f1": cv["relevance"]["f1"],
                              "pairs_f1": cv["pairs"]["f1"], "institutions_f1": cv["institutions"]["f1"],
                              "type_accuracy": cv["attributes"]["type"]},
     }

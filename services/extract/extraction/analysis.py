@@ -41,8 +41,10 @@ class View:
     plaque_owners: set[int] = field(default_factory=set)
     #: a government stood for this institution ("叙永县人民政府与…签署")
     via_gov: set[int] = field(default_factory=set)
-    #: placeholders that were a branch (分院, co-built hospital) standing for its parent
+    #: placeholders that were a branch (分院) standing for its parent, or a co-built hospital
     branches: set[int] = field(default_factory=set)
+    #: co-built hospitals' placeholders -> their builder
+    builders: dict[int, int] = field(default_factory=dict)
     #: the sentence with institution names blanked but plaques and titles kept (for types)
     masked: str = ""
 
@@ -123,6 +125,7 @@ class ArticleText:
         owners: set[int] = set()
         via_gov: set[int] = set()
         branches: set[int] = set()
+        builders: dict[int, int] = {}
         masked: list[str] = []
         pos = s.start
         for m in self.mentions_in(s.start, s.end):
@@ -147,6 +150,10 @@ class ArticleText:
                 via_gov.add(inst)
             if m.inst >= 0 and self.insts[m.inst].branch_of is not None:
                 branches.add(len(ids))
+            builder = self.insts[m.inst].built_by if m.inst >= 0 else None
+            if builder is not None:
+                branches.add(len(ids))
+                builders[len(ids)] = builder
             parts.append(gap)
             parts.append(f"〔{len(ids)}〕")
             masked.append(gap + "〔〕")
@@ -154,7 +161,7 @@ class ArticleText:
             pos = m.end
         parts.append(self.text[pos:s.end])
         masked.append(self.text[pos:s.end])
-        return View(s, "".join(parts), ids, owners, via_gov, branches, "".join(masked))
+        return View(s, "".join(parts), ids, owners, via_gov, branches, builders, "".join(masked))
 
     def _owners(self, plaque: str) -> set[int]:
         """Institutions whose name opens a plaque: “A技术协作医院” is given by A."""

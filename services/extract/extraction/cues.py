@@ -27,7 +27,7 @@ _GAP = r"[^〔,。;:!?]"
 TRIGGER = re.compile(
     r"签约|签订|签署|签下|授牌|挂牌|揭牌|揭幕|成立|加入|组建|组成|建立|结成|缔结|结为|携手|牵手|托管|接管"
     r"|共建|启动|纳入|吸纳|吸收|正式成为|成为(?:" + _GAP + r"){0,12}(?:成员|单位|分院|医院|联盟)|落户|合作办医"
-    r"|举行(?:" + _GAP + r"){0,12}仪式|扩容|新增|正式启用|投入使用|实现联网|接入"
+    r"|举行(?:" + _GAP + r"){0,12}仪式|扩容|新增|正式启用|投入使用|实现联网|接入|签字"
 )
 #: triggers that need an alliance noun in the sentence to report a formation
 WEAK_TRIGGER = re.compile(r"启动|建立|携手|牵手|共建|组成|落户|扩容|新增|吸收|举行|正式|投入|实现|接入")
@@ -143,8 +143,8 @@ DIRECTED = [
     re.compile(r"(?P<lead>" + ONE + r")" + _GAP + r"{0,8}?(?:对|为|向)(?P<mem>" + LIST + r")(?:进行|开展|提供|实施"
                r"|给予)?" + _GAP + r"{0,6}?(?:对口支援|对口帮扶|帮扶|支援|托管|指导|支持|扶持)"),
     re.compile(r"(?P<mem>" + LIST + r")" + _GAP + r"{0,6}?(?:依托|借助|接受|得到)(?P<lead>" + ONE + r")"),
-    re.compile(r"(?P<lead>" + ONE + r")[^〔。;]{0,40}?给予(?P<mem>" + LIST + r")" + _GAP + r"{0,12}?(?:支援|帮扶|支持"
-               r"|指导|扶持)"),
+    re.compile(r"(?P<lead>" + ONE + r")(?:与〔\d+〕)?[^〔。;]{0,40}?给予(?P<mem>" + LIST + r")" + _GAP
+               + r"{0,12}?(?:支援|帮扶|支持|指导|扶持)"),
 ]
 #: a named alliance right after its lead: 开封市中心医院胸痛联盟, 同济医院肿瘤科专科医联体
 NAMED_ALLIANCE = re.compile(
@@ -162,6 +162,11 @@ OUTPOST_AT_HOST = re.compile(
     + r"{0,6}?(?:在|落户|落地|设在|入驻)(?P<host>" + ONE + r")" + _GAP + r"{0,4}?(?:揭牌|挂牌|授牌|成立|落户"
     r"|举行|启用)?"
 )
+#: what is unveiled or founded right after its name: "“A集团B医院”正式揭牌"
+UNVEILED = r"(?:正式|隆重|顺利)?(?:揭牌|挂牌|授牌|成立|签约|启用)"
+#: where an alliance is founded: "西北呼吸危重症联盟在西京医院成立" (its host, often its lead)
+FOUNDED_AT = re.compile(r"(?:联盟|医联体|联合体)(?:成立大会)?" + _GAP + r"{0,4}?在(?P<venue>" + ONE + r")" + _GAP
+                        + r"{0,4}?(?:成立|召开|举行)")
 #: the venue of a ceremony: "在B举行" (not a role by itself)
 VENUE = re.compile(r"在(?P<venue>" + ONE + r")" + _GAP + r"{0,12}?(?:举行|举办|召开|进行|完成|成立)")
 #: "A与B签约", "A正式与B携手": the two parties of an agreement, in their written order

@@ -28,6 +28,10 @@ from .types import (
     specialties_in,
 )
 
+#: the score given to a pair the text states outright, whatever the pair model makes of it
+STATED = 0.9
+#: how sure the pair model must be of a pair whose lead is not the article's main lead
+OTHER_LEAD = 0.8
 #: at most this many events an article (more is a list page or a fault; the best are kept)
 MAX_EVENTS = 50
 _DATELINE_TAIL = re.compile(r"\s*(?:讯|电)(?![子话脑])")
@@ -70,10 +74,24 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
     relevance = models.relevance.probability(relevance_features(fx, models, scored))
     if relevance < models.relevance.threshold:
         return Decision(False, relevance, ())
-    accepted = {p: s for p, s in scored.items() if s >= models.pair.threshold and fx.roles_allow(*p)}
+    accepted: dict[tuple[int, int], float] = {}
+    for p, s in scored.items():
+        stated = fx.stated(*p)
+        if stated is True:
+            accepted[p] = max(s, STATED)  # structure first: what the text states outright
+        elif stated is None and s >= models.pair.threshold and fx.roles_allow(*p):
+            accepted[p] = s
     for (a, b), s in list(accepted.items()):
         if (b, a) in accepted and accepted[(b, a)] > s:
             del accepted[(a, b)]
+    # one article, one main lead: the lead of its best pair; other leads need the text to state
+    # their pairs, or a pair model that is sure
+    inferred = {p: s for p, s in accepted.items() if fx.stated(*p) is not True}
+    if inferred:
+        main = max(inferred.items(), key=lambda t: t[1])[0][0]
+        mains = {main} | {x for g in fx.cues.co_leads if main in g for x in g}
+        accepted = {p: s for p, s in accepted.items()
+                    if p[0] in mains or fx.stated(*p) is True or s >= OTHER_LEAD}
     # an institution is a lead or a member, not both: its strongest pair decides
     role: dict[int, tuple[str, float]] = {}
     for (a, b), s in sorted(accepted.items(), key=lambda t: -t[1]):
@@ -159,7 +177,7 @@ class EventWriter:
             clause = any(bool(leads & set(ids)) and (bool(members & set(ids)) or not members)
                          for ids in self._trigger_clause_insts(v))
             key = (int(both and clause and f.event), int(both and f.event), int(f.event), int(both),
-                   int(f.formation), int(not v.sentence.title))
+                   int(f.formation), int(self._date_inside(v) is not None), int(not v.sentence.title))
             out.append((key, v))
         out.sort(key=lambda t: t[0], reverse=True)  # stable: the earlier sentence on ties
         return out
@@ -222,7 +240,7 @@ class EventWriter:
         if date is None:
             # the event's date may sit in its other sentences: "6月20日下午…授牌仪式在我院举行"
             for key, v in self._sentences(c)[1:]:
-                if key[2] and date is None:
+                if key[4] and date is None:
                     date = self._date_inside(v)
         home = self.ctx.home_province
         provinces: list[str] = []

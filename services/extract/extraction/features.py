@@ -49,9 +49,15 @@ class Cues:
     named_alliance: Counter[int] = field(default_factory=Counter)
     plaque_owner: Counter[int] = field(default_factory=Counter)
     venue: Counter[int] = field(default_factory=Counter)
+    founded_at: Counter[int] = field(default_factory=Counter)
     government_party: Counter[int] = field(default_factory=Counter)
     co_leads: list[frozenset[int]] = field(default_factory=list)
+    #: named inside the clause of a reported trigger ("A与B签约" rather than "在C的托管下")
+    in_clause: Counter[int] = field(default_factory=Counter)
+    #: co-built hospitals unveiled at a host: the host is the institution that joins
+    hosted_builds: set[int] = field(default_factory=set)
     directed: Counter[tuple[int, int]] = field(default_factory=Counter)
+    directed_event: Counter[tuple[int, int]] = field(default_factory=Counter)
     branch_host: Counter[tuple[int, int]] = field(default_factory=Counter)
     parties: Counter[tuple[int, int]] = field(default_factory=Counter)
     pairwise_same: Counter[tuple[int, int]] = field(default_factory=Counter)
@@ -133,6 +139,8 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
             # both in the clause that holds the trigger ("A与B签约,在C举行" keeps A, B)
             for a0, b0 in f.clauses:
                 here = [v.ids[int(k)] for k in cues.ID.findall(t[a0:b0])]
+                for a in set(here):
+                    c.in_clause[a] += 1
                 for a in here:
                     for b in here:
                         if a != b:
@@ -160,6 +168,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                     for b in mems:
                         if a != b:
                             c.directed[(a, b)] += 1
+                            c.directed_event[(a, b)] += int(f.event)
                 for b in mems:
                     c.member[b] += 1
                     c.member_event[b] += weight
@@ -178,16 +187,30 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
             for b in insts:
                 if b != owner:
                     c.directed[(owner, b)] += 1
+        hosted: set[int] = set()
         for m in cues.BRANCH_AT_HOST.finditer(t):
             branch_slots = [int(k) for k in cues.ID.findall(m.group("branch"))]
             if not any(k in v.branches for k in branch_slots):
                 continue  # "A与B签约仪式在C举行": C is only where it happened
+            hosted.update(branch_slots)
             for host in _ids(m.group("host"), v):
                 c.member[host] += 1
                 c.member_event[host] += weight
                 for k in branch_slots:
-                    if v.ids[k] != host:
-                        c.branch_host[(v.ids[k], host)] += 1
+                    builder = v.builders.get(k, v.ids[k])
+                    if builder != host:
+                        c.branch_host[(builder, host)] += 1
+        c.hosted_builds |= {v.ids[k] for k in hosted if k in v.builders}
+        if f.formation and not f.modal:
+            for k, builder in v.builders.items():
+                unveiled = re.match(r"[”\"」]?" + cues.UNVEILED, t[t.index(f"〔{k}〕") + len(f"〔{k}〕"):])
+                if k not in hosted and builder != v.ids[k] and unveiled:
+                    # "A集团双峰县中医医院揭牌": A builds it with the hospital named after the place
+                    c.branch_host[(builder, v.ids[k])] += 1
+                    c.lead[builder] += 1
+                    c.lead_event[builder] += weight
+                    c.member[v.ids[k]] += 1
+                    c.member_event[v.ids[k]] += weight
         for m in cues.OUTPOST_AT_HOST.finditer(t):
             lead, host = _ids(m.group("lead"), v)[0], _ids(m.group("host"), v)[0]
             if lead != host:
@@ -203,6 +226,9 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                     c.branch_host[(v.ids[k], host)] += 1
                     c.member[host] += 1
                     c.member_event[host] += weight
+        for m in cues.FOUNDED_AT.finditer(t):
+            for i in _ids(m.group("venue"), v):
+                c.founded_at[i] += 1
         for m in cues.VENUE.finditer(t):
             for i in _ids(m.group("venue"), v):
                 c.venue[i] += 1
@@ -326,8 +352,8 @@ class ArticleFeatures:
                 self.first_event_sentence = set(v.insts())
                 seen_event = True
         self.counts = counts
-        relevant = [i for i in counts if self.in_formation[i] or i in self.in_title
-                    or self.cues.lead[i] or self.cues.member[i]]
+        relevant = [i for i in counts if (self.in_formation[i] or i in self.in_title
+                    or self.cues.lead[i] or self.cues.member[i]) and i not in self.cues.hosted_builds]
         relevant.sort(key=lambda i: (-self.in_event[i], -counts[i], self.first_position[i]))
         self.candidates = relevant[:MAX_CANDIDATES]
         top = max((levels.get(i, 2.5) for i in self.candidates), default=0.0)
@@ -349,6 +375,7 @@ class ArticleFeatures:
             "event_n": _log(self.in_event[i]),
             "formation_only_modal": float(self.in_formation[i] > 0 and self.in_event[i] == 0),
             "first_event": float(i in self.first_event_sentence),
+            "trigger_clause": float(c.in_clause[i] > 0),
             "first_mentioned": float(self.first_position.get(i, 99) == 0),
             "lead_cue": float(c.lead_event[i] > 0),
             "lead_cue_any": float(c.lead[i] > 0),
@@ -357,6 +384,7 @@ class ArticleFeatures:
             "named_alliance": float(c.named_alliance[i] > 0),
             "plaque_owner": float(c.plaque_owner[i] > 0),
             "venue": float(c.venue[i] > 0),
+            "founded_at": float(c.founded_at[i] > 0),
             "level": level / 5.0,
             "top_level": float(level >= self.top_level and self.top_level > self.low_level),
             "low_level": float(level <= self.low_level and self.top_level > self.low_level),
@@ -403,6 +431,19 @@ class ArticleFeatures:
         })
         return out
 
+    def stated(self, a: int, b: int) -> bool | None:
+        """What the text states outright of "a leads b": True for a pair of a parallel list
+        ("A和B、C和D分别签署") or a directed cue in a reported formation ("A托管B", "B加入A…"),
+        False for two institutions of one parallel list that are not a pair, else None."""
+        c = self.cues
+        if c.pairwise_same[(a, b)]:
+            return True
+        if c.pairwise_other[(a, b)] or c.pairwise_same[(b, a)]:
+            return False
+        if c.directed_event[(a, b)] and not c.directed_event[(b, a)]:
+            return True
+        return None
+
     def roles_allow(self, a: int, b: int) -> bool:
         """Explicit cues are not overruled: what the text says leads does not join, what it
         says joins does not lead, and "A托管B" never reads as B leading A."""
@@ -445,8 +486,7 @@ class ArticleFeatures:
             "title_alliance": float(bool(cues.ALLIANCE_NOUN.search(title_text))),
             "title_meeting": float(bool(cues.MEETING.search(title_text))),
             "negative_domain": _log(len(cues.NEGATIVE_DOMAIN.findall(text))),
-            "policy": float(bool(cues.POLICY_TITLE.search(self.art.sentences[0].text))
-                            if self.art.sentences else 0.0) + float(len(cues.POLICY_HEADING.findall(text)) >= 2),
+            "policy": float(self.is_notice()),
             "institutions": _log(len(self.candidates)),
             "lead_cue": float(any(self.cues.lead_event.values())),
             "member_cue": float(any(self.cues.member_event.values())),

@@ -49,7 +49,7 @@ _STOPWORDS = re.compile(
 _LEAD_NOISE = re.compile(
     r"^(?:\d{1,4}\s*[年月日号时点分]?|[年月日号时点分]|上午|下午|晚上|早上|中午|凌晨|当天|当日|近日|日前"
     r"|今天|今日|昨天|近期|随后|此外|另外|同时|其中|目前|据悉|据了解|会上|会后|现场|[,、:;\s]"
-    r"|原|现)+"
+    r"|原|现|医院集团|医疗集团|集团)+"
 )
 _GENERIC = re.compile(
     r"(?:双方|两院|保健|下设|下属|所属|旗下|直属|基层|乡镇|乡|镇|村|社区|街道|县级|市级|省级|区级|国家级|三级|二级|一级|三甲|二甲|甲等|乙等|综合|公立|民营"
@@ -96,7 +96,7 @@ _QUOTE = re.compile(r"“[^“”\n]{1,40}”|\"[^\"\n]{1,40}\"|「[^「」\n]{1
 _BOOK = re.compile(r"《[^《》\n]{1,60}》")
 #: a quoted name is a plaque (a title conferred), not an institution: "授予“X协作医院”牌匾";
 #: but "“A集团B医院”正式揭牌" unveils an institution, which stays one
-_PLAQUE_AFTER = re.compile(r"^.{0,3}(?:牌匾|牌子|匾额|称号|字样|铜牌|牌(?![仪式]))")
+_PLAQUE_AFTER = re.compile(r"^.{0,3}(?:牌匾|牌子|匾额|称号|字样|铜牌|(?<![揭挂授])牌(?![仪式]))")
 _PLAQUE_BEFORE = re.compile(r"(?:授予|颁发|挂牌为|授牌|命名为|挂牌|牌匾|揭牌|更名为|加挂|为|给|向)[^。,;]{0,6}$")
 _PLAQUE_ROLE = re.compile(r"(?:单位|成员|协作医院|合作医院|指导医院|基地|中心|分中心|工作站|联盟|医联体)$")
 _PLAQUE_UNVEILED = re.compile(r"^.{0,3}(?:授牌|揭牌|挂牌)")
@@ -122,7 +122,9 @@ def _role_pattern(role_word: str) -> re.Pattern[str]:
     return re.compile(r"(?:(?<![\u4e00-\u9fff])|(?<=[为由与和]))(?:" + "|".join(options) + ")")
 
 
-_RENAMED = re.compile(r"^\s*[(（]\s*(?:现|原|现名|原名|现更名为|已更名为|更名为)\s*[:：]?\s*$")
+_RENAMED = re.compile(r"^\s*[(（]\s*(?:现名|原名|现更名为|已更名为|更名为|现|原)\s*[:：]?\s*")
+#: "叙永县人民医院挂牌为“泸州医学院附属医院叙永医院”": one hospital under a second name
+_NAMED_AS = re.compile(r"^\s*(?:正式)?(?:挂牌为|更名为|加挂|命名为)\s*[“\"「]?")
 _PERSON_TITLE = re.compile(r"长|主任|书记|委员|副|处|局|院长|医生|专家")
 _LIST_SHARED = re.compile(
     r"((?:[\u4e00-\u9fff]{2,5}、)+[\u4e00-\u9fff]{2,5}(?:和|及|与)?[\u4e00-\u9fff]{0,5}?)"
@@ -155,6 +157,7 @@ class Institution:
     count: int = 0
     relative: bool = False  # only known as 市人民医院 and the like
     branch_of: int | None = None  # a branch (…分院) of another institution
+    built_by: int | None = None  # a hospital another one co-builds: 河南省妇幼保健院(邓州医院)
 
     @property
     def aliases(self) -> tuple[str, ...]:
@@ -421,6 +424,8 @@ def find_mentions(text: str) -> list[Mention]:
             continue  # 我市继妇幼保健院后: "市" and a function word
         if prefix[0] in "一两几" and not _starts_with_place(prefix):
             continue  # 彰显了一方医院的仁心: a number, not a name
+        if "远程" in name:
+            continue  # 敦化市远程医学中心: a hospital's facility, not an institution
         if suffix.endswith("中心") and not suffix.endswith("卫生服务中心") \
                 and not (_starts_with_place(name) or re.search(r"大学|医学院|医科|附属", name)):
             continue
@@ -463,7 +468,8 @@ def _join_co_built(text: str, mentions: list[Mention]) -> list[Mention]:
         if prev is not None and gap is not None and gap.end() == m.start and prev.parent is None \
                 and prev.kind == "name" and m.kind == "name" and _placed_hospital(m.name) \
                 and not prev.name.endswith(_GROUP + _BRANCH):
-            joined = Mention(prev.start, m.end, text[prev.start:m.end], parent=prev.name,
+            # the hospital built is the local one (邓州医院, 双峰县中医医院); its builder is kept
+            joined = Mention(prev.start, m.end, m.name, parent=prev.name,
                              plaque=prev.plaque or m.plaque, in_title_doc=prev.in_title_doc)
             out[-1] = joined
             last_parent = (prev.name, m.end)
@@ -472,10 +478,23 @@ def _join_co_built(text: str, mentions: list[Mention]) -> list[Mention]:
                 and m.kind == "name" and _placed_hospital(m.name):
             m.parent = last_parent[0]
             last_parent = (last_parent[0], m.end)
-        elif m.kind == "name" and m.name[:-2] in PROVINCE_SHORT and m.name.endswith("医院"):
-            continue  # "帮扶青海医院": the hospitals of a province, not one of them
+        elif m.kind == "name" and m.name.endswith("医院") and _is_province(m.name[:-2]):
+            continue  # "帮扶青海医院", "青海省医院": the hospitals of a province, not one of them
+        whole = _CO_BUILT_WHOLE.match(m.name) if m.kind == "name" and m.parent is None else None
+        if whole is not None and _placed_hospital(whole.group(2)) and len(whole.group(1)) >= 4 \
+                and not _GENERIC_HOSPITAL.fullmatch(whole.group(1)):
+            m.name, m.parent = whole.group(2), whole.group(1)  # A医院集团邵阳县医院, one name
+            last_parent = (m.parent, m.end)
         out.append(m)
     return out
+
+
+_CO_BUILT_WHOLE = re.compile(r"^(.+?(?:医院|中医院))(?:医疗集团|医院集团|集团)?(.{2,8}(?:医院|中医院|中医医院))$")
+_GENERIC_HOSPITAL = re.compile(r"(?:省|市|县|区)?(?:人民|中医|中心)?医院")
+
+
+def _is_province(name: str) -> bool:
+    return name in PROVINCE_SHORT or any(d.level == "P" for d in gazetteer().full.get(name, []))
 
 
 def _placed_hospital(name: str) -> bool:
@@ -688,6 +707,8 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
         place = _leading_place_len(short)
         if place and _leading_place_len(long) > place and long.startswith(short[:place]):
             return False  # 衢州市人民医院 is not 衢州市柯城区人民医院 (a place inside it)
+        if _without_affiliation(long) == short:
+            return True  # 南京儿童医院 = 南京医科大学附属儿童医院
         if not _ABBREVIATION_CORE.search(_abbreviation_core(short)):
             return False  # 台安医院 is not 台南市立安南医院, 敦化市医院 not 敦化市林业医院
         return _subsequence(short, long) and len(short) < len(long)
@@ -696,6 +717,15 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
 
 #: what the middle of an abbreviation is made of: 山大二院, 哈医大二院, 北医三院, 湘雅二医院
 _ABBREVIATION_CORE = re.compile(r"[大医附一二三四五六七八九十]")
+
+
+_AFFILIATION = re.compile(r"^[\u4e00-\u9fff]{0,6}?(?:大学|学院)(?:[\u4e00-\u9fff]{0,4}?学院)?(?:附属|附设)")
+
+
+def _without_affiliation(name: str) -> str:
+    """南京医科大学附属儿童医院 -> 南京儿童医院: the place and what follows the affiliation."""
+    place = _leading_place_len(name)
+    return name[:place] + _AFFILIATION.sub("", name[place:])
 
 
 def _abbreviation_core(name: str) -> str:
@@ -783,7 +813,8 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
 
 
 _NATIONAL = re.compile(r"大学|医学院|医科|附院|附属|解放军|部队|武警|军区|战区|联勤|军医|国家|中国|科学院"
-                       r"|[\u4e00-\u9fff]大[一二三四五六七八九]院")
+                       r"|[\u4e00-\u9fff]大[一二三四五六七八九]院|^(?:中日|中美|中德|中法|中韩|中加|中意|中以)"
+                       r"|^(?:民航|铁路|空军|海军|火箭军|三军|航天|石油)[\u4e00-\u9fff]{0,2}总医院")
 _MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
 
 
@@ -819,7 +850,7 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         if paren:
             inner = by_start.get(paren.end())
             if inner is not None and inner.kind == "name" and _PAREN_CLOSE.match(text, inner.end) \
-                    and _feat(inner.name).kind == _feat(m.name).kind and m.parent is None:
+                    and _feat(inner.name).kind == _feat(m.name).kind:
                 # 云南省第一人民医院(昆明理工大学附属医院): two names of one institution
                 alias_links.append((m.name, inner.name))
         role = _ROLE_DECL.search(text, max(0, m.start - 12), m.start)
@@ -828,6 +859,11 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         renamed = _RENAMED.match(text[m.end:m.end + 8])
         if renamed:
             nxt = [x for x in names if x.start == m.end + renamed.end()]
+            if nxt:
+                alias_links.append((m.name, nxt[0].name))
+        named_as = _NAMED_AS.match(text[m.end:m.end + 8])
+        if named_as:
+            nxt = [x for x in names if x.start == m.end + named_as.end() and x.parent is not None]
             if nxt:
                 alias_links.append((m.name, nxt[0].name))
     for role_word, named in role_links:
@@ -843,8 +879,11 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     parents: dict[str, str] = {}
     mentioned = set(distinct)
     co_built = {m.name: m.parent for m in mentions if m.parent is not None}
+    for builder in co_built.values():
+        if builder not in distinct:
+            distinct.append(builder)
     for n in list(distinct):
-        parent_name = co_built.get(n) or branch_parent(n)
+        parent_name = None if n in co_built else branch_parent(n)
         if parent_name is None:
             continue
         if n.endswith(("院区",) + _GROUP) and any(same_institution(parent_name, x) for x in mentioned
@@ -922,6 +961,10 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     for branch_name, parent_name in parents.items():
         b_inst = root_to_inst[find(index[branch_name])]
         institutions[b_inst].branch_of = root_to_inst[find(index[parent_name])]
+    for built, builder in co_built.items():
+        b_inst, p_inst = root_to_inst[find(index[built])], root_to_inst[find(index[builder])]
+        if b_inst != p_inst:
+            institutions[b_inst].built_by = p_inst
     for m in mentions:
         if m.kind in ("name", "alias") and m.name in index:
             m.inst = root_to_inst[find(index[m.name])]
