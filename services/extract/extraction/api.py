@@ -12,7 +12,7 @@ from .analysis import ArticleText
 from .dates import dateline, find_dates
 from .events import Decision, EventWriter, decide
 from .features import ArticleFeatures
-from .institutions import Resolution, find_mentions, resolve
+from .institutions import Resolution, find_mentions, resolve, same_institution
 from .model import Models, trained_models
 from .places import PlaceContext, find_place_names
 from .text import normalise
@@ -58,14 +58,19 @@ def analyse(article: ArticleInput) -> Analysis:
     reference = article.published or dateline(norm.head)
     ctx = PlaceContext(find_place_names(text))
     res = resolve(text, find_mentions(text), ctx)
-    art = ArticleText(text, res, writer_of(text, res))
+    art = ArticleText(text, res, writer_of(text, res, norm.publisher))
     levels = {inst.index: inst.level for inst in res.institutions}
     dates = find_dates(text, reference)
     return Analysis(text, reference, ctx, art, ArticleFeatures(art, levels, dates, reference))
 
 
-def writer_of(text: str, res: Resolution) -> int | None:
-    """The institution that writes "我院": named on a source line, else alone in the title."""
+def writer_of(text: str, res: Resolution, owner: str = "") -> int | None:
+    """The institution that writes "我院": the page's owner named in its footer, else one
+    named on a source line, else the one alone in the title."""
+    if owner:
+        for inst in res.institutions:
+            if any(same_institution(owner, name) for name in inst.names):
+                return inst.index
     first_line_end = text.find("\n")
     title_end = first_line_end if first_line_end >= 0 else len(text)
     in_title: list[int] = []

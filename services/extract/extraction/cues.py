@@ -164,6 +164,11 @@ OUTPOST_AT_HOST = re.compile(
 )
 #: what is unveiled or founded right after its name: "“A集团B医院”正式揭牌"
 UNVEILED = r"(?:正式|隆重|顺利)?(?:揭牌|挂牌|授牌|成立|签约|启用)"
+#: institutions named as the earlier ones: "继日前与A、B签署协议后", "继A之后", "先后与A、B签署"
+BACKGROUND = re.compile(
+    r"继(?:日前|此前|之前)?(?:与)?[^〔。,]{0,8}?(?P<a>" + LIST + r")(?:等)?[^〔。]{0,24}?(?:之后|以后|后)"
+    r"|(?:先后|相继|曾经?)(?:与|和)(?P<b>" + LIST + r")"
+)
 #: where an alliance is founded: "西北呼吸危重症联盟在西京医院成立" (its host, often its lead)
 FOUNDED_AT = re.compile(r"(?:联盟|医联体|联合体)(?:成立大会)?" + _GAP + r"{0,4}?在(?P<venue>" + ONE + r")" + _GAP
                         + r"{0,4}?(?:成立|召开|举行)")

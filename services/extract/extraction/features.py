@@ -50,6 +50,8 @@ class Cues:
     plaque_owner: Counter[int] = field(default_factory=Counter)
     venue: Counter[int] = field(default_factory=Counter)
     founded_at: Counter[int] = field(default_factory=Counter)
+    #: named only as earlier partners: "继A之后", "先后与A、B签署"
+    background: Counter[int] = field(default_factory=Counter)
     government_party: Counter[int] = field(default_factory=Counter)
     co_leads: list[frozenset[int]] = field(default_factory=list)
     #: named inside the clause of a reported trigger ("A与B签约" rather than "在C的托管下")
@@ -203,8 +205,9 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         c.hosted_builds |= {v.ids[k] for k in hosted if k in v.builders}
         if f.formation and not f.modal:
             for k, builder in v.builders.items():
-                unveiled = re.match(r"[”\"」]?" + cues.UNVEILED, t[t.index(f"〔{k}〕") + len(f"〔{k}〕"):])
-                if k not in hosted and builder != v.ids[k] and unveiled:
+                at = t.index(f"〔{k}〕")
+                unveiled = re.match(r"[”\"」]?" + cues.UNVEILED, t[at + len(f"〔{k}〕"):])
+                if k not in hosted and builder != v.ids[k] and unveiled and not t[:at].endswith("在"):
                     # "A集团双峰县中医医院揭牌": A builds it with the hospital named after the place
                     c.branch_host[(builder, v.ids[k])] += 1
                     c.lead[builder] += 1
@@ -226,6 +229,9 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                     c.branch_host[(v.ids[k], host)] += 1
                     c.member[host] += 1
                     c.member_event[host] += weight
+        for m in cues.BACKGROUND.finditer(t):
+            for i in _ids(m.group("a") or m.group("b"), v):
+                c.background[i] += 1
         for m in cues.FOUNDED_AT.finditer(t):
             for i in _ids(m.group("venue"), v):
                 c.founded_at[i] += 1
@@ -252,6 +258,11 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                         if a != b and (a, b) not in pairs and (b, a) not in pairs:
                             c.pairwise_other[(a, b)] += 1
     _read_structure(c, views, flags)
+    if not any(c.lead_event.values()):
+        # no lead named as such: the host of the founding leads ("西北呼吸危重症联盟在西京医院成立")
+        for i, n in c.founded_at.items():
+            c.lead[i] += n
+            c.lead_event[i] += n
     return c
 
 
@@ -353,7 +364,8 @@ class ArticleFeatures:
                 seen_event = True
         self.counts = counts
         relevant = [i for i in counts if (self.in_formation[i] or i in self.in_title
-                    or self.cues.lead[i] or self.cues.member[i]) and i not in self.cues.hosted_builds]
+                    or self.cues.lead[i] or self.cues.member[i]) and i not in self.cues.hosted_builds
+                    and self.cues.background[i] < counts[i]]
         relevant.sort(key=lambda i: (-self.in_event[i], -counts[i], self.first_position[i]))
         self.candidates = relevant[:MAX_CANDIDATES]
         top = max((levels.get(i, 2.5) for i in self.candidates), default=0.0)

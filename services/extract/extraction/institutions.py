@@ -945,6 +945,17 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     groups: dict[int, list[str]] = {}
     for n, i in index.items():
         groups.setdefault(find(i), []).append(n)
+    # a relative name expanded to a name the article gives in full is that institution
+    by_name: dict[str, int] = {}
+    for root, group in sorted(groups.items()):
+        canonical = _canonical(group, ctx)[0]
+        if canonical in by_name:
+            union(by_name[canonical], root)
+        else:
+            by_name[canonical] = root
+    groups = {}
+    for n, i in index.items():
+        groups.setdefault(find(i), []).append(n)
     institutions: list[Institution] = []
     root_to_inst: dict[int, int] = {}
     counts = Counter(m.name for m in mentions if m.kind in ("name", "alias") and not m.plaque)

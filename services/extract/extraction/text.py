@@ -324,6 +324,22 @@ class Normalised:
 
     text: str
     head: str
+    publisher: str = ""  # the institution the page's footer names as its owner
+
+
+#: a page's footer naming who publishes it: "版权所有 © 长沙市第九医院", "主办单位:X医院"
+_PUBLISHER = re.compile(
+    r"(?:版权所有|版权归|主办单位|主办|Copyright|©)[^\n]{0,24}?([\u4e00-\u9fff]{2,24}?(?:医院|卫生院|保健院|医疗中心"
+    r"|卫生服务中心))|([\u4e00-\u9fff]{2,24}?(?:医院|卫生院|保健院|医疗中心|卫生服务中心))\s*(?:版权所有|主办)"
+)
+
+
+def publisher(raw: str) -> str:
+    """The institution a page's footer names as its owner ("" when none): it is "我院"."""
+    found = ""
+    for m in _PUBLISHER.finditer(raw):
+        found = m.group(1) or m.group(2)
+    return found
 
 
 def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalised:
@@ -331,7 +347,10 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
     if is_html:
         if not title:
             title = html_title(body)
+        owner_text = _strip_tags(body)
         body = html_to_text(body)
+    else:
+        owner_text = body
     body = unicodedata.normalize("NFKC", body)
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     body = _QMARKS.sub(" ", body)
@@ -340,6 +359,8 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
     traditional = is_traditional(title + "\n" + body)
     body = remove_pinyin(to_simplified(body, traditional))
     head = body[:600]
+    owner = publisher(remove_pinyin(to_simplified(unicodedata.normalize("NFKC", owner_text[-3000:]),
+                                                  traditional)))
     text = clean_lines(body)
     if title:
         title = remove_pinyin(to_simplified(title, traditional)).strip()
@@ -347,4 +368,4 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
         first = text.split("\n", 1)[0]
         if title and title not in first and first not in title:
             text = title + "\n" + text
-    return Normalised(text=text, head=head)
+    return Normalised(text=text, head=head, publisher=owner)
