@@ -87,13 +87,33 @@ def _cut(s: str) -> list[tuple[int, int]]:
     return spans
 
 
+_SIGNS = re.compile(r"签约|签订|签署|加入|结成|缔结|组建|托管|授牌|挂牌|揭牌")
+
+
+def _writer_signs(text: str, mentions: list[Mention]) -> bool:
+    """Whether "我院" is itself a party: named in a sentence that reports a signing."""
+    for m in mentions:
+        if m.kind == "pronoun":
+            start = max(text.rfind("。", 0, m.start), text.rfind("\n", 0, m.start)) + 1
+            end = min(k for k in (text.find("。", m.end), text.find("\n", m.end), len(text)) if k >= 0)
+            if _SIGNS.search(text, start, end):
+                return True
+    return False
+
+
 class ArticleText:
     """The sentences of an article with the resolved institution mentions in each."""
 
     def __init__(self, text: str, res: Resolution, writer: int | None) -> None:
         self.text = text
         self.res = res
-        self.insts: list[Institution] = res.institutions
+        self.insts: list[Institution] = list(res.institutions)
+        self.unnamed_writer: int | None = None
+        if writer is None and _writer_signs(text, res.mentions):
+            # "我院与郎溪县中医院签署协议" from a page that never names itself: the writer is a
+            # party all the same, weighed like any other and left out of what is reported
+            writer = self.unnamed_writer = len(self.insts)
+            self.insts.append(Institution(index=writer, names=["我院"], name="我院"))
         self.writer = writer
         self.sentences = split_sentences(text)
         self.mentions = sorted(res.mentions, key=lambda m: (m.start, -m.end))

@@ -84,6 +84,28 @@ def writer_of(text: str, res: Resolution, owner: str = "") -> int | None:
             in_title.append(m.inst)
     if len(in_title) == 1 and not re.search(r"我院|本院", text[:title_end]):
         return in_title[0]
+    return _writer_beside(text, res)
+
+
+def _writer_beside(text: str, res: Resolution) -> int | None:
+    """"我院与舟曲县人民医院签订协议, …兰大一院副院长…参加": the institution named beside 我院
+    in its sentences, never as its counterpart, is 我院."""
+    votes: dict[int, int] = {}
+    partners: set[int] = set()
+    named = [m for m in res.mentions if m.kind in ("name", "alias") and m.inst >= 0]
+    for p in (m for m in res.mentions if m.kind == "pronoun"):
+        start = max(text.rfind("。", 0, p.start), text.rfind("\n", 0, p.start)) + 1
+        end = min(k for k in (text.find("。", p.end), text.find("\n", p.end), len(text)) if k >= 0)
+        for m in named:
+            if start <= m.start and m.end <= end:
+                gap = text[min(p.end, m.end):max(p.start, m.start)]
+                if re.fullmatch(r"\s*(?:与|和|同|及|、)\s*", gap):
+                    partners.add(m.inst)
+                else:
+                    votes[m.inst] = votes.get(m.inst, 0) + 1
+    ranked = sorted(((n, i) for i, n in votes.items() if i not in partners), reverse=True)
+    if len(ranked) == 1 or len(ranked) > 1 and ranked[0][0] > ranked[1][0]:
+        return ranked[0][1]
     return None
 
 

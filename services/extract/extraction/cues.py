@@ -51,7 +51,8 @@ HISTORY = re.compile(
     r"|组建于|至今|先后与|相继与|原有|已有|历史|去年|前年|上年|的(?:精心|大力|全力)?(?:托管|帮扶|支持|指导|帮助|带领|支援)下"
 )
 #: what right after a trigger makes it history: "医联体成立五周年", "成立以来", "签约后"
-HISTORY_AFTER = re.compile(r"[\d一二三四五六七八九十]+周年|以来|至今|[\d一二三四五六七八九十]+年来|下(?![属设辖])")
+HISTORY_AFTER = re.compile(r"[\d一二三四五六七八九十]+周年|以来|至今|[\d一二三四五六七八九十]+年来|下(?![属设辖])"
+                           r"|(?:仪式|大会|活动)?(?:结束|完成)?(?:后|之后|以后)(?![,])")
 RENEWAL = re.compile(r"续签|续约|重新签订|再次签约")
 #: 签约 / 托管 of things that are not alliances between medical institutions
 NEGATIVE_DOMAIN = re.compile(
@@ -138,6 +139,8 @@ DIRECTED = [
     re.compile(r"(?P<mem>" + LIST + r")" + _GAP + r"{0,10}?(?:成为|作为|挂牌成为|挂牌为|被确定为|获批|为)(?P<lead>"
                + ONE + r")(?:的)?" + _GAP + r"{0,14}?(?:成员|分院|协作|合作医院|联盟|医联体|指导医院|基地"
                r"|托管|帮扶)"),
+    re.compile(r"(?P<lead>" + ONE + r")(?:将|会|还|也|长期|持续)?(?:派出|派驻|选派|委派)" + _GAP
+               + r"{0,16}?(?:进驻|到|赴|前往|入驻|下沉到|下沉至)(?P<mem>" + LIST + r")"),
     re.compile(r"(?P<lead>" + ONE + r")(?:将|会|还|也|长期|持续)?" + _GAP + r"{0,4}?(?:派出|派驻|选派|对口支援"
                r"|对口帮扶|帮扶|支援|托管|指导|扶持)(?P<mem>" + LIST + r")"),
     re.compile(r"(?P<lead>" + ONE + r")" + _GAP + r"{0,8}?(?:对|为|向)(?P<mem>" + LIST + r")(?:进行|开展|提供|实施"

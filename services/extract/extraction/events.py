@@ -144,7 +144,12 @@ class EventWriter:
         self.article_specialties = specialties_in(art.text)
 
     def events(self, decision: Decision) -> tuple[AllianceEvent, ...]:
-        return tuple(self._event(part) for c in decision.choices for part in self._by_date(c))
+        return tuple(self._event(part) for c in decision.choices for part in self._by_date(c)
+                     if self._named(part.leads) or self._named(part.members))
+
+    def _named(self, insts: list[int]) -> list[int]:
+        """The institutions the article names (not an unnamed writer's "我院")."""
+        return [i for i in insts if i != self.art.unnamed_writer]
 
     def _by_date(self, c: Choice) -> list[Choice]:
         """Members one lead signed with on different days are different events."""
@@ -245,7 +250,7 @@ class EventWriter:
         home = self.ctx.home_province
         provinces: list[str] = []
         strong: set[str] = set()
-        for i in c.leads + c.members:
+        for i in self._named(c.leads + c.members):
             place = self.art.insts[i].place
             prov = place.province
             if prov and not place.strong and home and prov != home:
@@ -258,9 +263,9 @@ class EventWriter:
         s = evidence.sentence
         return AllianceEvent(
             type=etype,
-            specialty=self._specialty(evidence, etype, c.leads[0]),
-            lead=tuple(self._mention(i) for i in c.leads),
-            members=tuple(self._mention(i) for i in c.members),
+            specialty=self._specialty(evidence, etype, (self._named(c.leads) or c.members)[0]),
+            lead=tuple(self._mention(i) for i in self._named(c.leads)),
+            members=tuple(self._mention(i) for i in self._named(c.members)),
             date=date.iso() if date is not None else None,
             provinces=tuple(provinces),
             cross_province=len(strong) >= 2,

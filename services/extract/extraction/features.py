@@ -348,6 +348,11 @@ class ArticleFeatures:
         seen_event = False
         order = 0
         for v, f in zip(art.views, self.flags, strict=True):
+            for builder in v.builders.values():
+                counts[builder] += 1  # named inside the co-built hospital's name
+                if builder not in self.first_position:
+                    self.first_position[builder] = order
+                    order += 1
             for i in v.insts():
                 counts[i] += v.ids.count(i)
                 if i not in self.first_position:
@@ -487,7 +492,8 @@ class ArticleFeatures:
         formations = [v for v, f in zip(self.art.views, self.flags, strict=True) if f.formation]
         title = [v for v in self.art.views if v.sentence.title]
         title_text = " ".join(v.template for v in title)
-        two = [v for v in events if len(v.insts()) >= 2]
+        two = [v for v, f in zip(self.art.views, self.flags, strict=True)
+               if f.event and (len(v.insts()) >= 2 or f.carried)]
         text = self.art.text
         out = {
             "event_sentences": _log(len(events)),

@@ -678,6 +678,8 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
     a, b = fa.key, fb.key
     if a == b or _short_place(a) == _short_place(b):
         return True  # 长沙妇幼保健院 = 长沙市妇幼保健院
+    if a.replace("县人民医院", "县医院") == b.replace("县人民医院", "县医院") and a.endswith("医院"):
+        return True  # 迭部县医院 = 迭部县人民医院: a county's hospital is its people's hospital
     if fa.kind != fb.kind or fa.numerals != fb.numerals:
         return False
     if len(a) <= len(b):
