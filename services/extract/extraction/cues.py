@@ -123,6 +123,8 @@ MEMBER_UNARY = [
     re.compile(r"(?P<mem>" + LIST + r")等" + _GAP + r"{0,12}?(?:成员|联盟单位|协作单位|分院)"),
     re.compile(r"成员(?:单位|医院)?(?:包括|有|为|是)(?::)?(?P<mem>" + LIST + r")"),
     re.compile(r"(?:整合|联合|吸纳|纳入|覆盖)(?P<mem>" + LIST + r")"),
+    # who receives the support: "给予我院技术支持与指导"
+    re.compile(r"给予(?P<mem>" + LIST + r")" + _GAP + r"{0,12}?(?:支援|帮扶|支持|指导|扶持)"),
     # a network's sites: "首批与A、B实现联网", "A、B接入平台"
     re.compile(r"与(?P<mem>" + LIST + r")(?:实现|正式)?(?:联网|互联互通|连通)"),
     re.compile(r"(?P<mem>" + LIST + r")(?:等" + _GAP + r"{0,8}?)?(?:接入|联入)"),

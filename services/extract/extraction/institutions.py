@@ -12,6 +12,7 @@ that signs is resolved to its hospital.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -984,7 +985,33 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     for m in mentions:
         if m.kind == "gov":
             m.inst = _government_hospital(m.place_stem, institutions, mentions)
+    mentions.extend(_bare_references(text, mentions, institutions))
+    mentions.sort(key=lambda x: (x.start, -x.end))
     return Resolution(mentions=mentions, institutions=institutions)
+
+
+_BARE = re.compile(r"中心医院|人民医院|中医院|中医医院|妇幼保健院|儿童医院|肿瘤医院")
+
+
+def _bare_references(text: str, mentions: list[Mention], institutions: list[Institution]) -> list[Mention]:
+    """"中心医院副院长…来到我院" after "长沙市中心医院" in the title: a bare kind of hospital
+    names the one institution of the article that is a place and that kind."""
+    taken = sorted((m.start, m.end) for m in mentions)
+    starts = [a for a, _ in taken]
+    out: list[Mention] = []
+    for hit in _BARE.finditer(text):
+        before = text[hit.start() - 1:hit.start()]
+        if before and _is_name_char(before) and before not in _STRONG_STOP | _WEAK_STOP:
+            continue  # inside a longer name
+        k = bisect.bisect_right(starts, hit.start()) - 1
+        if k >= 0 and taken[k][1] > hit.start():
+            continue
+        owners = [inst for inst in institutions
+                  if any(n.endswith(hit.group()) and _is_place_chain(n[: -len(hit.group())])
+                         for n in inst.names + [inst.name])]
+        if len(owners) == 1:
+            out.append(Mention(hit.start(), hit.end(), hit.group(), kind="alias", inst=owners[0].index))
+    return out
 
 
 def _relative_kind(ctx: PlaceContext) -> str:
