@@ -119,6 +119,7 @@ MEMBER_UNARY = [
     re.compile(r"(?:为|向|给)(?P<mem>" + LIST + r")" + _GAP + r"{0,10}?(?:授牌|颁发|颁授|授予)"),
     re.compile(r"(?:托管|接管|帮扶|支援|对口支援|对口帮扶)(?:了)?(?P<mem>" + LIST + r")"),
     re.compile(r"(?P<mem>" + LIST + r")(?:获|被)?(?:授牌|授予)"),
+    re.compile(r"(?P<mem>" + LIST + r")(?:等)?" + _GAP + r"{0,12}?(?:接受|领取|获得|获颁)(?:了)?(?:授牌|牌匾|证书)"),
     re.compile(r"(?P<mem>" + LIST + r")" + _GAP + r"{0,8}?(?:作为|为)(?:" + _GAP + r"){0,6}?成员单位代表"),
     re.compile(r"(?P<mem>" + LIST + r")等" + _GAP + r"{0,12}?(?:成员|联盟单位|协作单位|分院)"),
     re.compile(r"成员(?:单位|医院)?(?:包括|有|为|是)(?::)?(?P<mem>" + LIST + r")"),
@@ -153,7 +154,8 @@ DIRECTED = [
 ]
 #: a named alliance right after its lead: 开封市中心医院胸痛联盟, 同济医院肿瘤科专科医联体
 NAMED_ALLIANCE = re.compile(
-    r"(?<![与和及、〕])(?P<lead>" + ONE + r")(?:(?!加入|成为|签|授|揭|挂|携手|牵手|联合|与|和)"
+    r"(?<![与和及、〕·])(?P<lead>" + ONE + r")(?:(?!加入|成为|签|授|揭|挂|携手|牵手|联合|与|和|举行|召开|成立|建立|组建"
+    r"|共建|开展|推进|参加|出席|启动|构建|打造|建设|推动|加强|深化|的)"
     + _GAP + r"){0,12}?(?:专科联盟|专病联盟|科联盟|联盟|科联体|专科医联体|医联体|医共体|医疗集团|集团|协作网)"
 )
 #: a branch plaque at its host: "A分院揭牌仪式在B举行" (A's parent leads, B joins)

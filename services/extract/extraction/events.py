@@ -81,6 +81,14 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
             accepted[p] = max(s, STATED)  # structure first: what the text states outright
         elif stated is None and s >= models.pair.threshold and fx.roles_allow(*p):
             accepted[p] = s
+    if not accepted:
+        # a relevant article reports its formation: its best pair of parties named in the clause
+        # of a reported trigger ("A与B签约共建医联体") stands even if the model is unsure
+        clause_pairs = [(s, p) for p, s in scored.items()
+                        if fx.cues.cooc_clause[p] and fx.stated(*p) is not False and fx.roles_allow(*p)]
+        if clause_pairs:
+            s, p = max(clause_pairs)
+            accepted[p] = s
     for (a, b), s in list(accepted.items()):
         if (b, a) in accepted and accepted[(b, a)] > s:
             del accepted[(a, b)]

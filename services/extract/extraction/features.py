@@ -117,7 +117,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
     for v, f in zip(views, flags, strict=True):
         insts = v.insts()
         parties = insts
-        if f.event and len(insts) < 2 and _CARRY_ON.match(v.template):
+        if f.event and _CARRY_ON.match(v.template) and set(previous) - set(insts):
             parties = list(dict.fromkeys(previous + insts))
             f.carried = len(parties) >= 2
         previous = insts or previous
@@ -184,6 +184,8 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         for m in cues.NAMED_ALLIANCE.finditer(t):
             for i in _ids(m.group("lead"), v):
                 c.named_alliance[i] += 1
+                if weight and not f.modal:
+                    c.lead_event[i] += 1  # "A内分泌专科联盟成立": A's alliance
         for owner in v.plaque_owners if f.event else ():
             c.plaque_owner[owner] += 1
             for b in insts:

@@ -99,7 +99,8 @@ _BOOK = re.compile(r"《[^《》\n]{1,60}》")
 #: but "“A集团B医院”正式揭牌" unveils an institution, which stays one
 _PLAQUE_AFTER = re.compile(r"^.{0,3}(?:牌匾|牌子|匾额|称号|字样|铜牌|(?<![揭挂授])牌(?![仪式]))")
 _PLAQUE_BEFORE = re.compile(r"(?:授予|颁发|挂牌为|授牌|命名为|挂牌|牌匾|揭牌|更名为|加挂|为|给|向)[^。,;]{0,6}$")
-_PLAQUE_ROLE = re.compile(r"(?:单位|成员|协作医院|合作医院|指导医院|基地|中心|分中心|工作站|联盟|医联体)$")
+_PLAQUE_ROLE = re.compile(r"(?:单位|成员|协作医院|合作医院|指导医院|基地|中心|分中心|工作站|联盟|医联体"
+                          r"|(?:医联体|联盟|集团|医共体)(?:成员)?(?:医院|单位))$")
 _PLAQUE_UNVEILED = re.compile(r"^.{0,3}(?:授牌|揭牌|挂牌)")
 _GOV = re.compile(r"(?:人民)?政府")
 _PRONOUN = re.compile(r"我院|本院|我们医院|该院|我们院")
@@ -273,8 +274,11 @@ def _trim_prefix(prefix: str, before: str = "") -> str:
             and not (m.group() in _NAME_FINAL and (m.end() == len(window)  # 新北市立联合医院
                                                    or window.startswith("医院", m.end())))]
     verbs = function_words()
+    g = gazetteer()
     for k in range(len(window) - 1):
         freq = verbs.get(window[k:k + 2], 0)
+        if window[k:k + 2] in g.alias:
+            continue  # 大连大学, 开封市: a place's short name, whatever else the word can be
         # a very common verb wins over a two-character county it overlaps: 提高县医院 (高县)
         if freq and not any(a < k + 2 and k < b and (b - a > 2 or freq < _COMMON_VERB)
                             for a, b in places):

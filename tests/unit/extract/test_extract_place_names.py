@@ -9,7 +9,8 @@ import pytest
 from extract_testlib import pairs, run
 
 from services.extract.extraction import ArticleInput, extract
-from services.extract.extraction.institutions import find_mentions, is_generic
+from services.extract.extraction.institutions import find_mentions, is_generic, level_of
+from services.extract.extraction.places import Place
 from services.extract.extraction.text import is_traditional, normalise, to_simplified
 from tools.articles import generate
 
@@ -66,8 +67,11 @@ def test_generic_references_still_dropped() -> None:
 
 
 def test_city_district_ranks_below_the_city() -> None:
-    r = run("6月1日，晋城市城区人民医院与恩施土家族苗族自治州中心医院签约，组建医联体。")
-    assert pairs(r) == {("恩施土家族苗族自治州中心医院", "晋城市城区人民医院")}
+    place = Place()
+    assert level_of("晋城市城区人民医院", place) < level_of("恩施土家族苗族自治州中心医院", place)
+    assert level_of("密云区医院", place) > level_of("滦平县医院", place)  # a district of Beijing
+    assert level_of("四川阿坝州理县人民医院", place) == level_of("滦平县医院", place)
+    assert level_of("成都军区总医院", place) > level_of("四川省人民医院", place)
 
 
 def test_lead_named_in_another_clause_of_the_sentence() -> None:
