@@ -128,6 +128,8 @@ class ExtractedArticle(Message):
     published_at: date | None = None
     relevant: bool
     events: tuple[AllianceEvent, ...] = ()
+    #: the article reported more events than extraction keeps (the most confident were kept)
+    events_truncated: bool = False
     extracted_at: datetime
 
 

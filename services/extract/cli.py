@@ -88,8 +88,11 @@ def row_of(file_name: str, result: ExtractionResult) -> dict[str, Any]:
             "evidence": ev.evidence.text,
             "cooperation": list(ev.cooperation),
         })
-    return {"file": file_name, "relevant": result.relevant, "events": events,
-            "extractor_version": result.extractor_version}
+    row: dict[str, Any] = {"file": file_name, "relevant": result.relevant, "events": events,
+                           "extractor_version": result.extractor_version}
+    if result.truncated:
+        row["events_truncated"] = True  # more events than extraction keeps
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 ARTICLES_EXTRACTED = Counter(
     "extract_articles_total", "Articles extracted, by relevance.", ["relevant"]
 )
+ARTICLES_TRUNCATED = Counter(
+    "extract_articles_truncated_total",
+    "Articles with more events than extraction keeps (the most confident were kept).",
+)
 EVENTS_EXTRACTED = Counter("extract_events_total", "Alliance events extracted, by type.", ["type"])
 
 
@@ -43,6 +47,7 @@ def to_message(article: RawArticle, result: ExtractionResult, now: datetime) -> 
         published_at=article.published_at,
         relevant=result.relevant,
         events=result.events,
+        events_truncated=result.truncated,
         extracted_at=now,
     )
 
@@ -84,6 +89,10 @@ def make_extract_handler(
         ARTICLES_EXTRACTED.labels(str(result.relevant).lower()).inc()
         for event_type, count in Tally(e.type.value for e in result.events).items():
             EVENTS_EXTRACTED.labels(event_type).inc(count)
+        if result.truncated:
+            ARTICLES_TRUNCATED.inc()
+            log.warning("more events than extraction keeps; the %d most confident were kept",
+                        len(result.events), extra={"article_id": article.article_id})
         log.info(
             "extracted %d events", len(result.events), extra={"article_id": article.article_id}
         )

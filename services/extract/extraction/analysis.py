@@ -87,6 +87,12 @@ def _cut(s: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _plain(text: str) -> str:
+    """Text between institutions, with the brackets that mark them in a template made plain
+    ("国办发〔2017〕32号" would read as an institution)."""
+    return text.replace("〔", "[").replace("〕", "]")
+
+
 _SIGNS = re.compile(r"签约|签订|签署|加入|结成|缔结|组建|托管|授牌|挂牌|揭牌")
 
 
@@ -94,8 +100,10 @@ def _writer_signs(text: str, mentions: list[Mention]) -> bool:
     """Whether "我院" is itself a party: named in a sentence that reports a signing."""
     for m in mentions:
         if m.kind == "pronoun":
-            start = max(text.rfind("。", 0, m.start), text.rfind("\n", 0, m.start)) + 1
-            end = min(k for k in (text.find("。", m.end), text.find("\n", m.end), len(text)) if k >= 0)
+            floor, ceiling = max(0, m.start - 200), min(len(text), m.end + 200)
+            start = max(text.rfind("。", floor, m.start), text.rfind("\n", floor, m.start), floor - 1) + 1
+            end = min(k for k in (text.find("。", m.end, ceiling), text.find("\n", m.end, ceiling), ceiling)
+                      if k >= 0)
             if _SIGNS.search(text, start, end):
                 return True
     return False
@@ -122,13 +130,8 @@ class ArticleText:
 
     def mentions_in(self, start: int, end: int) -> list[Mention]:
         lo = bisect.bisect_left(self._starts, start)
-        out: list[Mention] = []
-        for m in self.mentions[lo:]:
-            if m.start >= end:
-                break
-            if m.end <= end:
-                out.append(m)
-        return out
+        hi = bisect.bisect_left(self._starts, end)
+        return [m for m in self.mentions[lo:hi] if m.end <= end]
 
     def _inst_of(self, m: Mention) -> int:
         if m.kind == "pronoun":
@@ -153,14 +156,14 @@ class ArticleText:
                 continue
             if m.plaque:
                 owners |= self._owners(m.name)
-                parts.append(self.text[pos:m.start] + "〔牌〕")
-                masked.append(self.text[pos:m.end])
+                parts.append(_plain(self.text[pos:m.start]) + "〔牌〕")
+                masked.append(_plain(self.text[pos:m.end]))
                 pos = m.end
                 continue
             inst = self._inst_of(m)
             if inst < 0 or m.plural:
                 continue  # "九家上海中医药大学附属医院": a kind of institution, counted
-            gap = self.text[pos:m.start]
+            gap = _plain(self.text[pos:m.start])
             if ids and ids[-1] == inst and _OPEN_GAP.fullmatch(gap):
                 close = _CLOSE_GAP.match(self.text, m.end)
                 if close is not None and close.end() <= s.end:
@@ -179,8 +182,8 @@ class ArticleText:
             masked.append(gap + "〔〕")
             ids.append(inst)
             pos = m.end
-        parts.append(self.text[pos:s.end])
-        masked.append(self.text[pos:s.end])
+        parts.append(_plain(self.text[pos:s.end]))
+        masked.append(_plain(self.text[pos:s.end]))
         return View(s, "".join(parts), ids, owners, via_gov, branches, builders, "".join(masked))
 
     def _owners(self, plaque: str) -> set[int]:

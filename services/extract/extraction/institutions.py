@@ -128,10 +128,11 @@ _RENAMED = re.compile(r"^\s*[(（]\s*(?:现名|原名|现更名为|已更名为|
 #: "叙永县人民医院挂牌为“泸州医学院附属医院叙永医院”": one hospital under a second name
 _NAMED_AS = re.compile(r"^\s*(?:正式)?(?:挂牌为|更名为|加挂|命名为)\s*[“\"「]?")
 _PERSON_TITLE = re.compile(r"长|主任|书记|委员|副|处|局|院长|医生|专家")
-_LIST_SHARED = re.compile(
-    r"((?:[\u4e00-\u9fff]{2,5}、)+[\u4e00-\u9fff]{2,5}(?:和|及|与)?[\u4e00-\u9fff]{0,5}?)"
-    r"(?:等)?\s*(?:[\d一二三四五六七八九十两]+\s*(?:个|家|所))?"
-    r"(社区卫生服务中心|社区卫生服务站|中心卫生院|卫生院|街道社区卫生服务中心)"
+_LIST_SUFFIX = re.compile(r"社区卫生服务中心|社区卫生服务站|中心卫生院|卫生院")
+#: the list right before a shared suffix (searched up to the suffix, so "$" is the suffix)
+_LIST_BEFORE = re.compile(
+    r"((?:[\u4e00-\u9fff]{2,5}(?:、|和|及))+[\u4e00-\u9fff]{2,5})(?:等)?\s*"
+    r"([\d一二三四五六七八九十两]+\s*(?:个|家|所))?$"
 )
 
 
@@ -266,6 +267,7 @@ def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
     return i
 
 
+@lru_cache(maxsize=8192)
 def _trim_prefix(prefix: str, before: str = "") -> str:
     window = before + prefix
     places = _place_spans(window)
@@ -383,6 +385,7 @@ def find_mentions(text: str) -> list[Mention]:
     """Institution names, pronouns (我院) and signing governments, in text order."""
     quotes = [(m.start(), m.end()) for m in _QUOTE.finditer(text)]
     books = [(m.start(), m.end()) for m in _BOOK.finditer(text)]
+    quote_starts, book_starts = [q[0] for q in quotes], [b[0] for b in books]
     out: list[Mention] = []
     suffix_ends: list[int] = []
     matches = list(_SUFFIX.finditer(text))
@@ -435,19 +438,18 @@ def find_mentions(text: str) -> list[Mention]:
                 and not (_starts_with_place(name) or re.search(r"大学|医学院|医科|附属", name)):
             continue
         mention = Mention(start, e, name)
-        line_start = text.rfind("\n", 0, start) + 1
-        mention.plural = bool(_PLURAL_BEFORE.search(text[max(0, start - 4):start])) \
-            and not _ENUMERATOR.fullmatch(text[line_start:start])
-        for qs, qe in quotes:
-            if qs < start and e < qe:
-                before = text[max(0, qs - 10):qs]
-                after = text[qe:qe + 5]
-                if _PLAQUE_AFTER.search(after) or _PLAQUE_BEFORE.search(before) \
-                        or _PLAQUE_UNVEILED.search(after) and _PLAQUE_ROLE.search(text[qs + 1:qe - 1]):
-                    mention.plaque = True
-        for bs, be in books:
-            if bs < start and e < be:
-                mention.in_title_doc = True
+        newline = text.rfind("\n", max(0, start - 12), start)
+        at_line_start = newline >= 0 and _ENUMERATOR.fullmatch(text[newline + 1:start]) is not None
+        mention.plural = bool(_PLURAL_BEFORE.search(text[max(0, start - 4):start])) and not at_line_start
+        quote = _enclosing(quotes, quote_starts, start, e)
+        if quote is not None:
+            qs, qe = quote
+            before = text[max(0, qs - 10):qs]
+            after = text[qe:qe + 5]
+            if _PLAQUE_AFTER.search(after) or _PLAQUE_BEFORE.search(before) \
+                    or _PLAQUE_UNVEILED.search(after) and _PLAQUE_ROLE.search(text[qs + 1:qe - 1]):
+                mention.plaque = True
+        mention.in_title_doc = _enclosing(books, book_starts, start, e) is not None
         out.append(mention)
     out = _join_co_built(text, _drop_nested(out))
     out.extend(_shared_suffix_lists(text, out))
@@ -512,6 +514,15 @@ def _placed_hospital(name: str) -> bool:
     return False
 
 
+def _enclosing(spans: list[tuple[int, int]], starts: list[int], start: int, end: int
+               ) -> tuple[int, int] | None:
+    """The span (quote, book title) that holds [start, end), if any (spans do not nest)."""
+    k = bisect.bisect_left(starts, start) - 1
+    if k >= 0 and spans[k][0] < start and end < spans[k][1]:
+        return spans[k]
+    return None
+
+
 def _drop_nested(mentions: list[Mention]) -> list[Mention]:
     mentions = sorted(mentions, key=lambda x: (x.start, -x.end))
     out: list[Mention] = []
@@ -527,16 +538,20 @@ def _drop_nested(mentions: list[Mention]) -> list[Mention]:
 
 
 def _shared_suffix_lists(text: str, existing: list[Mention]) -> list[Mention]:
-    """驿城、文沃、焦山3个社区卫生服务中心 -> three names."""
+    """驿城、文沃、焦山3个社区卫生服务中心 -> three names; 南环社区和水月寺社区卫生服务中心 -> two."""
     out: list[Mention] = []
-    for m in _LIST_SHARED.finditer(text):
+    starts = [x.start for x in existing]
+    for hit in _LIST_SUFFIX.finditer(text):
+        m = _LIST_BEFORE.search(text, max(0, hit.start() - 48), hit.start())
+        if m is None:
+            continue
         items_text = m.group(1)
-        suffix = m.group(2)
+        suffix = hit.group()
         base = m.start(1)
         pos = 0
         parts = re.split(r"(、|和|及|与)", items_text)
-        counted = bool(re.search(r"[\d一二三四五六七八九十两]+\s*(?:个|家|所)\s*$", text[m.start():m.start(2)]))
-        joined = "、" not in items_text and all(len(x) <= 4 for x in parts[::2])  # 南环社区和水月寺社区
+        counted = m.group(2) is not None
+        joined = "、" not in items_text and all(len(x) <= 5 for x in parts[::2])  # 南环社区和水月寺社区
         if len(parts) < 5 and not counted and not joined or _PERSON_TITLE.search(items_text):
             continue  # "副镇长李银想、铁场卫生院": a person and one named health centre
         for part in parts:
@@ -546,11 +561,14 @@ def _shared_suffix_lists(text: str, existing: list[Mention]) -> list[Mention]:
             item = part
             start = base + pos
             pos += len(part)
-            trimmed = _trim_prefix(item)
+            trimmed = _trim_prefix(item).lstrip("".join(_STRONG_STOP))
             start += len(item) - len(trimmed)
+            if suffix.startswith("社区") and trimmed.endswith("社区"):
+                trimmed = trimmed[:-2]  # 南环社区 + 社区卫生服务中心
             if not trimmed or len(trimmed) > 5 or _GENERIC.fullmatch(trimmed):
                 continue
-            if any(x.start <= start < x.end for x in existing):
+            k = bisect.bisect_right(starts, start) - 1
+            if k >= 0 and existing[k].start <= start < existing[k].end:
                 continue
             if trimmed.endswith(("卫生院", "医院", "中心")):
                 continue
@@ -668,10 +686,16 @@ class _Feat:
     kind: int  # 1 branch, 2 group, 0 other
 
 
+@lru_cache(maxsize=8192)
 def _feat(name: str) -> _Feat:
     key = _key(_strip_province(name))
     kind = 1 if key.endswith(_BRANCH) else 2 if key.endswith(_GROUP) else 0
     return _Feat(key, frozenset(_numerals(key)), frozenset(_specialties(key)), kind)
+
+
+@lru_cache(maxsize=65536)
+def _same_names(a: str, b: str) -> bool:
+    return _same_feat(_feat(a), _feat(b))
 
 
 def same_institution(a: str, b: str) -> bool:
@@ -864,19 +888,20 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         if role is not None and _PAREN_CLOSE.match(text, m.end) and role.end() == m.start:
             role_links.append((role.group("role"), m))
         renamed = _RENAMED.match(text[m.end:m.end + 8])
-        if renamed:
-            nxt = [x for x in names if x.start == m.end + renamed.end()]
-            if nxt:
-                alias_links.append((m.name, nxt[0].name))
+        following = by_start.get(m.end + renamed.end()) if renamed else None
+        if following is not None:
+            alias_links.append((m.name, following.name))
         named_as = _NAMED_AS.match(text[m.end:m.end + 8])
-        if named_as:
-            nxt = [x for x in names if x.start == m.end + named_as.end() and x.parent is not None]
-            if nxt:
-                alias_links.append((m.name, nxt[0].name))
+        following = by_start.get(m.end + named_as.end()) if named_as else None
+        if following is not None and following.parent is not None:
+            alias_links.append((m.name, following.name))
+    spans = sorted((x.start, x.end) for x in mentions)
+    span_starts = [a for a, _ in spans]
     for role_word, named in role_links:
         # later mentions of the role stand for the named institution
         for occ in _role_pattern(role_word).finditer(text, named.end):
-            if not any(x.start < occ.end() and occ.start() < x.end for x in mentions):
+            k = bisect.bisect_left(span_starts, occ.end())
+            if not any(a < occ.end() and occ.start() < b for a, b in spans[max(0, k - 3):k]):
                 mentions.append(Mention(occ.start(), occ.end(), named.name, kind="alias"))
     mentions.sort(key=lambda x: (x.start, -x.end))
     distinct: list[str] = []
@@ -921,12 +946,11 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     for a, b in alias_links:
         if a in index and b in index:
             union(index[a], index[b])
-    feats = [_feat(n) for n in distinct]
     # pairwise matching; an admin-relative short name joins only an unambiguous partner
     matrix = [[False] * len(distinct) for _ in distinct]
     for i in range(len(distinct)):
         for j in range(i + 1, len(distinct)):
-            matrix[i][j] = matrix[j][i] = _same_feat(feats[i], feats[j])
+            matrix[i][j] = matrix[j][i] = _same_names(distinct[i], distinct[j])
     # full names join first, so that a relative name (市二医院) then sees them grouped
     order = sorted(range(len(distinct)), key=lambda k: distinct[k][0] in "省市县区")
     for i in order:

@@ -232,6 +232,11 @@ def _is_navigation(line: str) -> bool:
     return False
 
 
+def spam_words(line: str) -> bool:
+    """Whether a line holds the words of gambling and adult spam pages."""
+    return bool(_SPAM.search(line))
+
+
 def _is_spam(line: str) -> bool:
     if line.count("|") >= 3:
         segments = [s for s in line.split("|") if s.strip()]
@@ -337,8 +342,9 @@ _PUBLISHER = re.compile(
 def publisher(raw: str) -> str:
     """The institution a page's footer names as its owner ("" when none): it is "我院"."""
     found = ""
-    for m in _PUBLISHER.finditer(raw):
-        found = m.group(1) or m.group(2)
+    if "版权" in raw or "主办" in raw or "©" in raw or "Copyright" in raw:
+        for m in _PUBLISHER.finditer(raw):
+            found = m.group(1) or m.group(2)
     return found
 
 

@@ -5,6 +5,8 @@ from extract_testlib import pairs, run
 
 from services.common.contracts import EventType
 from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract
+from services.extract.extraction.events import MAX_EVENTS
+from services.extract.extraction.places import gazetteer
 
 
 def test_result_contract() -> None:
@@ -101,3 +103,23 @@ def test_traditional_html_input() -> None:
 def test_empty_input() -> None:
     result = run("")
     assert not result.relevant and result.text == ""
+
+
+def test_at_most_fifty_events_an_article_the_most_confident_kept() -> None:
+    g = gazetteer()
+    cities = sorted({d.name for ds in g.full.values() for d in ds if d.level == "C"
+                     and d.name.endswith("市") and len(d.name) == 3})[:60]
+    counties = sorted({d.name for ds in g.full.values() for d in ds if d.level == "D"
+                       and d.name.endswith("县") and len(d.name) == 3})[:60]
+    pairs = [f"{c}中心医院和{k}人民医院" for c, k in zip(cities, counties, strict=True)]
+    # twelve sentences of five parallel pairs each: sixty pairs, sixty leads
+    body = "".join(f"5月8日,由{'、'.join(pairs[i:i + 5])}分别签署医联体协议。" for i in range(0, 60, 5))
+    result = run(body, "2023-05-09")
+    assert result.truncated
+    assert len(result.events) == MAX_EVENTS == 50
+    confidences = [e.confidence for e in result.events]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_a_short_article_is_not_flagged_as_truncated() -> None:
+    assert not run("4月2日,济宁市第一人民医院与巨野县中医医院签订医联体协议。").truncated

@@ -4,6 +4,7 @@ and an article over its time budget dead-lettered while the partition moves on."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
@@ -15,7 +16,7 @@ from services.common.contracts import ExtractedArticle, RawArticle, decode, enco
 from services.common.kafka.loop import ConsumerLoop
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher, InMemorySource
 from services.extract import handlers
-from services.extract.extraction import EXTRACTOR_VERSION, extract
+from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract
 from services.extract.isolation import ExtractFn, ExtractionProcess
 from tests.unit.extract_service.extractors import MARK, fail_on_marked, hang_on_marked
 
@@ -158,3 +159,10 @@ async def test_the_partition_moves_past_an_article_over_its_time_budget(
     assert dead.header("dlq.origin.offset") == b"1"
     assert over_budget_count() == before + 1
     assert broker.committed["extract"] == {("articles.raw", 0): 3}
+
+
+def test_a_truncated_extraction_is_flagged_in_its_message() -> None:
+    result = extract(ArticleInput(body=FORMATION, published=date(2023, 10, 14)))
+    flagged = handlers.to_message(article(FORMATION), dataclasses.replace(result, truncated=True), NOW)
+    assert flagged.events_truncated and flagged.events == result.events
+    assert not handlers.to_message(article(FORMATION), result, NOW).events_truncated
