@@ -44,6 +44,8 @@ from tools.extract_eval import SETS, Article, load_set, scorer
 #: L2 strength (inverse): small data, so weights are kept modest
 C_PAIR, C_LEAD, C_REL = (float(x) for x in os.environ.get("AW_C", "1,1,1").split(","))
 FOLDS = 5
+#: the sets the decision thresholds are chosen on (see cross_validate)
+CHOOSE_ON = ("dev2", "corpus")
 #: the cross-validation is repeated over this many different splits (its noise is large)
 REPEATS = int(os.environ.get("AW_CV_REPEATS", "3"))
 
@@ -180,14 +182,23 @@ def cross_validate(examples: list[Example], grid: list[Thresholds]
         return _mean([x[0] for x in runs]), runs[0][1]
 
     everything = list(range(len(examples)))
-    best: tuple[float, Thresholds, dict[str, Any], list[Any]] | None = None
+    # thresholds are chosen on the sets of news nobody wrote rules beside (dev2 and the corpus):
+    # the seeds and dev were the first rules' own, and reward a recall that does not carry over
+    news = [i for i, e in enumerate(examples) if e.article.set_name in CHOOSE_ON] or everything
+    values: dict[Thresholds, float] = {}
     for t in grid:
-        result, errors = scored(t, everything)
-        value = result["pairs"]["f1"] + result["relevance"]["f1"] + 0.5 * result["institutions"]["f1"]
-        if best is None or value > best[0]:
-            best = (value, t, result, errors)
-    assert best is not None
-    _, t, result, errors = best
+        result, _ = scored(t, news)
+        values[t] = result["pairs"]["f1"] + 1.5 * result["relevance"]["f1"] + 0.5 * result["institutions"]["f1"]
+    # the landscape is flat and noisy: a setting is as good as it and its neighbours are
+    steps = sorted({t[0] for t in grid})
+
+    def smoothed(t: Thresholds) -> float:
+        k = steps.index(t[0])
+        near = [(p, t[1], t[2]) for p in steps[max(0, k - 1):k + 2] if (p, t[1], t[2]) in values]
+        return sum(values[n] for n in near) / len(near)
+
+    t = max(grid, key=smoothed)
+    result, errors = scored(t, everything)
     for name in SETS:
         part, _ = scored(t, [i for i, e in enumerate(examples) if e.article.set_name == name])
         print(f"[train]   {name:7s} {_summary(part)}", file=sys.stderr)

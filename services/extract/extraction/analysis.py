@@ -93,6 +93,7 @@ def _plain(text: str) -> str:
     return text.replace("〔", "[").replace("〕", "]")
 
 
+_ROLE_AFTER = re.compile(r"(?:技术)?(?:医联体|联盟|医共体|集团|协作|合作|指导|成员|帮扶|对口)")
 _SIGNS = re.compile(r"签约|签订|签署|加入|结成|缔结|组建|托管|授牌|挂牌|揭牌")
 
 
@@ -187,10 +188,12 @@ class ArticleText:
         return View(s, "".join(parts), ids, owners, via_gov, branches, builders, "".join(masked))
 
     def _owners(self, plaque: str) -> set[int]:
-        """Institutions whose name opens a plaque: “A技术协作医院” is given by A."""
+        """Institutions a plaque is given by: its name opens the plaque (“A技术协作医院”), or ends
+        right before the plaque's role (“大连大学附属中山医院医联体医院”, named 中山医院)."""
         found: set[int] = set()
         for inst in self.insts:
             for name in inst.names:
-                if len(name) >= 4 and plaque.startswith(name) and len(plaque) > len(name):
+                at = plaque.find(name) if len(name) >= 4 else -1
+                if at == 0 and len(plaque) > len(name) or at > 0 and _ROLE_AFTER.match(plaque, at + len(name)):
                     found.add(inst.index)
         return found

@@ -45,6 +45,8 @@ class Cues:
 
     lead: Counter[int] = field(default_factory=Counter)
     lead_event: Counter[int] = field(default_factory=Counter)
+    #: leads the text names as such in a reported formation (牵头, 以A为核心, A托管B, A为B授牌)
+    lead_stated: Counter[int] = field(default_factory=Counter)
     member: Counter[int] = field(default_factory=Counter)
     member_event: Counter[int] = field(default_factory=Counter)
     named_alliance: Counter[int] = field(default_factory=Counter)
@@ -81,8 +83,9 @@ def sentence_flags(v: View, old_years: bool = False) -> SentenceFlags:
                       or cues.REGIONAL_CENTRE.search(t) and not cues.STRONG_ALLIANCE.search(t))
     f.meeting = bool(cues.MEETING.search(t))
     for m in cues.TRIGGER.finditer(t):
-        if cues.WEAK_TRIGGER.fullmatch(m.group()[:2]) and not f.alliance_noun:
-            continue
+        if cues.WEAK_TRIGGER.fullmatch(m.group()[:2]) and not f.alliance_noun \
+                and not cues.SIGNING.search(m.group()):
+            continue  # "举行合作签约仪式" still reports a signing
         clause_start = max(t.rfind(",", 0, m.start()), t.rfind(":", 0, m.start())) + 1
         before = t[clause_start:m.start()]
         after = t[m.end():m.end() + 8]
@@ -157,6 +160,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 for i in named:
                     c.lead[i] += 1
                     c.lead_event[i] += weight
+                    c.lead_stated[i] += weight
                 if weight and len(set(named)) > 1:
                     c.co_leads.append(frozenset(named))  # "A、B、C牵头": one alliance, three leads
         for p in cues.MEMBER_UNARY:
@@ -170,6 +174,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 for a in leads:
                     c.lead[a] += 1
                     c.lead_event[a] += weight
+                    c.lead_stated[a] += weight
                     for b in mems:
                         if a != b:
                             c.directed[(a, b)] += 1
@@ -217,6 +222,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                     c.branch_host[(builder, v.ids[k])] += 1
                     c.lead[builder] += 1
                     c.lead_event[builder] += weight
+                    c.lead_stated[builder] += weight
                     c.member[v.ids[k]] += 1
                     c.member_event[v.ids[k]] += weight
         for m in cues.OUTPOST_AT_HOST.finditer(t):
@@ -299,6 +305,7 @@ def _read_structure(c: Cues, views: list[View], flags: list[SentenceFlags]) -> N
         for a in fields.leads:
             c.lead[a] += 1
             c.lead_event[a] += 1
+            c.lead_stated[a] += 1
             for b in fields.members:
                 c.directed[(a, b)] += 1
                 c.cooc_event[(a, b)] += 1
@@ -323,7 +330,7 @@ def _dated_before(v: View, dates: list[DateMention], starts: list[int], ref_year
 #: what the pair model weighs of each side (the rest of :meth:`ArticleFeatures.unary` feeds
 #: the lead model): a small set, because 120 articles cannot weigh more
 _LEAD_SIDE = ("lead_cue", "lead_cue_any", "member_cue_any", "named_alliance", "founded_at",
-              "plaque_owner", "writer", "first_mentioned", "count", "trigger_clause",
+              "plaque_owner", "writer", "count", "trigger_clause",
               "formation_only_modal", "venue", "branch", "relative")
 _MEMBER_SIDE = ("member_cue", "member_cue_any", "lead_cue_any", "trigger_clause",
                 "formation_only_modal", "venue", "writer", "count", "branch", "relative")
@@ -477,9 +484,9 @@ class ArticleFeatures:
         c = self.cues
         if c.directed[(b, a)] and not c.directed[(a, b)]:
             return False
-        if c.lead_event[b] and not c.member_event[b]:
+        if c.lead_stated[b] and not c.member_event[b]:
             return False  # co-leads do not lead each other
-        return not (c.member_event[a] and not c.lead_event[a] and not c.member_event[b])
+        return not (c.member_event[a] and not c.lead_event[a])  # what joins does not lead
 
     def is_notice(self) -> bool:
         """A policy document, a recruitment or a procurement notice: no formation to report."""

@@ -28,15 +28,27 @@ def function_words() -> dict[str, int]:
 
     path = Path(jieba.__file__).with_name("dict.txt")
     words: dict[str, int] = {}
+    institutions: list[str] = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             parts = line.split()
-            if len(parts) != 3 or len(parts[0]) != 2 or parts[2] not in _TAGS:
+            if len(parts) != 3:
+                continue
+            if len(parts[0]) >= 5 and parts[0].endswith(_INSTITUTION_ENDS):
+                institutions.append(parts[0])
+            if len(parts[0]) != 2 or parts[2] not in _TAGS:
                 continue
             if int(parts[1]) >= _MIN_FREQUENCY and parts[0] not in _IN_NAMES:
                 words[parts[0]] = int(parts[1])
+    # the dictionary's own institutions say which of these words names hold: 首都医科大学
+    for name in institutions:
+        for k in range(len(name) - 1):
+            words.pop(name[k:k + 2], None)
     words.update(_ALSO)
     return words
+
+
+_INSTITUTION_ENDS = ("医院", "大学", "卫生院", "学院", "保健院")
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,8 @@ names. One rule a test, on sentences written for it."""
 from extract_testlib import pairs, run
 
 from services.common.contracts import EventType
+from services.extract.extraction.institutions import level_of
+from services.extract.extraction.places import Place
 
 
 def test_specialty_name_with_a_conjunction_names_the_alliance_lead() -> None:
@@ -23,8 +25,8 @@ def test_news_agency_dateline_does_not_date_the_event() -> None:
 
 
 def test_city_short_name_ranks_a_hospital_at_city_level() -> None:
-    # "昆明延安医院" starts with a city's short name: as high as a prefecture's hospital, so the
-    # first-named party of "A与B签约" stays the lead
-    result = run("8月1日,昆明延安医院与昭通市中心医院签约共建医联体。", "2023-08-02")
-    assert pairs(result) == {("昆明延安医院", "昭通市中心医院")}
+    # "昆明延安医院" starts with a city's short name: as high as a prefecture's hospital
+    place = Place()
+    assert level_of("昆明延安医院", place) == level_of("昭通市中心医院", place) == 3
+    assert level_of("昆明延安医院", place) > level_of("富源县中医医院", place)
 
