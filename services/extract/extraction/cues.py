@@ -95,7 +95,6 @@ STRUCTURE = re.compile(r"牵头|为核心|为龙头|为总医院|为总院|成�
 LIST_NOTICE = re.compile(r"名单|公布|批复")
 #: recruitment and procurement notices
 NOTICE_TITLE = re.compile(r"招聘|招标|采购|中标|比选|询价|遴选公告|招募")
-SPEECH = re.compile(r"表示|指出|认为|希望|强调|说|致辞|讲话|介绍|感慨")
 #: a meeting or a visit rather than a formation
 MEETING = re.compile(r"召开|工作会|推进会|座谈会|研讨会|年会|论坛|调研|考察|参观|义诊|培训|讲座|交流会")
 

@@ -12,7 +12,7 @@ import bisect
 import datetime as dt
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from . import cues, structure
@@ -533,15 +533,3 @@ class ArticleFeatures:
             "single_party": float(bool(events) and not two),
         }
         return out
-
-
-def pair_candidates(fx: ArticleFeatures) -> list[tuple[int, int]]:
-    cands = fx.candidates
-    return [(a, b) for a in cands for b in cands if a != b]
-
-
-def group_by(items: list[tuple[int, int]]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = defaultdict(list)
-    for a, b in items:
-        out[a].append(b)
-    return out

@@ -28,17 +28,6 @@ _TYPE_RULES: tuple[tuple[re.Pattern[str], EventType], ...] = (
                 r"|结对|联盟|基地|工作站"), EventType.other),
 )
 
-_PRIORITY = {
-    EventType.remote_network: 0, EventType.trusteeship: 1, EventType.specialty_alliance: 2,
-    EventType.medical_group: 3, EventType.county_community: 4, EventType.tight_consortium: 5,
-    EventType.consortium: 6, EventType.other: 7,
-}
-
-
-def type_priority(t: EventType) -> int:
-    return _PRIORITY[t]
-
-
 def detect_type(masked: str) -> EventType | None:
     """The alliance type a sentence (institution names blanked) speaks of, or None."""
     for pattern, etype in _TYPE_RULES:
