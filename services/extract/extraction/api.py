@@ -22,6 +22,8 @@ from .text import normalise
 #: Bump whenever rules, dictionaries or model weights change, so history can be re-extracted.
 EXTRACTOR_VERSION = "0.4.0"
 
+#: the title speaks of the writer itself: "我院与…", "医院与X签署…" (a bare 医院 is 我院)
+_TITLE_SELF = re.compile(r"我院|本院|^\W*医院(?:与|和|同)")
 _SOURCE_LINE = re.compile(r"^\s*[\[【(]?\s*(?:来源|稿件来源|文章来源|信息来源)\s*[:|]")
 
 
@@ -88,7 +90,7 @@ def writer_of(text: str, res: Resolution, owner: str = "") -> int | None:
             return m.inst  # a short source line names the writer
         if m.end <= title_end and m.inst not in in_title:
             in_title.append(m.inst)
-    if len(in_title) == 1 and not re.search(r"我院|本院", text[:title_end]):
+    if len(in_title) == 1 and not _TITLE_SELF.search(text[:title_end]):
         return in_title[0]
     return _writer_beside(text, res)
 

@@ -37,7 +37,7 @@ WEAK_TRIGGER = re.compile(r"启动|建立|携手|牵手|共建|组成|落户|扩
 ALLIANCE_NOUN = re.compile(
     r"医联体|医疗联合体|联合体|联盟|医共体|共同体|医疗集团|医院集团|健康集团|协作网|分院|院区|协作医院|合作医院"
     r"|指导医院|托管|接管|对口支援|对口帮扶|帮扶|支援|战略合作|合作协议|协作协议|合作框架|框架协议|合作办医"
-    r"|紧密型|工作站|分中心|基地|协作单位|成员单位|结对|远程(?:会诊|医疗|医学|影像|心电)(?:诊断)?中心"
+    r"|紧密型|分中心|基地|协作单位|成员单位|结对|远程(?:会诊|医疗|医学|影像|心电)(?:诊断)?中心"
 )
 
 #: words that put a whole sentence in the future: "今年还将…组建A医疗集团"
@@ -60,6 +60,7 @@ RENEWAL = re.compile(r"续签|续约|重新签订|再次签约")
 NEGATIVE_DOMAIN = re.compile(
     r"家庭医生|签约服务|签约居民|签约率|签约医生|签约对象|医养结合|养老|托育|幼儿园|招聘|招标|采购|中标|收购"
     r"|并购|股权|更名|认证|物业|保洁|食堂|敬老院|老年公寓|福利院|项目(?:签约|合作协议|协议)"
+    r"|(?:专家|名医|院士)工作(?:站|室)"
 )
 POLICY_TITLE = re.compile(
     r"(?:印发|关于).{0,60}(?:方案|通知|意见|办法|规划|细则|指南|要点)|实施方案|工作方案|指导意见|实施意见"
@@ -75,7 +76,7 @@ GOVERNMENT_PARTY = re.compile(r"(?:政府|县府|卫健委|卫健局|卫生局)"
                               + r")|(?P<b>" + ONE + r")" + _GAP + r"{0,12}?(?:与|和|同)" + _GAP
                               + r"{0,12}?(?:政府|县府|区)")
 #: a regional medical centre built with a government is a construction project, not an alliance
-REGIONAL_CENTRE = re.compile(r"区域(?:[\u4e00-\u9fff]{0,4})医疗中心|区域医学中心")
+REGIONAL_CENTRE = re.compile(r"区域性?(?:[\u4e00-\u9fff]{0,6})(?:医疗|医学|病)中心|[华东西南北]{2}分中心")
 STRONG_ALLIANCE = re.compile(r"医联体|医疗联合体|联合体|联盟|医共体|共同体|医疗集团|托管")
 #: parties that are not medical institutions: companies, governments, associations
 COMPANY = re.compile(r"公司|股份|有限|科技|企业|集团有限|华为|移动|电信|联通|银行|保险|药业|地产|投资|控股")
@@ -106,13 +107,16 @@ LEAD_UNARY = [
     re.compile(r"由(?P<lead>" + LIST + r")(?:等" + _GAP + r"{0,16}?)?(?:共同|联合)?(?:牵头|领衔|发起|主导|倡议"
                r"|为总医院|为总院|为龙头|为核心|作为牵头|担任牵头|任理事长)"),
     re.compile(r"(?:发起人|发起单位|牵头人|牵头单位|盟主)[,:、]?(?P<lead>" + ONE + r")"),
+    # "A将充分发挥其技术优势": the one whose strengths flow down
+    re.compile(r"(?P<lead>" + ONE + r")(?:将|要|会)?(?:充分|积极)?(?:发挥|利用|依托|输出|下沉)(?:其|自身|自己|本院)"
+               + _GAP + r"{0,16}?(?:优势|优质资源|资源|技术|经验)"),
     # whose strengths flow down: "充分发挥A的专业优势", "依托A的技术优势"
     re.compile(r"(?:发挥|依托|借助|利用|共享|引进|输出)(?P<lead>" + ONE + r")(?:的)?" + _GAP
                + r"{0,10}?(?:优势|优质资源|资源优势|技术|品牌|平台|专家团队)"),
     re.compile(r"(?P<lead>" + ONE + r")(?:与|和|联合|带领|携手|牵手|同)" + _GAP + r"{0,8}?(?:\d+|[一二三四五六七八九十两百]+"
                r"|多|数十|各)(?:家|所|个)" + _GAP + r"{0,14}?(?:医院|卫生院|医疗机构|医疗卫生机构|单位|卫生服务中心|成员)"),
     re.compile(r"(?P<lead>" + LIST + r")(?:共同|联合|率先|主动)?(?:牵头|领衔|发起成立|发起组建|发起|倡议成立)"),
-    re.compile(r"(?P<lead>" + LIST + r")(?:作为|为|任|担任|是|成为)(?:(?!副)" + _GAP + r"){0,8}?"
+    re.compile(r"(?P<lead>" + LIST + r")(?:作为|为|任|担任|是|成为)(?:(?!副)" + _GAP + r"){0,20}?"
                r"(?:牵头单位|牵头医院|牵头机构|理事长单位|主任委员单位|主席单位|盟主单位|核心医院|龙头医院|总医院"
                r"|总院|牵头方|发起单位|发起人|轮值主席)"),
 ]
@@ -131,7 +135,8 @@ MEMBER_UNARY = [
     re.compile(r"(?P<mem>" + LIST + r")等" + _GAP + r"{0,12}?(?:成员|联盟单位|协作单位|分院)"),
     re.compile(r"成员(?:单位|医院)?(?:包括|有|为|是)(?::)?(?P<mem>" + LIST + r")"),
     re.compile(r"(?:整合|联合|吸纳|纳入|覆盖)(?P<mem>" + LIST + r")"),
-    # who receives the support: "给予我院技术支持与指导"
+    # who receives the support: "为B提供专家坐诊、业务培训等支持", "给予我院技术支持与指导"
+    re.compile(r"为(?P<mem>" + LIST + r")(?:提供|带来)" + _GAP + r"{0,16}?(?:支持|指导|帮扶|支援|培训|坐诊)"),
     re.compile(r"给予(?P<mem>" + LIST + r")" + _GAP + r"{0,12}?(?:支援|帮扶|支持|指导|扶持)"),
     # a network's sites: "首批与A、B实现联网", "A、B接入平台"
     re.compile(r"与(?P<mem>" + LIST + r")(?:实现|正式)?(?:联网|互联互通|连通)"),

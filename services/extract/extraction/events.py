@@ -128,12 +128,20 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
         choices.append(Choice([lead], ordered, max(members.values())))
     if not choices:
         leads = [(models.lead.probability(fx.unary(i)), i) for i in fx.candidates]
+        joined = [i for i in fx.candidates if fx.cues.member_event[i] and not fx.cues.lead_event[i]]
+        if joined and not any(p >= models.lead.threshold for p, _ in leads):
+            # members the text names as joining an alliance whose lead it does not name
+            # ("为A、B等11家成员单位授牌"): an event without a lead
+            return Decision(True, relevance, (Choice([], joined, relevance),))
         leads.sort(reverse=True)
         if leads and leads[0][0] >= models.lead.threshold:
             # co-leads: others the text itself names as leading ("由A与B共同牵头")
             chosen = [leads[0][1]] + [i for p, i in leads[1:] if p >= models.lead.threshold
                                       and fx.unary(i)["lead_cue"] and fx.unary(leads[0][1])["lead_cue"]]
-            choices.append(Choice(chosen, [], leads[0][0] * relevance))
+            # the institutions the text says join, join the alliance of the article's lead
+            joining = [i for i in fx.candidates if fx.cues.member_event[i] and not fx.cues.lead_event[i]
+                       and i not in chosen and all(fx.roles_allow(a, i) for a in chosen)]
+            choices.append(Choice(chosen, joining, leads[0][0] * relevance))
     choices.sort(key=lambda c: -c.confidence)
     truncated = len(choices) > MAX_EVENTS
     return Decision(bool(choices), relevance, tuple(choices[:MAX_EVENTS]), truncated)

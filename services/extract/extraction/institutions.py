@@ -843,7 +843,7 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
     return 2.5
 
 
-_NATIONAL = re.compile(r"大学|医学院|医科|附院|附属|解放军|部队|武警|军区|战区|联勤|军医|国家|中国|科学院"
+_NATIONAL = re.compile(r"大学|医学院|医科|医大|附院|附属|解放军|部队|武警|军区|战区|联勤|军医|国家|中国|科学院"
                        r"|[\u4e00-\u9fff]大[一二三四五六七八九]院|^(?:中日|中美|中德|中法|中韩|中加|中意|中以)"
                        r"|^(?:民航|铁路|空军|海军|火箭军|三军|航天|石油)[\u4e00-\u9fff]{0,2}总医院")
 _MUNICIPALITIES = ("北京", "上海", "天津", "重庆")

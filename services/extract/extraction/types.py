@@ -25,7 +25,7 @@ _TYPE_RULES: tuple[tuple[re.Pattern[str], EventType], ...] = (
     (re.compile(r"紧密型(?:城市)?(?:医联体|医疗联合体|医疗集团|联合体)"), EventType.tight_consortium),
     (re.compile(r"医联体|医疗联合体|联合体|共同体|分院|院区|共建"), EventType.consortium),
     (re.compile(r"对口帮扶|对口支援|帮扶|支援|战略合作|策略联盟|战略联盟|合作协议|协作协议|协作医院|合作医院|协作"
-                r"|结对|联盟|基地|工作站"), EventType.other),
+                r"|结对|联盟|基地"), EventType.other),
 )
 
 def detect_type(masked: str) -> EventType | None:
@@ -39,7 +39,7 @@ def detect_type(masked: str) -> EventType | None:
 
 
 #: words that say only "they cooperate", not how: a precise type elsewhere wins over them
-_GENERIC_OTHER = re.compile(r"合作协议|协作协议|联盟|协作|基地|工作站|合作医院")
+_GENERIC_OTHER = re.compile(r"合作协议|协作协议|联盟|协作|基地|合作医院")
 
 
 def event_type(evidence: str, title: str, others: list[str]) -> EventType:
