@@ -128,7 +128,8 @@ def predict(e: Example, models: Models) -> dict[str, Any]:
     decision = decide(e.analysis.features, models)
     a = e.analysis
     events = EventWriter(a.article, a.features, a.places, a.reference).events(decision)
-    result = ExtractionResult(bool(events), events, EXTRACTOR_VERSION, a.text)
+    relevant = bool(events) or decision.relevant and not decision.choices
+    result = ExtractionResult(relevant, events, EXTRACTOR_VERSION, a.text)
     return row_of(e.article.file, result)
 
 

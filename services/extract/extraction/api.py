@@ -126,6 +126,7 @@ def extract(article: ArticleInput, models: Models | None = None) -> ExtractionRe
     a = analyse(article)
     decision: Decision = decide(a.features, models or trained_models())
     events = EventWriter(a.article, a.features, a.places, a.reference).events(decision)
-    return ExtractionResult(relevant=bool(events), events=events,
+    return ExtractionResult(relevant=bool(events) or decision.relevant and not decision.choices,
+                            events=events,
                             extractor_version=EXTRACTOR_VERSION, text=a.text,
                             truncated=decision.truncated)

@@ -123,3 +123,18 @@ def test_at_most_fifty_events_an_article_the_most_confident_kept() -> None:
 
 def test_a_short_article_is_not_flagged_as_truncated() -> None:
     assert not run("4月2日,济宁市第一人民医院与巨野县中医医院签订医联体协议。").truncated
+
+
+def test_a_sure_formation_is_relevant_even_when_its_parties_go_unnamed() -> None:
+    from services.extract.extraction.api import analyse
+    from services.extract.extraction.events import decide
+    from services.extract.extraction.model import Logistic, Models
+
+    body = "6月24日上午,两家医院缔结了心血管内科专科联盟,签订了联盟协议。"
+    fx = analyse(ArticleInput(body=body)).features
+    assert not fx.candidates  # nobody is named
+    unsure = Logistic(-5.0, {})
+
+    sure = decide(fx, Models(unsure, unsure, Logistic(5.0, {})))
+    assert sure.relevant and sure.choices == ()
+    assert not decide(fx, Models(unsure, unsure, unsure)).relevant
