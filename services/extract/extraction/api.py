@@ -22,6 +22,8 @@ from .text import normalise
 #: Bump whenever rules, dictionaries or model weights change, so history can be re-extracted.
 EXTRACTOR_VERSION = "0.4.0"
 
+#: a person of an institution: "兰大一院副院长郭顺林"
+_STAFF = re.compile(r"\s*(?:党委)?(?:副)?(?:院长|书记|主任|专家|领导|负责人|处长|科长)")
 #: the title speaks of the writer itself: "我院与…", "医院与X签署…" (a bare 医院 is 我院)
 _TITLE_SELF = re.compile(r"我院|本院|^\W*医院(?:与|和|同)")
 _SOURCE_LINE = re.compile(r"^\s*[\[【(]?\s*(?:来源|稿件来源|文章来源|信息来源)\s*[:|]")
@@ -113,8 +115,8 @@ def _writer_beside(text: str, res: Resolution) -> int | None:
                 gap = text[min(p.end, m.end):max(p.start, m.start)]
                 if re.fullmatch(r"\s*(?:与|和|同|及|、)\s*", gap):
                     partners.add(m.inst)
-                else:
-                    votes[m.inst] = votes.get(m.inst, 0) + 1
+                elif _STAFF.match(text, m.end):
+                    votes[m.inst] = votes.get(m.inst, 0) + 1  # its staff attend beside 我院
     ranked = sorted(((n, i) for i, n in votes.items() if i not in partners), reverse=True)
     if len(ranked) == 1 or len(ranked) > 1 and ranked[0][0] > ranked[1][0]:
         return ranked[0][1]
