@@ -135,6 +135,8 @@ class ArticleText:
         return [m for m in self.mentions[lo:hi] if m.end <= end]
 
     def _inst_of(self, m: Mention) -> int:
+        if m.kind == "pronoun" and m.name == "该院":
+            return self._previous_named(m.start)  # "该院": the hospital just named
         if m.kind == "pronoun":
             return self.writer if self.writer is not None else -1
         if m.inst >= 0:
@@ -142,6 +144,16 @@ class ArticleText:
             if parent is not None:
                 return parent  # a branch acts for the institution it belongs to
         return m.inst
+
+    def _previous_named(self, start: int) -> int:
+        k = bisect.bisect_left(self._starts, start) - 1
+        while k >= 0 and start - self.mentions[k].start < 200:
+            m = self.mentions[k]
+            if m.kind in ("name", "alias") and m.inst >= 0 and not m.plaque:
+                parent = self.insts[m.inst].branch_of
+                return parent if parent is not None else m.inst
+            k -= 1
+        return -1
 
     def _view(self, s: Sentence) -> View:
         parts: list[str] = []

@@ -26,7 +26,8 @@ _SUFFIX = re.compile(
     r"|妇幼保健计划生育服务中心|计划生育服务中心|妇幼保健院|妇幼保健所|妇幼保健中心"
     r"|医疗健康集团|医疗事业集团|医疗集团|医院集团|健康集团|医疗健康总院|健康总院"
     r"|精神卫生中心|医学中心|医疗中心|急救中心|康复中心|防治中心|疗养院|卫生室"
-    r"|总医院|中医院|医院|总院|分院|院区|附院|(?<=大)[一二三四五六七八九]院|(?<=[省市县区])[一二三四五六七八九]院"
+    r"|总医院|中医院|医院|总院|分院|院区|附院|附[一二三四五六七八九]院|(?<=大)[一二三四五六七八九]院"
+    r"|(?<=[省市县区])[一二三四五六七八九]院"
 )
 #: inner suffixes a longer name may run across (集团 members, branches)
 _CROSSABLE_INNER = ("集团", "总院")
@@ -103,7 +104,8 @@ _PLAQUE_ROLE = re.compile(r"(?:单位|成员|协作医院|合作医院|指导医
                           r"|(?:医联体|联盟|集团|医共体)(?:成员)?(?:医院|单位))$")
 _PLAQUE_UNVEILED = re.compile(r"^.{0,3}(?:授牌|揭牌|挂牌)")
 _GOV = re.compile(r"(?:人民)?政府")
-_PRONOUN = re.compile(r"我院|本院|我们医院|该院|我们院")
+#: the writer's own hospital; a bare 医院 opening a sentence ("医院与X签署协议") is one too
+_PRONOUN = re.compile(r"我院|本院|我们医院|该院|我们院|(?:^|(?<=[\n。!?;,:]))医院(?=与|和|同)", re.M)
 _ALIAS_DECL = re.compile(
     r"^\s*[(（]\s*(?:以下)?(?:简称|下称)\s*[:：]?\s*[“\"]?([\u4e00-\u9fffA-Za-z0-9]{2,12})[”\"]?\s*[)）]"
 )
@@ -375,7 +377,8 @@ def is_generic(name: str, suffix: str) -> bool:
 
 
 def _abbrev_ok(prefix: str, suffix: str) -> bool:
-    if len(suffix) == 2 and suffix[0] in "一二三四五六七八九" or suffix == "附院":
+    if len(suffix) == 2 and suffix[0] in "一二三四五六七八九" or suffix == "附院" or suffix.startswith("附") \
+            and len(suffix) == 3:
         return bool(re.fullmatch(r"[\u4e00-\u9fff]{1,4}大|[省市县区]|[\u4e00-\u9fff]{1,5}(?:医大|医学院|大学)"
                                  r"|[\u4e00-\u9fff]{1,3}医", prefix))  # 泸医附院, 川医附院
     return True
