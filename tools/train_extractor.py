@@ -37,7 +37,13 @@ from services.extract.extraction.api import (
     ExtractionResult,
     analyse,
 )
-from services.extract.extraction.events import EventWriter, decide, pair_scores, relevance_features
+from services.extract.extraction.events import (
+    EventWriter,
+    decide,
+    pair_scores,
+    relevance_features,
+    unnamed_but_sure,
+)
 from services.extract.extraction.model import MODEL_PATH, Logistic, Models
 from tools.extract_eval import SETS, Article, load_set, scorer
 
@@ -128,7 +134,7 @@ def predict(e: Example, models: Models) -> dict[str, Any]:
     decision = decide(e.analysis.features, models)
     a = e.analysis
     events = EventWriter(a.article, a.features, a.places, a.reference).events(decision)
-    relevant = bool(events) or decision.relevant and not decision.choices
+    relevant = bool(events) or unnamed_but_sure(decision)
     result = ExtractionResult(relevant, events, EXTRACTOR_VERSION, a.text)
     return row_of(e.article.file, result)
 

@@ -12,7 +12,7 @@ from services.common.contracts import AllianceEvent
 from . import cues
 from .analysis import ArticleText
 from .dates import dateline, find_dates
-from .events import Decision, EventWriter, decide
+from .events import Decision, EventWriter, decide, unnamed_but_sure
 from .features import ArticleFeatures
 from .institutions import Resolution, find_mentions, resolve, same_institution
 from .model import Models, trained_models
@@ -128,7 +128,7 @@ def extract(article: ArticleInput, models: Models | None = None) -> ExtractionRe
     a = analyse(article)
     decision: Decision = decide(a.features, models or trained_models())
     events = EventWriter(a.article, a.features, a.places, a.reference).events(decision)
-    return ExtractionResult(relevant=bool(events) or decision.relevant and not decision.choices,
+    return ExtractionResult(relevant=bool(events) or unnamed_but_sure(decision),
                             events=events,
                             extractor_version=EXTRACTOR_VERSION, text=a.text,
                             truncated=decision.truncated)

@@ -153,6 +153,11 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
     return Decision(relevant, relevance, tuple(choices[:MAX_EVENTS]), truncated)
 
 
+def unnamed_but_sure(decision: Decision) -> bool:
+    """A formation the relevance model is sure of, whose parties the article does not name."""
+    return decision.relevant and decision.relevance >= SURE_WITHOUT_PARTIES
+
+
 class EventWriter:
     """Turns choices into contract events: evidence, type, specialty, date, places."""
 

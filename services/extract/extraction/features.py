@@ -513,7 +513,7 @@ class ArticleFeatures:
             "event_sentences": _log(len(events)),
             "event_two_insts": _log(len(two)),
             "formation_sentences": _log(len(formations)),
-            "modal_only": float(bool(formations) and not events),
+            "modal_only": float(bool(formations) and not any(f.event for f in self.flags)),
             "title_trigger": float(bool(cues.TRIGGER.search(title_text))),
             "title_alliance": float(bool(cues.ALLIANCE_NOUN.search(title_text))),
             "title_meeting": float(bool(cues.MEETING.search(title_text))),
