@@ -32,7 +32,7 @@ from services.notify.adapters.channels import (
     WeComSender,
 )
 from services.notify.adapters.migrate import upgrade
-from services.notify.adapters.net import Resolver, guarded_client, system_resolver
+from services.notify.adapters.net import AddressGuard, Resolver, guarded_client, system_resolver
 from services.notify.adapters.repository import NotifyRepository
 from services.notify.config import NotifySettings
 from services.notify.domain.models import Channel
@@ -70,9 +70,8 @@ def build_components(
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     repository = NotifyRepository(engine)
-    client = guarded_client(
-        settings.allowed, timeout_seconds=settings.send_timeout_seconds, resolver=resolver
-    )
+    guard = AddressGuard(settings.allowed, resolver)
+    client = guarded_client(guard=guard, timeout_seconds=settings.send_timeout_seconds)
     smtp = SmtpSettings(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -85,9 +84,9 @@ def build_components(
     )
     senders = Senders(
         {
-            Channel.webhook: WebhookSender(client, wall),
-            Channel.dingtalk: DingTalkSender(client, wall),
-            Channel.wecom: WeComSender(client, wall),
+            Channel.webhook: WebhookSender(client, wall, guard),
+            Channel.dingtalk: DingTalkSender(client, wall, guard),
+            Channel.wecom: WeComSender(client, wall, guard),
             Channel.email: EmailSender(smtp),
         }
     )
@@ -106,9 +105,7 @@ def build_components(
         ),
         rng=rng,
     )
-    service = NotifyService(
-        repository, clock=clock, allowed=settings.allowed, on_new_deliveries=worker.wake
-    )
+    service = NotifyService(repository, clock=clock, guard=guard, on_new_deliveries=worker.wake)
     return NotifyComponents(settings, engine, repository, service, worker, client, clock)
 
 

@@ -3,7 +3,13 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings
-from services.notify.domain.ssrf import IPNetwork, parse_networks
+from services.notify.domain.ssrf import (
+    PRIVATE_RANGES,
+    IPNetwork,
+    never_opened_network,
+    parse_networks,
+    within_private_ranges,
+)
 
 _DEFAULT_SECRETS = {"changeme", "change-me", "secret", "operator", "admin"}
 
@@ -50,9 +56,21 @@ class NotifySettings(ServiceSettings):
     @model_validator(mode="after")
     def _valid_networks(self) -> NotifySettings:
         try:
-            parse_networks(self.networks)
+            networks = parse_networks(self.networks)
         except ValueError as exc:
             raise ValueError(f"NOTIFY_ALLOWED_NETWORKS: {exc}") from exc
+        for network in networks:
+            if never_opened_network(network):
+                raise ValueError(
+                    f"NOTIFY_ALLOWED_NETWORKS: {network} is link-local or a cloud metadata "
+                    "address, which deliveries never reach; remove it"
+                )
+            if self.environment == "production" and not within_private_ranges(network):
+                private = ", ".join(str(n) for n in PRIVATE_RANGES)
+                raise ValueError(
+                    f"NOTIFY_ALLOWED_NETWORKS: {network} is wider than the private ranges "
+                    f"({private}); production opens only networks inside them"
+                )
         return self
 
     @property

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from services.common.contracts import AllianceChange, ChangeKind
 from services.common.errors import PoisonError
+from services.notify.adapters.net import AddressGuard
 from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
 from services.notify.adapters.tables import ApiKeyRow, BureauRow, DeliveryRow, SubscriptionRow
 from services.notify.domain.matching import (
@@ -49,7 +50,7 @@ from services.notify.domain.security import (
     key_prefix,
     new_webhook_secret,
 )
-from services.notify.domain.ssrf import IPNetwork, literal_host_verdict
+from services.notify.domain.ssrf import AddressRefused
 from services.notify.metrics import ALERTS_CREATED, CHANGES_RECEIVED
 
 log = logging.getLogger(__name__)
@@ -124,12 +125,12 @@ class NotifyService:
         repository: NotifyRepository,
         *,
         clock: Clock | None = None,
-        allowed: tuple[IPNetwork, ...] = (),
+        guard: AddressGuard | None = None,
         on_new_deliveries: Callable[[], None] | None = None,
     ) -> None:
         self.repository = repository
         self.clock = clock or SystemClock()
-        self.allowed = allowed
+        self.guard = guard or AddressGuard()
         self.on_new_deliveries = on_new_deliveries
         self._filter_cache: dict[str, tuple[tuple[str, str], Matcher]] = {}
 
@@ -214,17 +215,19 @@ class NotifyService:
 
     # --- a bureau's subscriptions ---------------------------------------------------
 
-    def _check_reachable(self, channel: Channel, url: str) -> None:
+    async def _check_reachable(self, channel: Channel, url: str) -> None:
+        """The SSRF guard's verdict now, so that a bureau hears of a refused URL at once."""
         if channel is Channel.email:
-            return
-        verdict = literal_host_verdict(url, self.allowed)
-        if verdict is not None and not verdict.allowed:
-            raise Invalid(f"url points at {verdict.address} ({verdict.reason}); refused")
+            return  # mail goes to the operator's relay, not to a host the bureau names
+        try:
+            await self.guard.check_url(url)
+        except AddressRefused as exc:
+            raise Invalid(f"url: {exc}") from exc
 
     async def create_subscription(
         self, bureau_id: str, request: SubscriptionCreate
     ) -> SubscriptionWithSecret:
-        self._check_reachable(request.channel, request.url)
+        await self._check_reachable(request.channel, request.url)
         secret = request.secret
         if request.channel is Channel.webhook and secret is None:
             secret = new_webhook_secret()
@@ -269,11 +272,12 @@ class NotifyService:
                 changes["name"] = request.name
             if "url" in fields and request.url is not None:
                 changes["url"] = validate_target(channel, request.url)
-                self._check_reachable(channel, changes["url"])
             if "secret" in fields and request.secret is not None:
                 changes["secret"] = validate_secret(channel, request.secret)
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
+        if "url" in changes:
+            await self._check_reachable(channel, changes["url"])
         if "filters" in fields and request.filters is not None:
             changes["filters"] = filters_json(request.filters.model_dump(mode="json"))
         if "enabled" in fields and request.enabled is not None:

@@ -2,7 +2,8 @@
 
 Each sender takes one message's worth of alerts (one alert, or a robot's digest of several)
 and reports what happened: success, a failure to retry (with the endpoint's Retry-After),
-or that the endpoint is gone for good (HTTP 410).
+a failure no retry can mend (the SSRF guard refused the URL), or that the endpoint is
+gone for good (HTTP 410).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Protocol
 
 import httpx
 
+from services.notify.adapters.net import AddressGuard
 from services.notify.domain.models import Alert, Channel, email_recipients
 from services.notify.domain.rendering import (
     DINGTALK_MAX_BYTES,
@@ -56,6 +58,8 @@ class SendOutcome:
     retry_after: timedelta | None = None
     #: The endpoint said it is gone for good (410): disable the subscription.
     gone: bool = False
+    #: Trying again cannot succeed (the guard refused the URL): fail the delivery now.
+    permanent: bool = False
 
 
 class Sender(Protocol):
@@ -71,15 +75,25 @@ def _elapsed_ms(started: float) -> float:
 class HttpSender:
     """The HTTP part the webhook and robot senders share."""
 
-    def __init__(self, client: httpx.AsyncClient, wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        wall: Callable[[], float] = time.time,
+        guard: AddressGuard | None = None,
+    ) -> None:
         self.client = client
         self.wall = wall
+        #: The client's own guard, to judge the URL's host before httpx parses it (httpx
+        #: rejects ``0177.0.0.1`` as an invalid URL, which would hide the reason).
+        self.guard = guard
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str]
     ) -> tuple[SendOutcome, bytes]:
         started = time.perf_counter()
         try:
+            if self.guard is not None:
+                self.guard.check_literal(url)
             async with self.client.stream(
                 "POST",
                 url,
@@ -93,7 +107,11 @@ class HttpSender:
                         break
                 return self._judge(response, started), bytes(received)
         except AddressRefused as exc:
-            return SendOutcome(False, None, _elapsed_ms(started), f"refused: {exc}"), b""
+            error = f"SSRF guard: {exc}"
+            return SendOutcome(False, None, _elapsed_ms(started), error, permanent=True), b""
+        except httpx.InvalidURL as exc:
+            error = f"invalid url: {exc}"
+            return SendOutcome(False, None, _elapsed_ms(started), error, permanent=True), b""
         except httpx.TimeoutException as exc:
             error = f"timeout: {type(exc).__name__}"
             return SendOutcome(False, None, _elapsed_ms(started), error), b""

@@ -1,4 +1,5 @@
-"""Outbound HTTP that cannot be aimed at the inside: the SSRF guard at connect time.
+"""Outbound HTTP that cannot be aimed at the inside: the SSRF guard, when a subscription
+names a URL and at connect time.
 
 httpx keeps the URL's host for the ``Host`` header, TLS SNI and certificate checks, but the
 TCP connection is opened by a network backend of ours: it resolves the name itself, judges
@@ -6,22 +7,35 @@ every address (``domain.ssrf``), and connects to the address it judged. Nothing 
 the name a second time, so DNS rebinding between check and connect has no window. The
 client follows no redirects and ignores proxy settings from the environment (a proxy
 would connect on our behalf, past the guard).
+
+The same ``AddressGuard`` judges a subscription's URL when it is created or changed, so a
+bureau hears at once that its URL is refused, rather than from failed deliveries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import certifi
 import httpcore
 import httpx
 
-from services.notify.domain.ssrf import AddressRefused, IPNetwork, check_addresses
+from services.notify.domain.ssrf import (
+    AddressRefused,
+    IPNetwork,
+    check_addresses,
+    host_address,
+    literal_host_verdict,
+    refusal,
+)
 
+log = logging.getLogger(__name__)
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
@@ -36,17 +50,66 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return addresses
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to addresses the SSRF guard allows, pinned at resolution."""
+class AddressGuard:
+    """Which hosts outbound requests may reach: the allow-list and the resolver together."""
 
     def __init__(
         self,
         allowed: Sequence[IPNetwork] = (),
         resolver: Resolver = system_resolver,
-        inner: httpcore.AsyncNetworkBackend | None = None,
+        *,
+        resolve_seconds: float = 5.0,
     ) -> None:
         self.allowed = tuple(allowed)
         self.resolver = resolver
+        self.resolve_seconds = resolve_seconds
+
+    def check_literal(self, url: str) -> None:
+        """Refuse a URL whose host is an address (in any form) or a loopback name that
+        the guard refuses; a host name passes (only resolving can judge it)."""
+        verdict = literal_host_verdict(url, self.allowed)
+        if verdict is not None and not verdict.allowed:
+            host = urlsplit(url).hostname or ""
+            raise AddressRefused(f"{refusal(host, verdict)}; refused")
+
+    async def check_url(self, url: str) -> None:
+        """Refuse a URL whose host is, or resolves now to, an address the guard refuses.
+
+        A name that does not resolve yet passes: each delivery judges it again when it
+        connects.
+        """
+        self.check_literal(url)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host_address(host) is not None:
+            return
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            addresses = await asyncio.wait_for(self.resolver(host, port), self.resolve_seconds)
+        except (OSError, TimeoutError) as exc:
+            log.info("%s does not resolve now (%s); judged again at each delivery", host, exc)
+            return
+        check_addresses(host, addresses, self.allowed)
+
+    async def pin(self, host: str, port: int, timeout: float | None) -> str:
+        """The address to connect to for ``host``, or ``AddressRefused``."""
+        literal = host_address(host)
+        if literal is not None:
+            return check_addresses(host, [str(literal)], self.allowed)
+        try:
+            addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        return check_addresses(host, addresses, self.allowed)
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses the SSRF guard allows, pinned at resolution."""
+
+    def __init__(
+        self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
+        self.guard = guard
         self.inner = inner or httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -57,11 +120,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        try:
-            addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
-        except (OSError, TimeoutError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        pinned = check_addresses(host, addresses, self.allowed)
+        pinned = await self.guard.pin(host, port, timeout)
         return await self.inner.connect_tcp(
             pinned,
             port,
@@ -85,13 +144,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport, with its connection pool opened through ``GuardedBackend``."""
 
-    def __init__(
-        self,
-        allowed: Sequence[IPNetwork] = (),
-        resolver: Resolver = system_resolver,
-        *,
-        limits: httpx.Limits | None = None,
-    ) -> None:
+    def __init__(self, guard: AddressGuard, *, limits: httpx.Limits | None = None) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
         super().__init__(trust_env=False, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
@@ -99,7 +152,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(allowed, resolver),
+            network_backend=GuardedBackend(guard),
         )
 
 
@@ -108,10 +161,12 @@ def guarded_client(
     *,
     timeout_seconds: float = 10.0,
     resolver: Resolver = system_resolver,
+    guard: AddressGuard | None = None,
 ) -> httpx.AsyncClient:
-    """The one client every delivery goes out through."""
+    """The one client every delivery goes out through (``guard`` wins over ``allowed``
+    and ``resolver``, which make one)."""
     return httpx.AsyncClient(
-        transport=GuardedTransport(allowed, resolver),
+        transport=GuardedTransport(guard or AddressGuard(allowed, resolver)),
         follow_redirects=False,
         trust_env=False,
         timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),

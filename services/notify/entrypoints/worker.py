@@ -242,6 +242,8 @@ class DeliveryWorker:
             kind = "delivered"
         elif outcome.gone:
             kind = "gone"
+        elif outcome.permanent:
+            kind = "failed"  # at once: no retry can mend it, so none is scheduled
         else:
             next_at = self.schedule.next_attempt(
                 self.clock.now(), delivery.step + 1, outcome.retry_after, self.rng
@@ -290,11 +292,13 @@ class DeliveryWorker:
         )
         for result in results:
             # One line per attempt, so an alert can be followed from its change to its end.
-            log.info(
-                "delivery attempt %s (status %s, %s ms)",
+            log.log(
+                logging.WARNING if result.outcome == "failed" else logging.INFO,
+                "delivery attempt %s (status %s, %s ms)%s",
                 result.outcome,
                 result.status_code,
                 result.latency_ms,
+                f": {result.error}" if result.error else "",
                 extra={"delivery_id": result.delivery_id},
             )
         for subscription_id in disabled:

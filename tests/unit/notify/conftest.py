@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +51,18 @@ class Api:
 FAKE_DNS = {
     "internal.bureau.example": ["10.0.0.7"],
     "metadata.bureau.example": ["169.254.169.254"],
+    "loopback.bureau.example": ["127.0.0.1"],
+    "mixed.bureau.example": ["8.8.8.8", "10.0.0.7"],
 }
 
 
 async def fake_dns_resolver(host: str, port: int) -> list[str]:
+    """FAKE_DNS, then the system for loopback names only: no query leaves the machine."""
     if host in FAKE_DNS:
         return FAKE_DNS[host]
-    return await system_resolver(host, port)
+    if host == "localhost":
+        return await system_resolver(host, port)
+    raise socket.gaierror(socket.EAI_NONAME, f"{host}: not in the test resolver")
 
 
 @pytest.fixture

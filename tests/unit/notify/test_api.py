@@ -146,6 +146,18 @@ async def test_subscription_lifecycle(api: Api) -> None:
         ),
         ({"name": "x", "channel": "webhook", "url": "http://169.254.169.254/latest"}, "metadata"),
         ({"name": "x", "channel": "webhook", "url": "http://10.0.0.8/hook"}, "private"),
+        ({"name": "x", "channel": "webhook", "url": "http://2130706434/x"}, "loopback"),
+        ({"name": "x", "channel": "webhook", "url": "http://0177.0.0.2/x"}, "loopback"),
+        ({"name": "x", "channel": "webhook", "url": "http://0x7f000002/x"}, "loopback"),
+        ({"name": "x", "channel": "wecom", "url": "http://127.2/x"}, "loopback"),
+        ({"name": "x", "channel": "dingtalk", "url": "http://0/x"}, "unspecified"),
+        ({"name": "x", "channel": "webhook", "url": "http://[::ffff:10.0.0.1]/x"}, "mapped"),
+        ({"name": "x", "channel": "webhook", "url": "http://1.2.3.256/x"}, "not a valid"),
+        (
+            {"name": "x", "channel": "webhook", "url": "http://internal.bureau.example/x"},
+            "internal.bureau.example resolves to 10.0.0.7 (private)",
+        ),
+        ({"name": "x", "channel": "webhook", "url": "http://mixed.bureau.example/x"}, "10.0.0.7"),
     ],
 )
 async def test_bad_subscriptions_are_refused_with_a_reason(
@@ -205,5 +217,32 @@ def test_the_operator_token_is_required_and_strong_in_production(tmp_path: objec
         make_settings("sqlite://", APP_ENV="production", NOTIFY_OPERATOR_TOKEN="changeme")
     with pytest.raises(ValueError, match="NOTIFY_ALLOWED_NETWORKS"):
         make_settings("sqlite://", NOTIFY_ALLOWED_NETWORKS="not-a-network")
-    ok = make_settings("sqlite://", APP_ENV="production", NOTIFY_OPERATOR_TOKEN="x" * 32)
-    assert isinstance(ok, NotifySettings) and ok.allowed
+    ok = make_settings(
+        "sqlite://",
+        APP_ENV="production",
+        NOTIFY_OPERATOR_TOKEN="Qm7vX2pL9sKd4TfW8zRb1NcY6hJe3GuA",
+        NOTIFY_ALLOWED_NETWORKS="10.20.0.0/16,fd12:3456::/48",
+    )
+    assert isinstance(ok, NotifySettings) and len(ok.allowed) == 2
+
+
+@pytest.mark.parametrize(
+    "networks", ["0.0.0.0/0", "::/0", "127.0.0.1/32", "100.64.0.0/10", "10.0.0.0/7", "8.8.8.0/24"]
+)
+def test_production_opens_private_ranges_only(networks: str) -> None:
+    with pytest.raises(ValueError, match="wider than the private ranges"):
+        make_settings(
+            "sqlite://",
+            APP_ENV="production",
+            NOTIFY_OPERATOR_TOKEN="Qm7vX2pL9sKd4TfW8zRb1NcY6hJe3GuA",
+            NOTIFY_ALLOWED_NETWORKS=networks,
+        )
+    assert make_settings("sqlite://", NOTIFY_ALLOWED_NETWORKS=networks).allowed, (
+        "not refused in tests"
+    )
+
+
+@pytest.mark.parametrize("networks", ["169.254.0.0/16", "169.254.169.254/32", "fe80::/64"])
+def test_an_allow_list_entry_that_could_only_open_link_local_is_refused(networks: str) -> None:
+    with pytest.raises(ValueError, match="link-local or a cloud metadata"):
+        make_settings("sqlite://", NOTIFY_ALLOWED_NETWORKS=networks)

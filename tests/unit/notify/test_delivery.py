@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from standardwebhooks.webhooks import Webhook
 
 from services.common.contracts import ChangeKind
 from services.notify.adapters.tables import DeliveryRow
-from tests.unit.notify.conftest import Api
+from tests.unit.notify.conftest import FAKE_DNS, Api
 from tests.unit.notify.factories import CHONGQING, NANBU, alliance, change
 from tests.unit.notify.receivers import Receiver, Reply
 
@@ -201,18 +203,42 @@ async def test_an_endpoint_failing_for_days_is_disabled_with_the_reason(
     assert patched.json()["enabled"] is True and patched.json()["failing_since"] is None
 
 
-async def test_unreachable_and_refused_targets_are_logged_as_failures(api: Api) -> None:
-    _, auth = await api.bureau("某县卫健局")
-    # Names are accepted when subscribing; what they resolve to is judged at connect time.
-    internal = await subscribe(api, auth, url="http://internal.bureau.example/hook")
-    metadata = await subscribe(api, auth, url="http://metadata.bureau.example/latest")
+async def test_a_target_the_guard_refuses_fails_at_once_with_its_reason(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bureau_id, auth = await api.bureau("某县卫健局")
+    # A name that resolves inward is refused when subscribing, with the reason...
+    for url, reason in (
+        ("http://internal.bureau.example/hook", "10.0.0.7 (private)"),
+        ("http://metadata.bureau.example/latest", "cloud metadata service"),
+    ):
+        answer = await api.client.post(
+            "/v1/subscriptions", json={"name": "x", "channel": "webhook", "url": url}, headers=auth
+        )
+        assert answer.status_code == 422 and reason in answer.json()["detail"], answer.text
+    # ...and one that turns inward later, or a numeric form stored before the guard read
+    # such forms, fails its delivery at the first attempt: no retry can mend it.
+    later = await subscribe(api, auth, url="http://later.bureau.example/hook")
+    monkeypatch.setitem(FAKE_DNS, "later.bureau.example", ["10.0.0.7"])
+    octal = await subscribe(api, auth, url="http://octal.bureau.example/hook")
+    await api.parts.repository.update_subscription(
+        bureau_id, octal["id"], {"url": "http://012.0.0.1:8080/hook"}
+    )
     await api.parts.service.receive_change(change("c-1"))
-    await api.parts.worker.run_once()
-    detail = await delivery_of(api, auth, internal["id"])
-    assert detail["status"] == "pending" and detail["log"][0]["status_code"] is None
-    assert "refused" in detail["last_error"] and "10.0.0.7 (private)" in detail["last_error"]
-    detail = await delivery_of(api, auth, metadata["id"])
-    assert "cloud metadata service" in detail["last_error"]
+    with caplog.at_level(logging.DEBUG):
+        assert await api.parts.worker.run_once() == 2
+    for sub, reason in (
+        (later, "later.bureau.example resolves to 10.0.0.7 (private)"),
+        (octal, "012.0.0.1 is 10.0.0.1 (private)"),
+    ):
+        detail = await delivery_of(api, auth, sub["id"])
+        assert detail["status"] == "failed" and detail["attempts"] == 1
+        assert detail["next_attempt_at"] is None
+        assert [e["outcome"] for e in detail["log"]] == ["failed"]
+        assert "SSRF guard" in detail["last_error"] and reason in detail["last_error"]
+    assert not [r for r in caplog.records if r.exc_info], "no traceback for a refusal"
+    api.clock.advance(timedelta(hours=30))
+    assert await api.parts.worker.run_once() == 0, "nothing was scheduled again"
 
 
 async def test_deliveries_are_listed_newest_first_with_a_cursor(

@@ -10,11 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from services.notify.adapters.net import guarded_client
+from services.notify.adapters.net import AddressGuard, guarded_client
 from services.notify.domain.ssrf import (
     AddressRefused,
     check_addresses,
     classify,
+    host_address,
+    inet_aton,
     literal_host_verdict,
     parse_networks,
 )
@@ -81,6 +83,120 @@ def test_literal_hosts_are_judged_when_a_subscription_is_made() -> None:
     assert not literal_host_verdict("http://[::1]/hook").allowed  # type: ignore[union-attr]
     assert not literal_host_verdict("http://localhost/x").allowed  # type: ignore[union-attr]
     assert literal_host_verdict("https://hooks.example.cn/x") is None
+
+
+#: Numeric hosts as ``inet_aton`` (and so getaddrinfo) reads them.
+NUMERIC_FORMS = [
+    ("2130706433", "127.0.0.1"),
+    ("0177.0.0.1", "127.0.0.1"),
+    ("0x7f000001", "127.0.0.1"),
+    ("0X7F.0.0.1", "127.0.0.1"),
+    ("127.1", "127.0.0.1"),
+    ("127.0.1", "127.0.0.1"),
+    ("0x7f.1", "127.0.0.1"),
+    ("017700000001", "127.0.0.1"),
+    ("0", "0.0.0.0"),
+    ("0x", "0.0.0.0"),
+    ("10.1", "10.0.0.1"),
+    ("0xa9fea9fe", "169.254.169.254"),
+    ("2852039166", "169.254.169.254"),
+    ("192.168.257", "192.168.1.1"),
+    ("8.8.8.8", "8.8.8.8"),
+]
+
+
+@pytest.mark.parametrize(("host", "address"), NUMERIC_FORMS)
+def test_numeric_hosts_are_read_as_the_resolver_reads_them(host: str, address: str) -> None:
+    assert str(inet_aton(host)) == address
+    assert str(host_address(host)) == address
+
+
+@pytest.mark.parametrize("host", ["1.2.3.256", "08.0.0.1", "0x1.0x100.0.0", "1.2.3.4.5", "1..2"])
+def test_a_host_that_looks_numeric_but_is_no_address_is_refused(host: str) -> None:
+    assert inet_aton(host) is None
+    with pytest.raises(AddressRefused, match="not a valid IPv4 address"):
+        host_address(host)
+
+
+@pytest.mark.parametrize("host", ["4294967296", "0xg", "0x0x5", "1_0", "+1", "0x-1", "1.0x1g"])
+def test_what_inet_aton_refuses_is_no_address(host: str) -> None:
+    assert inet_aton(host) is None
+
+
+@pytest.mark.parametrize("host", ["hooks.example.cn", "1.2.3.4.example", "0x7f.example", "cn"])
+def test_names_are_left_to_the_resolver(host: str) -> None:
+    assert host_address(host) is None
+
+
+@pytest.mark.parametrize(("host", "address"), [h for h in NUMERIC_FORMS if h[1] != "8.8.8.8"])
+def test_every_numeric_form_of_an_internal_address_is_refused(host: str, address: str) -> None:
+    verdict = literal_host_verdict(f"http://{host}:8080/hook")
+    assert verdict is not None and not verdict.allowed and verdict.address == address
+
+
+def test_a_public_address_in_an_unusual_form_is_refused_with_its_usual_form() -> None:
+    verdict = literal_host_verdict("http://134744072/hook")
+    assert verdict is not None and not verdict.allowed and "write 8.8.8.8" in verdict.reason
+    assert literal_host_verdict("http://8.8.8.8/hook").allowed  # type: ignore[union-attr]
+    assert literal_host_verdict("http://[2001:4860:4860::8888]/hook").allowed  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::ffff:127.0.0.1]/x",
+        "http://[::ffff:7f00:1]/x",
+        "http://[0:0:0:0:0:ffff:7f00:1]/x",
+        "http://[::127.0.0.1]/x",
+        "http://[::]/x",
+        "http://[fe80::1%25eth0]/x",
+        "http://[fd00:ec2::254]/x",
+        "http://LOCALHOST./x",
+        "http://api.localhost/x",
+    ],
+)
+def test_ipv6_and_loopback_names_are_refused(url: str) -> None:
+    verdict = literal_host_verdict(url)
+    assert verdict is not None and not verdict.allowed
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254",
+        "169.254.1.1",
+        "fe80::1",
+        "100.100.100.200",
+        "fd00:ec2::254",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a9fe:a9fe::1",
+    ],
+)
+def test_no_allow_list_opens_link_local_or_metadata(address: str) -> None:
+    everything = parse_networks(["0.0.0.0/0", "::/0"])
+    assert not classify(address, everything).allowed
+    assert classify("10.1.2.3", everything).allowed, "the rest is open as listed"
+
+
+async def test_the_guard_resolves_a_name_when_a_subscription_names_it() -> None:
+    answers = {"inside.example": ["127.0.0.1"], "mixed.example": ["8.8.8.8", "::1"]}
+
+    async def resolver(host: str, port: int) -> list[str]:
+        if host not in answers:
+            raise OSError(f"{host}: no such name")
+        return answers[host]
+
+    guard = AddressGuard(resolver=resolver)
+    with pytest.raises(AddressRefused, match=r"inside.example resolves to 127.0.0.1 \(loopback\)"):
+        await guard.check_url("https://inside.example/hook")
+    with pytest.raises(AddressRefused, match="::1"):
+        await guard.check_url("https://mixed.example/hook")
+    with pytest.raises(AddressRefused, match=r"0177.0.0.1 is 127.0.0.1 \(loopback\)"):
+        await guard.check_url("http://0177.0.0.1/hook")
+    await guard.check_url("https://not-yet-registered.example/hook")  # judged when sending
+    opened = AddressGuard(parse_networks(["127.0.0.1/32"]), resolver)
+    await opened.check_url("https://inside.example/hook")
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -150,6 +266,15 @@ async def test_loopback_is_refused_without_the_allow_list(server: int) -> None:
             await client.post(f"http://127.0.0.1:{server}/a", content=b"{}")
         with pytest.raises(AddressRefused):
             await client.post(f"http://localhost:{server}/a", content=b"{}")
+    assert _Recorder.hits == []
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1"])
+async def test_numeric_hosts_are_refused_at_connect_time(server: int, host: str) -> None:
+    """httpx hands such hosts over as names; the guard reads them as addresses."""
+    async with guarded_client() as client:
+        with pytest.raises(AddressRefused, match="loopback"):
+            await client.post(f"http://{host}:{server}/a", content=b"{}")
     assert _Recorder.hits == []
 
 
