@@ -48,6 +48,7 @@ from services.common.contracts import (  # noqa: E402
     encode,
 )
 from services.common.kafka.publisher import KafkaPublisher  # noqa: E402
+from services.notify.adapters.sealing import new_key  # noqa: E402
 from services.notify.bootstrap import build_app  # noqa: E402
 from services.notify.config import NotifySettings  # noqa: E402
 from tools.localkafka import LocalKafka, install  # noqa: E402
@@ -159,6 +160,7 @@ async def bench(bootstrap: str, workdir: Path, args: argparse.Namespace) -> dict
         NOTIFY_GROUP_ID=f"{prefix}notify",
         NOTIFY_DATABASE_URL=f"sqlite:///{workdir / 'notify.db'}",
         NOTIFY_OPERATOR_TOKEN=OPERATOR,
+        NOTIFY_SECRETS_KEY=new_key(),
         NOTIFY_ALLOWED_NETWORKS="127.0.0.1/32",
     )
     app = build_app(settings)

@@ -11,6 +11,7 @@ State (pid files, logs, SQLite files, the broker's data) lives in ``.run/``.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +72,21 @@ def _setting(name: str, default: str) -> str:
     return os.environ.get(name) or _dotenv().get(name) or default
 
 
-#: Secrets `make run` / `make up` generate on first use, with what they are for.
-GENERATED_SECRETS = {
-    "INGEST_API_TOKENS": "crawler token",
-    "NOTIFY_OPERATOR_TOKEN": "notify operator token",
-    "REGISTRY_OPERATOR_TOKEN": "registry operator token",
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _sealing_key() -> str:
+    """A key for NOTIFY_SECRETS_KEY: 32 random bytes, url-safe base64 (Fernet's form)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+#: Secrets `make run` / `make up` generate on first use: what they are for, how made.
+GENERATED_SECRETS: dict[str, tuple[str, Callable[[], str]]] = {
+    "INGEST_API_TOKENS": ("crawler token", _token),
+    "NOTIFY_OPERATOR_TOKEN": ("notify operator token", _token),
+    "REGISTRY_OPERATOR_TOKEN": ("registry operator token", _token),
+    "NOTIFY_SECRETS_KEY": ("notify secrets key", _sealing_key),
 }
 
 
@@ -90,14 +102,14 @@ def ensure_env_file() -> None:
             "# Written by `make run` / `make up` on first use; edit freely. Never commit it.",
             "APP_ENV=development",
         ]
-    generated = {name: secrets.token_urlsafe(24) for name in missing}
+    generated = {name: GENERATED_SECRETS[name][1]() for name in missing}
     lines += [f"{name}={value}" for name, value in generated.items()]
     with ENV_FILE.open("a", encoding="utf-8") as env:
         env.write("\n".join(lines) + "\n")
     ENV_FILE.chmod(0o600)
     say(f"wrote new secrets to {ENV_FILE.name}:")
     for name, value in generated.items():
-        say(f"  {GENERATED_SECRETS[name]:24} {name}={value}")
+        say(f"  {GENERATED_SECRETS[name][0]:24} {name}={value}")
 
 
 def _kafka_dir() -> Path:

@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlmodel import create_engine
+
+#: Files SQLite keeps beside a database, which hold its pages as well.
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite_file(database: str) -> None:
+    """Create a SQLite database file readable and writable by its owner only, or tighten
+    an existing one (and its side files): the databases hold API key digests, sealed
+    secrets and the bureaus' endpoints. SQLite gives the files it creates beside a
+    database the database file's mode."""
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in _SQLITE_SIDE_FILES)):
+        if candidate.exists() and candidate.stat().st_mode & 0o077:
+            candidate.chmod(0o600)
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None for an in-memory database or a URI filename."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = _sqlite_file(url)
+        if database is not None:
+            private_sqlite_file(database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

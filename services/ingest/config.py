@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings
+from services.common.strength import require_strong
 
 
 class IngestSettings(ServiceSettings):
@@ -23,6 +24,6 @@ class IngestSettings(ServiceSettings):
     def _refuse_missing_or_weak_tokens(self) -> IngestSettings:
         if not self.tokens:
             raise ValueError("INGEST_API_TOKENS is empty: set at least one crawler token")
-        if self.environment == "production" and any(len(t) < 24 for t in self.tokens):
-            raise ValueError("INGEST_API_TOKENS: tokens must be at least 24 characters")
+        if self.environment == "production":
+            require_strong("INGEST_API_TOKENS", self.tokens)
         return self

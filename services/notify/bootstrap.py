@@ -34,11 +34,13 @@ from services.notify.adapters.channels import (
 from services.notify.adapters.migrate import upgrade
 from services.notify.adapters.net import AddressGuard, Resolver, guarded_client, system_resolver
 from services.notify.adapters.repository import NotifyRepository
+from services.notify.adapters.sealing import SecretBox
 from services.notify.config import NotifySettings
 from services.notify.domain.models import Channel
 from services.notify.domain.schedule import DEFAULT_DELAYS, Clock, RetrySchedule, SystemClock
 from services.notify.entrypoints.api import bureaus, deliveries, keys, subscriptions
 from services.notify.entrypoints.consumer import make_notify_handler
+from services.notify.entrypoints.reseal import check_sealed_secrets
 from services.notify.entrypoints.worker import DeliveryWorker, WorkerOptions
 from services.notify.service import Conflict, Invalid, NotFound, NotifyService
 
@@ -55,6 +57,7 @@ class NotifyComponents:
     worker: DeliveryWorker
     client: httpx.AsyncClient
     clock: Clock
+    box: SecretBox
 
 
 def build_components(
@@ -70,6 +73,7 @@ def build_components(
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     repository = NotifyRepository(engine)
+    box = SecretBox(settings.secrets_keys)
     guard = AddressGuard(settings.allowed, resolver)
     client = guarded_client(guard=guard, timeout_seconds=settings.send_timeout_seconds)
     smtp = SmtpSettings(
@@ -94,6 +98,7 @@ def build_components(
         repository,
         senders,
         clock,
+        box=box,
         schedule=schedule or RetrySchedule(DEFAULT_DELAYS, settings.retry_jitter),
         options=WorkerOptions(
             poll_seconds=settings.worker_poll_seconds,
@@ -105,16 +110,20 @@ def build_components(
         ),
         rng=rng,
     )
-    service = NotifyService(repository, clock=clock, guard=guard, on_new_deliveries=worker.wake)
-    return NotifyComponents(settings, engine, repository, service, worker, client, clock)
+    service = NotifyService(
+        repository, box=box, clock=clock, guard=guard, on_new_deliveries=worker.wake
+    )
+    return NotifyComponents(settings, engine, repository, service, worker, client, clock, box)
 
 
-async def migrate_with_retry(engine: Engine, *, attempts: int = 30) -> None:
+async def migrate_with_retry(
+    engine: Engine, box: SecretBox | None = None, *, attempts: int = 30
+) -> None:
     """The database may still be starting: try for about a minute before giving up."""
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
-            await asyncio.to_thread(upgrade, engine)
+            await asyncio.to_thread(upgrade, engine, "head", box)
             return
         except (OperationalError, InterfaceError) as exc:
             if attempt == attempts:
@@ -137,7 +146,8 @@ def build_app(
     parts = components or build_components(settings)
 
     async def startup() -> None:
-        await migrate_with_retry(parts.engine)
+        await migrate_with_retry(parts.engine, parts.box)
+        await check_sealed_secrets(parts.repository, parts.box)
         if run_worker:
             parts.worker.start()
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings
+from services.common.strength import require_strong
+from services.notify.adapters.sealing import check_keys, split_keys
 from services.notify.domain.ssrf import (
     PRIVATE_RANGES,
     IPNetwork,
@@ -11,13 +13,13 @@ from services.notify.domain.ssrf import (
     within_private_ranges,
 )
 
-_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "operator", "admin"}
-
 
 class NotifySettings(ServiceSettings):
     port: int = Field(8003, validation_alias="NOTIFY_PORT")
     database_url: str = Field("sqlite:///.run/notify.db", validation_alias="NOTIFY_DATABASE_URL")
     operator_token: str = Field("", validation_alias="NOTIFY_OPERATOR_TOKEN")
+    #: Keys that seal subscription secrets at rest, comma-separated, newest first.
+    secrets_key: str = Field("", validation_alias="NOTIFY_SECRETS_KEY")
     #: CIDRs that deliveries may reach despite the SSRF guard; empty by default.
     allowed_networks: str = Field("", validation_alias="NOTIFY_ALLOWED_NETWORKS")
     group_id: str = Field("notify", validation_alias="NOTIFY_GROUP_ID")
@@ -47,10 +49,13 @@ class NotifySettings(ServiceSettings):
         token = self.operator_token.strip()
         if not token:
             raise ValueError("NOTIFY_OPERATOR_TOKEN is empty: set the operator's bearer token")
-        if self.environment == "production" and (
-            token.lower() in _DEFAULT_SECRETS or len(token) < 24
-        ):
-            raise ValueError("NOTIFY_OPERATOR_TOKEN is a default or short secret")
+        if self.environment == "production":
+            require_strong("NOTIFY_OPERATOR_TOKEN", [token])
+        return self
+
+    @model_validator(mode="after")
+    def _usable_secrets_keys(self) -> NotifySettings:
+        check_keys(self.secrets_keys, production=self.environment == "production")
         return self
 
     @model_validator(mode="after")
@@ -72,6 +77,10 @@ class NotifySettings(ServiceSettings):
                     f"({private}); production opens only networks inside them"
                 )
         return self
+
+    @property
+    def secrets_keys(self) -> list[str]:
+        return split_keys(self.secrets_key)
 
     @property
     def networks(self) -> tuple[str, ...]:

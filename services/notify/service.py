@@ -14,6 +14,7 @@ from services.common.contracts import AllianceChange, ChangeKind
 from services.common.errors import PoisonError
 from services.notify.adapters.net import AddressGuard
 from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
+from services.notify.adapters.sealing import SecretBox
 from services.notify.adapters.tables import ApiKeyRow, BureauRow, DeliveryRow, SubscriptionRow
 from services.notify.domain.matching import (
     Matcher,
@@ -124,11 +125,13 @@ class NotifyService:
         self,
         repository: NotifyRepository,
         *,
+        box: SecretBox,
         clock: Clock | None = None,
         guard: AddressGuard | None = None,
         on_new_deliveries: Callable[[], None] | None = None,
     ) -> None:
         self.repository = repository
+        self.box = box
         self.clock = clock or SystemClock()
         self.guard = guard or AddressGuard()
         self.on_new_deliveries = on_new_deliveries
@@ -238,7 +241,7 @@ class NotifyService:
             name=request.name,
             channel=request.channel.value,
             url=request.url,
-            secret=secret,
+            secret_sealed=self.box.seal(secret),
             filters=filters_json(request.filters.model_dump(mode="json")),
             enabled=request.enabled,
             created_at=now,
@@ -273,7 +276,7 @@ class NotifyService:
             if "url" in fields and request.url is not None:
                 changes["url"] = validate_target(channel, request.url)
             if "secret" in fields and request.secret is not None:
-                changes["secret"] = validate_secret(channel, request.secret)
+                changes["secret_sealed"] = self.box.seal(validate_secret(channel, request.secret))
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
         if "url" in changes:
@@ -301,7 +304,9 @@ class NotifyService:
             raise Conflict("only a webhook's secret is generated here; PATCH a robot's secret")
         secret = new_webhook_secret()
         updated = await self.repository.update_subscription(
-            bureau_id, subscription_id, {"secret": secret, "updated_at": self.clock.now()}
+            bureau_id,
+            subscription_id,
+            {"secret_sealed": self.box.seal(secret), "updated_at": self.clock.now()},
         )
         if updated is None:
             raise NotFound(f"no subscription {subscription_id}")

@@ -3,9 +3,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings
-
-_DEFAULT_SECRETS = {"changeme", "change-me", "secret", "operator", "admin", "registry", "token"}
-MIN_TOKEN_LENGTH = 24
+from services.common.strength import require_strong
 
 
 class RegistrySettings(ServiceSettings):
@@ -30,9 +28,5 @@ class RegistrySettings(ServiceSettings):
         if self.environment == "production":
             if not token:
                 raise ValueError("REGISTRY_OPERATOR_TOKEN is empty: set the operator's token")
-            if token.lower() in _DEFAULT_SECRETS or len(token) < MIN_TOKEN_LENGTH:
-                raise ValueError(
-                    f"REGISTRY_OPERATOR_TOKEN is a default or short secret "
-                    f"(at least {MIN_TOKEN_LENGTH} characters in production)"
-                )
+            require_strong("REGISTRY_OPERATOR_TOKEN", [token])
         return self

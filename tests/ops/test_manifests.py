@@ -190,6 +190,7 @@ def test_compose_config_with_the_docker_cli() -> None:
     secrets = {
         "INGEST_API_TOKENS": "t" * 32,
         "NOTIFY_OPERATOR_TOKEN": "o" * 32,
+        "NOTIFY_SECRETS_KEY": "k" * 43 + "=",
         "POSTGRES_PASSWORD": "p" * 16,
         "GRAFANA_ADMIN_PASSWORD": "g" * 16,
     }
@@ -240,8 +241,9 @@ def test_configmap_and_secret_hold_only_settings_the_services_read() -> None:
     assert not set(config["data"]) - ALL_SETTINGS
     assert not set(secret["stringData"]) - ALL_SETTINGS
     assert all(isinstance(v, str) for v in config["data"].values())
-    assert {"INGEST_API_TOKENS", "NOTIFY_OPERATOR_TOKEN"} <= set(secret["stringData"])
-    assert not {"INGEST_API_TOKENS", "NOTIFY_OPERATOR_TOKEN"} & set(config["data"])
+    secrets = {"INGEST_API_TOKENS", "NOTIFY_OPERATOR_TOKEN", "NOTIFY_SECRETS_KEY"}
+    assert secrets <= set(secret["stringData"])
+    assert not secrets & set(config["data"])
     assert config["data"]["APP_ENV"] == "production"
     assert config["data"]["BIND_HOST"] == "0.0.0.0"
 
@@ -305,7 +307,7 @@ def test_deployment(name: str) -> None:
     required = {
         "ingest": {"INGEST_API_TOKENS", "INGEST_DATABASE_URL"},
         "registry": {"REGISTRY_DATABASE_URL"},
-        "notify": {"NOTIFY_OPERATOR_TOKEN", "NOTIFY_DATABASE_URL"},
+        "notify": {"NOTIFY_OPERATOR_TOKEN", "NOTIFY_SECRETS_KEY", "NOTIFY_DATABASE_URL"},
         "extract": set(),
     }[name] | {"KAFKA_BOOTSTRAP_SERVERS", "APP_ENV", "BIND_HOST"}
     assert required <= container_env(container)

@@ -241,6 +241,38 @@ class NotifyRepository:
 
         return await self._run(work)
 
+    async def sealed_secrets(self, *, live_only: bool = False) -> list[tuple[str, str]]:
+        """``(subscription id, sealed secret)`` of every subscription that has one."""
+
+        def work(session: Session) -> list[tuple[str, str]]:
+            query = select(SubscriptionRow.id, SubscriptionRow.secret_sealed).where(
+                col(SubscriptionRow.secret_sealed).is_not(None)
+            )
+            if live_only:
+                query = query.where(col(SubscriptionRow.deleted_at).is_(None))
+            rows = session.exec(query.order_by(col(SubscriptionRow.id))).all()
+            return [(ident, sealed) for ident, sealed in rows if sealed is not None]
+
+        return await self._run(work)
+
+    async def replace_sealed_secret(self, subscription_id: str, old: str, new: str) -> bool:
+        """Swap a sealed secret for its re-sealed form, unless it changed meanwhile (a
+        bureau rotating its secret wins over the re-sealing)."""
+
+        def work(session: Session) -> bool:
+            result = session.execute(
+                update(SubscriptionRow)
+                .where(
+                    col(SubscriptionRow.id) == subscription_id,
+                    col(SubscriptionRow.secret_sealed) == old,
+                )
+                .values(secret_sealed=new)
+            )
+            session.commit()
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+        return await self._run(work)
+
     async def active_subscriptions(self) -> list[SubscriptionRow]:
         return await self._run(
             lambda s: list(

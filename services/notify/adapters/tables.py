@@ -63,7 +63,8 @@ class SubscriptionRow(SQLModel, table=True):
     name: str = Field(max_length=200)
     channel: str = Field(max_length=16)
     url: str = Field(sa_type=Text)
-    secret: str | None = Field(default=None, max_length=256)
+    #: The webhook or robot secret, sealed (``adapters.sealing``); never the plaintext.
+    secret_sealed: str | None = Field(default=None, sa_type=Text)
     filters: str = Field(sa_type=Text)
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, sa_type=Text)

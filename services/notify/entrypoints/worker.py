@@ -25,6 +25,7 @@ from services.notify.adapters.repository import (
     SubscriptionHealth,
     new_id,
 )
+from services.notify.adapters.sealing import SecretBox, SecretUnreadable
 from services.notify.adapters.tables import DeliveryRow, SubscriptionRow
 from services.notify.domain.digest import WINDOW, plan_robot_sends
 from services.notify.domain.models import ROBOT_CHANNELS, Alert, Channel
@@ -61,6 +62,7 @@ class DeliveryWorker:
         senders: Senders,
         clock: Clock,
         *,
+        box: SecretBox,
         schedule: RetrySchedule | None = None,
         options: WorkerOptions | None = None,
         rng: random.Random | None = None,
@@ -68,6 +70,7 @@ class DeliveryWorker:
         self.repository = repository
         self.senders = senders
         self.clock = clock
+        self.box = box
         self.schedule = schedule or RetrySchedule()
         self.options = options or WorkerOptions()
         self.rng = rng or random.Random()
@@ -145,7 +148,21 @@ class DeliveryWorker:
     async def _serve(self, subscription: SubscriptionRow, deliveries: list[DeliveryRow]) -> None:
         try:
             channel = Channel(subscription.channel)
-            target = Target(subscription.id, channel, subscription.url, subscription.secret)
+            try:
+                secret = self.box.open(subscription.secret_sealed)
+            except SecretUnreadable as exc:
+                # A key went missing from NOTIFY_SECRETS_KEY: retried on the schedule, so
+                # the alerts go out once the key is back.
+                log.error("subscription %s: %s", subscription.id, exc)
+                unsent = Target(subscription.id, channel, subscription.url, None)
+                outcome = SendOutcome(False, None, 0.0, str(exc))
+                now = self.clock.now()
+                await self._record(
+                    subscription,
+                    [self._result(d, unsent, outcome, now, d.id, 1) for d in deliveries],
+                )
+                return
+            target = Target(subscription.id, channel, subscription.url, secret)
             alerts: list[Alert] = []
             readable: list[DeliveryRow] = []
             results: list[AttemptResult] = []

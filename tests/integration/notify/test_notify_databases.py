@@ -40,7 +40,7 @@ async def test_migrations_run_at_start_up_and_again_harmlessly(database_url: str
     try:
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         repository = NotifyRepository(engine)
         assert await repository.list_bureaus() == []
     finally:

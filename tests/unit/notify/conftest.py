@@ -11,12 +11,15 @@ import pytest
 import pytest_asyncio
 
 from services.notify.adapters.net import system_resolver
+from services.notify.adapters.sealing import new_key
 from services.notify.bootstrap import NotifyComponents, build_app, build_components
 from services.notify.config import NotifySettings
 from services.notify.domain.schedule import FakeClock
 from tests.unit.notify.receivers import Receiver
 
 OPERATOR = "test-operator-token-0123456789"
+#: The tests' NOTIFY_SECRETS_KEY: fresh each run, as a deployment's would be.
+SECRETS_KEY = new_key()
 
 
 def make_settings(database_url: str, **overrides: object) -> NotifySettings:
@@ -24,6 +27,7 @@ def make_settings(database_url: str, **overrides: object) -> NotifySettings:
         "APP_ENV": "test",
         "NOTIFY_DATABASE_URL": database_url,
         "NOTIFY_OPERATOR_TOKEN": OPERATOR,
+        "NOTIFY_SECRETS_KEY": SECRETS_KEY,
         "NOTIFY_ALLOWED_NETWORKS": "127.0.0.1/32",
         "NOTIFY_WORKER_POLL_SECONDS": 0.05,
         "NOTIFY_SEND_TIMEOUT_SECONDS": 3,

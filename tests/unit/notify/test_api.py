@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from services.notify.config import NotifySettings
 from tests.unit.notify.conftest import OPERATOR, Api, make_settings
@@ -213,8 +214,16 @@ async def test_tenant_matrix(api: Api) -> None:
 def test_the_operator_token_is_required_and_strong_in_production(tmp_path: object) -> None:
     with pytest.raises(ValueError, match="empty"):
         make_settings("sqlite://", NOTIFY_OPERATOR_TOKEN="")
-    with pytest.raises(ValueError, match="default or short"):
-        make_settings("sqlite://", APP_ENV="production", NOTIFY_OPERATOR_TOKEN="changeme")
+    for weak, reason in (
+        ("changeme", "a default value"),
+        ("aaaaaaaaaaaaaaaaaaaaaaaa", "a repeated pattern"),
+        ("Xq7-tiny-but-rnd-9", "shorter than 24"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            make_settings("sqlite://", APP_ENV="production", NOTIFY_OPERATOR_TOKEN=weak)
+        message = str(caught.value)
+        assert f"NOTIFY_OPERATOR_TOKEN is too weak for production: {reason}" in message
+        assert not any(weak[i : i + 4] in message for i in range(len(weak) - 3)), message
     with pytest.raises(ValueError, match="NOTIFY_ALLOWED_NETWORKS"):
         make_settings("sqlite://", NOTIFY_ALLOWED_NETWORKS="not-a-network")
     ok = make_settings(

@@ -1,0 +1,72 @@
+"""Whether a secret from the settings is strong enough for production.
+
+A floor, not a proof: a secret that passes may still be guessable, but one that fails is
+certainly weak (too short, a default or placeholder, one character repeated, a repeated
+pattern, a run such as ``abcdef…``, or too few distinct characters to hold much entropy).
+Messages name the setting and what is wrong, never any part of the secret.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+MIN_LENGTH = 24
+#: Bits of (Shannon) entropy the characters must carry: a random 24-character base64 or
+#: hex token carries about 100 or 80.
+MIN_ENTROPY_BITS = 60
+MIN_DISTINCT = 8
+_DEFAULTS = {"changeme", "change-me", "secret", "operator", "admin", "registry", "token"}
+_PLACEHOLDER_WORDS = ("changeme", "change-me", "replace", "example", "password")
+
+
+def _entropy_bits(secret: str) -> float:
+    counts = Counter(secret)
+    total = len(secret)
+    return -sum(n * math.log2(n / total) for n in counts.values())
+
+
+def _period(secret: str) -> int:
+    """The length of the shortest unit the secret repeats (its length when none)."""
+    for period in range(1, len(secret) // 2 + 1):
+        if all(secret[i] == secret[i + period] for i in range(len(secret) - period)):
+            return period
+    return len(secret)
+
+
+def _stepwise_share(secret: str) -> float:
+    """The share of neighbouring characters one code point apart or equal (runs, abc…)."""
+    steps = [abs(ord(b) - ord(a)) for a, b in zip(secret, secret[1:], strict=False)]
+    return sum(1 for step in steps if step <= 1) / max(1, len(steps))
+
+
+def weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak for production, or None when it passes the floor."""
+    lowered = secret.lower()
+    if lowered in _DEFAULTS:
+        return "a default value"
+    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return "a placeholder or a dictionary word"
+    if len(secret) < MIN_LENGTH:
+        return f"shorter than {MIN_LENGTH} characters"
+    if _period(secret) <= len(secret) // 2:
+        return "a repeated pattern"
+    if _stepwise_share(secret) > 0.5:
+        return "mostly runs or sequences of characters"
+    if len(set(secret)) < MIN_DISTINCT:
+        return f"fewer than {MIN_DISTINCT} distinct characters"
+    if _entropy_bits(secret) < MIN_ENTROPY_BITS:
+        return f"less than {MIN_ENTROPY_BITS} bits of entropy in its characters"
+    return None
+
+
+def require_strong(setting: str, secrets: list[str] | tuple[str, ...]) -> None:
+    """Raise ValueError naming the setting (and which of several secrets) if one is weak."""
+    for position, secret in enumerate(secrets, start=1):
+        reason = weakness(secret)
+        if reason is not None:
+            which = f" (value {position} of {len(secrets)})" if len(secrets) > 1 else ""
+            raise ValueError(
+                f"{setting}{which} is too weak for production: {reason}; generate one "
+                "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )

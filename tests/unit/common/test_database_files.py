@@ -1,0 +1,49 @@
+"""SQLite database files are private to their owner: created 0600, tightened when found
+readable by others, their WAL and shared-memory files too."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from sqlalchemy import text
+
+from services.common.db import make_engine
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_database_and_its_side_files_are_0600(tmp_path: Path) -> None:
+    database = tmp_path / "nested" / "notify.db"
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x TEXT)"))
+            connection.execute(text("INSERT INTO t VALUES ('x')"))
+        files = sorted(database.parent.iterdir())
+        assert {f.name for f in files} >= {"notify.db", "notify.db-wal", "notify.db-shm"}
+        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    finally:
+        engine.dispose()
+
+
+def test_an_existing_world_readable_database_is_tightened(tmp_path: Path) -> None:
+    database = tmp_path / "registry.db"
+    database.touch(mode=0o644)
+    database.chmod(0o644)
+    wal = tmp_path / "registry.db-wal"
+    wal.touch()
+    wal.chmod(0o664)
+    engine = make_engine(f"sqlite:///{database}")
+    engine.dispose()
+    assert mode(database) == 0o600 and mode(wal) == 0o600
+
+
+def test_in_memory_databases_create_no_file() -> None:
+    before = set(os.listdir("."))
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        make_engine(url).dispose()
+    assert set(os.listdir(".")) == before
