@@ -2,18 +2,30 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import ArticleSettings, request_bytes_field
 
 
-class IngestSettings(ServiceSettings):
+class IngestSettings(ArticleSettings):
     port: int = Field(8001, validation_alias="INGEST_PORT")
     #: Comma-separated bearer tokens that crawlers present.
     api_tokens: str = Field("", validation_alias="INGEST_API_TOKENS")
     database_url: str = Field("sqlite:///.run/ingest.db", validation_alias="INGEST_DATABASE_URL")
-    max_article_bytes: int = Field(2 * 1024 * 1024, validation_alias="INGEST_MAX_ARTICLE_BYTES")
-    max_batch_bytes: int = Field(32 * 1024 * 1024, validation_alias="INGEST_MAX_BATCH_BYTES")
+    #: The body of ``POST /v1/articles``, and each article of a batch, in UTF-8 JSON bytes.
+    max_article_bytes: int = Field(
+        2 * 1024 * 1024, gt=0, validation_alias="INGEST_MAX_ARTICLE_BYTES"
+    )
+    max_batch_bytes: int = Field(32 * 1024 * 1024, gt=0, validation_alias="INGEST_MAX_BATCH_BYTES")
+    #: Any other route's body (ingest has none that takes one).
+    max_request_bytes: int = request_bytes_field("INGEST_MAX_REQUEST_BYTES")
     max_batch_items: int = Field(500, validation_alias="INGEST_MAX_BATCH_ITEMS")
     send_timeout_seconds: float = Field(10.0, validation_alias="INGEST_SEND_TIMEOUT_SECONDS")
+
+    def body_limit(self, path: str) -> int:
+        if path == "/v1/articles/batch":
+            return self.max_batch_bytes
+        if path == "/v1/articles":
+            return self.max_article_bytes
+        return self.max_request_bytes
 
     @property
     def tokens(self) -> tuple[str, ...]:

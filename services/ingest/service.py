@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 
 from services.common.contracts import ContentType, RawArticle, encode
 from services.common.kafka.publisher import Publisher
-from services.ingest.domain import AcceptedArticle, ArticleCreate, article_id_for, content_hash
+from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
+from services.ingest.domain import (
+    AcceptedArticle,
+    ArticleCreate,
+    ArticleTooLarge,
+    article_id_for,
+    content_hash,
+)
 from services.ingest.store import SeenArticles
 
 log = logging.getLogger(__name__)
@@ -21,14 +28,27 @@ class IngestService:
         seen: SeenArticles,
         topic: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_article_chars: int = DEFAULT_MAX_ARTICLE_CHARS,
     ) -> None:
         self.publisher = publisher
         self.seen = seen
         self.topic = topic
         self.clock = clock
+        self.max_article_chars = max_article_chars
+
+    def refuse_oversized(self, article: ArticleCreate) -> None:
+        """``ArticleTooLarge`` for a body longer than extraction reads: accepted, it would
+        only be dead-lettered downstream, and the crawler never told."""
+        if len(article.body) > self.max_article_chars:
+            raise ArticleTooLarge(
+                f"the article body has {len(article.body)} characters, "
+                f"over the limit of {self.max_article_chars}"
+            )
 
     async def accept(self, article: ArticleCreate) -> AcceptedArticle:
-        """Raises ``BrokerUnavailable`` when the article could not be made durable."""
+        """Raises ``ArticleTooLarge`` for an article refused for good, and
+        ``BrokerUnavailable`` when the article could not be made durable."""
+        self.refuse_oversized(article)
         article_id = article_id_for(article)
         digest = content_hash(article.title, article.body)
         if await self.seen.seen(article_id, digest):
