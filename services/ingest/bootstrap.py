@@ -15,7 +15,7 @@ from services.common.kafka.publisher import KafkaPublisher, ManagedPublisher
 from services.common.worker import connect_with_retry
 from services.ingest.api import router
 from services.ingest.config import IngestSettings
-from services.ingest.service import IngestService
+from services.ingest.service import ClaimTimes, IngestService
 from services.ingest.store import SeenArticles
 
 
@@ -57,6 +57,10 @@ def build_app(
         seen,
         settings.topic(TOPIC_ARTICLES_RAW),
         max_article_chars=settings.max_article_chars,
+        claims=ClaimTimes(
+            wait_seconds=settings.claim_wait_seconds,
+            expiry_seconds=settings.claim_expiry_seconds,
+        ),
     )
     app.include_router(router)
     return app

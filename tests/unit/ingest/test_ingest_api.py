@@ -339,3 +339,10 @@ def test_nul_characters_are_dropped_from_the_text_and_refused_in_a_url(
     assert only_nul.status_code == 422
     url = client.post("/v1/articles", json=article(url="https://x.cn/a\x00b"), headers=AUTH)
     assert url.status_code == 422 and "control characters" in url.text
+
+
+def test_settings_refuse_a_claim_expiry_a_live_push_could_outlast() -> None:
+    with pytest.raises(ValueError, match="INGEST_CLAIM_EXPIRY_SECONDS"):
+        IngestSettings(
+            INGEST_API_TOKENS=TOKEN, INGEST_SEND_TIMEOUT_SECONDS=30, INGEST_CLAIM_EXPIRY_SECONDS=60
+        )
