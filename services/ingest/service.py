@@ -78,9 +78,6 @@ class IngestService:
         self.refuse_oversized(article)
         article_id = article_id_for(article)
         digest = content_hash(article.title, article.body)
-        claimant = uuid.uuid4().hex
-        if not await self._claim_unless_seen(article_id, digest, claimant):
-            return AcceptedArticle(article_id=article_id, duplicate=True)
         raw = RawArticle(
             article_id=article_id,
             url=article.url,
@@ -91,6 +88,9 @@ class IngestService:
             source=article.source,
             received_at=self.clock(),
         )
+        claimant = uuid.uuid4().hex
+        if not await self._claim_unless_seen(article_id, digest, claimant):
+            return AcceptedArticle(article_id=article_id, duplicate=True)
         try:
             await self.publisher.publish(self.topic, article_id.encode(), encode(raw))
         except BaseException:
