@@ -54,6 +54,7 @@ def build_consumer_app(
     app = create_app(
         title=title,
         readiness={"kafka": worker.ready, **(readiness or {})},
+        body_limit=settings.body_limit,
         lifespan=lifespan,
     )
     app.state.worker = worker

@@ -1,44 +1,36 @@
-"""What every service's HTTP side has: health, readiness, metrics, request metrics."""
+"""What every service's HTTP side has: health, readiness, metrics, request metrics, a cap
+on request bodies, and error answers that say what to change."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.common.answers import install_error_answers
 from services.common.docs import add_docs
+from services.common.limits import BodyLimit, BodySizeLimit
+from services.common.request_metrics import RequestMetrics
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
-
-HTTP_REQUESTS = Counter(
-    "http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
-)
-HTTP_SECONDS = Histogram(
-    "http_request_duration_seconds",
-    "Time to answer an HTTP request.",
-    ["method", "route"],
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
 
 
 def create_app(
     *,
     title: str,
     readiness: Mapping[str, ReadinessCheck],
+    body_limit: BodyLimit,
     lifespan: Lifespan | None = None,
     description: str = "",
     version: str = "0.1.0",
 ) -> FastAPI:
+    """``body_limit(path)`` is the byte limit of a request body (settings.body_limit)."""
     # /docs is served offline by add_docs; /redoc would load its script from a CDN.
     app = FastAPI(
         title=title,
@@ -49,26 +41,10 @@ def create_app(
         redoc_url=None,
     )
     add_docs(app)
-
-    @app.middleware("http")
-    async def record_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template, not the raw path, so ids do not explode the label set.
-        name = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(request.method, name, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(request.method, name).observe(time.perf_counter() - started)
-        return response
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        # As FastAPI's own answer, but ASCII-escaped: the errors echo the input, and input
-        # that is not valid Unicode (a lone surrogate) must still give a 422, not a 500.
-        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
-        return Response(body, status_code=422, media_type="application/json")
+    # The last added runs first: metrics see every answer, the 413 of the cap included.
+    app.add_middleware(BodySizeLimit, limit_for=body_limit)
+    app.add_middleware(RequestMetrics)
+    install_error_answers(app)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -114,8 +90,9 @@ def _error(description: str) -> dict[str, Any]:
 def document_errors(app: FastAPI) -> None:
     """Add to the OpenAPI the error answers routes give by their shape, so that the schema
     tells clients every status they can get: 401 where a bearer token is required, 404
-    where an id is in the path, 400 for a bad pagination cursor; a 422 may also carry a
-    plain-text ``detail`` (a domain rule, such as ``since`` after ``until``)."""
+    where an id is in the path, 400 for a bad pagination cursor; where a body is taken,
+    400 (not readable), 413 (over the size limit) and 415 (not sent as JSON); a 422 may
+    also carry a plain-text ``detail`` (a domain rule, such as ``since`` after ``until``)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -133,6 +110,12 @@ def document_errors(app: FastAPI) -> None:
                     responses.setdefault("404", _error("no such resource (or not yours)"))
                 if "cursor" in parameters:
                     responses.setdefault("400", _error("the cursor is not one this API issued"))
+                if "requestBody" in operation:
+                    responses.setdefault(
+                        "400", _error("the body cannot be read: not UTF-8, or nested too deeply")
+                    )
+                    responses.setdefault("413", _error("the body is over the size limit"))
+                    responses.setdefault("415", _error("the body is not sent as JSON"))
                 if "422" in responses:
                     validation = responses["422"]["content"]["application/json"]
                     validation["schema"] = {

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Largest request body a service takes by default, in bytes (ingest's article routes
+#: have their own, larger limits).
+DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
+
+#: Longer article bodies are not news articles (a dump, a crawler fault) and would stall
+#: extraction: ingest refuses them and extract dead-letters any that reach it.
+DEFAULT_MAX_ARTICLE_CHARS = 1_000_000
+
+
+def request_bytes_field(env: str) -> Any:
+    """The ``max_request_bytes`` field of a service, read from its own variable ``env``."""
+    return Field(DEFAULT_MAX_REQUEST_BYTES, gt=0, validation_alias=env)
 
 
 class ServiceSettings(BaseSettings):
@@ -23,6 +36,20 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = Field("", validation_alias="TOPIC_PREFIX")
     host: str = Field("127.0.0.1", validation_alias="BIND_HOST")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    #: Each service reads it from its own ``<SERVICE>_MAX_REQUEST_BYTES``.
+    max_request_bytes: int = Field(DEFAULT_MAX_REQUEST_BYTES, gt=0)
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
+
+    def body_limit(self, path: str) -> int:
+        """The largest request body, in bytes, a request to ``path`` may carry."""
+        return self.max_request_bytes
+
+
+class ArticleSettings(ServiceSettings):
+    """What ingest and extract agree on about an article: one setting, one meaning."""
+
+    max_article_chars: int = Field(
+        DEFAULT_MAX_ARTICLE_CHARS, gt=0, validation_alias="EXTRACT_MAX_ARTICLE_CHARS"
+    )

@@ -15,6 +15,7 @@ from services.common.errors import PoisonError
 from services.common.kafka.loop import Handler
 from services.common.kafka.publisher import Publisher
 from services.common.kafka.records import Record
+from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
 from services.extract.extraction import ArticleInput, ExtractionResult
 from services.extract.isolation import ArticleOverBudget
 
@@ -52,10 +53,6 @@ def to_message(article: RawArticle, result: ExtractionResult, now: datetime) -> 
     )
 
 
-#: Longer bodies are not news articles (a dump, a crawler fault) and would stall the step.
-DEFAULT_MAX_ARTICLE_CHARS = 1_000_000
-
-
 def make_extract_handler(
     publisher: Publisher,
     output_topic: str,
@@ -66,6 +63,7 @@ def make_extract_handler(
 ) -> Handler[RawArticle]:
     async def handle(article: RawArticle, record: Record) -> None:
         if len(article.body) > max_article_chars:
+            # Ingest refuses such bodies; one may still come from a replay of older history.
             raise PoisonError(
                 f"article body has {len(article.body)} characters, over {max_article_chars}"
             )

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
-from services.common.kafka.publisher import BrokerUnavailable
+from services.common.bodies import UnreadableBody
+from services.common.errors import RetryableError
+from services.ingest.batch import (
+    BatchItem,
+    BatchNotJson,
+    UnsupportedBatchType,
+    batch_format,
+    read_batch,
+)
+from services.ingest.config import IngestSettings
 from services.ingest.domain import (
     AcceptedArticle,
     ArticleCreate,
+    ArticleTooLarge,
     BatchItemResult,
     BatchResult,
 )
 from services.ingest.service import IngestService
 
 RETRY_AFTER_SECONDS = "5"
+_UNPROCESSABLE = status.HTTP_422_UNPROCESSABLE_CONTENT
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -46,7 +56,7 @@ def require_crawler(
         )
 
 
-def _unavailable(exc: BrokerUnavailable) -> HTTPException:
+def _unavailable(exc: RetryableError) -> HTTPException:
     return HTTPException(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         detail=f"the article could not be stored durably, retry later: {exc}",
@@ -59,6 +69,10 @@ router = APIRouter(
 )
 
 
+def _too_large(exc: ArticleTooLarge) -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=str(exc))
+
+
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=AcceptedArticle)
 async def push_article(
     article: ArticleCreate, service: Annotated[IngestService, Depends(get_service)]
@@ -66,7 +80,9 @@ async def push_article(
     """Accept one article; answers only once Kafka acknowledged it."""
     try:
         return await service.accept(article)
-    except BrokerUnavailable as exc:
+    except ArticleTooLarge as exc:
+        raise _too_large(exc) from exc
+    except RetryableError as exc:
         raise _unavailable(exc) from exc
 
 
@@ -92,42 +108,32 @@ _BATCH_BODY: dict[str, Any] = {
 async def push_batch(
     request: Request, service: Annotated[IngestService, Depends(get_service)]
 ) -> BatchResult:
-    """Accept many articles; each item is answered on its own (accepted, duplicate, rejected)."""
-    items = _parse_batch(await request.body(), request.headers.get("content-type", ""))
-    limit: int = request.app.state.settings.max_batch_items
-    if len(items) > limit:
+    """Accept many articles; each item is answered on its own (accepted, duplicate,
+    rejected, too large, unavailable), with the status it would get pushed alone."""
+    items = await _read(request)
+    settings: IngestSettings = request.app.state.settings
+    if len(items) > settings.max_batch_items:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE,
-            detail=f"a batch holds at most {limit} articles, this one has {len(items)}",
+            detail=f"a batch holds at most {settings.max_batch_items} articles, "
+            f"this one has {len(items)}",
         )
     results: list[BatchItemResult] = []
-    broker_error: BrokerUnavailable | None = None
+    unavailable: RetryableError | None = None
     for index, item in enumerate(items):
-        try:
-            article = ArticleCreate.model_validate(item)
-        except ValidationError as exc:
-            results.append(BatchItemResult(index=index, status="rejected", error=_brief(exc)))
-            continue
-        if broker_error is not None:
-            results.append(
-                BatchItemResult(index=index, status="unavailable", error=str(broker_error))
-            )
-            continue
-        try:
-            accepted = await service.accept(article)
-        except BrokerUnavailable as exc:
-            broker_error = exc
-            results.append(BatchItemResult(index=index, status="unavailable", error=str(exc)))
-            continue
-        results.append(
-            BatchItemResult(
-                index=index,
-                status="duplicate" if accepted.duplicate else "accepted",
-                article_id=accepted.article_id,
-                duplicate=accepted.duplicate,
-            )
-        )
-    if broker_error is not None:
+        checked = _check(index, item, settings.max_article_bytes, service)
+        if isinstance(checked, BatchItemResult):
+            results.append(checked)
+        elif unavailable is not None:
+            # Once the broker failed, the rest are not tried: each would wait it out again.
+            results.append(_unavailable_item(index, unavailable))
+        else:
+            try:
+                results.append(await _accept(index, checked, service))
+            except RetryableError as exc:
+                unavailable = exc
+                results.append(_unavailable_item(index, exc))
+    if unavailable is not None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail={
@@ -140,34 +146,68 @@ async def push_batch(
         accepted=sum(r.status == "accepted" for r in results),
         duplicates=sum(r.status == "duplicate" for r in results),
         rejected=sum(r.status == "rejected" for r in results),
+        too_large=sum(r.status == "too_large" for r in results),
         results=results,
     )
 
 
-def _parse_batch(raw: bytes, content_type: str) -> list[Any]:
+async def _read(request: Request) -> list[BatchItem]:
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(422, detail=f"the batch is not UTF-8: {exc}") from exc
-    if "ndjson" in content_type or "jsonl" in content_type:
-        items = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise HTTPException(422, detail=f"line {number} is not JSON: {exc.msg}") from exc
-        return items
+        form = batch_format(request.headers.get("content-type"))
+    except UnsupportedBatchType as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail=str(exc)) from exc
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(
-            422, detail=f"the batch is not JSON ({exc.msg}); send a JSON array or NDJSON"
-        ) from exc
-    if not isinstance(parsed, list):
-        raise HTTPException(422, detail="a JSON batch must be an array of articles")
-    return parsed
+        return read_batch(await request.body(), form)
+    except UnreadableBody as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    except BatchNotJson as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+
+
+def _check(
+    index: int, item: BatchItem, max_bytes: int, service: IngestService
+) -> ArticleCreate | BatchItemResult:
+    """The item as an article, or the answer of an item refused for good before it is tried."""
+    if item.error is not None:
+        return BatchItemResult(index=index, status="rejected", code=item.code, error=item.error)
+    if item.size > max_bytes:
+        return _too_large_item(
+            index, f"the article is {item.size} bytes as JSON, over the limit of {max_bytes}"
+        )
+    try:
+        article = ArticleCreate.model_validate(item.value)
+    except ValidationError as exc:
+        return BatchItemResult(
+            index=index, status="rejected", code=_UNPROCESSABLE, error=_brief(exc)
+        )
+    try:
+        service.refuse_oversized(article)
+    except ArticleTooLarge as exc:
+        return _too_large_item(index, str(exc))
+    return article
+
+
+async def _accept(index: int, article: ArticleCreate, service: IngestService) -> BatchItemResult:
+    accepted = await service.accept(article)
+    return BatchItemResult(
+        index=index,
+        status="duplicate" if accepted.duplicate else "accepted",
+        code=status.HTTP_202_ACCEPTED,
+        article_id=accepted.article_id,
+        duplicate=accepted.duplicate,
+    )
+
+
+def _too_large_item(index: int, error: str) -> BatchItemResult:
+    return BatchItemResult(
+        index=index, status="too_large", code=status.HTTP_413_CONTENT_TOO_LARGE, error=error
+    )
+
+
+def _unavailable_item(index: int, exc: RetryableError) -> BatchItemResult:
+    return BatchItemResult(
+        index=index, status="unavailable", code=status.HTTP_503_SERVICE_UNAVAILABLE, error=str(exc)
+    )
 
 
 def _brief(exc: ValidationError) -> str:

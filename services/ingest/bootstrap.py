@@ -12,11 +12,10 @@ from services.common.contracts import TOPIC_ARTICLES_RAW
 from services.common.db import database_ready, make_engine
 from services.common.http import create_app
 from services.common.kafka.publisher import KafkaPublisher, ManagedPublisher
-from services.common.limits import BodySizeLimit
 from services.common.worker import connect_with_retry
 from services.ingest.api import router
 from services.ingest.config import IngestSettings
-from services.ingest.service import IngestService
+from services.ingest.service import ClaimTimes, IngestService
 from services.ingest.store import SeenArticles
 
 
@@ -49,18 +48,19 @@ def build_app(
         title="Alliance Watch ingest",
         description="Crawlers push Chinese news articles here.",
         readiness={"kafka": publisher.check, "database": lambda: database_ready(engine)},
+        body_limit=settings.body_limit,
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.ingest = IngestService(publisher, seen, settings.topic(TOPIC_ARTICLES_RAW))
+    app.state.ingest = IngestService(
+        publisher,
+        seen,
+        settings.topic(TOPIC_ARTICLES_RAW),
+        max_article_chars=settings.max_article_chars,
+        claims=ClaimTimes(
+            wait_seconds=settings.claim_wait_seconds,
+            expiry_seconds=settings.claim_expiry_seconds,
+        ),
+    )
     app.include_router(router)
-
-    def limit_for(path: str) -> int | None:
-        if path == "/v1/articles/batch":
-            return settings.max_batch_bytes
-        if path == "/v1/articles":
-            return settings.max_article_bytes
-        return None
-
-    app.add_middleware(BodySizeLimit, limit_for=limit_for)
     return app

@@ -11,6 +11,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.common.errors import AllianceWatchError
+
 #: Query parameters that only track a visit and never change the article.
 _TRACKING_PARAMS = re.compile(r"^(utm_.*|spm|from|source|share.*|isappinstalled|scene|fbclid)$")
 
@@ -29,12 +31,20 @@ class ArticleCreate(BaseModel):
     published_at: date | datetime | None = None
     source: Annotated[str | None, Field(max_length=200)] = None
 
+    @field_validator("title", "body", "source", mode="before")
+    @classmethod
+    def _without_nul(cls, value: object) -> object:
+        # NUL carries no text (a crawler's decoding slip) and PostgreSQL cannot store it.
+        return value.replace("\x00", "") if isinstance(value, str) else value
+
     @field_validator("url")
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
         assert value is not None
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValueError("url has control characters (such as NUL)")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("url must be an absolute http(s) URL")
@@ -86,6 +96,10 @@ def article_id_for(article: ArticleCreate) -> str:
     return "c" + content_hash(article.title, article.body)[:31]
 
 
+class ArticleTooLarge(AllianceWatchError):
+    """Larger than the pipeline processes: refused for good (413), never worth a retry."""
+
+
 class AcceptedArticle(BaseModel):
     article_id: str
     duplicate: bool
@@ -93,7 +107,10 @@ class AcceptedArticle(BaseModel):
 
 class BatchItemResult(BaseModel):
     index: int
-    status: Literal["accepted", "duplicate", "rejected", "unavailable"]
+    status: Literal["accepted", "duplicate", "rejected", "too_large", "unavailable"]
+    #: The HTTP status this article would get pushed alone: 202 accepted or duplicate,
+    #: 400 / 422 rejected and 413 too large (permanent), 503 unavailable (retry later).
+    code: int
     article_id: str | None = None
     duplicate: bool = False
     error: str | None = None
@@ -103,4 +120,5 @@ class BatchResult(BaseModel):
     accepted: int
     duplicates: int
     rejected: int
+    too_large: int = 0
     results: list[BatchItemResult]

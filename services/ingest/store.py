@@ -1,13 +1,17 @@
-"""Remembers which articles ingest already handed to Kafka, to answer re-pushes."""
+"""Remembers which articles ingest handed to Kafka, to answer re-pushes, and which one
+request is handing over right now: of concurrent pushes of an article, exactly one holds
+its claim and publishes; the others wait for its outcome."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Delete, Engine, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 
 class IngestedArticle(SQLModel, table=True):
@@ -19,12 +23,28 @@ class IngestedArticle(SQLModel, table=True):
     last_accepted_at: datetime
 
 
+class ArticleClaim(SQLModel, table=True):
+    """An article one request is publishing. Its primary key makes exactly one of
+    concurrent inserts win; it is deleted once the article is remembered, or when
+    publishing failed. One older than the expiry was left by a process that died while
+    publishing, and is taken over."""
+
+    __tablename__ = "article_claims"
+
+    article_id: str = Field(primary_key=True, max_length=64)
+    claimant: str = Field(max_length=64)
+    #: Unix time, in seconds: a number compares the same way in SQLite and PostgreSQL.
+    claimed_at: float
+
+
 class SeenArticles:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
+        self.clock = clock
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine, tables=[IngestedArticle.__table__])  # type: ignore[attr-defined]
+        tables = [IngestedArticle.__table__, ArticleClaim.__table__]  # type: ignore[attr-defined]
+        SQLModel.metadata.create_all(self.engine, tables=tables)
 
     async def seen(self, article_id: str, content_hash: str) -> bool:
         """Whether this exact content was already accepted under this id."""
@@ -36,25 +56,82 @@ class SeenArticles:
 
         return await asyncio.to_thread(lookup)
 
-    async def remember(self, article_id: str, content_hash: str) -> None:
-        def upsert() -> None:
-            now = datetime.now(UTC)
-            with Session(self.engine) as session:
-                row = session.get(IngestedArticle, article_id)
-                if row is None:
-                    row = IngestedArticle(
-                        article_id=article_id,
-                        content_hash=content_hash,
-                        first_accepted_at=now,
-                        last_accepted_at=now,
-                    )
-                else:
-                    row.content_hash = content_hash
-                    row.last_accepted_at = now
-                session.add(row)
-                try:
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()  # a concurrent push of the same article won the race
+    async def claim(self, article_id: str, claimant: str, expiry_seconds: float) -> bool:
+        """Whether ``claimant`` now holds the article's claim: it was free, or its holder's
+        claim is older than ``expiry_seconds``."""
 
-        await asyncio.to_thread(upsert)
+        def take() -> bool:
+            now = self.clock()
+            try:
+                with Session(self.engine) as session:
+                    session.add(
+                        ArticleClaim(article_id=article_id, claimant=claimant, claimed_at=now)
+                    )
+                    session.commit()
+                return True
+            except IntegrityError:
+                pass  # held: taken over below only if its holder is long gone
+            stale = (
+                update(ArticleClaim)
+                .where(col(ArticleClaim.article_id) == article_id)
+                .where(col(ArticleClaim.claimed_at) < now - expiry_seconds)
+                .values(claimant=claimant, claimed_at=now)
+            )
+            with self.engine.begin() as connection:
+                # One UPDATE: of two requests taking over the same claim, one matches.
+                return connection.execute(stale).rowcount == 1
+
+        return await asyncio.to_thread(take)
+
+    async def release(self, article_id: str, claimant: str) -> None:
+        """Give the claim back (publishing failed): the next push of the article may try."""
+
+        def drop() -> None:
+            with self.engine.begin() as connection:
+                connection.execute(_claim_of(article_id, claimant))
+
+        await asyncio.to_thread(drop)
+
+    async def remember(
+        self, article_id: str, content_hash: str, claimant: str | None = None
+    ) -> None:
+        """Record the article as accepted and, in the same transaction, end ``claimant``'s
+        claim: a waiting push then finds it accepted, never free and unrecorded."""
+
+        def record() -> None:
+            now = datetime.now(UTC)
+            for attempt in (1, 2):
+                with Session(self.engine) as session:
+                    row = session.get(IngestedArticle, article_id)
+                    if row is None:
+                        row = IngestedArticle(
+                            article_id=article_id,
+                            content_hash=content_hash,
+                            first_accepted_at=now,
+                            last_accepted_at=now,
+                        )
+                    else:
+                        row.content_hash = content_hash
+                        row.last_accepted_at = now
+                    session.add(row)
+                    if claimant is not None:
+                        session.execute(_claim_of(article_id, claimant))
+                    try:
+                        session.commit()
+                        return
+                    except IntegrityError:
+                        # Inserted meanwhile by a request that took over an expired claim:
+                        # the second attempt updates that row.
+                        session.rollback()
+                        if attempt == 2:
+                            raise
+
+        await asyncio.to_thread(record)
+
+
+def _claim_of(article_id: str, claimant: str) -> Delete:
+    return (
+        delete(ArticleClaim)
+        .where(col(ArticleClaim.article_id) == article_id)
+        .where(col(ArticleClaim.claimant) == claimant)
+    )

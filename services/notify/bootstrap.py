@@ -22,7 +22,6 @@ from services.common.consumer_app import build_consumer_app
 from services.common.contracts import TOPIC_ALLIANCES_CHANGES, AllianceChange
 from services.common.db import database_ready, make_engine
 from services.common.http import create_app
-from services.common.limits import BodySizeLimit
 from services.notify.adapters.channels import (
     DingTalkSender,
     EmailSender,
@@ -45,7 +44,6 @@ from services.notify.entrypoints.worker import DeliveryWorker, WorkerOptions
 from services.notify.service import Conflict, Invalid, NotFound, NotifyService
 
 log = logging.getLogger(__name__)
-_MAX_BODY_BYTES = 256 * 1024
 
 
 @dataclass
@@ -182,14 +180,18 @@ def build_app(
             finally:
                 await shutdown()
 
-        app = create_app(title="Alliance Watch notify", readiness=readiness, lifespan=lifespan)
+        app = create_app(
+            title="Alliance Watch notify",
+            readiness=readiness,
+            body_limit=settings.body_limit,
+            lifespan=lifespan,
+        )
         app.state.settings = settings
     app.state.notify = parts.service
     app.state.components = parts
     for router in (bureaus.router, keys.router, subscriptions.router, deliveries.router):
         app.include_router(router)
     _error_answers(app)
-    app.add_middleware(BodySizeLimit, limit_for=lambda path: _MAX_BODY_BYTES)
     return app
 
 

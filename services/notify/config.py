@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, request_bytes_field
 from services.common.strength import require_strong
 from services.notify.adapters.sealing import check_keys, split_keys
 from services.notify.domain.ssrf import (
@@ -23,6 +23,7 @@ class NotifySettings(ServiceSettings):
     #: CIDRs that deliveries may reach despite the SSRF guard; empty by default.
     allowed_networks: str = Field("", validation_alias="NOTIFY_ALLOWED_NETWORKS")
     group_id: str = Field("notify", validation_alias="NOTIFY_GROUP_ID")
+    max_request_bytes: int = request_bytes_field("NOTIFY_MAX_REQUEST_BYTES")
 
     #: The delivery worker: how often it looks for due deliveries when nothing woke it.
     worker_poll_seconds: float = Field(0.5, gt=0, validation_alias="NOTIFY_WORKER_POLL_SECONDS")

@@ -50,6 +50,7 @@ def build_api(settings: RegistrySettings, repository: RegistryRepository) -> Fas
     app = create_app(
         title="Alliance Watch registry",
         readiness={"database": lambda: database_ready(repository.engine)},
+        body_limit=settings.body_limit,
     )
     include_api(app, repository, settings)
     return app

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, request_bytes_field
 from services.common.strength import require_strong
 
 
@@ -12,6 +12,7 @@ class RegistrySettings(ServiceSettings):
         "sqlite:///.run/registry.db", validation_alias="REGISTRY_DATABASE_URL"
     )
     group_id: str = Field("registry", validation_alias="REGISTRY_GROUP_ID")
+    max_request_bytes: int = request_bytes_field("REGISTRY_MAX_REQUEST_BYTES")
     #: Bearer token for the operator endpoints (the rename table). The registry's own
     #: secret, not notify's. Required in production; elsewhere, when unset, the operator
     #: endpoints answer 503 and the rest of the service runs.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from services.common.contracts import (
@@ -31,6 +32,38 @@ async def test_ingest_remembers_accepted_articles(database_url: str) -> None:
     await seen.remember("u1", "h1")
     assert await seen.seen("u1", "h1")
     assert not await seen.seen("u1", "h2"), "new content at the same URL is not a duplicate"
+    engine.dispose()
+
+
+async def test_ingest_gives_an_article_claim_to_exactly_one_concurrent_claimant(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    seen = SeenArticles(engine)
+    seen.create_schema()
+    for article in ("u1", "u2", "u3"):
+        won = await asyncio.gather(*(seen.claim(article, f"c{n}", 60) for n in range(20)))
+        assert sum(won) == 1, f"{sum(won)} of 20 concurrent claims of {article} won"
+    engine.dispose()
+
+
+async def test_ingest_takes_over_an_expired_claim_and_only_its_holder_ends_one(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    now = [1_000.0]
+    seen = SeenArticles(engine, clock=lambda: now[0])
+    seen.create_schema()
+    assert await seen.claim("u1", "dead", 60)
+    now[0] += 59
+    assert not await seen.claim("u1", "late", 60), "a claim younger than the expiry holds"
+    now[0] += 2
+    assert await seen.claim("u1", "late", 60), "a claim past the expiry is taken over"
+    await seen.release("u1", "dead")
+    assert not await seen.claim("u1", "third", 60), "the old holder cannot end the new claim"
+    await seen.remember("u1", "h1", "late")
+    assert await seen.seen("u1", "h1")
+    assert await seen.claim("u1", "third", 60), "remembering the article ended its claim"
     engine.dispose()
 
 

@@ -200,12 +200,14 @@ class ArticleText:
         return View(s, "".join(parts), ids, owners, via_gov, branches, builders, "".join(masked))
 
     def _owners(self, plaque: str) -> set[int]:
-        """Institutions a plaque is given by: its name opens the plaque (“A技术协作医院”), or ends
-        right before the plaque's role (“大连大学附属中山医院医联体医院”, named 中山医院)."""
+        """Institutions a plaque is given by: its name opens the plaque (“A技术协作医院”), ends
+        right before the plaque's role, or ends the plaque's name (“大连大学附属中山医院…”,
+        the article's 中山医院)."""
         found: set[int] = set()
         for inst in self.insts:
             for name in inst.names:
                 at = plaque.find(name) if len(name) >= 4 else -1
-                if at == 0 and len(plaque) > len(name) or at > 0 and _ROLE_AFTER.match(plaque, at + len(name)):
+                if at == 0 or at > 0 and (_ROLE_AFTER.match(plaque, at + len(name))
+                                          or at + len(name) == len(plaque)):
                     found.add(inst.index)
         return found

@@ -76,7 +76,8 @@ GOVERNMENT_PARTY = re.compile(r"(?:政府|县府|卫健委|卫健局|卫生局)"
                               + r")|(?P<b>" + ONE + r")" + _GAP + r"{0,12}?(?:与|和|同)" + _GAP
                               + r"{0,12}?(?:政府|县府|区)")
 #: a regional medical centre built with a government is a construction project, not an alliance
-REGIONAL_CENTRE = re.compile(r"区域性?(?:[\u4e00-\u9fff]{0,6})(?:医疗|医学|病)中心|[华东西南北]{2}分中心")
+REGIONAL_CENTRE = re.compile(r"区域性?(?:[\u4e00-\u9fff]{0,6})(?:医疗|医学|病)中心|[华东西南北]{2}分中心"
+                             r"|国家[\u4e00-\u9fff]{0,8}(?:医学|病|医疗)中心")
 STRONG_ALLIANCE = re.compile(r"医联体|医疗联合体|联合体|联盟|医共体|共同体|医疗集团|托管")
 #: parties that are not medical institutions: companies, governments, associations
 COMPANY = re.compile(r"公司|股份|有限|科技|企业|集团有限|华为|移动|电信|联通|银行|保险|药业|地产|投资|控股")

@@ -93,7 +93,7 @@ async def test_docs_reference_only_local_assets_and_they_are_served(
 
 
 async def test_only_the_page_assets_are_served_from_the_package(tmp_path: Path) -> None:
-    app = create_app(title="t", readiness={})
+    app = create_app(title="t", readiness={}, body_limit=lambda path: 1024)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://svc"
     ) as client:

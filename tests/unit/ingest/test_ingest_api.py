@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from services.common.contracts import RawArticle, decode
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
+from services.extract.config import ExtractSettings
 from services.ingest.bootstrap import build_app
 from services.ingest.config import IngestSettings
 
@@ -209,3 +210,139 @@ def test_a_url_with_a_port_that_is_not_a_number_is_refused(client: TestClient) -
     answer = client.post("/v1/articles", json=article(url="http://x.cn:8a/1"), headers=AUTH)
     assert answer.status_code == 422
     assert "port" in json.dumps(answer.json())
+
+
+NDJSON = {**AUTH, "Content-Type": "application/x-ndjson"}
+
+
+def ndjson(*lines: bytes) -> bytes:
+    return b"\n".join(lines)
+
+
+def line(**changes: object) -> bytes:
+    return json.dumps(article(**changes), ensure_ascii=False).encode()
+
+
+def test_a_broken_ndjson_line_is_answered_alone_and_the_others_accepted(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    gbk = json.dumps(article(url="https://x.cn/gbk"), ensure_ascii=False).encode("gbk")
+    body = ndjson(line(url="https://x.cn/1"), b"{oops", gbk, line(url="https://x.cn/2"))
+    answer = client.post("/v1/articles/batch", content=body, headers=NDJSON)
+    assert answer.status_code == 202
+    results = answer.json()["results"]
+    assert [(r["status"], r["code"]) for r in results] == [
+        ("accepted", 202),
+        ("rejected", 422),
+        ("rejected", 400),
+        ("accepted", 202),
+    ]
+    assert "line 2 is not JSON" in results[1]["error"]
+    assert "line 3 is not UTF-8" in results[2]["error"] and "GBK" in results[2]["error"]
+    assert len(broker.records("t.articles.raw")) == 2
+
+
+def test_ndjson_lines_are_cut_at_newlines_only(client: TestClient) -> None:
+    # U+2028 may stand raw in a JSON string; it does not end an NDJSON line.
+    body = ndjson(line(url="https://x.cn/1", body="第一段\u2028第二段"), line(url="https://x.cn/2"))
+    answer = client.post("/v1/articles/batch", content=body, headers=NDJSON)
+    assert answer.json()["accepted"] == 2
+
+
+def test_a_batch_item_over_the_size_limit_is_413_for_that_item_not_503(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    items = [article(url="https://x.cn/big", body="医" * 20_000), article(url="https://x.cn/2")]
+    answer = client.post("/v1/articles/batch", json=items, headers=AUTH)
+    assert answer.status_code == 202 and "Retry-After" not in answer.headers
+    big, small = answer.json()["results"]
+    assert (big["status"], big["code"]) == ("too_large", 413)
+    assert "10000" in big["error"]
+    assert small["status"] == "accepted"
+    assert answer.json()["too_large"] == 1
+    assert len(broker.records("t.articles.raw")) == 1
+
+
+@pytest.fixture
+def short_client(broker: InMemoryBroker, tmp_path: Path) -> Iterator[TestClient]:
+    """Ingest whose extraction reads at most 100 characters (EXTRACT_MAX_ARTICLE_CHARS)."""
+    settings = IngestSettings(
+        INGEST_API_TOKENS=TOKEN,
+        INGEST_DATABASE_URL=f"sqlite:///{tmp_path}/ingest.db",
+        EXTRACT_MAX_ARTICLE_CHARS=100,
+        TOPIC_PREFIX="t.",
+    )
+    with TestClient(build_app(settings, publisher=InMemoryPublisher(broker))) as c:
+        yield c
+
+
+def test_a_body_longer_than_extraction_reads_is_refused_with_413(
+    short_client: TestClient, broker: InMemoryBroker
+) -> None:
+    answer = short_client.post("/v1/articles", json=article(body="a" * 101), headers=AUTH)
+    assert answer.status_code == 413
+    assert "101 characters" in answer.json()["detail"]
+    batch = short_client.post(
+        "/v1/articles/batch",
+        json=[article(url="https://x.cn/1", body="a" * 101), article(url="https://x.cn/2")],
+        headers=AUTH,
+    )
+    assert [(r["status"], r["code"]) for r in batch.json()["results"]] == [
+        ("too_large", 413),
+        ("accepted", 202),
+    ]
+    assert short_client.post("/v1/articles", json=article(body="a" * 100), headers=AUTH).is_success
+    assert len(broker.records("t.articles.raw")) == 2
+
+
+def test_ingest_and_extract_read_one_article_length_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXTRACT_MAX_ARTICLE_CHARS", "1234")
+    assert IngestSettings(INGEST_API_TOKENS=TOKEN).max_article_chars == 1234
+    assert ExtractSettings().max_article_chars == 1234
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_batch_names_the_content_types_it_takes(
+    client: TestClient, content_type: str | None
+) -> None:
+    headers = dict(AUTH)
+    if content_type:
+        headers["Content-Type"] = content_type
+    answer = client.post("/v1/articles/batch", content=b"[]", headers=headers)
+    assert answer.status_code == 415
+    assert "application/json" in answer.json()["detail"]
+    assert "application/x-ndjson" in answer.json()["detail"]
+
+
+def test_a_gbk_or_deeply_nested_batch_is_a_400_saying_why(client: TestClient) -> None:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    gbk = json.dumps([article()], ensure_ascii=False).encode("gbk")
+    answer = client.post("/v1/articles/batch", content=gbk, headers=headers)
+    assert answer.status_code == 400 and "GBK" in answer.json()["detail"]
+    nested = client.post("/v1/articles/batch", content=b"[" * 5000 + b"]" * 5000, headers=headers)
+    assert nested.status_code == 400 and "nest" in nested.json()["detail"]
+
+
+def test_nul_characters_are_dropped_from_the_text_and_refused_in_a_url(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    answer = client.post(
+        "/v1/articles", json=article(body="医\x00联体", title="标\x00题"), headers=AUTH
+    )
+    assert answer.status_code == 202
+    [record] = broker.records("t.articles.raw")
+    message = decode(RawArticle, record.value or b"")
+    assert (message.body, message.title) == ("医联体", "标题")
+    only_nul = client.post("/v1/articles", json=article(body="\x00\x00"), headers=AUTH)
+    assert only_nul.status_code == 422
+    url = client.post("/v1/articles", json=article(url="https://x.cn/a\x00b"), headers=AUTH)
+    assert url.status_code == 422 and "control characters" in url.text
+
+
+def test_settings_refuse_a_claim_expiry_a_live_push_could_outlast() -> None:
+    with pytest.raises(ValueError, match="INGEST_CLAIM_EXPIRY_SECONDS"):
+        IngestSettings(
+            INGEST_API_TOKENS=TOKEN, INGEST_SEND_TIMEOUT_SECONDS=30, INGEST_CLAIM_EXPIRY_SECONDS=60
+        )
