@@ -166,6 +166,14 @@ DIRECTED = [
     re.compile(r"(?P<lead>" + ONE + r")(?:与〔\d+〕)?[^〔。;]{0,40}?给予(?P<mem>" + LIST + r")" + _GAP
                + r"{0,12}?(?:支援|帮扶|支持|指导|扶持)"),
 ]
+#: a sentence whose subject is a hospital's staff speaking: "A副院长介绍了…,表示将…为B提供技术支持".
+#: Chinese drops the repeated subject, so a later support clause with no agent of its own is A's.
+SPEAKER = re.compile(r"^[^〔。]{0,24}?〔(?P<k>\d+)〕(?:党委)?(?:副?院长|副?书记|副?主任|负责人|领导|专家|一行)")
+#: a support clause whose giver is unwritten: "为B提供…支持", "给予B…指导"
+SUPPORT_TO = re.compile(r"(?:为|给予)(?P<mem>" + LIST + r")(?:提供|带来)?" + _GAP
+                        + r"{0,16}?(?:支持|指导|帮扶|支援|扶持|培训)")
+#: the support clause has its own giver, or is what the subject receives
+OTHER_GIVER = re.compile(r"(?:依托|借助|感谢|在〔\d+〕的|由〔\d+〕|得到|接受)[^。]{0,30}$")
 #: a named alliance right after its lead: 开封市中心医院胸痛联盟, 同济医院肿瘤科专科医联体
 NAMED_ALLIANCE = re.compile(
     r"(?<![与和及、〕·同跟])(?P<lead>" + ONE + r")(?:(?!加入|成为|签|授|揭|挂|携手|牵手|联合|与|和|举行|召开|成立|建立"

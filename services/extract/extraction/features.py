@@ -182,6 +182,16 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 for b in mems:
                     c.member[b] += 1
                     c.member_event[b] += weight
+        speaker = cues.SPEAKER.match(t)
+        if speaker:
+            subject = v.ids[int(speaker.group("k"))]
+            for m in cues.SUPPORT_TO.finditer(t, speaker.end()):
+                before = t[speaker.end():m.start()]
+                if cues.OTHER_GIVER.search(before) or cues.ID.search(before[-6:]):
+                    continue  # someone else gives it, or the subject is the one helped
+                for b in _ids(m.group("mem"), v):
+                    if b != subject:
+                        c.directed[(subject, b)] += 1
         if f.event and cues.STRONG_ALLIANCE.search(t):
             for m in cues.GOVERNMENT_PARTY.finditer(t):
                 # "A与X县人民政府签署医联体协议": the hospital leads what the county joins

@@ -4,6 +4,7 @@ networks, cited plans, renamed hospitals. One rule a test, on sentences written 
 from extract_testlib import pairs, run
 
 from services.common.contracts import EventType
+from services.extract.extraction import ArticleInput
 from services.extract.extraction.institutions import find_mentions, same_institution
 
 
@@ -90,3 +91,30 @@ def test_cited_plan_is_not_a_policy_document() -> None:
                  "2023-01-10")
     assert pairs(result) == {("正安县人民医院", "格林镇卫生院"), ("正安县人民医院", "安场镇卫生院")}
 
+
+
+def _directed(body: str) -> dict[tuple[str, str], float]:
+    """The ``directed`` pair feature (A gives to B) of every ordered pair of the article."""
+    from services.extract.extraction.api import analyse
+
+    found = analyse(ArticleInput(body=body))
+    names = {i: found.article.insts[i].name for i in found.features.candidates}
+    return {(names[a], names[b]): found.features.pair(a, b)["directed"]
+            for a in names for b in names if a != b}
+
+
+SIGNING = "6月2日,佛山市第二人民医院与佛山市中医院举行医联体建设签约仪式。"
+
+
+def test_a_speaking_hospitals_elided_subject_gives_the_support() -> None:
+    # Chinese drops the repeated subject: the vice-president's hospital is who supports.
+    said = _directed(SIGNING + "佛山市中医院副院长王强介绍了医联体建设的意义,表示将为佛山市第二人民医院提供技术支持。")
+    assert said[("佛山市中医院", "佛山市第二人民医院")] > 0
+    assert said[("佛山市第二人民医院", "佛山市中医院")] == 0
+
+
+def test_support_given_by_someone_else_or_to_the_speaker_is_not_the_speakers() -> None:
+    thanked = _directed(SIGNING + "佛山市第二人民医院院长李明表示,感谢佛山市中医院为佛山市第二人民医院提供技术支持。")
+    assert thanked[("佛山市第二人民医院", "佛山市中医院")] == 0
+    helped = _directed(SIGNING + "佛山市第二人民医院院长李明表示,希望佛山市中医院给予佛山市第二人民医院技术指导。")
+    assert helped[("佛山市第二人民医院", "佛山市中医院")] == 0
