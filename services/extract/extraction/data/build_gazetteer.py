@@ -9,6 +9,17 @@ Usage (run once, by hand; not needed at run time)::
 
     python build_gazetteer.py LOCATION.txt|LOCATION.zip [CHANGES.txt] > gazetteer.tsv
 
+Refreshing it (the file in this directory is built from jionlp 1.5.31; jionlp is Apache-2.0,
+credited in the repository's NOTICE)::
+
+    pip download jionlp==<version> --no-deps -d /tmp/jionlp
+    cd /tmp/jionlp && unzip -o jionlp-*.whl 'jionlp/dictionary/china_location*'
+    python build_gazetteer.py jionlp/dictionary/china_location.zip \
+        jionlp/dictionary/china_location_change.txt > gazetteer.tsv
+
+then review ``git diff gazetteer.tsv`` (renamed or merged divisions change which places the
+extractor knows), run ``make eval`` and ``make test``, and update the version in NOTICE.
+
 Output columns: ``level  code  name  alias  parent_code  other_names`` where level is
 P (province), C (city) or D (county / district / county-level city) and other_names is a
 comma-separated list of former or common alternative names.
