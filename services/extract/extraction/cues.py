@@ -161,10 +161,14 @@ DIRECTED = [
     re.compile(r"(?P<lead>" + ONE + r")(?:将|会|还|也|长期|持续)?" + _GAP + r"{0,4}?(?:派出|派驻|选派|对口支援"
                r"|对口帮扶|帮扶|支援|托管|指导|扶持)(?P<mem>" + LIST + r")"),
     re.compile(r"(?P<lead>" + ONE + r")" + _GAP + r"{0,8}?(?:对|为|向)(?P<mem>" + LIST + r")(?:进行|开展|提供|实施"
-               r"|给予)?" + _GAP + r"{0,6}?(?:对口支援|对口帮扶|帮扶|支援|托管|指导|支持|扶持)"),
+               r"|给予)?" + _GAP + r"{0,10}?(?:对口支援|对口帮扶|帮扶|支援|托管|指导|支持|扶持)"),
     re.compile(r"(?P<mem>" + LIST + r")" + _GAP + r"{0,6}?(?:依托|借助|接受|得到)(?P<lead>" + ONE + r")"),
     re.compile(r"(?P<lead>" + ONE + r")(?:与〔\d+〕)?[^〔。;]{0,40}?给予(?P<mem>" + LIST + r")" + _GAP
                + r"{0,12}?(?:支援|帮扶|支持|指导|扶持)"),
+    # a delegation whose errand is support: "A副院长带队分别到B、C洽谈对口支援事宜"
+    re.compile(r"(?P<lead>" + ONE + r")" + _GAP + r"{0,16}?(?:带队|率队|一行|组织专家)" + _GAP
+               + r"{0,6}?(?:到|赴|前往|来到|深入)(?P<mem>" + LIST + r")(?:(?!学习|取经|考察学习)[^〔。;]){0,16}?"
+               r"(?:对口支援|对口帮扶|帮扶|支援)"),
 ]
 #: a sentence whose subject is a hospital's staff speaking: "A副院长介绍了…,表示将…为B提供技术支持".
 #: Chinese drops the repeated subject, so a later support clause with no agent of its own is A's.

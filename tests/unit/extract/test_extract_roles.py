@@ -118,3 +118,12 @@ def test_support_given_by_someone_else_or_to_the_speaker_is_not_the_speakers() -
     assert thanked[("佛山市第二人民医院", "佛山市中医院")] == 0
     helped = _directed(SIGNING + "佛山市第二人民医院院长李明表示,希望佛山市中医院给予佛山市第二人民医院技术指导。")
     assert helped[("佛山市第二人民医院", "佛山市中医院")] == 0
+
+
+def test_a_delegation_sent_on_a_support_errand_leads_those_it_visits() -> None:
+    visit = "3月5日,柳州市中医医院副院长张华带队分别到融安县中医医院、融水县中医医院洽谈对口支援事宜。"
+    said = _directed(visit)
+    assert said[("柳州市中医医院", "融安县中医医院")] > 0
+    assert said[("柳州市中医医院", "融水县中医医院")] > 0
+    learning = _directed("3月5日,融安县中医医院副院长张华带队到柳州市中医医院考察学习对口支援工作经验。")
+    assert learning[("融安县中医医院", "柳州市中医医院")] == 0
