@@ -16,6 +16,7 @@ import ipaddress
 import json
 import secrets
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -29,8 +30,9 @@ import pytest
 
 from services.notify.config import NotifySettings
 from services.notify.domain.ssrf import classify, is_loopback_name
+from tests.security.bureaus import bearer, demo_article, new_bureau
 from tests.security.tally import Tally
-from tools.harness import OPERATOR_TOKEN, ROOT, ServiceProcess, Stack
+from tools.harness import ServiceProcess, Stack
 from tools.localkafka import free_port
 
 #: A bound on the pipeline taking an article to its deliveries, not a measure of it.
@@ -220,17 +222,18 @@ def hosts_names() -> list[tuple[str, str]]:
         lines = Path("/etc/hosts").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return found
+    seen: set[str] = set()
     for line in lines:
-        fields = line.split("#", 1)[0].split()
-        for name in fields[1:]:
-            if is_loopback_name(name) or any(name == n for n, _ in found):
+        for name in line.split("#", 1)[0].split()[1:]:
+            if is_loopback_name(name) or name in seen:
                 continue
+            seen.add(name)
             try:
                 address = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)[0][4][0]
             except OSError:
                 continue
             if not classify(address).allowed:
-                found.append((f"http://{name}/hook", f"{name} resolves to {address}"))
+                found.append((f"http://{name}/hook", f"{name} resolves to"))
     return found
 
 
@@ -279,16 +282,6 @@ def notifies(
             process.stop()
 
 
-def new_bureau(client: httpx.Client, notify: str, name: str) -> dict[str, str]:
-    answer = client.post(
-        notify + "/v1/bureaus",
-        json={"name": name},
-        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
-    )
-    answer.raise_for_status()
-    return {"Authorization": f"Bearer {answer.json()['api_key']}"}
-
-
 def subscription(channel: str, url: str, **fields: Any) -> dict[str, Any]:
     return {"name": f"ssrf {uuid.uuid4().hex[:8]}", "channel": channel, "url": url, **fields}
 
@@ -328,7 +321,7 @@ def test_every_form_of_an_inward_url_is_refused_when_subscribing(
     tally = Tally("security/SSRF forms")
     notify = notifies["default"].url
     with httpx.Client(timeout=30) as client:
-        auth = new_bureau(client, notify, "SSRF 测试卫健委")
+        auth = bearer(new_bureau(client, notify, "SSRF 测试卫健委")["api_key"])
         groups = {
             "literal": LITERAL,
             "numeric": NUMERIC,
@@ -350,7 +343,7 @@ def test_allow_lists_open_what_they_list_and_never_link_local(
     with httpx.Client(timeout=30) as client:
         # The stack's notify opens 127.0.0.1/32: that address, written so, and no other.
         notify = stack["notify"].url
-        auth = new_bureau(client, notify, "白名单测试卫健委")
+        auth = bearer(new_bureau(client, notify, "白名单测试卫健委")["api_key"])
         control = client.post(
             notify + "/v1/subscriptions",
             json=subscription("webhook", "http://127.0.0.1:9/hook", enabled=False),
@@ -370,7 +363,7 @@ def test_allow_lists_open_what_they_list_and_never_link_local(
 
         # Everything open: still no link-local, no metadata service, in no form.
         notify = notifies["open"].url
-        auth = new_bureau(client, notify, "全开放测试卫健委")
+        auth = bearer(new_bureau(client, notify, "全开放测试卫健委")["api_key"])
         for url in ("http://10.0.0.1/hook", "http://127.0.0.1:9/hook", "http://[::1]:9/hook"):
             answer = client.post(
                 notify + "/v1/subscriptions",
@@ -418,7 +411,7 @@ def test_allow_lists_open_what_they_list_and_never_link_local(
     assert production.process is not None
     try:
         code: int | None = production.process.wait(60)
-    except Exception:
+    except subprocess.TimeoutExpired:
         code = None
     log = production.log_tail(20_000)
     tally.check(
@@ -495,16 +488,6 @@ class Endpoint:
         self.server.server_close()
 
 
-def demo_article(lead: str) -> dict[str, Any]:
-    """The demo article whose alliance ``lead`` leads, at a URL of this run's own."""
-    for line in (ROOT / "demo" / "articles.jsonl").read_text(encoding="utf-8").splitlines():
-        article: dict[str, Any] = json.loads(line)
-        if lead in article["body"]:
-            article["url"] += f"?run={uuid.uuid4().hex}"
-            return article
-    raise AssertionError(f"no demo article names {lead}")
-
-
 def first_deliveries(
     client: httpx.Client, notify: str, auth: dict[str, str], subscriptions: dict[str, str]
 ) -> dict[str, dict[str, Any]]:
@@ -573,7 +556,7 @@ def test_redirects_are_never_followed_and_inward_ones_fail_at_once(
         ]
         endpoint.redirects = {path: (status, location) for path, _, status, location, _ in cases}
         with httpx.Client(timeout=30) as client:
-            auth = new_bureau(client, notify, "重定向测试卫健委")
+            auth = bearer(new_bureau(client, notify, "重定向测试卫健委")["api_key"])
             subscriptions: dict[str, str] = {}
             for path, channel in [("/ok", "webhook"), *((c[0], c[1]) for c in cases)]:
                 body = subscription(channel, endpoint.url(path), filters={"institutions": [lead]})
