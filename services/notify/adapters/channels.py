@@ -2,8 +2,8 @@
 
 Each sender takes one message's worth of alerts (one alert, or a robot's digest of several)
 and reports what happened: success, a failure to retry (with the endpoint's Retry-After),
-a failure no retry can mend (the SSRF guard refused the URL), or that the endpoint is
-gone for good (HTTP 410).
+a failure no retry can mend (the SSRF guard refused the URL, or the address a redirect
+points to: redirects are never followed), or that the endpoint is gone for good (HTTP 410).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Protocol
+from urllib.parse import urljoin
 
 import httpx
 
@@ -105,7 +106,10 @@ class HttpSender:
                     received.extend(chunk)
                     if len(received) >= _MAX_RESPONSE_BYTES:
                         break
-                return self._judge(response, started), bytes(received)
+                outcome = self._judge(response, started)
+                if response.is_redirect:
+                    outcome = await self._judge_redirect(url, response, outcome)
+                return outcome, bytes(received)
         except AddressRefused as exc:
             error = f"SSRF guard: {exc}"
             return SendOutcome(False, None, _elapsed_ms(started), error, permanent=True), b""
@@ -118,6 +122,23 @@ class HttpSender:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
             return SendOutcome(False, None, _elapsed_ms(started), error), b""
+
+    async def _judge_redirect(
+        self, url: str, response: httpx.Response, outcome: SendOutcome
+    ) -> SendOutcome:
+        """A redirect is never followed; one towards an address the guard refuses fails
+        the delivery at once (an endpoint pointing inward is no failure a retry mends)."""
+        location = response.headers.get("location", "")
+        if self.guard is None or not location:
+            return outcome
+        try:
+            await self.guard.check_url(urljoin(url, location))
+        except AddressRefused as exc:
+            error = f"redirect to {location} not followed; SSRF guard: {exc}"
+            return replace(outcome, error=error, permanent=True)
+        except ValueError:
+            pass  # no URL the guard can read (a bad port): not followed, as any redirect
+        return outcome
 
     def _judge(self, response: httpx.Response, started: float) -> SendOutcome:
         status = response.status_code

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import string
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -48,6 +49,8 @@ class AlertType(StrEnum):
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 WEBHOOK_SECRET_PREFIX = "whsec_"
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+#: The ASCII characters of a host name; other scripts are left to IDNA and the resolver.
+_HOST_ASCII = frozenset(string.ascii_letters + string.digits + "-_.")
 
 
 class Filters(BaseModel):
@@ -87,6 +90,17 @@ def validate_target(channel: Channel, url: str) -> str:
         raise ValueError("the url must be an absolute http(s) URL")
     if parts.username or parts.password:
         raise ValueError("credentials in the url are not accepted; use the signing secret")
+    host = parts.hostname
+    if ":" not in host and any(c.isascii() and c not in _HOST_ASCII for c in host):
+        # %-escapes, backslashes and the like: parsers disagree on such hosts (a browser
+        # reads http://%6c%6fcalhost/ as localhost, http://127.0.0.1\.x/ as 127.0.0.1).
+        raise ValueError(f"the url's host {host!r} is not a host name or an IP address")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError("the url's port is not a number from 1 to 65535")
     return url
 
 

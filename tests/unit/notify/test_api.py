@@ -154,6 +154,15 @@ async def test_subscription_lifecycle(api: Api) -> None:
         ({"name": "x", "channel": "dingtalk", "url": "http://0/x"}, "unspecified"),
         ({"name": "x", "channel": "webhook", "url": "http://[::ffff:10.0.0.1]/x"}, "mapped"),
         ({"name": "x", "channel": "webhook", "url": "http://1.2.3.256/x"}, "not a valid"),
+        # A port that is no port was a 500 (the guard read it unguarded).
+        ({"name": "x", "channel": "webhook", "url": "https://a.example:99999/x"}, "port"),
+        ({"name": "x", "channel": "webhook", "url": "https://a.example:abc/x"}, "port"),
+        ({"name": "x", "channel": "wecom", "url": "https://a.example:-1/x"}, "port"),
+        ({"name": "x", "channel": "webhook", "url": "http://127.0.0.1:0/x"}, "port"),
+        # Hosts other parsers read as another host: refused before any resolving.
+        ({"name": "x", "channel": "webhook", "url": "http://%6c%6fcalhost/x"}, "not a host"),
+        ({"name": "x", "channel": "webhook", "url": "http://127.0.0.1\\.a.example/"}, "not a host"),
+        ({"name": "x", "channel": "dingtalk", "url": "http://a%00.example/x"}, "not a host"),
         (
             {"name": "x", "channel": "webhook", "url": "http://internal.bureau.example/x"},
             "internal.bureau.example resolves to 10.0.0.7 (private)",

@@ -241,6 +241,38 @@ async def test_a_target_the_guard_refuses_fails_at_once_with_its_reason(
     assert await api.parts.worker.run_once() == 0, "nothing was scheduled again"
 
 
+async def test_a_redirect_is_never_followed_and_one_pointing_inward_fails_at_once(
+    api: Api, receiver: Receiver
+) -> None:
+    where = {
+        "/metadata": "http://169.254.169.254/latest/meta-data/",
+        "/inward": "http://internal.bureau.example:8080/x",  # resolves to 10.0.0.7
+        "/numeric": f"http://2130706433:{receiver.port}/followed",  # 127.0.0.1, oddly written
+        "/moved": "/followed",  # the same endpoint: allowed, but still not followed
+    }
+    receiver.respond = lambda r: (
+        Reply(307, {"Location": where[r.path]}) if r.path in where else Reply(204)
+    )
+    _, auth = await api.bureau("某县卫健局")
+    subs = {path: await subscribe(api, auth, url=receiver.url + path) for path in where}
+    await api.parts.service.receive_change(change("c-1"))
+    assert await api.parts.worker.run_once() == len(where)
+    for path, reason in (
+        ("/metadata", "169.254.169.254 (cloud metadata service)"),
+        ("/inward", "internal.bureau.example resolves to 10.0.0.7 (private)"),
+        ("/numeric", "write 127.0.0.1"),
+    ):
+        detail = await delivery_of(api, auth, subs[path]["id"])
+        assert detail["status"] == "failed" and detail["next_attempt_at"] is None, detail
+        assert detail["last_status_code"] == 307
+        assert f"redirect to {where[path]} not followed" in detail["last_error"]
+        assert reason in detail["last_error"]
+    moved = await delivery_of(api, auth, subs["/moved"]["id"])
+    assert moved["status"] == "pending" and moved["next_attempt_at"] is not None
+    assert moved["last_error"] == "redirect to /followed not followed"
+    assert "/followed" not in [r.path for r in receiver.received]
+
+
 async def test_deliveries_are_listed_newest_first_with_a_cursor(
     api: Api, receiver: Receiver
 ) -> None:
