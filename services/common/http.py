@@ -16,6 +16,7 @@ from services.common.answers import install_error_answers
 from services.common.docs import add_docs
 from services.common.limits import BodyLimit, BodySizeLimit
 from services.common.request_metrics import RequestMetrics
+from services.common.request_tracing import RequestTracing
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
@@ -41,9 +42,11 @@ def create_app(
         redoc_url=None,
     )
     add_docs(app)
-    # The last added runs first: metrics see every answer, the 413 of the cap included.
+    # The last added runs first: metrics see every answer, the 413 of the cap included,
+    # and the request's span covers them all.
     app.add_middleware(BodySizeLimit, limit_for=body_limit)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestTracing)
     install_error_answers(app)
 
     @app.get("/healthz", tags=["operations"])

@@ -1,4 +1,5 @@
-"""Structured JSON logs, one object a line, carrying ids passed in ``extra``."""
+"""Structured JSON logs, one object a line, carrying ids passed in ``extra`` and, while a
+span is current, its ``trace_id`` and ``span_id`` (see ``services.common.tracing``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from services.common.tracing import current_ids
 
 #: ``extra`` keys copied into the log line when present, so one article can be followed.
 CORRELATION_KEYS = ("article_id", "alliance_id", "delivery_id", "topic", "partition", "offset")
@@ -27,6 +30,10 @@ class JsonFormatter(logging.Formatter):
         for key in CORRELATION_KEYS:
             if key in record.__dict__:
                 line[key] = record.__dict__[key]
+        # Formatted in the thread that logged, so the span current there is the line's.
+        ids = current_ids()
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

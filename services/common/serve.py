@@ -1,4 +1,5 @@
-"""Runs one service process: JSON logs, uvicorn, and a clean exit on SIGTERM / SIGINT."""
+"""Runs one service process: JSON logs, tracing when an OTLP endpoint is set, uvicorn, and a
+clean exit on SIGTERM / SIGINT."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.common.logs import configure_logging
+from services.common.settings import ServiceSettings
+from services.common.tracing import configure_tracing
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
@@ -19,6 +22,11 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
 
 def run(app: FastAPI, *, service: str, host: str, port: int, log_level: str = "INFO") -> None:
     configure_logging(service, log_level)
+    settings = getattr(app.state, "settings", None)
+    if not isinstance(settings, ServiceSettings):
+        settings = ServiceSettings()
+    # The SDK flushes the spans still batched when the process exits (atexit).
+    configure_tracing(service, settings.traces_endpoint)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     uvicorn.run(

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.tracing import traces_endpoint
+
 #: Largest request body a service takes by default, in bytes (ingest's article routes
 #: have their own, larger limits).
 DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
@@ -38,6 +40,16 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     #: Each service reads it from its own ``<SERVICE>_MAX_REQUEST_BYTES``.
     max_request_bytes: int = Field(DEFAULT_MAX_REQUEST_BYTES, gt=0)
+    #: An OTLP/HTTP collector (e.g. ``http://127.0.0.1:4318``): spans are exported to its
+    #: ``/v1/traces`` when set, and tracing is off when neither this nor the next is.
+    otlp_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    #: The full URL spans are posted to, when it is not ``<endpoint>/v1/traces``.
+    otlp_traces_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+    @property
+    def traces_endpoint(self) -> str:
+        """Where spans go ("" when tracing is off)."""
+        return traces_endpoint(self.otlp_endpoint, self.otlp_traces_endpoint)
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

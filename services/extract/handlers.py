@@ -10,6 +10,7 @@ from typing import Protocol
 
 from prometheus_client import Counter
 
+from services.common import tracing
 from services.common.contracts import ExtractedArticle, RawArticle, encode
 from services.common.errors import PoisonError
 from services.common.kafka.loop import Handler
@@ -74,7 +75,13 @@ def make_extract_handler(
             published=article.published_at,
         )
         try:
-            result = await extractor.extract(source)
+            with tracing.tracer().start_as_current_span(
+                "extract article",
+                attributes={"article.id": article.article_id, "article.chars": len(article.body)},
+            ) as span:
+                result = await extractor.extract(source)
+                span.set_attribute("extract.relevant", result.relevant)
+                span.set_attribute("extract.events", len(result.events))
         except ArticleOverBudget:
             log.warning(
                 "extraction of %d characters overran its budget",

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.common import tracing
 from services.common.contracts import AllianceChange, ChangeKind
 from services.common.errors import PoisonError
 from services.notify.adapters.net import AddressGuard
@@ -429,6 +430,8 @@ class NotifyService:
                 recipients = [s for s in concerned if s.id not in told]
                 highlights = (FIRST_MATCH_NOTE,) if recipients else ()
         now = self.clock.now()
+        # Each attempt's span continues the trace of the change (the consumer's span).
+        trace_context = tracing.current_carrier()
         deliveries: list[DeliveryRow] = []
         for subscription in recipients:
             alert = Alert(
@@ -452,6 +455,7 @@ class NotifyService:
                     status=DeliveryStatus.pending.value,
                     next_attempt_at=now,
                     created_at=now,
+                    trace_context=trace_context,
                 )
             )
         # Received-at orders snapshots of one alliance: real time, whatever the clock says.

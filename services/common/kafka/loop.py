@@ -15,8 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from opentelemetry import trace
 from pydantic import ValidationError
 
+from services.common import tracing
 from services.common.contracts import Message, dlq_topic
 from services.common.errors import PoisonError, RetryableError
 from services.common.kafka.metrics import (
@@ -151,6 +153,15 @@ class ConsumerLoop(Generic[M]):
                 await asyncio.sleep(self._retry.backoff(attempt))
 
     async def _process(self, record: Record) -> None:
+        """Handle one record in a span continuing the trace its headers carry: the
+        handler's own spans and messages, and a dead letter, belong to that trace."""
+        parent = tracing.context_from_headers(record.headers)
+        with tracing.consumer_span(
+            record.topic, record.partition, record.offset, record.key, parent
+        ):
+            await self._handle(record)
+
+    async def _handle(self, record: Record) -> None:
         started = time.perf_counter()
         MESSAGES_CONSUMED.labels(record.topic).inc()
         try:
@@ -184,6 +195,10 @@ class ConsumerLoop(Generic[M]):
                     await self._dead_letter(record, "retries_exhausted", exc)
                     return
                 delay = self._retry.backoff(attempt)
+                trace.get_current_span().add_event(
+                    "retry",
+                    {"attempt": attempt, "kind": kind, "delay_seconds": delay, "error": str(exc)},
+                )
                 log.warning(
                     "%s handling %s[%d]@%d (attempt %d), retrying in %.1fs: %s",
                     kind,
@@ -209,6 +224,9 @@ class ConsumerLoop(Generic[M]):
 
     async def _dead_letter(self, record: Record, reason: str, error: BaseException) -> None:
         detail = "".join(traceback.format_exception_only(error)).strip()
+        span = trace.get_current_span()
+        span.set_attribute("dlq.reason", reason)
+        tracing.mark_error(span, f"dead-lettered ({reason}): {detail}", error)
         headers = [
             *[(k, v) for k, v in record.headers if not k.startswith("dlq.")],
             (DLQ_REASON, reason.encode()),

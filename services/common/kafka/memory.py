@@ -7,6 +7,7 @@ import contextlib
 import zlib
 from collections import defaultdict
 
+from services.common import tracing
 from services.common.kafka.publisher import BrokerUnavailable, Headers
 from services.common.kafka.records import Record, TopicPartition
 
@@ -62,7 +63,8 @@ class InMemoryPublisher:
     async def publish(
         self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()
     ) -> None:
-        self.broker.append(topic, key, value, headers)
+        with tracing.producer_span(topic, key):
+            self.broker.append(topic, key, value, tracing.with_trace_headers(headers))
 
 
 class InMemorySource:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from services.common import tracing
 from services.common.errors import RetryableError
 from services.common.kafka.metrics import MESSAGES_PRODUCED
 
@@ -80,18 +81,22 @@ class KafkaPublisher:
     async def publish(
         self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()
     ) -> None:
-        producer = self._producer
-        if producer is None:
-            raise BrokerUnavailable("the producer is not connected")
-        try:
-            await asyncio.wait_for(
-                producer.send_and_wait(topic, value, key=key, headers=list(headers)),
-                timeout=self._send_timeout,
-            )
-        except (KafkaError, TimeoutError) as exc:
-            raise BrokerUnavailable(
-                f"broker did not acknowledge {topic}: {type(exc).__name__} {exc}"
-            ) from exc
+        # The message carries its span's context (W3C traceparent) to whoever consumes it.
+        with tracing.producer_span(topic, key):
+            producer = self._producer
+            if producer is None:
+                raise BrokerUnavailable("the producer is not connected")
+            try:
+                await asyncio.wait_for(
+                    producer.send_and_wait(
+                        topic, value, key=key, headers=tracing.with_trace_headers(headers)
+                    ),
+                    timeout=self._send_timeout,
+                )
+            except (KafkaError, TimeoutError) as exc:
+                raise BrokerUnavailable(
+                    f"broker did not acknowledge {topic}: {type(exc).__name__} {exc}"
+                ) from exc
         MESSAGES_PRODUCED.labels(topic).inc()
 
     async def check(self, timeout: float = 3.0) -> bool:

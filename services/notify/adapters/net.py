@@ -26,6 +26,7 @@ import certifi
 import httpcore
 import httpx
 
+from services.common import tracing
 from services.notify.domain.ssrf import (
     AddressRefused,
     IPNetwork,
@@ -171,4 +172,12 @@ def guarded_client(
         trust_env=False,
         timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
         headers={"User-Agent": "AllianceWatch-Notify/1.0"},
+        event_hooks={"request": [_trace_request]},
     )
+
+
+async def _trace_request(request: httpx.Request) -> None:
+    """The delivery attempt's span goes out as ``traceparent``: an endpoint that traces
+    continues the article's trace."""
+    for name, value in tracing.inject({}).items():
+        request.headers[name] = value

@@ -97,6 +97,8 @@ class DeliveryRow(SQLModel, table=True):
     last_latency_ms: float | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: The W3C trace context of the change (JSON), continued by each attempt's span.
+    trace_context: str | None = Field(default=None, sa_type=Text)
 
 
 class AttemptRow(SQLModel, table=True):

@@ -12,12 +12,14 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
+from services.common import tracing
 from services.notify.adapters.channels import Senders, SendOutcome, Target
 from services.notify.adapters.repository import (
     AttemptResult,
@@ -146,6 +148,7 @@ class DeliveryWorker:
         return len(claimed)
 
     async def _serve(self, subscription: SubscriptionRow, deliveries: list[DeliveryRow]) -> None:
+        contexts = {d.id: d.trace_context for d in deliveries}
         try:
             channel = Channel(subscription.channel)
             try:
@@ -160,6 +163,7 @@ class DeliveryWorker:
                 await self._record(
                     subscription,
                     [self._result(d, unsent, outcome, now, d.id, 1) for d in deliveries],
+                    contexts,
                 )
                 return
             target = Target(subscription.id, channel, subscription.url, secret)
@@ -181,7 +185,7 @@ class DeliveryWorker:
                     chains[delivery.alliance_id].append((delivery, alert))
                 sent = await asyncio.gather(*(self._send_chain(target, c) for c in chains.values()))
                 results += [r for chain in sent for r in chain]
-            await self._record(subscription, results)
+            await self._record(subscription, results, contexts)
         except Exception:
             log.exception("serving subscription %s failed", subscription.id)
 
@@ -229,11 +233,16 @@ class DeliveryWorker:
     ) -> list[AttemptResult]:
         async with self._gate:
             started = self.clock.now()
-            try:
-                outcome = await self.senders[target.channel].send(target, alerts, message_id)
-            except Exception as exc:  # a sender bug must not lose the delivery
-                log.exception("sender for %s raised", target.channel.value)
-                outcome = SendOutcome(False, None, 0.0, f"internal error: {exc}")
+            with _attempt_span(target, deliveries, message_id) as span:
+                try:
+                    outcome = await self.senders[target.channel].send(target, alerts, message_id)
+                except Exception as exc:  # a sender bug must not lose the delivery
+                    log.exception("sender for %s raised", target.channel.value)
+                    outcome = SendOutcome(False, None, 0.0, f"internal error: {exc}")
+                if outcome.status_code is not None:
+                    span.set_attribute("http.response.status_code", outcome.status_code)
+                if not outcome.ok:
+                    span.set_status(Status(StatusCode.ERROR, outcome.error or "not delivered"))
         SEND_SECONDS.labels(target.channel.value).observe((outcome.latency_ms or 0) / 1000)
         results: list[AttemptResult] = []
         for delivery, alert in zip(deliveries, alerts, strict=True):
@@ -292,7 +301,13 @@ class DeliveryWorker:
             next_attempt_at=None,
         )
 
-    async def _record(self, subscription: SubscriptionRow, results: list[AttemptResult]) -> None:
+    async def _record(
+        self,
+        subscription: SubscriptionRow,
+        results: list[AttemptResult],
+        contexts: Mapping[str, str | None],
+    ) -> None:
+        """``contexts``: each delivery's stored trace context, for its log line."""
         if not results:
             return
         gone = next((r for r in results if r.outcome == "gone"), None)
@@ -308,16 +323,43 @@ class DeliveryWorker:
             results, [health], self.clock.now(), self.options.disable_after
         )
         for result in results:
-            # One line per attempt, so an alert can be followed from its change to its end.
-            log.log(
-                logging.WARNING if result.outcome == "failed" else logging.INFO,
-                "delivery attempt %s (status %s, %s ms)%s",
-                result.outcome,
-                result.status_code,
-                result.latency_ms,
-                f": {result.error}" if result.error else "",
-                extra={"delivery_id": result.delivery_id},
-            )
+            # One line per attempt, so an alert can be followed from its change to its end;
+            # it carries the trace id of the change.
+            with tracing.resumed(contexts.get(result.delivery_id)):
+                log.log(
+                    logging.WARNING if result.outcome == "failed" else logging.INFO,
+                    "delivery attempt %s (status %s, %s ms)%s",
+                    result.outcome,
+                    result.status_code,
+                    result.latency_ms,
+                    f": {result.error}" if result.error else "",
+                    extra={"delivery_id": result.delivery_id},
+                )
         for subscription_id in disabled:
             SUBSCRIPTIONS_DISABLED.inc()
             log.warning("subscription %s disabled", subscription_id)
+
+
+def _attempt_span(
+    target: Target, deliveries: Sequence[DeliveryRow], message_id: str
+) -> contextlib.AbstractContextManager[Span]:
+    """``deliver <channel>``: one attempt, in the trace of the (first) change it carries;
+    a digest links the traces of the other changes in it."""
+    links = [
+        link
+        for delivery in deliveries[1:]
+        if (link := tracing.link_to(delivery.trace_context)) is not None
+    ]
+    return tracing.tracer().start_as_current_span(
+        f"deliver {target.channel.value}",
+        context=tracing.context_from_carrier(deliveries[0].trace_context),
+        kind=SpanKind.CLIENT,
+        links=links,
+        attributes={
+            "notify.channel": target.channel.value,
+            "notify.subscription_id": target.subscription_id,
+            "notify.message_id": message_id,
+            "notify.delivery_ids": [d.id for d in deliveries],
+            "notify.attempt": max(d.attempts for d in deliveries) + 1,
+        },
+    )

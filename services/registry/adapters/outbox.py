@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge
 from sqlalchemy import Connection, text
 
+from services.common import tracing
 from services.common.kafka.publisher import BrokerUnavailable, ManagedPublisher
 from services.common.worker import connect_with_retry
 from services.registry.adapters.repository import RegistryRepository
@@ -95,9 +96,11 @@ class OutboxRelay:
         sent: list[int] = []
         try:
             for row in rows:
-                await self.publisher.publish(
-                    self.topic, row.alliance_id.encode(), row.payload.encode("utf-8")
-                )
+                # Sent in the trace of the write that made the change, not of this loop.
+                with tracing.resumed(row.trace_context):
+                    await self.publisher.publish(
+                        self.topic, row.alliance_id.encode(), row.payload.encode("utf-8")
+                    )
                 assert row.id is not None
                 sent.append(row.id)
         finally:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, exists, func, or_, text, update
 from sqlmodel import Session, col, select
 
+from services.common import tracing
 from services.common.contracts import (
     Alliance,
     AllianceChange,
@@ -575,6 +576,7 @@ class RegistryRepository:
                 alliance_id=change.alliance_id,
                 payload=message.model_dump_json(),
                 created_at=now,
+                trace_context=tracing.current_carrier(),
             )
         )
 

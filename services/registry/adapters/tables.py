@@ -147,6 +147,8 @@ class OutboxRow(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
     sent_at: datetime | None = Field(default=None, index=True)
+    #: The W3C trace context of the write (JSON), continued by the relay's message.
+    trace_context: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 REGISTRY_TABLES = (

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
+from services.common import tracing
 from services.common.contracts import ExtractedArticle
 from services.common.errors import PoisonError, RetryableError
 from services.common.kafka.loop import Handler
@@ -57,7 +58,13 @@ def make_registry_handler(
             raise PoisonError(
                 f"message key {record.key!r} is not its article_id {message.article_id!r}"
             )
-        outcome = await apply_extraction(repository, message, clock)
+        with tracing.tracer().start_as_current_span(
+            "registry apply", attributes={"article.id": message.article_id}
+        ) as span:
+            # The outbox rows written here keep this span's context for the relay.
+            outcome = await apply_extraction(repository, message, clock)
+            span.set_attribute("registry.outcome", outcome.status)
+            span.set_attribute("registry.changes", len(outcome.changes))
         if outcome.changes:
             on_commit()
         for change in outcome.changes:

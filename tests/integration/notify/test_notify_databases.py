@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest_asyncio
+import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
 from services.common.db import make_engine
-from services.notify.adapters.migrate import current_revision, upgrade
+from services.notify.adapters.migrate import current_revision, downgrade, upgrade
 from services.notify.adapters.repository import NotifyRepository
 from services.notify.bootstrap import build_app, build_components
 from services.notify.domain.schedule import FakeClock
@@ -40,9 +41,29 @@ async def test_migrations_run_at_start_up_and_again_harmlessly(database_url: str
     try:
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
         repository = NotifyRepository(engine)
         assert await repository.list_bureaus() == []
+    finally:
+        engine.dispose()
+
+
+def test_migration_0003_adds_the_trace_context_of_deliveries_and_takes_it_away(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa.inspect(engine).get_columns("deliveries")}
+
+    try:
+        upgrade(engine)
+        assert "trace_context" in columns()
+        downgrade(engine, "0002")
+        assert current_revision(engine) == "0002"
+        assert "trace_context" not in columns()
+        upgrade(engine)
+        assert "trace_context" in columns()
     finally:
         engine.dispose()
 

@@ -9,6 +9,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
+from sqlalchemy import inspect as sa_inspect
 
 from services.common.contracts import (
     AllianceChange,
@@ -17,7 +18,12 @@ from services.common.contracts import (
     ExtractedArticle,
     InstitutionMention,
 )
-from services.registry.adapters.migrate import VERSION_TABLE, current_revision, upgrade
+from services.registry.adapters.migrate import (
+    VERSION_TABLE,
+    current_revision,
+    downgrade,
+    upgrade,
+)
 from services.registry.adapters.repository import AllianceFilters, RegistryRepository
 from services.registry.adapters.tables import REGISTRY_TABLES
 from tests.integration.registry.seeds import event_of, gold_rows, seed_messages
@@ -63,7 +69,7 @@ def red_cross_event(**changes: Any) -> Any:
 def test_migrations_build_exactly_the_modelled_schema(repository: RegistryRepository) -> None:
     engine = repository.engine
     upgrade(engine)  # a second run is a no-op
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     names = {t.__tablename__ for t in REGISTRY_TABLES}  # type: ignore[attr-defined]
     # Only the registry's tables: other services' models share SQLModel's metadata.
     ours = MetaData()
@@ -79,6 +85,22 @@ def test_migrations_build_exactly_the_modelled_schema(repository: RegistryReposi
         )
         diff = compare_metadata(context, ours)
     assert diff == []
+
+
+def test_migration_0002_adds_the_outbox_trace_context_and_takes_it_away(
+    repository: RegistryRepository,
+) -> None:
+    engine = repository.engine
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa_inspect(engine).get_columns("outbox")}
+
+    assert "trace_context" in columns()
+    downgrade(engine, "0001")
+    assert current_revision(engine) == "0001"
+    assert "trace_context" not in columns()
+    upgrade(engine)
+    assert "trace_context" in columns()
 
 
 # --- the seeds -----------------------------------------------------------------------
