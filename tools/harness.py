@@ -3,13 +3,15 @@
 A ``Stack`` runs its own Kafka broker (or uses a given one), creates its topics and runs
 the four services as real processes on free loopback ports, with SQLite files in its
 directory. Services can be SIGKILLed and restarted on the same ports, the broker stopped
-and started again. A ``WebhookReceiver`` plays a bureau's endpoint and checks signatures.
+and started again. A ``WebhookReceiver`` plays a bureau's endpoint and checks signatures;
+an ``OtlpCollector`` plays a tracing back-end (OTLP/HTTP) and keeps the spans it is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
 import hmac
 import json
@@ -25,6 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tools.localkafka import LocalKafka, free_port
 from tools.topics import ensure_topics
@@ -233,6 +241,8 @@ class ReceivedWebhook:
     received_at: float
     valid_signature: bool
     payload: dict[str, Any]
+    #: The W3C trace context the delivery attempt sent ("" when tracing is off).
+    traceparent: str = ""
 
 
 class WebhookReceiver:
@@ -295,7 +305,13 @@ class WebhookReceiver:
         with self._lock:
             self.received.append(
                 ReceivedWebhook(
-                    path.lstrip("/"), webhook_id, timestamp, time.time(), valid, payload
+                    path.lstrip("/"),
+                    webhook_id,
+                    timestamp,
+                    time.time(),
+                    valid,
+                    payload,
+                    lowered.get("traceparent", ""),
                 )
             )
 
@@ -313,3 +329,94 @@ def verify_signature(secret: str, msg_id: str, timestamp: str, body: bytes, head
         part.startswith("v1,") and hmac.compare_digest(part[3:], expected)
         for part in header.split()
     )
+
+
+@dataclass(frozen=True)
+class CollectedSpan:
+    service: str
+    name: str
+    kind: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    attributes: dict[str, Any]
+
+
+class OtlpCollector:
+    """An OTLP/HTTP trace receiver on 127.0.0.1 (``POST /v1/traces``, protobuf): point
+    services at ``url`` with ``OTEL_EXPORTER_OTLP_ENDPOINT`` and read ``spans()``."""
+
+    def __init__(self) -> None:
+        self._spans: list[CollectedSpan] = []
+        self._lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding", "") == "gzip":
+                    body = gzip.decompress(body)
+                if self.path != "/v1/traces":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                collector.take(body)
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> OtlpCollector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def take(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        spans: list[CollectedSpan] = []
+        for resource_spans in request.resource_spans:
+            resource = {a.key: _any_value(a.value) for a in resource_spans.resource.attributes}
+            service = str(resource.get("service.name", ""))
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    spans.append(
+                        CollectedSpan(
+                            service=service,
+                            name=span.name,
+                            kind=Span.SpanKind.Name(span.kind),
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_span_id=span.parent_span_id.hex(),
+                            attributes={a.key: _any_value(a.value) for a in span.attributes},
+                        )
+                    )
+        with self._lock:
+            self._spans.extend(spans)
+
+    def spans(self, trace_id: str | None = None) -> list[CollectedSpan]:
+        with self._lock:
+            return [s for s in self._spans if trace_id is None or s.trace_id == trace_id]
+
+
+def _any_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_any_value(v) for v in value.array_value.values]
+    return getattr(value, kind) if kind else None

@@ -40,6 +40,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Requests are traced by RequestTracing and counted by RequestMetrics; FastAPI's
+        # own telemetry would make a second server span (and metrics, logs) of each.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     add_docs(app)
     # The last added runs first: metrics see every answer, the 413 of the cap included,

@@ -40,7 +40,9 @@ class RequestTracing:
 
         with tracing.tracer().start_as_current_span(
             method,
-            context=tracing.extract(carrier),
+            # A request that brings no traceparent starts a trace (or goes on in the
+            # current one, when something outside the app made a span).
+            context=tracing.extract(carrier) if carrier else None,
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "url.path": scope["path"]},
         ) as span:
