@@ -48,3 +48,7 @@ eval-sealed: setup  ## the sealed third of the corpus: only at the end of a roun
 
 train-extractor: setup  ## cross-validate and retrain the extractor's models on the tuning part
 	$(PY) -m tools.train_extractor
+
+.PHONY: asyncapi
+asyncapi: setup  ## write docs/asyncapi.yaml (topics, keys, messages) from services/common/contracts.py
+	@$(PY) -m tools.asyncapi

@@ -199,6 +199,14 @@ TOPIC_MODELS: dict[str, type[Message]] = {
     TOPIC_ALLIANCES_CHANGES: AllianceChange,
 }
 
+#: The field of its message whose value (UTF-8) is each main topic's message key: it
+#: chooses the partition, so one article's (one alliance's) messages stay in order.
+TOPIC_KEYS: dict[str, str] = {
+    TOPIC_ARTICLES_RAW: "article_id",
+    TOPIC_ALLIANCES_EXTRACTED: "article_id",
+    TOPIC_ALLIANCES_CHANGES: "alliance_id",
+}
+
 
 def encode(message: Message) -> bytes:
     """The wire form of a message: UTF-8 JSON."""
