@@ -30,6 +30,10 @@ class Sentence:
     title: bool
 
 
+#: the suffix of a group named after its hospital (the group resolves to the hospital)
+_EPONYMOUS_GROUP = re.compile(r"(?:医疗集团|医院集团|医疗健康集团|健康集团)$")
+
+
 @dataclass
 class View:
     """One sentence as a template: ``〔k〕`` stands for ``ids[k]`` (an institution index)."""
@@ -192,7 +196,13 @@ class ArticleText:
                 builders[len(ids)] = builder
             parts.append(gap)
             parts.append(f"〔{len(ids)}〕")
-            masked.append(gap + "〔〕")
+            group = _EPONYMOUS_GROUP.search(m.name)
+            eponymous = group is not None and any(
+                m.name == n + group.group() for n in self.insts[inst].names)
+            # "A医疗集团成立": A's group, named as one; the sentence still speaks of a group
+            named_group = group.group() if group is not None and eponymous else ""
+            parts.append(named_group)
+            masked.append(gap + "〔〕" + named_group)
             ids.append(inst)
             pos = m.end
         parts.append(_plain(self.text[pos:s.end]))

@@ -136,6 +136,8 @@ MEMBER_UNARY = [
     re.compile(r"(?P<mem>" + LIST + r")" + _GAP + r"{0,8}?(?:作为|为)(?:" + _GAP + r"){0,6}?成员单位代表"),
     re.compile(r"(?P<mem>" + LIST + r")等" + _GAP + r"{0,12}?(?:成员|联盟单位|协作单位|分院)"),
     re.compile(r"成员(?:单位|医院)?(?:包括|有|为|是)(?::)?(?P<mem>" + LIST + r")"),
+    # what it consists of: "集团由A、B和C组成" (its eponymous hospital still leads)
+    re.compile(r"由(?P<mem>" + LIST + r")(?:等" + _GAP + r"{0,10}?)?(?:共同)?(?:组成|构成)"),
     re.compile(r"(?:整合|联合|吸纳|纳入|覆盖)(?P<mem>" + LIST + r")"),
     # who receives the support: "为B提供专家坐诊、业务培训等支持", "给予我院技术支持与指导"
     re.compile(r"为(?P<mem>" + LIST + r")(?:提供|带来)" + _GAP + r"{0,16}?(?:支持|指导|帮扶|支援|培训|坐诊)"),

@@ -36,6 +36,8 @@ OTHER_LEAD = 0.8
 #: how sure the relevance model must be to call an article relevant whose parties it cannot
 #: name (cross-validated: 0.6 and 0.7 help alike, 0.75 and above change nothing)
 SURE_WITHOUT_PARTIES = 0.7
+#: pair scores this close are one reading of the text (members of one list score alike)
+TIE = 0.01
 #: at most this many events an article (more is a list page or a fault; the best are kept)
 MAX_EVENTS = 50
 _DATELINE_TAIL = re.compile(r"\s*(?:讯|电)(?![子话脑])")
@@ -91,8 +93,13 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
         clause_pairs = [(s, p) for p, s in scored.items()
                         if fx.cues.cooc_clause[p] and fx.stated(*p) is not False and fx.roles_allow(*p)]
         if clause_pairs:
-            s, p = max(clause_pairs)
-            accepted[p] = s
+            best, (lead, member) = max(clause_pairs)
+            cued = fx.cues.member_event
+            # the members of one coordinated list read alike: "A与B、C建立…" takes B and C, and
+            # so do the members a cue names with the best one ("集团由A、B和C组成")
+            for s, p in clause_pairs:
+                if p[0] == lead and (s >= best - TIE or (cued[member] and cued[p[1]])):
+                    accepted[p] = s
     for (a, b), s in list(accepted.items()):
         if (b, a) in accepted and accepted[(b, a)] > s:
             del accepted[(a, b)]
@@ -133,9 +140,13 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
         leads = [(models.lead.probability(fx.unary(i)), i) for i in fx.candidates]
         joined = [i for i in fx.candidates if fx.cues.member_event[i] and not fx.cues.lead_event[i]]
         if joined and not any(p >= models.lead.threshold for p, _ in leads):
-            # members the text names as joining an alliance whose lead it does not name
-            # ("为A、B等11家成员单位授牌"): an event without a lead
-            return Decision(True, relevance, (Choice([], joined, relevance),))
+            # members the text names as joining an alliance: its lead is the one whose alliance
+            # the same article names in an event ("A麻醉科专科联盟新成员授牌…B、C获授牌"), else
+            # it goes unnamed ("为A、B等11家成员单位授牌"): an event without a lead
+            owners = [i for i in fx.candidates if fx.cues.named_alliance[i] and fx.cues.lead_event[i]
+                      and i not in joined and all(fx.roles_allow(i, b) for b in joined)]
+            return Decision(True, relevance, (Choice(owners[:1] if len(owners) == 1 else [], joined,
+                                                     relevance),))
         leads.sort(reverse=True)
         if leads and leads[0][0] >= models.lead.threshold:
             # co-leads: others the text itself names as leading ("由A与B共同牵头")

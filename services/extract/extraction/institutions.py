@@ -22,7 +22,7 @@ from .lexicon import function_words, nouns
 from .places import PROVINCE_SHORT, Division, Gazetteer, Place, PlaceContext, gazetteer, locate_name
 
 _SUFFIX = re.compile(
-    r"社区卫生服务中心|社区卫生服务站|卫生服务中心|卫生服务站|社区卫生中心|中心卫生院|卫生院|保健所"
+    r"社区卫生服务中心|社区卫生服务站|卫生服务中心|卫生服务站|社区卫生中心|中心卫生院|卫生院|保健所|卫生所"
     r"|妇幼保健计划生育服务中心|计划生育服务中心|妇幼保健院|妇幼保健所|妇幼保健中心"
     r"|医疗健康集团|医疗事业集团|医疗集团|医院集团|健康集团|医疗健康总院|健康总院"
     r"|精神卫生中心|医学中心|医疗中心|急救中心|康复中心|防治中心|疗养院|卫生室"
@@ -72,7 +72,7 @@ _PLURAL_BEFORE = re.compile(r"(?:[\d一二三四五六七八九十百两几多�
 #: a list number in front of a name at the start of a line: "1 ", "2.", "(3)", "四、"
 _ENUMERATOR = re.compile(r"\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?\s*")
 _NUMERALS = set("一二三四五六七八九十")
-_TOWNSHIP_SUFFIXES = {"卫生院", "中心卫生院", "社区卫生服务中心", "卫生服务中心", "社区卫生服务站", "卫生服务站",
+_TOWNSHIP_SUFFIXES = {"卫生院", "卫生所", "中心卫生院", "社区卫生服务中心", "卫生服务中心", "社区卫生服务站", "卫生服务站",
                       "社区卫生中心"}
 _ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城区", "市区", "社区", "辖区", "园区", "本县",
                 "全县", "我县", "该县", "各县", "郊区", "老区", "山区", "景区", "新区", "街区", "片区", "省市",
@@ -80,7 +80,7 @@ _ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城
                 "全区", "本区", "我区", "该区", "矿区", "林区", "牧区", "湾区", "特区", "灾区", "校区", "院区"}
 #: a whole town / street name in front of a township suffix: 新市镇, 下渚湖街道 (not 市人民)
 _TOWN_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)")
-_TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫生院|卫生院|社区卫生服务中心|卫生服务中心"
+_TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫生院|卫生院|卫生所|社区卫生服务中心|卫生服务中心"
                             r"|社区卫生服务站|卫生服务站)")
 _COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每|首)(?:家|所|个|间|座|大)(?:乡镇|[省市县区乡镇])?$")
 #: words that describe hospitals rather than name one: 山西省知名医院, 太原北部地区省直三甲综合医院
@@ -1007,6 +1007,8 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         b_inst = root_to_inst[find(index[branch_name])]
         institutions[b_inst].branch_of = root_to_inst[find(index[parent_name])]
     for built, builder in co_built.items():
+        if built not in index:
+            continue  # only on a plaque ("挂牌“A霍山医院”"): its owner is read from the plaque
         b_inst, p_inst = root_to_inst[find(index[built])], root_to_inst[find(index[builder])]
         if b_inst != p_inst:
             institutions[b_inst].built_by = p_inst

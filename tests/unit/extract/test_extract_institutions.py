@@ -89,3 +89,9 @@ def test_plaque_names_marked() -> None:
     mentions = [m for m in find_mentions(text) if m.kind == "name"]
     assert [m.name for m in mentions if not m.plaque] == ["北京航天中心医院", "富源县中医医院"]
     assert all(m.plaque for m in mentions if m.start > text.index("“"))
+
+
+def test_health_stations_are_institutions() -> None:
+    # 卫生所: a township or village health station (and Taiwan's township clinics)
+    assert names("台北荣民总医院与宜兰县员山乡卫生所、沙河乡卫生所签署合作协议") == [
+        "台北荣民总医院", "宜兰县员山乡卫生所", "沙河乡卫生所"]

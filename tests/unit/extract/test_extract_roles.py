@@ -127,3 +127,32 @@ def test_a_delegation_sent_on_a_support_errand_leads_those_it_visits() -> None:
     assert said[("柳州市中医医院", "融水县中医医院")] > 0
     learning = _directed("3月5日,融安县中医医院副院长张华带队到柳州市中医医院考察学习对口支援工作经验。")
     assert learning[("融安县中医医院", "柳州市中医医院")] == 0
+
+
+def test_members_of_one_list_share_the_fallback_pair() -> None:
+    # no pair is sure, so the clause's best pair stands, and its list mates read exactly alike
+    result = run("7月9日,青海大学附属医院远程医学中心与玛沁县人民医院、班玛县人民医院建立远程会诊协作网。",
+                 "2023-07-10")
+    assert pairs(result) == {("青海大学附属医院", "玛沁县人民医院"), ("青海大学附属医院", "班玛县人民医院")}
+
+
+def test_a_group_named_after_its_hospital_is_formed_by_it_from_what_it_consists_of() -> None:
+    result = run("10月10日,柳州市工人医院医疗集团成立,集团由柳州市工人医院、柳州市第四人民医院和鹿寨县人民医院组成。",
+                 "2023-10-12")
+    assert pairs(result) == {("柳州市工人医院", "柳州市第四人民医院"), ("柳州市工人医院", "鹿寨县人民医院")}
+    assert result.events[0].type is EventType.medical_group
+
+
+def test_members_given_plaques_join_the_alliance_the_article_names() -> None:
+    result = run("5月20日,湘雅二医院麻醉科专科联盟新成员授牌仪式举行,岳阳市中心医院、常德市第一人民医院获授牌。",
+                 "2023-05-21")
+    assert pairs(result) == {("湘雅二医院", "岳阳市中心医院"), ("湘雅二医院", "常德市第一人民医院")}
+    unnamed = run("5月20日,麻醉科专科联盟新成员授牌仪式举行,岳阳市中心医院、常德市第一人民医院获授牌。", "2023-05-21")
+    assert [list(e.lead) for e in unnamed.events] == [[]], "no alliance named: its lead stays unnamed"
+
+
+def test_a_co_built_name_only_on_a_plaque_is_read_without_failing() -> None:
+    # the plaque "中国科大附一院霍山医院" names a hospital built by another; only the plaque says so
+    result = run("2月18日,安徽省立医院托管的霍山县医院正式挂牌“中国科大附一院霍山医院”。", "2024-02-20")
+    assert pairs(result) == {("安徽省立医院", "霍山县医院")}
+    assert result.events[0].type is EventType.trusteeship
