@@ -146,6 +146,10 @@ def describe_settings(settings: type[BaseSettings], width: int = 100) -> str:
     return "\n".join(lines)
 
 
+#: Where the parsed arguments keep the command to run: a name no option takes.
+_RUN = "_command_to_run"
+
+
 @dataclass(frozen=True)
 class Command:
     """A subcommand: ``configure`` adds its options to its parser, ``run`` does it."""
@@ -213,7 +217,7 @@ class ServiceCli:
                 formatter_class=argparse.RawDescriptionHelpFormatter,
             )
             command.configure(child)
-            child.set_defaults(run=command.run)
+            child.set_defaults(**{_RUN: command.run})
         return parser
 
     def main(self, argv: Sequence[str] | None = None) -> int:
@@ -228,5 +232,5 @@ class ServiceCli:
         ):
             args.insert(0, self.fallback.name)
         parsed = self.parser().parse_args(args)
-        run: Callable[[argparse.Namespace], int] = getattr(parsed, "run", self._serve)
+        run: Callable[[argparse.Namespace], int] = getattr(parsed, _RUN, self._serve)
         return run(parsed)

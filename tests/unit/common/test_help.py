@@ -149,3 +149,13 @@ def test_extract_still_reads_files_without_a_command(tmp_path: Path) -> None:
     )
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout == named.stdout and '"file": "a.txt"' in plain.stdout
+
+
+def test_a_command_gets_its_own_options() -> None:
+    """The command chosen does not hide an option of the same name (reextract's --run)."""
+    from services.registry.__main__ import CLI
+
+    args = CLI.parser().parse_args(["reextract", "--limit", "3"])
+    assert args.run is None and args.limit == 3
+    args = CLI.parser().parse_args(["reextract", "--run", "again"])
+    assert args.run == "again"
