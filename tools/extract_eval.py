@@ -31,6 +31,11 @@ SETS = ("seeds", "dev", "dev2", "corpus")
 _SEAL_SALT = "alliance-watch sealed:"
 
 
+SETTINGS_HELP = """settings (read from the environment; the default after '='):
+  AW_SHARED=../shared
+      the shared folder beside the checkout, whose eval/ holds the labelled articles"""
+
+
 def shared_dir() -> Path:
     return Path(os.environ.get("AW_SHARED", REPO.parent / "shared")).resolve()
 
@@ -111,6 +116,7 @@ def _line(name: str, result: dict[str, Any], seconds: float | None = None) -> st
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.extract_eval", description=__doc__,
+                                epilog=SETTINGS_HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ",".join(SETS))
     p.add_argument("--sealed", action="store_true", help="score the sealed third of the corpus")

@@ -594,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.localkafka",
         description=__doc__,
+        epilog=(
+            "settings (read from the environment):\n"
+            "  JAVA_HOME=(empty)\n"
+            "      the JDK whose bin/java runs the broker; empty: the java on PATH"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)

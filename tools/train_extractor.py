@@ -45,7 +45,7 @@ from services.extract.extraction.events import (
     unnamed_but_sure,
 )
 from services.extract.extraction.model import MODEL_PATH, Logistic, Models
-from tools.extract_eval import SETS, Article, load_set, scorer
+from tools.extract_eval import SETS, SETTINGS_HELP, Article, load_set, scorer
 
 #: L2 strength (inverse): small data, so weights are kept modest
 C_PAIR, C_LEAD, C_REL = (float(x) for x in os.environ.get("AW_C", "1,1,1").split(","))
@@ -235,6 +235,11 @@ def examples_of(sets: list[str]) -> list[Example]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tools.train_extractor", description=__doc__,
+                                epilog=SETTINGS_HELP + """
+  AW_C=1,1,1
+      L2 strengths (inverse) of the pair, lead and relevance models
+  AW_CV_REPEATS=3
+      how many different splits the cross-validation is repeated over""",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cv-only", action="store_true", help="report cross-validation, write nothing")
     p.add_argument("-v", "--verbose", action="store_true", help="list cross-validation errors")

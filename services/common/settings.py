@@ -20,7 +20,12 @@ DEFAULT_MAX_ARTICLE_CHARS = 1_000_000
 
 def request_bytes_field(env: str) -> Any:
     """The ``max_request_bytes`` field of a service, read from its own variable ``env``."""
-    return Field(DEFAULT_MAX_REQUEST_BYTES, gt=0, validation_alias=env)
+    return Field(
+        DEFAULT_MAX_REQUEST_BYTES,
+        gt=0,
+        validation_alias=env,
+        description="The largest request body, in bytes, of a route with no limit of its own.",
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -28,15 +33,19 @@ class ServiceSettings(BaseSettings):
     # given (pydantic shows the input values otherwise).
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
+    #: production refuses weak secrets (short, default, repeated or low-entropy tokens).
     environment: Literal["development", "test", "production"] = Field(
         "development", validation_alias=AliasChoices("APP_ENV", "ENVIRONMENT")
     )
+    #: The Kafka broker(s), comma-separated host:port.
     kafka_bootstrap_servers: str = Field(
         "127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
     #: Prepended to every topic name; lets tests and tenants share one broker.
     topic_prefix: str = Field("", validation_alias="TOPIC_PREFIX")
+    #: The address the HTTP server listens on.
     host: str = Field("127.0.0.1", validation_alias="BIND_HOST")
+    #: DEBUG, INFO, WARNING or ERROR.
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     #: Each service reads it from its own ``<SERVICE>_MAX_REQUEST_BYTES``.
     max_request_bytes: int = Field(DEFAULT_MAX_REQUEST_BYTES, gt=0)
@@ -62,6 +71,7 @@ class ServiceSettings(BaseSettings):
 class ArticleSettings(ServiceSettings):
     """What ingest and extract agree on about an article: one setting, one meaning."""
 
+    #: Longer article bodies are refused by ingest (413) and dead-lettered unread by extract.
     max_article_chars: int = Field(
         DEFAULT_MAX_ARTICLE_CHARS, gt=0, validation_alias="EXTRACT_MAX_ARTICLE_CHARS"
     )

@@ -1,17 +1,18 @@
-"""``python -m services.extract FILE...`` extracts files (the CLI); without arguments it
-runs the extract service. This file belongs to the service wiring: leave it as it is."""
+"""``python -m services.extract`` runs the extract service; ``python -m services.extract
+FILE...`` (or ``... files FILE...``) extracts files, one JSON line each; ``--help`` lists
+the commands and the settings."""
 
+import os
 import sys
 
+from services.common.cli import Command, ServiceCli
+from services.extract import cli
+from services.extract.config import ExtractSettings
 
-def main() -> int:
-    if len(sys.argv) > 1:
-        from services.extract.cli import main as cli_main
 
-        return cli_main(sys.argv[1:])
+def serve() -> None:
     from services.common.serve import run
     from services.extract.bootstrap import build_app
-    from services.extract.config import ExtractSettings
 
     settings = ExtractSettings()
     run(
@@ -21,8 +22,32 @@ def main() -> int:
         port=settings.port,
         log_level=settings.log_level,
     )
-    return 0
 
+
+def _is_files_argument(arg: str) -> bool:
+    """The CLI's options, and any file (even one that is missing, but not a lone word that
+    would be a mistyped command): ``python -m services.extract a.txt --published ...``."""
+    return arg.startswith("-") or os.sep in arg or "." in arg or os.path.exists(arg)
+
+
+CLI = ServiceCli(
+    service="extract",
+    description=(
+        "Alliance Watch's extract service: consumes articles.raw and publishes the alliance "
+        "events of each article to alliances.extracted. With files, the extraction CLI: "
+        "python -m services.extract FILE... [--published YYYY-MM-DD] or --manifest LIST.jsonl."
+    ),
+    settings=ExtractSettings,
+    serve=serve,
+    fallback=Command(
+        "files",
+        "extract events from article files, one JSON line each (the command may be left out)",
+        cli.run,
+        cli.configure,
+        description=cli.__doc__ or "",
+    ),
+    fallback_accepts=_is_files_argument,
+)
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(CLI.main())

@@ -22,12 +22,18 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value)
 
 
+def configure(p: argparse.ArgumentParser) -> None:
+    """The CLI's arguments (also those of ``python -m services.extract files``)."""
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="article files (.html/.htm are HTML, others text)")
+    p.add_argument("--published", help="publication date YYYY-MM-DD for the FILE arguments")
+    p.add_argument("--manifest", help='JSONL file of {"path": ..., "published": ...} lines')
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m services.extract",
                                 description="Extract medical-alliance events from articles.")
-    p.add_argument("files", nargs="*", help="article files (.html/.htm are HTML, others text)")
-    p.add_argument("--published", help="publication date YYYY-MM-DD for the FILE arguments")
-    p.add_argument("--manifest", help='JSONL file of {"path": ..., "published": ...} lines')
+    configure(p)
     return p
 
 
@@ -96,7 +102,11 @@ def row_of(file_name: str, result: ExtractionResult) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return run(_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Extract the files ``args`` name (see ``configure``), one JSON line each."""
     try:
         jobs = _jobs(args)
     except (OSError, ValueError) as exc:

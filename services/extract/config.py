@@ -6,7 +6,9 @@ from services.common.settings import ArticleSettings, request_bytes_field
 
 
 class ExtractSettings(ArticleSettings):
+    #: The HTTP port (health, readiness and metrics).
     port: int = Field(8004, validation_alias="EXTRACT_PORT")
+    #: The Kafka consumer group of articles.raw.
     group_id: str = Field("extract", validation_alias="EXTRACT_GROUP_ID")
     max_request_bytes: int = request_bytes_field("EXTRACT_MAX_REQUEST_BYTES")
     #: Longer extraction of one article is a pathology (text without punctuation, a dump):

@@ -7,18 +7,23 @@ from services.common.strength import require_strong
 
 
 class IngestSettings(ArticleSettings):
+    #: The HTTP port.
     port: int = Field(8001, validation_alias="INGEST_PORT")
     #: Comma-separated bearer tokens that crawlers present.
     api_tokens: str = Field("", validation_alias="INGEST_API_TOKENS")
+    #: Which articles were already accepted (SQLite or PostgreSQL, as an SQLAlchemy URL).
     database_url: str = Field("sqlite:///.run/ingest.db", validation_alias="INGEST_DATABASE_URL")
     #: The body of ``POST /v1/articles``, and each article of a batch, in UTF-8 JSON bytes.
     max_article_bytes: int = Field(
         2 * 1024 * 1024, gt=0, validation_alias="INGEST_MAX_ARTICLE_BYTES"
     )
+    #: The body of POST /v1/articles/batch, in bytes.
     max_batch_bytes: int = Field(32 * 1024 * 1024, gt=0, validation_alias="INGEST_MAX_BATCH_BYTES")
     #: Any other route's body (ingest has none that takes one).
     max_request_bytes: int = request_bytes_field("INGEST_MAX_REQUEST_BYTES")
+    #: The most articles one batch may hold.
     max_batch_items: int = Field(500, validation_alias="INGEST_MAX_BATCH_ITEMS")
+    #: How long a push waits for Kafka to acknowledge an article before answering 503.
     send_timeout_seconds: float = Field(10.0, gt=0, validation_alias="INGEST_SEND_TIMEOUT_SECONDS")
     #: A push publishing an article holds a claim on it; one older than this was left by a
     #: process that died while publishing, and the next push of the article takes it over.

@@ -1,22 +1,50 @@
 """``python -m services.notify`` runs the service; ``... new-secrets-key`` prints a key for
-NOTIFY_SECRETS_KEY and ``... reseal-secrets`` seals stored secrets with the newest one."""
+NOTIFY_SECRETS_KEY and ``... reseal-secrets`` seals stored secrets with the newest one;
+``--help`` lists the commands and the settings."""
 
 import sys
 
-if len(sys.argv) > 1 and sys.argv[1] in ("new-secrets-key", "reseal-secrets"):
-    from services.notify.entrypoints.reseal import main
-
-    sys.exit(main(sys.argv[1:]))
-
-from services.common.serve import run
-from services.notify.bootstrap import build_app
+from services.common.cli import Command, ServiceCli
 from services.notify.config import NotifySettings
+from services.notify.entrypoints import reseal
 
-settings = NotifySettings()
-run(
-    build_app(settings),
+
+def serve() -> None:
+    from services.common.serve import run
+    from services.notify.bootstrap import build_app
+
+    settings = NotifySettings()
+    run(
+        build_app(settings),
+        service="notify",
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+
+
+CLI = ServiceCli(
     service="notify",
-    host=settings.host,
-    port=settings.port,
-    log_level=settings.log_level,
+    description=(
+        "Alliance Watch's notify service: bureaus, API keys and subscriptions; consumes "
+        "alliances.changes and delivers signed alerts (webhook, DingTalk, WeCom, e-mail)."
+    ),
+    settings=NotifySettings,
+    serve=serve,
+    commands=[
+        Command(
+            "new-secrets-key",
+            "print a new key for NOTIFY_SECRETS_KEY",
+            reseal.print_new_key,
+        ),
+        Command(
+            "reseal-secrets",
+            "seal every stored secret with the newest key of NOTIFY_SECRETS_KEY",
+            reseal.reseal,
+            description=reseal.__doc__ or "",
+        ),
+    ],
 )
+
+if __name__ == "__main__":
+    sys.exit(CLI.main())

@@ -15,28 +15,38 @@ from services.notify.domain.ssrf import (
 
 
 class NotifySettings(ServiceSettings):
+    #: The HTTP port.
     port: int = Field(8003, validation_alias="NOTIFY_PORT")
+    #: Bureaus, keys, subscriptions and deliveries (SQLite or PostgreSQL, SQLAlchemy URL).
     database_url: str = Field("sqlite:///.run/notify.db", validation_alias="NOTIFY_DATABASE_URL")
+    #: Bearer token of the operator endpoints (bureaus); required.
     operator_token: str = Field("", validation_alias="NOTIFY_OPERATOR_TOKEN")
     #: Keys that seal subscription secrets at rest, comma-separated, newest first.
     secrets_key: str = Field("", validation_alias="NOTIFY_SECRETS_KEY")
     #: CIDRs that deliveries may reach despite the SSRF guard; empty by default.
     allowed_networks: str = Field("", validation_alias="NOTIFY_ALLOWED_NETWORKS")
+    #: The Kafka consumer group of alliances.changes.
     group_id: str = Field("notify", validation_alias="NOTIFY_GROUP_ID")
     max_request_bytes: int = request_bytes_field("NOTIFY_MAX_REQUEST_BYTES")
 
     #: The delivery worker: how often it looks for due deliveries when nothing woke it.
     worker_poll_seconds: float = Field(0.5, gt=0, validation_alias="NOTIFY_WORKER_POLL_SECONDS")
+    #: How many due deliveries the worker takes at a time, and sends at once
+    #: (NOTIFY_WORKER_CONCURRENCY).
     worker_batch: int = Field(200, ge=1, validation_alias="NOTIFY_WORKER_BATCH")
     worker_concurrency: int = Field(16, ge=1, validation_alias="NOTIFY_WORKER_CONCURRENCY")
+    #: How long one delivery attempt may take.
     send_timeout_seconds: float = Field(10.0, gt=0, validation_alias="NOTIFY_SEND_TIMEOUT_SECONDS")
+    #: Retries are spread by up to this fraction of their delay.
     retry_jitter: float = Field(0.1, ge=0, le=0.5, validation_alias="NOTIFY_RETRY_JITTER")
     #: A subscription whose endpoint kept failing this long is disabled, with the reason.
     disable_after_hours: float = Field(72.0, gt=0, validation_alias="NOTIFY_DISABLE_AFTER_HOURS")
+    #: DingTalk and WeCom robots take this many messages a minute; more are folded into a digest.
     robot_messages_per_minute: int = Field(
         20, ge=1, validation_alias="NOTIFY_ROBOT_MESSAGES_PER_MINUTE"
     )
 
+    #: The mail server for e-mail subscriptions (none when empty), and how to log in to it.
     smtp_host: str = Field("", validation_alias="NOTIFY_SMTP_HOST")
     smtp_port: int = Field(25, validation_alias="NOTIFY_SMTP_PORT")
     smtp_username: str = Field("", validation_alias="NOTIFY_SMTP_USERNAME")

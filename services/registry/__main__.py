@@ -1,21 +1,46 @@
-"""``python -m services.registry`` runs the service; ``... reextract`` replays articles."""
+"""``python -m services.registry`` runs the service; ``... reextract`` replays articles;
+``--help`` lists the commands and the settings."""
 
 import sys
 
-if len(sys.argv) > 1 and sys.argv[1] == "reextract":
-    from services.registry.entrypoints.reextract import main
-
-    sys.exit(main(sys.argv[2:]))
-
-from services.common.serve import run
-from services.registry.bootstrap import build_app
+from services.common.cli import Command, ServiceCli
 from services.registry.config import RegistrySettings
+from services.registry.entrypoints import reextract
 
-settings = RegistrySettings()
-run(
-    build_app(settings),
+
+def serve() -> None:
+    from services.common.serve import run
+    from services.registry.bootstrap import build_app
+
+    settings = RegistrySettings()
+    run(
+        build_app(settings),
+        service="registry",
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+
+
+CLI = ServiceCli(
     service="registry",
-    host=settings.host,
-    port=settings.port,
-    log_level=settings.log_level,
+    description=(
+        "Alliance Watch's registry: consumes alliances.extracted into one record per "
+        "alliance, serves the query API, the exports and the dashboard at /, and publishes "
+        "alliances.changes."
+    ),
+    settings=RegistrySettings,
+    serve=serve,
+    commands=[
+        Command(
+            "reextract",
+            "replay articles.raw through the current extractor into the registry (resumable)",
+            reextract.run,
+            reextract.configure,
+            description=reextract.__doc__ or "",
+        ),
+    ],
 )
+
+if __name__ == "__main__":
+    sys.exit(CLI.main())

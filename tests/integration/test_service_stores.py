@@ -80,7 +80,7 @@ async def test_registry_keeps_one_report_per_article(database_url: str) -> None:
     newer = report.model_copy(update={"extractor_version": "2"})
     assert registry.apply_extraction(newer, NOW).status == "applied"
     rows, _ = registry.list_articles(10, None)
-    assert [r.article_id for r in rows] == ["u1"]
+    assert [(r.article_id, ids) for r, ids in rows] == [("u1", [])]
     engine.dispose()
 
 

@@ -12,28 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from services.common.contracts import Alliance, AllianceChange, EventType, Institution
+from services.common.labels import type_label
 from services.notify.domain.matching import institutions_of, material_changes, new_institutions
 from services.notify.domain.models import Alert, AlertType
-
-TYPE_LABELS: dict[EventType, str] = {
-    EventType.specialty_alliance: "专科联盟",
-    EventType.tight_consortium: "紧密型医联体",
-    EventType.consortium: "医联体",
-    EventType.medical_group: "医疗集团",
-    EventType.county_community: "县域医共体",
-    EventType.remote_network: "远程医疗协作网",
-    EventType.trusteeship: "托管",
-    EventType.other: "合作协议",
-}
 
 #: Size limits of one robot message's markdown, in UTF-8 bytes.
 WECOM_MAX_BYTES = 4096
 DINGTALK_MAX_BYTES = 20000
 _TRUNCATED = "\n\n…（内容过长，已截断，详见来源链接）"
-
-
-def type_label(event_type: EventType) -> str:
-    return TYPE_LABELS.get(event_type, event_type.value)
 
 
 def format_date(value: str | None) -> str:

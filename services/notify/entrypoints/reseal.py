@@ -97,14 +97,14 @@ async def reseal_secrets(repository: NotifyRepository, box: SecretBox) -> Reseal
     return ResealReport(resealed, current, tuple(unreadable), changed)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.notify")
-    parser.add_argument("command", choices=["new-secrets-key", "reseal-secrets"])
-    args = parser.parse_args(argv)
-    if args.command == "new-secrets-key":
-        print(new_key())
-        return 0
+def print_new_key(args: object = None) -> int:
+    """``new-secrets-key``: a fresh key for NOTIFY_SECRETS_KEY on stdout."""
+    print(new_key())
+    return 0
 
+
+def reseal(args: object = None) -> int:
+    """``reseal-secrets``: seal every stored secret with the newest key; print the report."""
     from services.common.db import make_engine
     from services.notify.adapters.migrate import upgrade
     from services.notify.config import NotifySettings
@@ -119,6 +119,13 @@ def main(argv: list[str]) -> int:
         engine.dispose()
     print(report)
     return 1 if report.unreadable else 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.notify")
+    parser.add_argument("command", choices=["new-secrets-key", "reseal-secrets"])
+    args = parser.parse_args(argv)
+    return print_new_key() if args.command == "new-secrets-key" else reseal()
 
 
 if __name__ == "__main__":

@@ -989,7 +989,8 @@ class RegistryRepository:
 
     def list_articles(
         self, limit: int, cursor: str | None = None
-    ) -> tuple[list[ArticleRow], str | None]:
+    ) -> tuple[list[tuple[ArticleRow, list[str]]], str | None]:
+        """One page of articles, each with the alliances it reports (as ``get_article``)."""
         stmt = select(ArticleRow)
         if cursor:
             (last,) = decode_cursor(cursor, 1)
@@ -998,8 +999,20 @@ class RegistryRepository:
             rows = list(
                 session.exec(stmt.order_by(col(ArticleRow.article_id)).limit(limit + 1)).all()
             )
-        page = rows[:limit]
-        return page, (encode_cursor(page[-1].article_id) if len(rows) > limit else None)
+            page = rows[:limit]
+            reported: dict[str, list[str]] = {row.article_id: [] for row in page}
+            if page:
+                for article_id, alliance_id in session.exec(
+                    select(ReportRow.article_id, ReportRow.alliance_id)
+                    .where(col(ReportRow.article_id).in_(list(reported)))
+                    .order_by(col(ReportRow.article_id), col(ReportRow.event_index))
+                ).all():
+                    if alliance_id not in reported[article_id]:
+                        reported[article_id].append(alliance_id)
+        return (
+            [(row, reported[row.article_id]) for row in page],
+            encode_cursor(page[-1].article_id) if len(rows) > limit else None,
+        )
 
     def counts(self) -> dict[str, int]:
         with Session(self.engine) as session:

@@ -10,26 +10,30 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import StreamingResponse
 
+from services.common.labels import type_label
 from services.registry.adapters.repository import AllianceView, CursorError
 from services.registry.entrypoints.deps import Filters, Repository
 from services.registry.entrypoints.schemas import AlliancePage, AlliancePublic
 
 router = APIRouter(prefix="/v1", tags=["alliances"])
 
+#: The export's columns, headed in Chinese as the dashboard words them; the type is given
+#: twice, as people read it (专科联盟) and as its code for machines (specialty_alliance).
 CSV_COLUMNS = (
-    "id",
-    "type",
-    "specialty",
-    "date",
-    "lead",
-    "members",
-    "provinces",
-    "cross_province",
-    "confidence",
-    "first_seen",
-    "last_seen",
-    "source_count",
-    "source_urls",
+    "编号",
+    "类型",
+    "类型代码",
+    "专科",
+    "成立日期",
+    "牵头单位",
+    "成员单位",
+    "涉及地区",
+    "跨省",
+    "置信度",
+    "首次发现",
+    "最近更新",
+    "来源数",
+    "来源链接",
 )
 
 
@@ -52,13 +56,14 @@ def _csv_row(view: AllianceView) -> list[str]:
     a = view.alliance
     return [
         a.id,
+        type_label(a.type),
         a.type.value,
         a.specialty or "",
         a.date or "",
         ";".join(i.name for i in a.lead),
         ";".join(i.name for i in a.members),
         ";".join(a.provinces),
-        "true" if a.cross_province else "false",
+        "是" if a.cross_province else "否",
         f"{a.confidence:.4f}",
         a.first_seen.isoformat(),
         a.last_seen.isoformat(),
@@ -73,7 +78,8 @@ def _csv_row(view: AllianceView) -> list[str]:
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export_csv(repository: Repository, filters: Filters) -> StreamingResponse:
-    """Every alliance matching the filters, as CSV (UTF-8 with BOM, for spreadsheets)."""
+    """Every alliance matching the filters, as CSV (UTF-8 with BOM, for spreadsheets),
+    headed in Chinese; the type as its Chinese name (类型) and its code (类型代码)."""
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()

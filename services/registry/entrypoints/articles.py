@@ -37,7 +37,7 @@ def list_articles(
         rows, next_cursor = repository.list_articles(limit, cursor)
     except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
-    return ArticlePage(items=[_public(r) for r in rows], next_cursor=next_cursor)
+    return ArticlePage(items=[_public(r, ids) for r, ids in rows], next_cursor=next_cursor)
 
 
 @router.get("/{article_id}", response_model=ArticlePublic)

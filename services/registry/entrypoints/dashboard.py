@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from services.common.contracts import Alliance, Institution
+from services.common.labels import type_label as label_of
 from services.registry.entrypoints.deps import Repository
-from services.registry.entrypoints.views import TYPE_LABELS
 
 ROOT = Path(__file__).resolve().parents[3]
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -169,7 +169,7 @@ def alliance_page(
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
     a = view.alliance
-    type_label = TYPE_LABELS.get(a.type.value, a.type.value)
+    type_label = label_of(a.type)
     names, key_names = _names_of(a)
     sources = []
     for number, source in enumerate(a.sources, start=1):
@@ -250,7 +250,7 @@ def institution_page(
             "<tr>"
             f"<td>{_e(a.date or '—')}</td>"
             f"<td>{'牵头' if role == 'lead' else '成员'}</td>"
-            f'<td><a href="/alliances/{_e(a.id)}">{_e(TYPE_LABELS.get(a.type.value, a.type.value))}'
+            f'<td><a href="/alliances/{_e(a.id)}">{_e(label_of(a.type))}'
             f"</a></td>"
             f"<td>{_e(a.specialty or '—')}</td>"
             f"<td>{_institution_links(tuple(others))}</td>"

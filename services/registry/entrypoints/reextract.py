@@ -152,19 +152,33 @@ async def reextract(
     return progress.outcomes
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.registry reextract")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m services.registry reextract``."""
     parser.add_argument("--run", help="name of this run (default: the extractor version)")
     parser.add_argument("--limit", type=int, help="stop after this many articles")
-    parser.add_argument("--idle-seconds", type=float, default=5.0)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=5.0,
+        help="stop once no article arrived for this long (default: %(default)s)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.registry reextract")
+    configure(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Re-extract with the options ``configure`` defines."""
     settings = RegistrySettings()
     extractor, version = current_extractor()
-    run = args.run or version
+    name = args.run or version
     engine = make_engine(settings.database_url)
     upgrade(engine)
     repository = RegistryRepository(engine)
-    group = f"{settings.reextract_group_id}-{run}"
+    group = f"{settings.reextract_group_id}-{name}"
     print(
         f"re-extracting {settings.topic(TOPIC_ARTICLES_RAW)} with extractor {version} "
         f"(run {group})",

@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import EventType
+from services.common.labels import TYPE_COLOURS, TYPE_LABELS, type_label
 from services.registry.adapters.repository import (
     DASHBOARD_SORTS,
     AllianceFilters,
@@ -35,17 +36,6 @@ from services.registry.entrypoints.deps import Filters, Repository
 
 router = APIRouter(prefix="/v1/views", tags=["dashboard"])
 
-#: The event types as the page shows them.
-TYPE_LABELS: dict[str, str] = {
-    EventType.specialty_alliance.value: "专科联盟",
-    EventType.tight_consortium.value: "紧密型医联体",
-    EventType.consortium.value: "医联体",
-    EventType.medical_group.value: "医疗集团",
-    EventType.county_community.value: "县域医共体",
-    EventType.remote_network.value: "远程医疗协作网",
-    EventType.trusteeship.value: "托管",
-    EventType.other.value: "其他协作",
-}
 SORT_PATTERN = "^-?(" + "|".join(DASHBOARD_SORTS) + ")$"
 T = TypeVar("T")
 
@@ -125,6 +115,7 @@ class MapView(_View):
 class TimelineSeries(_View):
     type: EventType
     label: str
+    color: str = Field(description="The type's colour, the same in every view (#rrggbb).")
     counts: list[int] = Field(description="One count per month, aligned with `months`.")
 
 
@@ -169,9 +160,13 @@ class Option(_View):
     count: int | None = None
 
 
+class TypeOption(Option):
+    color: str = Field(description="The type's colour in every chart (#rrggbb).")
+
+
 class FacetsView(_View):
     provinces: list[Option]
-    types: list[Option]
+    types: list[TypeOption]
     specialties: list[Option]
     cities: list[Option]
 
@@ -217,7 +212,9 @@ def timeline_view(repository: Repository, filters: Filters) -> TimelineView:
         if month in index:
             counts.setdefault(kind, [0] * len(months))[index[month]] += n
     series = [
-        TimelineSeries(type=EventType(kind), label=TYPE_LABELS.get(kind, kind), counts=counts[kind])
+        TimelineSeries(
+            type=kind, label=TYPE_LABELS[kind], color=TYPE_COLOURS[kind], counts=counts[kind]
+        )
         for kind in TYPE_LABELS
         if kind in counts
     ]
@@ -230,7 +227,7 @@ def _row(view: AllianceView) -> TableRow:
         id=a.id,
         date=a.date,
         type=a.type,
-        type_label=TYPE_LABELS.get(a.type.value, a.type.value),
+        type_label=type_label(a.type),
         specialty=a.specialty,
         lead=[NameRef(id=i.id, name=i.name) for i in a.lead],
         members=[NameRef(id=i.id, name=i.name) for i in a.members[:6]],
@@ -283,7 +280,7 @@ def facets_view(
     data = dashboard_facets(repository, province)
     return FacetsView(
         provinces=[Option(value=p, label=p) for p in PROVINCES],
-        types=[Option(value=k, label=v) for k, v in TYPE_LABELS.items()],
+        types=[TypeOption(value=k, label=v, color=TYPE_COLOURS[k]) for k, v in TYPE_LABELS.items()],
         specialties=[Option(value=s, label=s, count=n) for s, n in data["specialties"]],
         cities=[Option(value=c, label=c, count=n) for c, n in data["cities"]],
     )

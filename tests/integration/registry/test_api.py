@@ -10,6 +10,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from fastapi.testclient import TestClient
 
+from services.common.contracts import EventType
+from services.common.labels import TYPE_LABELS
 from services.registry.adapters.repository import RegistryRepository
 from services.registry.bootstrap import build_api
 from services.registry.config import RegistrySettings
@@ -52,6 +54,28 @@ def test_list_filters_and_keyset_pagination(client: TestClient) -> None:
     assert len(dated) == 2
 
 
+def test_article_list_gives_each_article_its_alliances(client: TestClient) -> None:
+    """Each article of /v1/articles names the alliances it reports, as its detail does,
+    on every page."""
+    listed: list[dict[str, object]] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/articles", params=params).json()
+        listed += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert listed
+    for item in listed:
+        detail = client.get(f"/v1/articles/{item['article_id']}").json()
+        assert item == detail
+    reporting = [a for a in listed if a["event_count"]]
+    assert reporting and all(a["alliance_ids"] for a in reporting)
+    alliances = {a["id"] for a in client.get("/v1/alliances", params={"limit": 50}).json()["items"]}
+    assert {i for a in listed for i in a["alliance_ids"]} == alliances  # type: ignore[attr-defined]
+
+
 def test_errors_are_4xx_with_detail(client: TestClient) -> None:
     for path, params, code in (
         ("/v1/alliances/nope", {}, 404),
@@ -87,7 +111,8 @@ def test_stats_csv_and_network(client: TestClient) -> None:
     answer = client.get("/v1/alliances.csv", params={"type": "tight_consortium"})
     assert answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
-    assert {r["lead"] for r in rows} == {"桂林市中西医结合医院", "西南医科大学附属医院"}
+    assert {r["牵头单位"] for r in rows} == {"桂林市中西医结合医院", "西南医科大学附属医院"}
+    assert {(r["类型"], r["类型代码"]) for r in rows} == {("紧密型医联体", "tight_consortium")}
 
     network = client.get("/v1/network").json()
     assert network["alliance_count"] == 4
@@ -96,6 +121,28 @@ def test_stats_csv_and_network(client: TestClient) -> None:
     ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
     assert len(graphml.findall(".//g:node", ns)) == 8
     assert len(graphml.findall(".//g:edge", ns)) == 4
+
+
+def test_csv_speaks_chinese_and_keeps_the_codes(client: TestClient) -> None:
+    """Headers and type names as the dashboard and the alerts word them (one table of
+    names), the type's code beside its name for machines."""
+    answer = client.get("/v1/alliances.csv")
+    assert answer.content.startswith("\ufeff".encode()), "a BOM, for spreadsheets"
+    reader = csv.reader(io.StringIO(answer.text.lstrip("\ufeff")))
+    header = next(reader)
+    assert header[:5] == ["编号", "类型", "类型代码", "专科", "成立日期"]
+    assert all(not name.isascii() for name in header), header
+    rows = [dict(zip(header, row, strict=True)) for row in reader]
+    assert len(rows) == 4
+    for row in rows:
+        assert row["类型"] == TYPE_LABELS[EventType(row["类型代码"])]
+        assert row["跨省"] in ("是", "否")
+    orthopaedics = [r for r in rows if r["专科"] == "骨科"]
+    assert {r["类型"] for r in orthopaedics} == {"专科联盟"}
+    crossing = {r["牵头单位"]: r["跨省"] for r in rows}
+    assert crossing["西安市红会医院"] == "是"
+    table = client.get("/v1/views/table", params={"size": 10}).json()["items"]
+    assert {r["type_label"] for r in table} == {r["类型"] for r in rows}, "as the dashboard"
 
 
 def test_renames_need_the_operator_token(client: TestClient) -> None:

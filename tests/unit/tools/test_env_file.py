@@ -17,6 +17,8 @@ def test_a_fresh_env_file_holds_every_secret_and_is_private(
 ) -> None:
     env = tmp_path / ".env"
     monkeypatch.setattr(stack, "ENV_FILE", env)
+    for name in stack.GENERATED_SECRETS:
+        monkeypatch.delenv(name, raising=False)
     stack.ensure_env_file()
     values = stack._dotenv()
     assert set(stack.GENERATED_SECRETS) <= set(values)
@@ -31,8 +33,21 @@ def test_an_older_env_file_gets_the_missing_key_only(
     env = tmp_path / ".env"
     env.write_text("APP_ENV=development\nNOTIFY_OPERATOR_TOKEN=kept-as-it-was-0123456789\n")
     monkeypatch.setattr(stack, "ENV_FILE", env)
+    for name in stack.GENERATED_SECRETS:
+        monkeypatch.delenv(name, raising=False)
     stack.ensure_env_file()
     values = stack._dotenv()
     assert values["NOTIFY_OPERATOR_TOKEN"] == "kept-as-it-was-0123456789"
     assert values["NOTIFY_SECRETS_KEY"] and values["INGEST_API_TOKENS"]
     assert env.read_text().count("NOTIFY_OPERATOR_TOKEN=") == 1
+
+
+def test_secrets_the_environment_sets_are_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = tmp_path / ".env"
+    monkeypatch.setattr(stack, "ENV_FILE", env)
+    for name in stack.GENERATED_SECRETS:
+        monkeypatch.setenv(name, "set-by-the-environment-0123456789")
+    stack.ensure_env_file()
+    assert not env.exists()

@@ -15,6 +15,7 @@
   let generation = 0;
   let mapChart = null;
   let timelineChart = null;
+  let lastTimeline = null;
   let lastTotal = null;
 
   // --- the URL is the state ---------------------------------------------------------
@@ -201,8 +202,43 @@
   }
 
   // --- the timeline -------------------------------------------------------------------
+  // The whole date range is always in view: months when they fit the chart with bars a
+  // person can see, else quarters, else years. Each type keeps its one colour (the
+  // registry's, in every view), whatever the filters leave.
+  const MIN_BUCKET_PX = 16;
+  const UNITS = [
+    { name: "month", title: "按月成立数", key: (y, m) => `${y}-${String(m).padStart(2, "0")}` },
+    { name: "quarter", title: "按季度成立数", key: (y, m) => `${y}Q${Math.ceil(m / 3)}` },
+    { name: "year", title: "按年成立数", key: (y) => `${y}` },
+  ];
+
+  function bucketed(data, width) {
+    const parsed = data.months.map((m) => [parseInt(m.slice(0, 4), 10), parseInt(m.slice(5, 7), 10)]);
+    let unit = UNITS[UNITS.length - 1];
+    let keys = [];
+    for (const candidate of UNITS) {
+      keys = [...new Set(parsed.map(([y, m]) => candidate.key(y, m)))];
+      unit = candidate;
+      if (keys.length * MIN_BUCKET_PX <= width) break;
+    }
+    const index = new Map(keys.map((k, i) => [k, i]));
+    const series = data.series.map((s) => {
+      const counts = new Array(keys.length).fill(0);
+      s.counts.forEach((n, i) => { counts[index.get(unit.key(...parsed[i]))] += n; });
+      return { ...s, counts };
+    });
+    return { unit, keys, series };
+  }
+
   async function renderTimeline(data) {
+    lastTimeline = data;
     const element = $("timeline");
+    const total = data.series.reduce((n, s) => n + s.counts.reduce((a, b) => a + b, 0), 0);
+    $("timeline-note").textContent = data.months.length
+      ? `${data.months[0].slice(0, 4)}年${parseInt(data.months[0].slice(5), 10)}月至`
+        + `${data.months[data.months.length - 1].slice(0, 4)}年`
+        + `${parseInt(data.months[data.months.length - 1].slice(5), 10)}月，共 ${total} 个有成立日期的联盟。`
+      : "";
     if (!AW.hasECharts()) {
       AW.unavailable(element, AW.missingCharts);
       body.dataset.timeline = "unavailable";
@@ -212,24 +248,22 @@
       element.innerHTML = "";
       timelineChart = window.echarts.init(element);
     }
-    const months = data.months;
-    const zoom = months.length > 120
-      ? [{ type: "slider", start: 100 - (120 / months.length) * 100, end: 100, height: 18, bottom: 6 },
-        { type: "inside" }]
-      : [];
+    const { unit, keys, series } = bucketed(data, Math.max(200, element.clientWidth - 48));
+    $("timeline-title").textContent = unit.title;
+    body.dataset.timelineUnit = unit.name;
     const rendered = whenRendered(timelineChart);
     timelineChart.setOption({
       animation: false,
-      title: months.length ? undefined : { text: "没有带日期的联盟", left: "center", top: "middle",
+      title: keys.length ? undefined : { text: "没有带日期的联盟", left: "center", top: "middle",
         textStyle: { color: "#6b7785", fontSize: 14, fontWeight: "normal" } },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       legend: { type: "scroll", top: 0 },
-      grid: { left: 36, right: 12, top: 40, bottom: zoom.length ? 56 : 28 },
-      xAxis: { type: "category", data: months },
+      grid: { left: 36, right: 12, top: 40, bottom: 28 },
+      xAxis: { type: "category", data: keys, axisTick: { alignWithLabel: true } },
       yAxis: { type: "value", minInterval: 1 },
-      dataZoom: zoom,
-      series: data.series.map((s) => ({
-        name: s.label, type: "bar", stack: "all", barMaxWidth: 26, data: s.counts,
+      series: series.map((s) => ({
+        name: s.label, type: "bar", stack: "all", barMaxWidth: 28, barCategoryGap: "20%",
+        itemStyle: { color: s.color }, data: s.counts,
       })),
     }, true);
     await rendered;
@@ -372,7 +406,10 @@
   });
   window.addEventListener("resize", () => {
     if (mapChart) mapChart.resize();
-    if (timelineChart) timelineChart.resize();
+    if (timelineChart) {
+      timelineChart.resize();
+      if (lastTimeline) renderTimeline(lastTimeline);  // months, quarters or years anew
+    }
   });
 
   readUrl();
