@@ -84,7 +84,7 @@ _TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫
                             r"|社区卫生服务站|卫生服务站)")
 _COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每|首)(?:家|所|个|间|座|大)(?:乡镇|[省市县区乡镇])?$")
 #: words that describe hospitals rather than name one: 山西省知名医院, 太原北部地区省直三甲综合医院
-_DESCRIPTIVE = re.compile(r"知名|大型|优质|高水平|一流|三甲|三级|二甲|二级|省直|市直|县级|市级|省级|区级|基层|各级"
+_DESCRIPTIVE = re.compile(r"紧密型|松散型|知名|大型|优质|高水平|一流|三甲|三级|二甲|二级|省直|市直|县级|市级|省级|区级|基层|各级"
                           r"|周边|当地|辖区|地区|公立|民营|综合性|大量|众多|许多|部分|兄弟|届|县市区|市县区|县市|市县")
 _COMMON_VERB = 5000
 #: words that end a name right before its suffix: X联合医院, X协和医院, X中心医院

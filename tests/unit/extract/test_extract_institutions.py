@@ -95,3 +95,9 @@ def test_health_stations_are_institutions() -> None:
     # 卫生所: a township or village health station (and Taiwan's township clinics)
     assert names("台北荣民总医院与宜兰县员山乡卫生所、沙河乡卫生所签署合作协议") == [
         "台北荣民总医院", "宜兰县员山乡卫生所", "沙河乡卫生所"]
+
+
+def test_an_alliance_named_by_its_kind_is_not_an_institution() -> None:
+    # "紧密型城市医疗集团" names the alliance being formed, not a party to it
+    assert names("湛江中心人民医院牵头的湛江市紧密型城市医疗集团挂牌,成员包括麻章区人民医院") == [
+        "湛江中心人民医院", "麻章区人民医院"]

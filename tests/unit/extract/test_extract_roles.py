@@ -156,3 +156,9 @@ def test_a_co_built_name_only_on_a_plaque_is_read_without_failing() -> None:
     result = run("2月18日,安徽省立医院托管的霍山县医院正式挂牌“中国科大附一院霍山医院”。", "2024-02-20")
     assert pairs(result) == {("安徽省立医院", "霍山县医院")}
     assert result.events[0].type is EventType.trusteeship
+
+
+def test_counted_co_leads_lead_together() -> None:
+    result = run("近日,武汉协和医院、武汉同济医院两家医院共同牵头成立湖北省罕见病联盟,省内45家医院加入。", "2023-09-05")
+    assert [sorted(lead.name for lead in e.lead) for e in result.events] == [["武汉协和医院", "武汉同济医院"]]
+    assert pairs(result) == set(), "the 45 members go unnamed"
