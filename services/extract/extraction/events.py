@@ -40,6 +40,8 @@ SURE_WITHOUT_PARTIES = 0.7
 TIE = 0.01
 #: at most this many events an article (more is a list page or a fault; the best are kept)
 MAX_EVENTS = 50
+#: a clause about what came before: "继8月10日与A签署协议后" (its date is not this event's)
+_EARLIER_EVENT = re.compile(r"继[^。;!?]{0,60}?(?:之后|以后|后)")
 _DATELINE_TAIL = re.compile(r"\s*(?:讯|电)(?![子话脑])")
 
 
@@ -277,6 +279,10 @@ class EventWriter:
         if len(inside) > 1:
             # a news-agency dateline ("新华网乌鲁木齐7月10日电") dates the report, not the event
             inside = [d for d in inside if not _DATELINE_TAIL.match(self.art.text, d.end)] or inside
+        # "继8月10日…签署协议后,…": that date is the earlier event's
+        earlier = [m.span() for m in _EARLIER_EVENT.finditer(self.art.text, v.sentence.start,
+                                                              v.sentence.end)]
+        inside = [d for d in inside if not any(a <= d.start < b for a, b in earlier)]
         if inside:
             return max(inside, key=lambda d: (not d.iso_format, d.precision, -d.start))
         return None

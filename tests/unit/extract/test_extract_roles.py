@@ -162,3 +162,10 @@ def test_counted_co_leads_lead_together() -> None:
     result = run("近日,武汉协和医院、武汉同济医院两家医院共同牵头成立湖北省罕见病联盟,省内45家医院加入。", "2023-09-05")
     assert [sorted(lead.name for lead in e.lead) for e in result.events] == [["武汉协和医院", "武汉同济医院"]]
     assert pairs(result) == set(), "the 45 members go unnamed"
+
+
+def test_the_date_of_an_earlier_agreement_is_not_the_events() -> None:
+    result = run("10月10日,对口帮扶协议签字仪式在北京举行。"
+                 "继8月10日与青海省卫生厅签署帮扶协议后,北京大学人民医院与青海省人民医院签署对口帮扶协议。",
+                 "2007-10-17")
+    assert [e.date for e in result.events] == ["2007-10-10"]
