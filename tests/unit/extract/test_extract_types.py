@@ -35,6 +35,9 @@ def test_specialty_from_alliance_name() -> None:
 def test_specialist_hospital() -> None:
     assert hospital_specialty("天津市肿瘤医院") == "肿瘤"
     assert hospital_specialty("湖南省儿童医院") == "儿科"
+    assert hospital_specialty("复旦大学附属儿科医院") == "儿科"
+    assert hospital_specialty("湖南省脑科医院") == "神经"
+    assert hospital_specialty("武汉亚洲心脏病医院") == "心血管"
     assert hospital_specialty("桂林市中西医结合医院") is None
 
 
