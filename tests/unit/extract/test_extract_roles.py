@@ -169,3 +169,9 @@ def test_the_date_of_an_earlier_agreement_is_not_the_events() -> None:
                  "继8月10日与青海省卫生厅签署帮扶协议后,北京大学人民医院与青海省人民医院签署对口帮扶协议。",
                  "2007-10-17")
     assert [e.date for e in result.events] == ["2007-10-10"]
+
+
+def test_allying_is_forming() -> None:
+    # 結盟 (Taiwan's word for it, read through the traditional-to-simplified step)
+    result = run("中國醫藥大學附設醫院與台中市清水區童綜合醫院結盟,雙方將在轉診及教學方面合作。", "2023-09-05")
+    assert pairs(result) == {("中国医药大学附设医院", "台中市清水区童综合医院")}
