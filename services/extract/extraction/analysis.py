@@ -32,6 +32,10 @@ class Sentence:
 
 #: the suffix of a group named after its hospital (the group resolves to the hospital)
 _EPONYMOUS_GROUP = re.compile(r"(?:医疗集团|医院集团|医疗健康集团|健康集团)$")
+#: a branch unveiled right where it is named, with no host: "A分院、B分院同时揭牌成立"
+_UNVEILED_HERE = re.compile(r"(?:、[^、,。;在]{2,12}?(?:分院|院区))*(?:同时|正式|隆重|顺利)?(?:揭牌|挂牌|成立)")
+#: a branch named as a branch of an alliance: 长兴县人民医院医共体洪桥分院
+_ALLIANCE_BRANCH = re.compile(r"(医共体|医联体|医疗集团|医院集团)\S{0,8}?(分院|院区)$")
 
 
 @dataclass
@@ -149,6 +153,10 @@ class ArticleText:
                 return parent  # a branch acts for the institution it belongs to
         return m.inst
 
+    def _hosted(self, branch: str) -> bool:
+        """Whether the article says where the branch is: "A分院在B举行揭牌仪式"."""
+        return re.search(re.escape(branch) + r"[^。;,]{0,12}?(?:在|于|落户)", self.text) is not None
+
     def _previous_named(self, start: int) -> int:
         k = bisect.bisect_left(self._starts, start) - 1
         while k >= 0 and start - self.mentions[k].start < 200:
@@ -190,6 +198,10 @@ class ArticleText:
                 via_gov.add(inst)
             if m.inst >= 0 and self.insts[m.inst].branch_of is not None:
                 branches.add(len(ids))
+                if _UNVEILED_HERE.match(self.text, m.end, s.end) and not self._hosted(m.name):
+                    # "A医共体B分院揭牌成立", no host named: the branch is what A builds
+                    builders[len(ids)] = inst
+                    inst = m.inst
             builder = self.insts[m.inst].built_by if m.inst >= 0 else None
             if builder is not None:
                 branches.add(len(ids))
@@ -202,7 +214,10 @@ class ArticleText:
             # "A医疗集团成立": A's group, named as one; the sentence still speaks of a group
             named_group = group.group() if group is not None and eponymous else ""
             parts.append(named_group)
-            masked.append(gap + "〔〕" + named_group)
+            # "A医共体B分院": the branch's name says what it belongs to (for the type)
+            branch_kind = _ALLIANCE_BRANCH.search(m.name)
+            masked.append(gap + "〔〕" + (named_group or (branch_kind.group(1) + branch_kind.group(2)
+                                                          if branch_kind else "")))
             ids.append(inst)
             pos = m.end
         parts.append(_plain(self.text[pos:s.end]))

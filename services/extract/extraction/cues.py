@@ -193,6 +193,11 @@ BRANCH_AT_HOST = re.compile(
     r"(?P<branch>" + LIST + r")" + _GAP + r"{0,10}?(?:揭牌|挂牌|授牌|成立|签约)" + _GAP + r"{0,10}?在(?P<host>"
     + LIST + r")" + _GAP + r"{0,4}?(?:举行|举办|隆重举行|正式举行|召开|进行)"
 )
+#: the same, the host first: "A分院在B挂牌", "A分院落户B揭牌"
+BRANCH_UNVEILED_AT_HOST = re.compile(
+    r"(?P<branch>" + LIST + r")" + _GAP + r"{0,6}?(?:正式|顺利)?(?:在|于|落户)(?P<host>" + LIST + r")"
+    + _GAP + r"{0,4}?(?:揭牌|挂牌|授牌|成立)"
+)
 #: an outpost of one hospital opened at another: "A九江基地在B揭牌", "A远程会诊中心落户B"
 OUTPOST_AT_HOST = re.compile(
     r"(?P<lead>" + ONE + r")" + _GAP + r"{0,10}?(?:基地|分中心|工作站|分院|院区|协作中心|专科中心)" + _GAP

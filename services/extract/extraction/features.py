@@ -210,7 +210,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 if b != owner:
                     c.directed[(owner, b)] += 1
         hosted: set[int] = set()
-        for m in cues.BRANCH_AT_HOST.finditer(t):
+        for m in [*cues.BRANCH_AT_HOST.finditer(t), *cues.BRANCH_UNVEILED_AT_HOST.finditer(t)]:
             branch_slots = [int(k) for k in cues.ID.findall(m.group("branch"))]
             if not any(k in v.branches for k in branch_slots):
                 continue  # "A与B签约仪式在C举行": C is only where it happened
@@ -226,7 +226,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         if f.formation and not f.modal:
             for k, builder in v.builders.items():
                 at = t.index(f"〔{k}〕")
-                unveiled = re.match(r"[”\"」]?" + cues.UNVEILED, t[at + len(f"〔{k}〕"):])
+                unveiled = re.match(r"[”\"」]?(?:、〔\d+〕)*(?:同时)?" + cues.UNVEILED, t[at + len(f"〔{k}〕"):])
                 if k not in hosted and builder != v.ids[k] and unveiled and not t[:at].endswith("在"):
                     # "A集团双峰县中医医院揭牌": A builds it with the hospital named after the place
                     c.branch_host[(builder, v.ids[k])] += 1

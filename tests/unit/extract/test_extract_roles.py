@@ -175,3 +175,17 @@ def test_allying_is_forming() -> None:
     # 結盟 (Taiwan's word for it, read through the traditional-to-simplified step)
     result = run("中國醫藥大學附設醫院與台中市清水區童綜合醫院結盟,雙方將在轉診及教學方面合作。", "2023-09-05")
     assert pairs(result) == {("中国医药大学附设医院", "台中市清水区童综合医院")}
+
+
+def test_a_branch_unveiled_at_its_host_host_first() -> None:
+    result = run("日前,安吉县中医医院医共体递铺分院在递铺街道社区卫生服务中心挂牌。", "2023-09-05")
+    assert pairs(result) == {("安吉县中医医院", "递铺街道社区卫生服务中心")}
+    assert result.events[0].type is EventType.county_community
+
+
+def test_branches_unveiled_with_no_host_are_the_members() -> None:
+    result = run("3月18日,长兴县人民医院医共体洪桥分院、李家巷分院同时揭牌成立。", "2023-09-05")
+    assert pairs(result) == {("长兴县人民医院", "长兴县人民医院医共体洪桥分院"), ("长兴县人民医院", "李家巷分院")}
+    hosted = run("天津市肿瘤医院德州分院成立\n10月27日,天津市肿瘤医院德州分院在德州市第二人民医院举行揭牌仪式。",
+                 "2015-11-04")
+    assert pairs(hosted) == {("天津市肿瘤医院", "德州市第二人民医院")}, "a branch with a host is the host"
