@@ -11,7 +11,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from .institutions import Institution, Mention, Resolution
+from .institutions import Institution, Mention, Resolution, same_institution
 
 _SENTENCE = re.compile(r"[^。!?;\n]+[。!?;]?")
 _SOFT_BREAK = re.compile(r"[,:、 ]")
@@ -209,14 +209,17 @@ class ArticleText:
             parts.append(gap)
             parts.append(f"〔{len(ids)}〕")
             group = _EPONYMOUS_GROUP.search(m.name)
-            eponymous = group is not None and any(
-                m.name == n + group.group() for n in self.insts[inst].names)
-            # "A医疗集团成立": A's group, named as one; the sentence still speaks of a group
-            named_group = group.group() if group is not None and eponymous else ""
+            # "A医疗集团成立", "成为北京儿童医院集团成员": A's group, named as one
+            cuts = [] if group is None else [group.start()] + (
+                [len(m.name) - 2] if m.name.endswith("医院集团") else [])
+            cut = next((k for k in cuts if any(same_institution(m.name[:k], n)
+                                               for n in self.insts[inst].names)), None)
+            named_group = m.name[cut:] if cut is not None else ""
             parts.append(named_group)
             # "A医共体B分院": the branch's name says what it belongs to (for the type)
             branch_kind = _ALLIANCE_BRANCH.search(m.name)
-            masked.append(gap + "〔〕" + (named_group or (branch_kind.group(1) + branch_kind.group(2)
+            kind = "医院集团" if named_group == "集团" else named_group  # 北京儿童医院集团
+            masked.append(gap + "〔〕" + (kind or (branch_kind.group(1) + branch_kind.group(2)
                                                           if branch_kind else "")))
             ids.append(inst)
             pos = m.end

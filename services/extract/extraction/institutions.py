@@ -784,9 +784,11 @@ def branch_parent(name: str) -> str | None:
     elif name.endswith(_GROUP):
         suffix_len = next(len(g) for g in _GROUP if name.endswith(g))
         m = _INNER_HOSPITAL.match(name[:-suffix_len])
+        if m is None and name.endswith("医院集团"):
+            m = _INNER_HOSPITAL.fullmatch(name[:-2])  # 北京儿童医院集团: 北京儿童医院's group
     else:
         return None
-    if m is None or len(m.group(1)) >= len(name) - 2:
+    if m is None or len(m.group(1)) > len(name) - 2:
         return None
     parent = m.group(1)
     suffix = next((x.group() for x in _SUFFIX.finditer(parent) if x.end() == len(parent)), None)

@@ -189,3 +189,10 @@ def test_branches_unveiled_with_no_host_are_the_members() -> None:
     hosted = run("天津市肿瘤医院德州分院成立\n10月27日,天津市肿瘤医院德州分院在德州市第二人民医院举行揭牌仪式。",
                  "2015-11-04")
     assert pairs(hosted) == {("天津市肿瘤医院", "德州市第二人民医院")}, "a branch with a host is the host"
+
+
+def test_a_hospitals_group_written_hospital_plus_group_is_that_hospital() -> None:
+    result = run("12月1日,首都医科大学附属北京儿童医院与保定市儿童医院签约,保定市儿童医院成为北京儿童医院集团成员医院。",
+                 "2023-12-05")
+    assert pairs(result) == {("首都医科大学附属北京儿童医院", "保定市儿童医院")}
+    assert result.events[0].type is EventType.medical_group
