@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
+from typing import Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -36,4 +38,24 @@ def run(app: FastAPI, *, service: str, host: str, port: int, log_level: str = "I
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+    )
+
+
+class ServedSettings(Protocol):
+    host: str
+    port: int
+    log_level: str
+
+
+SettingsT = TypeVar("SettingsT", bound=ServedSettings)
+
+
+def serve(service: str, settings: SettingsT, build_app: Callable[[SettingsT], FastAPI]) -> None:
+    """Build a service's app from its settings and run it on its host and port."""
+    run(
+        build_app(settings),
+        service=service,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
     )

@@ -11,17 +11,11 @@ from services.extract.config import ExtractSettings
 
 
 def serve() -> None:
-    from services.common.serve import run
+    # imported here so that --help answers without loading the service
+    from services.common.serve import serve as serve_service
     from services.extract.bootstrap import build_app
 
-    settings = ExtractSettings()
-    run(
-        build_app(settings),
-        service="extract",
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-    )
+    serve_service("extract", ExtractSettings(), build_app)
 
 
 def _is_files_argument(arg: str) -> bool:

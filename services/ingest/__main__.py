@@ -7,17 +7,11 @@ from services.ingest.config import IngestSettings
 
 
 def serve() -> None:
-    from services.common.serve import run
+    # imported here so that --help answers without loading the service
+    from services.common.serve import serve as serve_service
     from services.ingest.bootstrap import build_app
 
-    settings = IngestSettings()
-    run(
-        build_app(settings),
-        service="ingest",
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-    )
+    serve_service("ingest", IngestSettings(), build_app)
 
 
 CLI = ServiceCli(

@@ -10,17 +10,11 @@ from services.notify.entrypoints import reseal
 
 
 def serve() -> None:
-    from services.common.serve import run
+    # imported here so that --help answers without loading the service
+    from services.common.serve import serve as serve_service
     from services.notify.bootstrap import build_app
 
-    settings = NotifySettings()
-    run(
-        build_app(settings),
-        service="notify",
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-    )
+    serve_service("notify", NotifySettings(), build_app)
 
 
 CLI = ServiceCli(

@@ -9,17 +9,11 @@ from services.registry.entrypoints import reextract
 
 
 def serve() -> None:
-    from services.common.serve import run
+    # imported here so that --help answers without loading the service
+    from services.common.serve import serve as serve_service
     from services.registry.bootstrap import build_app
 
-    settings = RegistrySettings()
-    run(
-        build_app(settings),
-        service="registry",
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-    )
+    serve_service("registry", RegistrySettings(), build_app)
 
 
 CLI = ServiceCli(
