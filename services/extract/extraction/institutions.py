@@ -455,6 +455,10 @@ def find_mentions(text: str) -> list[Mention]:
         mention.in_title_doc = _enclosing(books, book_starts, start, e) is not None
         out.append(mention)
     out = _join_co_built(text, _drop_nested(out))
+    for region, names in _distributed_lists(text):
+        out = [x for x in out if not (region[0] <= x.start and x.end <= region[1])]
+        out.extend(names)
+    out.sort(key=lambda x: (x.start, -x.end))
     out.extend(_shared_suffix_lists(text, out))
     out.extend(_pronouns_and_governments(text))
     out.sort(key=lambda x: (x.start, -x.end))
@@ -577,6 +581,44 @@ def _shared_suffix_lists(text: str, existing: list[Mention]) -> list[Mention]:
                 continue
             out.append(Mention(start, start + len(trimmed), trimmed + suffix, kind="name"))
     return out
+
+
+#: places sharing one kind of hospital: "修水县、武宁县、永修县三县人民医院", "修水、武宁、永修三县
+#: 人民医院" (three hospitals); without a count, only a list of three or more
+_DISTRIBUTED = re.compile(
+    r"((?:[\u4e00-\u9fff]{2,5}?(?:、|和|及))+[\u4e00-\u9fff]{2,5}?)"
+    r"(?:等)?(?:[两二三四五六七八九十\d]+个?(?P<level>[县市区旗]))?"
+    r"(?P<kind>人民医院|中医医院|中医院|妇幼保健院|疾病预防控制中心)"
+)
+
+
+def _distributed_lists(text: str) -> list[tuple[tuple[int, int], list[Mention]]]:
+    """Each place of a list before a shared hospital kind, as one name: the region the list
+    covers, and the names (each spanning its place; the last one also the kind)."""
+    found: list[tuple[tuple[int, int], list[Mention]]] = []
+    for m in _DISTRIBUTED.finditer(text):
+        kind, level, pos = m.group("kind"), m.group("level") or "", m.start(1)
+        parts = re.split(r"(、|和|及)", m.group(1))
+        if not level and len(parts) < 5:
+            continue  # "与九江市和修水县人民医院": a city and one hospital
+        names: list[Mention] = []
+        for part in parts:
+            if part in ("、", "和", "及"):
+                pos += len(part)
+                continue
+            item = _trim_prefix(part).lstrip("".join(_STRONG_STOP))
+            start = pos + len(part) - len(item)
+            pos += len(part)
+            place = item if _full_place_len(item) == len(item) else item + level
+            if not item or not level and item[-1] not in "县市区旗" \
+                    or _full_place_len(place) != len(place):
+                names = []
+                break  # not every item is a place: an ordinary name
+            names.append(Mention(start, start + len(item), place + kind))
+        if len(names) >= 2:
+            names[-1].end = m.end()
+            found.append(((names[0].start, m.end()), names))
+    return found
 
 
 def _pronouns_and_governments(text: str) -> list[Mention]:

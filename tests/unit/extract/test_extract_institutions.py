@@ -101,3 +101,11 @@ def test_an_alliance_named_by_its_kind_is_not_an_institution() -> None:
     # "紧密型城市医疗集团" names the alliance being formed, not a party to it
     assert names("湛江中心人民医院牵头的湛江市紧密型城市医疗集团挂牌,成员包括麻章区人民医院") == [
         "湛江中心人民医院", "麻章区人民医院"]
+
+
+def test_places_sharing_one_kind_of_hospital_are_one_hospital_each() -> None:
+    assert names("与修水县、武宁县、永修县三县人民医院签约") == ["修水县人民医院", "武宁县人民医院", "永修县人民医院"]
+    assert names("与修水、武宁、永修三县人民医院签约") == ["修水县人民医院", "武宁县人民医院", "永修县人民医院"]
+    assert names("南昌市、九江市两市中医院") == ["南昌市中医院", "九江市中医院"]
+    # without a count, two items are a place and a hospital
+    assert names("与九江市和修水县人民医院签约") == ["修水县人民医院"]
