@@ -287,9 +287,6 @@ class NotifyRepository:
 
     # --- received changes and new deliveries ----------------------------------------
 
-    async def change_seen(self, change_id: str) -> bool:
-        return await self._run(lambda s: s.get(ReceivedChange, change_id) is not None)
-
     async def change_context(
         self, change: AllianceChange
     ) -> tuple[bool, Alliance | None, list[SubscriptionRow], set[str]]:

@@ -7,7 +7,7 @@ rate limit would otherwise hold them back. The webhook body is JSON for machines
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -314,6 +314,3 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
-
-def alerts_summary(alerts: Iterable[Alert]) -> str:
-    return "；".join(headline(a) for a in alerts)
