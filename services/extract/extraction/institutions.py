@@ -739,13 +739,23 @@ def _feat(name: str) -> _Feat:
 
 
 @lru_cache(maxsize=65536)
-def _same_names(a: str, b: str) -> bool:
-    return _same_feat(_feat(a), _feat(b))
-
-
 def same_institution(a: str, b: str) -> bool:
     """Whether two names in one article designate the same institution."""
+    if _general_abbreviation(a, b) or _general_abbreviation(b, a):
+        return True
     return _same_feat(_feat(a), _feat(b))
+
+
+_same_names = same_institution
+
+
+#: a general hospital written short, as Taiwan writes them: 三总 (三军总医院), 荣总 (荣民总医院)
+_GENERAL_SHORT = re.compile(r"[\u4e00-\u9fff]总")
+
+
+def _general_abbreviation(short: str, name: str) -> bool:
+    return _GENERAL_SHORT.fullmatch(short) is not None and name.endswith("总医院") \
+        and short[0] in name[:-3]
 
 
 def _same_feat(fa: _Feat, fb: _Feat) -> bool:
@@ -820,8 +830,12 @@ _INNER_HOSPITAL = re.compile(r"^(.+?(?:医院|医学中心|医疗中心|防治�
 
 
 def branch_parent(name: str) -> str | None:
-    """天津市肿瘤医院德州分院 -> 天津市肿瘤医院; X医院城市医疗集团 -> X医院 (named after it)."""
+    """天津市肿瘤医院德州分院 -> 天津市肿瘤医院; X医院城市医疗集团 -> X医院 (named after it);
+    三总澎湖分院 -> 三总 (a general hospital written short)."""
     if name.endswith(_BRANCH):
+        short = _GENERAL_SHORT.match(name)
+        if short is not None and _leading_place_len(name[2:-2]) == len(name) - 4 > 0:
+            return short.group()
         m = _INNER.match(name[:-2])
     elif name.endswith(_GROUP):
         suffix_len = next(len(g) for g in _GROUP if name.endswith(g))

@@ -109,3 +109,14 @@ def test_places_sharing_one_kind_of_hospital_are_one_hospital_each() -> None:
     assert names("南昌市、九江市两市中医院") == ["南昌市中医院", "九江市中医院"]
     # without a count, two items are a place and a hospital
     assert names("与九江市和修水县人民医院签约") == ["修水县人民医院"]
+
+
+def test_a_general_hospital_written_short_is_that_hospital() -> None:
+    # Taiwan writes 三军总医院 as 三总, 荣民总医院 as 荣总; 三总澎湖分院 is a branch of 三军总医院
+    assert same_institution("三总", "三军总医院") and same_institution("荣总", "台北荣民总医院")
+    assert not same_institution("三总", "上海市第一人民医院")
+    text = "澎湖县政府今天与三军总医院签订策略联盟。陈光复感谢三总澎湖分院对于地方的协助。"
+    res = resolve(text, find_mentions(text), PlaceContext(find_place_names(text)))
+    by_name = {i.name: i for i in res.institutions}
+    parent = by_name["三总澎湖分院"].branch_of
+    assert parent is not None and res.institutions[parent].name == "三军总医院"
