@@ -762,8 +762,9 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
     a, b = fa.key, fb.key
     if a == b or _short_place(a) == _short_place(b):
         return True  # 长沙妇幼保健院 = 长沙市妇幼保健院
-    if a.replace("县人民医院", "县医院") == b.replace("县人民医院", "县医院") and a.endswith("医院"):
-        return True  # 迭部县医院 = 迭部县人民医院: a county's hospital is its people's hospital
+    county_a, county_b = a.replace("县人民医院", "县医院"), b.replace("县人民医院", "县医院")
+    if a.endswith("医院") and (county_a == county_b or _short_place(county_a) == _short_place(county_b)):
+        return True  # 迭部县医院 = 迭部县人民医院 = 迭部医院: a county's hospital is its people's
     if fa.kind != fb.kind or fa.numerals != fb.numerals:
         return False
     if len(a) <= len(b):

@@ -120,3 +120,9 @@ def test_a_general_hospital_written_short_is_that_hospital() -> None:
     by_name = {i.name: i for i in res.institutions}
     parent = by_name["三总澎湖分院"].branch_of
     assert parent is not None and res.institutions[parent].name == "三军总医院"
+
+
+def test_a_countys_hospital_written_without_its_county_suffix() -> None:
+    assert same_institution("湄潭医院", "湄潭县人民医院")
+    assert not same_institution("湄潭医院", "湄潭县中医院")
+    assert not same_institution("北京医院", "北京市人民医院")
