@@ -32,6 +32,10 @@ class Sentence:
 
 #: the suffix of a group named after its hospital (the group resolves to the hospital)
 _EPONYMOUS_GROUP = re.compile(r"(?:医疗集团|医院集团|医疗健康集团|健康集团)$")
+#: a group formed or joined where it is named: "A医疗集团成立", "成为A医院集团成员医院"
+_GROUP_FORMED_AFTER = re.compile(r"[”\"」]?(?:正式|隆重|顺利)?(?:成立|揭牌|挂牌|组建|启动|成员)"
+                                 r"|(?:首家|第[一二三四五六七八九十\d]+家)?(?:分院|院区)")
+_GROUP_JOINED_BEFORE = re.compile(r"(?:加入|成为|纳入|组建|成立)[^,。;]{0,2}$")
 #: a branch unveiled right where it is named, with no host: "A分院、B分院同时揭牌成立"
 _UNVEILED_HERE = re.compile(r"(?:、[^、,。;在]{2,12}?(?:分院|院区))*(?:同时|正式|隆重|顺利)?(?:揭牌|挂牌|成立)")
 #: a branch named as a branch of an alliance: 长兴县人民医院医共体洪桥分院
@@ -219,6 +223,9 @@ class ArticleText:
             # "A医共体B分院": the branch's name says what it belongs to (for the type)
             branch_kind = _ALLIANCE_BRANCH.search(m.name)
             kind = "医院集团" if named_group == "集团" else named_group  # 北京儿童医院集团
+            if kind and not (_GROUP_FORMED_AFTER.match(self.text, m.end, s.end)
+                             or _GROUP_JOINED_BEFORE.search(self.text, s.start, m.start)):
+                kind = ""  # "与A医疗健康集团签署合作协议": the group is a party, not what is formed
             masked.append(gap + "〔〕" + (kind or (branch_kind.group(1) + branch_kind.group(2)
                                                           if branch_kind else "")))
             ids.append(inst)

@@ -893,8 +893,12 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
             rest = name[len(short):]
             if rest and _starts_with_place(rest):
                 return level_of(rest, place)  # 四川阿坝州理县人民医院: the county decides
-            # 北京朝阳医院, 上海长海医院 are municipal hospitals; 台湾矿工医院 says only where
-            return 4 if short in _MUNICIPALITIES else 2.5
+            # 北京朝阳医院, 上海长海医院 are municipal hospitals; a province's name before a
+            # hospital's own name (山西白求恩医院) is a provincial hospital's, most often;
+            # 台湾矿工医院 says only where
+            if short in _MUNICIPALITIES:
+                return 4
+            return 2.5 if short == "台湾" else 3.5
     for length in (3, 2):
         # a city's short name leading a hospital name: 武汉协和医院, 昆明延安医院
         cities = g.alias.get(name[:length])

@@ -196,3 +196,14 @@ def test_a_hospitals_group_written_hospital_plus_group_is_that_hospital() -> Non
                  "2023-12-05")
     assert pairs(result) == {("首都医科大学附属北京儿童医院", "保定市儿童医院")}
     assert result.events[0].type is EventType.medical_group
+
+
+def test_a_group_that_is_only_a_party_does_not_type_the_event() -> None:
+    result = run("3月22日,宁波市第一医院与象山县第一人民医院医疗健康集团签署合作协议,双方将在学科建设等方面深度合作。",
+                 "2023-03-23")
+    assert [e.type for e in result.events] == [EventType.other]
+
+
+def test_a_province_named_hospital_leads_a_city_hospital() -> None:
+    result = run("近日,山西白求恩医院(山西医学科学院)与晋中市第一人民医院签订医联体合作协议。", "2023-03-23")
+    assert pairs(result) == {("山西白求恩医院", "晋中市第一人民医院")}
