@@ -109,8 +109,13 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
     # their pairs, or a pair model that is sure
     inferred = {p: s for p, s in accepted.items() if fx.stated(*p) is not True}
     if inferred:
-        main = max(inferred.items(), key=lambda t: t[1])[0][0]
+        (main, _), best = max(inferred.items(), key=lambda t: t[1])
         mains = {main} | {x for g in fx.cues.co_leads if main in g for x in g}
+        # a second formation told alike ("A与B签订…;同日,C与D签订…"): its lead reads exactly
+        # as the main one, with parties of its own
+        taken = {x for p in inferred if p[0] == main for x in p}
+        mains |= {a for (a, b), s in inferred.items()
+                  if s >= best - TIE and a not in taken and b not in taken}
         accepted = {p: s for p, s in accepted.items()
                     if p[0] in mains or fx.stated(*p) is True or s >= OTHER_LEAD}
     # an institution is a lead or a member, not both: its strongest pair decides

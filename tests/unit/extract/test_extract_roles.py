@@ -207,3 +207,10 @@ def test_a_group_that_is_only_a_party_does_not_type_the_event() -> None:
 def test_a_province_named_hospital_leads_a_city_hospital() -> None:
     result = run("近日,山西白求恩医院(山西医学科学院)与晋中市第一人民医院签订医联体合作协议。", "2023-03-23")
     assert pairs(result) == {("山西白求恩医院", "晋中市第一人民医院")}
+
+
+def test_a_second_formation_told_alike_is_a_second_event() -> None:
+    result = run("近日,江西省人民医院与南昌县人民医院签订医联体协议;同日,江西省儿童医院与进贤县人民医院签订儿科专科联盟协议。",
+                 "2023-12-05")
+    assert pairs(result) == {("江西省人民医院", "南昌县人民医院"), ("江西省儿童医院", "进贤县人民医院")}
+    assert sorted(e.type.value for e in result.events) == ["consortium", "specialty_alliance"]
