@@ -104,7 +104,8 @@ ROLES: dict[str, TopicRole] = {
 DLQ_REASONS = {
     "invalid": "not a valid message of the topic (the value is kept as it came)",
     "poison": "valid, but cannot be processed however often it is tried",
-    "retries_exhausted": "failed on every retry",
+    "error": "its handler failed with an unexpected error (a bug) KAFKA_ERROR_ATTEMPTS times "
+    "(a retryable failure is retried until it passes, never dead-lettered)",
     "budget_exceeded": "its extraction overran EXTRACT_ARTICLE_BUDGET_SECONDS (articles.raw)",
 }
 
@@ -120,7 +121,9 @@ crawlers → ingest → `articles.raw` → extract → `alliances.extracted` →
 - Delivery is at least once: offsets are committed after the work is done, and every
   consumer is idempotent by its key (and `change_id` for `alliances.changes`).
 - Each topic has a `.dlq` twin that receives what its consumer cannot process: the
-  original key and value, with the reason and origin in headers.
+  original key and value, with the reason and origin in headers (at most KAFKA_DLQ_LIMIT
+  of the last KAFKA_DLQ_LIMIT_WINDOW messages; past it the consumer stops).
+  `python -m services.common.dlq list|show|replay TOPIC` looks at them and replays them.
 - Every message carries its trace in a W3C `traceparent` header (when there is one): one
   article's path is one trace (see the README's *Tracing*).
 - Topic names get `TOPIC_PREFIX` in front of them when it is set.

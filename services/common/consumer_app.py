@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.common.contracts import Message
 from services.common.http import ReadinessCheck, create_app
-from services.common.kafka.loop import DEFAULT_RETRY, ConsumerLoop, Handler, RetryPolicy
+from services.common.kafka.loop import ConsumerLoop, DlqLimit, Handler, RetryPolicy
 from services.common.kafka.publisher import KafkaPublisher, Publisher
 from services.common.kafka.source import KafkaSource
 from services.common.settings import ServiceSettings
@@ -28,14 +28,23 @@ def build_consumer_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
-    retry: RetryPolicy = DEFAULT_RETRY,
+    retry: RetryPolicy | None = None,
+    dlq_limit: DlqLimit | None = None,
 ) -> FastAPI:
-    """Consume ``topic`` (already prefixed) as ``group_id`` with the handler it makes."""
+    """Consume ``topic`` (already prefixed) as ``group_id`` with the handler it makes.
+
+    Retries and the dead-letter limit come from ``settings`` unless given. ``/readyz``
+    has a ``consumer`` check besides ``kafka``: false while a message is being retried
+    (a dependency is away) and once the dead-letter limit stopped the consumer."""
+    retry = retry or settings.retry_policy()
+    dlq_limit = dlq_limit or settings.dlq_limit()
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id=group_id)
     source = KafkaSource(settings.kafka_bootstrap_servers, [topic], group_id, client_id=group_id)
 
     def make_loop(src: KafkaSource, pub: KafkaPublisher) -> ConsumerLoop[Any]:
-        return ConsumerLoop(src, pub, model, make_handler(pub), retry=retry)
+        return ConsumerLoop(
+            src, pub, model, make_handler(pub), retry=retry, dlq_limit=dlq_limit
+        )
 
     worker = ConsumerWorker(publisher, source, make_loop)
 
@@ -53,7 +62,7 @@ def build_consumer_app(
 
     app = create_app(
         title=title,
-        readiness={"kafka": worker.ready, **(readiness or {})},
+        readiness={"kafka": worker.ready, "consumer": worker.consuming, **(readiness or {})},
         body_limit=settings.body_limit,
         lifespan=lifespan,
     )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.kafka.loop import DlqLimit, RetryPolicy
 from services.common.tracing import traces_endpoint
 
 #: Largest request body a service takes by default, in bytes (ingest's article routes
@@ -55,6 +56,26 @@ class ServiceSettings(BaseSettings):
     #: The full URL spans are posted to, when it is not ``<endpoint>/v1/traces``.
     otlp_traces_endpoint: str = Field("", validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
+    #: A consuming service backs off from a retryable failure (its database or the broker
+    #: away) starting at this many seconds, doubling each time; it retries for as long as
+    #: it takes, never dead-letters such a message, and is not ready meanwhile.
+    kafka_retry_backoff_seconds: float = Field(
+        0.2, gt=0, validation_alias="KAFKA_RETRY_BACKOFF_SECONDS"
+    )
+    #: The longest wait between two retries of one message, in seconds.
+    kafka_retry_max_backoff_seconds: float = Field(
+        30.0, gt=0, validation_alias="KAFKA_RETRY_MAX_BACKOFF_SECONDS"
+    )
+    #: Attempts at a message whose handler fails with an unexpected error (a bug) before
+    #: it is dead-lettered with dlq.reason=error.
+    kafka_error_attempts: int = Field(6, ge=1, validation_alias="KAFKA_ERROR_ATTEMPTS")
+    #: A consumer dead-letters at most this many of the last KAFKA_DLQ_LIMIT_WINDOW
+    #: messages; the one that would pass it stops the consumer (not ready, metric
+    #: kafka_consumer_halted) until the service is restarted. 0: stop at the first.
+    kafka_dlq_limit: int = Field(50, ge=0, validation_alias="KAFKA_DLQ_LIMIT")
+    #: The number of most recent messages KAFKA_DLQ_LIMIT counts dead letters among.
+    kafka_dlq_limit_window: int = Field(200, ge=1, validation_alias="KAFKA_DLQ_LIMIT_WINDOW")
+
     @property
     def traces_endpoint(self) -> str:
         """Where spans go ("" when tracing is off)."""
@@ -62,6 +83,18 @@ class ServiceSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
+
+    def retry_policy(self) -> RetryPolicy:
+        """How a consumer retries, from the KAFKA_RETRY_* and KAFKA_ERROR_ATTEMPTS settings."""
+        return RetryPolicy(
+            initial_backoff_seconds=self.kafka_retry_backoff_seconds,
+            max_backoff_seconds=self.kafka_retry_max_backoff_seconds,
+            error_attempts=self.kafka_error_attempts,
+        )
+
+    def dlq_limit(self) -> DlqLimit:
+        """How many dead letters a consumer may send, from the KAFKA_DLQ_LIMIT* settings."""
+        return DlqLimit(max_dead_letters=self.kafka_dlq_limit, window=self.kafka_dlq_limit_window)
 
     def body_limit(self, path: str) -> int:
         """The largest request body, in bytes, a request to ``path`` may carry."""

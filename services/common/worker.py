@@ -63,6 +63,11 @@ class ConsumerWorker:
             self.loop = self._make_loop(self.source, self.publisher)
             try:
                 await self.loop.run()
+                if self.loop.halted:
+                    # Stopped by the dead-letter limit: leave the group, so the messages
+                    # left uncommitted are not held, and stay stopped (not ready) until
+                    # an operator restarts the service.
+                    await self.source.stop()
                 return
             except Exception:
                 log.exception("consumer loop failed; reconnecting in %.1fs", delay)
@@ -95,6 +100,15 @@ class ConsumerWorker:
         if self._task is not None and self._task.done() and not self._task.cancelled():
             return self._task.exception()
         return None
+
+    @property
+    def halted(self) -> bool:
+        """The dead-letter limit stopped the consumer."""
+        return self.loop is not None and self.loop.halted
+
+    async def consuming(self) -> bool:
+        """Messages flow: none is being retried and the dead-letter limit was not hit."""
+        return self.loop is not None and self.loop.consuming and self.failed is None
 
     async def ready(self) -> bool:
         return self.connected and self.failed is None and await self.publisher.check()

@@ -27,3 +27,14 @@ CONSUMER_LAG = Gauge(
     "Messages in the partition not yet consumed by this group member.",
     ["topic", "partition"],
 )
+HANDLER_RETRYING = Gauge(
+    "kafka_handler_retrying",
+    "1 while a message of the topic waits for its handler to succeed after a retryable "
+    "failure (nothing after it is consumed meanwhile), else 0.",
+    ["topic"],
+)
+CONSUMER_HALTED = Gauge(
+    "kafka_consumer_halted",
+    "1 once the dead-letter limit stopped this process's consumer of the topic, else 0.",
+    ["topic"],
+)

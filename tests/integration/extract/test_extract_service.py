@@ -183,13 +183,13 @@ def test_the_service_is_not_ready_while_its_extraction_worker_is_gone(
     )
     app = build_app(settings)
     with TestClient(app) as client:
-        assert readiness(client, 200) == {"kafka": True, "extraction": True}
+        assert readiness(client, 200) == {"kafka": True, "consumer": True, "extraction": True}
         worker = app.state.extraction.worker_pid
         os.kill(worker, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while not gone(worker) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert readiness(client, 503) == {"kafka": True, "extraction": False}
+        assert readiness(client, 503) == {"kafka": True, "consumer": True, "extraction": False}
         # The probe that found it gone started its successor: ready again once warm.
-        assert readiness(client, 200) == {"kafka": True, "extraction": True}
+        assert readiness(client, 200) == {"kafka": True, "consumer": True, "extraction": True}
         assert app.state.extraction.worker_pid != worker

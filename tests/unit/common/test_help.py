@@ -1,5 +1,6 @@
 """Every command explains itself: each service (``python -m services.X``) and each tool
-(``python -m tools.X``, found by its ``__main__`` guard, so a new one is covered) answers
+(``python -m tools.X``, found by its ``__main__`` guard, so a new one is covered) and each
+command of ``services/common`` (``python -m services.common.dlq``) answers
 ``--help`` and ``-h`` with its usage, exits 0 and starts nothing; an unknown option or
 command is an error (exit 2). A service's help names its commands and every setting it
 reads, as its settings class defines them."""
@@ -48,10 +49,21 @@ def tool_modules() -> list[str]:
     return found
 
 
+def common_modules() -> list[str]:
+    """Every module of services/common that runs as a command (the DLQ command)."""
+    guard = re.compile(r"^if __name__ == [\"']__main__[\"']:", re.MULTILINE)
+    return [
+        f"services.common.{path.stem}"
+        for path in sorted((ROOT / "services" / "common").glob("*.py"))
+        if guard.search(path.read_text(encoding="utf-8"))
+    ]
+
+
 def test_the_tools_are_found() -> None:
     tools = tool_modules()
     assert {"tools.stack", "tools.topics", "tools.localkafka", "tools.chaos"} <= set(tools)
     assert "tools.harness" not in tools, "a library is no command"
+    assert "services.common.dlq" in common_modules()
 
 
 def _env() -> dict[str, str]:
@@ -84,7 +96,7 @@ def assert_help(module: str, answer: subprocess.CompletedProcess[str]) -> None:
     assert answer.stdout.startswith("usage: python -m " + module), answer.stdout[:300]
 
 
-@pytest.mark.parametrize("module", tool_modules())
+@pytest.mark.parametrize("module", tool_modules() + common_modules())
 def test_a_tool_answers_help(module: str) -> None:
     long, short, wrong = run_all(
         (module, "--help"), (module, "-h"), (module, "--no-such-option")
