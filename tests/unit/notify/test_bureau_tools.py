@@ -228,6 +228,49 @@ async def test_a_replay_takes_its_window_and_its_bound(api: Api, receiver: Recei
     assert MAX_REPLAY == 1000
 
 
+async def test_a_replay_past_its_bound_says_where_to_go_on(
+    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("services.notify.service.MAX_REPLAY", 2)
+    receiver.respond = lambda r: Reply(410)
+    _, auth = await api.bureau("某市卫健委")
+    sub = await subscribe(api, auth, url=receiver.url + "/hook")
+    since = api.clock.now()
+    for n in range(3):
+        await api.parts.service.receive_change(change(f"c-{n}", alliance(f"al-{n}")))
+        await api.parts.worker.run_once()
+        await api.client.patch(
+            f"/v1/subscriptions/{sub['id']}", json={"enabled": True}, headers=auth
+        )
+        api.clock.advance(timedelta(minutes=1))
+    receiver.respond = lambda r: Reply(204)
+    first = (
+        await api.client.post(
+            "/v1/deliveries/replay", json={"since": since.isoformat()}, headers=auth
+        )
+    ).json()
+    assert first["replayed"] == 2 and first["more"] is True
+    assert parse(first["next_since"]) == since + timedelta(minutes=2)
+    assert await api.parts.worker.run_once() == 2
+    rest = (
+        await api.client.post(
+            "/v1/deliveries/replay", json={"since": first["next_since"]}, headers=auth
+        )
+    ).json()
+    assert rest == {"replayed": 1, "more": False, "next_since": None}
+    assert await api.parts.worker.run_once() == 1
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(ids) == 6 and sorted(ids[3:]) == sorted(set(ids[:3]))
+
+
+async def test_the_new_routes_are_in_the_openapi(api: Api) -> None:
+    paths = (await api.client.get("/openapi.json")).json()["paths"]
+    assert "post" in paths["/v1/subscriptions/{subscription_id}/test"]
+    assert "post" in paths["/v1/deliveries/replay"]
+    rotate = paths["/v1/subscriptions/{subscription_id}/rotate-secret"]["post"]
+    assert "requestBody" in rotate
+
+
 @pytest.mark.parametrize(
     ("body", "word"),
     [
