@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from services.common import tracing
-from services.common.contracts import AllianceChange, ChangeKind
+from services.common.contracts import (
+    Alliance,
+    AllianceChange,
+    AllianceSource,
+    ChangeKind,
+    EventType,
+    Institution,
+)
 from services.common.errors import PoisonError
 from services.notify.adapters.net import AddressGuard
 from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
@@ -25,6 +32,7 @@ from services.notify.domain.matching import (
     matches,
 )
 from services.notify.domain.models import (
+    MAX_REPLAY,
     Alert,
     AlertType,
     ApiKeyIssued,
@@ -35,8 +43,12 @@ from services.notify.domain.models import (
     Channel,
     DeliveryDetail,
     DeliveryPublic,
+    DeliveryQueued,
     DeliveryStatus,
     Filters,
+    ReplayAnswer,
+    ReplayRequest,
+    SecretRotation,
     SubscriptionCreate,
     SubscriptionPublic,
     SubscriptionUpdate,
@@ -60,6 +72,41 @@ log = logging.getLogger(__name__)
 #: Longest ids the tables hold; a change with longer ones can never be stored.
 _MAX_ID = 128
 FIRST_MATCH_NOTE = "该医联体首次符合本订阅的条件"
+TEST_NOTE = "这是一条测试消息，由贵单位在 Alliance Watch 中发起，所列医联体为示例，并非真实动态。"
+TEST_ALLIANCE_ID = "test-alliance"
+
+
+def sample_alliance(now: datetime) -> Alliance:
+    """The alliance a test alert describes: plainly a sample, in every field a reader sees."""
+    lead = Institution(
+        id="test-lead", name="示例市第一人民医院（测试）", province="示例省", city="示例市"
+    )
+    member = Institution(
+        id="test-member",
+        name="示例县人民医院（测试）",
+        province="示例省",
+        city="示例市",
+        county="示例县",
+    )
+    return Alliance(
+        id=TEST_ALLIANCE_ID,
+        type=EventType.specialty_alliance,
+        specialty="测试",
+        lead=(lead,),
+        members=(member,),
+        date=now.date().isoformat(),
+        provinces=("示例省",),
+        confidence=1.0,
+        first_seen=now,
+        last_seen=now,
+        sources=(
+            AllianceSource(
+                article_id="test-article",
+                title="测试消息：示例医联体",
+                evidence="这是一条测试消息，用于检查订阅的接收地址能否收到并验证告警。",
+            ),
+        ),
+    )
 
 
 class NotFound(Exception):
@@ -98,6 +145,7 @@ def subscription_public(row: SubscriptionRow) -> SubscriptionPublic:
         enabled=row.enabled,
         disabled_reason=row.disabled_reason,
         failing_since=row.failing_since,
+        previous_secret_until=row.previous_secret_until if row.previous_secret_sealed else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -278,6 +326,9 @@ class NotifyService:
                 changes["url"] = validate_target(channel, request.url)
             if "secret" in fields and request.secret is not None:
                 changes["secret_sealed"] = self.box.seal(validate_secret(channel, request.secret))
+                # A secret set by hand replaces the old one at once (rotate-secret overlaps).
+                changes["previous_secret_sealed"] = None
+                changes["previous_secret_until"] = None
         except ValueError as exc:
             raise Invalid(str(exc)) from exc
         if "url" in changes:
@@ -299,19 +350,66 @@ class NotifyService:
             self.on_new_deliveries()  # waiting deliveries of a re-enabled one may be due
         return subscription_public(updated)
 
-    async def rotate_secret(self, bureau_id: str, subscription_id: str) -> SubscriptionWithSecret:
+    async def rotate_secret(
+        self, bureau_id: str, subscription_id: str, request: SecretRotation | None = None
+    ) -> SubscriptionWithSecret:
+        """A new webhook secret; the old one keeps signing beside it (two signatures in
+        ``webhook-signature``) for ``overlap_seconds``, then signs nothing. Rotating again
+        within the overlap retires the oldest at once: two secrets at most."""
+        request = request or SecretRotation()
         row = await self._subscription(bureau_id, subscription_id)
         if row.channel != Channel.webhook.value:
             raise Conflict("only a webhook's secret is generated here; PATCH a robot's secret")
         secret = new_webhook_secret()
-        updated = await self.repository.update_subscription(
-            bureau_id,
-            subscription_id,
-            {"secret_sealed": self.box.seal(secret), "updated_at": self.clock.now()},
-        )
+        now = self.clock.now()
+        overlap = request.overlap_seconds
+        changes: dict[str, Any] = {
+            "secret_sealed": self.box.seal(secret),
+            "previous_secret_sealed": row.secret_sealed if overlap > 0 else None,
+            "previous_secret_until": now + timedelta(seconds=overlap) if overlap > 0 else None,
+            "updated_at": now,
+        }
+        updated = await self.repository.update_subscription(bureau_id, subscription_id, changes)
         if updated is None:
             raise NotFound(f"no subscription {subscription_id}")
         return SubscriptionWithSecret(**subscription_public(updated).model_dump(), secret=secret)
+
+    async def send_test(self, bureau_id: str, subscription_id: str) -> DeliveryQueued:
+        """A test alert (``alliance.test``, a sample alliance) to the subscription's
+        endpoint, through the delivery worker like any alert, and in the delivery log. It
+        goes to a disabled subscription too (not a deleted one), so that a bureau can see
+        its endpoint works before enabling it again."""
+        subscription = await self._subscription(bureau_id, subscription_id)
+        now = self.clock.now()
+        delivery_id = new_id("dlv")
+        change_id = f"test-{delivery_id}"
+        alert = Alert(
+            type=AlertType.test,
+            change_id=change_id,
+            highlights=(TEST_NOTE,),
+            alliance=sample_alliance(now),
+            occurred_at=now,
+        )
+        await self.repository.add_delivery(
+            DeliveryRow(
+                id=delivery_id,
+                bureau_id=bureau_id,
+                subscription_id=subscription.id,
+                change_id=change_id,
+                alliance_id=TEST_ALLIANCE_ID,
+                dedupe_key=f"{subscription.id}:{change_id}",
+                type=AlertType.test.value,
+                payload=alert.model_dump_json(),
+                status=DeliveryStatus.pending.value,
+                next_attempt_at=now,
+                created_at=now,
+                trace_context=tracing.current_carrier(),
+            )
+        )
+        log.info("test alert %s queued for subscription %s", delivery_id, subscription.id)
+        if self.on_new_deliveries is not None:
+            self.on_new_deliveries()
+        return DeliveryQueued(delivery_id=delivery_id)
 
     async def delete_subscription(self, bureau_id: str, subscription_id: str) -> None:
         if not await self.repository.delete_subscription(
@@ -383,6 +481,35 @@ class NotifyService:
         if self.on_new_deliveries is not None:
             self.on_new_deliveries()
         return delivery_public(row)
+
+    async def replay(self, bureau_id: str, request: ReplayRequest) -> ReplayAnswer:
+        """Send the bureau's failed (or all finished) deliveries of a period again, each
+        with its own ``webhook-id`` (the delivery id), at most ``MAX_REPLAY`` a call."""
+        if request.subscription_id is not None:
+            subscription = await self._subscription(bureau_id, request.subscription_id)
+            if not subscription.enabled:
+                raise Conflict(
+                    f"the subscription is disabled ({subscription.disabled_reason}); "
+                    "enable it first (PATCH enabled=true)"
+                )
+        now = self.clock.now()
+        until = request.until or now
+        statuses = [DeliveryStatus.failed.value]
+        if request.status == "all":
+            statuses.append(DeliveryStatus.delivered.value)
+        replayed, left_over = await self.repository.replay(
+            bureau_id,
+            since=request.since,
+            until=until,
+            subscription_id=request.subscription_id,
+            statuses=statuses,
+            now=now,
+            limit=MAX_REPLAY,
+        )
+        log.info("bureau %s replayed %d deliveries", bureau_id, replayed)
+        if replayed and self.on_new_deliveries is not None:
+            self.on_new_deliveries()
+        return ReplayAnswer(replayed=replayed, more=left_over is not None, next_since=left_over)
 
     # --- changes from the registry --------------------------------------------------
 

@@ -35,6 +35,9 @@ RESOURCES = {
 OPERATOR_PREFIX = "/v1/bureaus"
 #: Routes that create under the caller's own bureau; the lists show no one else sees it.
 CREATES = {("POST", "/v1/subscriptions"), ("POST", "/v1/keys")}
+#: Routes that act on the caller's own in bulk, narrowed by ids in their body (a replay of
+#: a subscription's deliveries): another bureau's id there is a 404 like in a path.
+BULK = {("POST", "/v1/deliveries/replay")}
 #: Reads first, destruction last: a leak is seen before a deletion could hide it.
 ORDER = {"GET": 0, "PATCH": 1, "PUT": 1, "POST": 2, "DELETE": 3}
 LEAD = "山西医科大学第二医院"
@@ -149,6 +152,43 @@ def refused(answer: httpx.Response, statuses: tuple[int, ...]) -> str | None:
     return f"answered {answer.status_code}: {answer.text[:200]}"
 
 
+def bulk_on_others(
+    client: httpx.Client,
+    notify: str,
+    spec: dict[str, Any],
+    op: Operation,
+    tenants: list[Tenant],
+    tally: Tally,
+) -> None:
+    """A bulk route with its own bureau's key: with no id it answers and shows nothing of
+    another's; with another bureau's id in a body field that names a resource, 404."""
+    assert op.body is not None, f"{op.name}: a bulk route takes a body"
+    base = example(op.body, spec)
+    schema = op.body
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    properties = schema.get("properties", {})
+    named = [name for name in properties if name in RESOURCES]
+    tally.check(f"{op.name} names a resource in its body", None if named else "none found")
+    for attacker, owner in itertools.permutations(tenants, 2):
+        headers = {**attacker.auth, "Content-Type": "application/json"}
+        answer = client.request(op.method, notify + op.path, headers=headers, json=base)
+        problem = None if answer.status_code < 300 else f"answered {answer.status_code}"
+        if problem is None and leaked(answer, owner, []):
+            problem = f"shows {leaked(answer, owner, [])}"
+        tally.check(f"{attacker.name} {op.name} shows nothing of {owner.name}'s", problem)
+        for name in named:
+            for value in owner.resources[RESOURCES[name]]:
+                body = {**base, name: value}
+                answer = client.request(op.method, notify + op.path, headers=headers, json=body)
+                problem = refused(answer, (403, 404))
+                if problem is None and leaked(answer, owner, [value]):
+                    problem = f"shows {leaked(answer, owner, [value])}"
+                tally.check(
+                    f"{attacker.name} {op.name} with {name}={value} ({owner.name}'s)", problem
+                )
+
+
 def test_no_bureau_reaches_another_bureaus_resources(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,7 +209,9 @@ def test_no_bureau_reaches_another_bureaus_resources(
                 continue
             operator = op.path.startswith(OPERATOR_PREFIX)
             if not op.path_params and not operator and op.method != "GET":
-                if (op.method, op.path) not in CREATES:
+                if (op.method, op.path) in BULK:
+                    bulk_on_others(client, notify, spec, op, tenants, tally)
+                elif (op.method, op.path) not in CREATES:
                     tally.check(op.name, "neither a read, a creation nor a route by id")
                 continue
             statuses = (401, 403) if operator else (403, 404)

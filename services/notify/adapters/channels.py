@@ -48,6 +48,8 @@ class Target:
     channel: Channel
     url: str
     secret: str | None
+    #: A rotated-out webhook secret still in its overlap: it signs beside ``secret``.
+    previous_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,13 +158,16 @@ class HttpSender:
 
 class WebhookSender(HttpSender):
     """Standard Webhooks: ``webhook-id`` (the delivery id, stable across retries),
-    ``webhook-timestamp`` and ``webhook-signature`` over the exact body bytes."""
+    ``webhook-timestamp`` and ``webhook-signature`` over the exact body bytes (two
+    signatures, space-separated, while a rotated-out secret is in its overlap)."""
 
     async def send(self, target: Target, alerts: Sequence[Alert], message_id: str) -> SendOutcome:
         if len(alerts) != 1 or not target.secret:
             raise ValueError("a webhook message carries one alert and needs a secret")
         body = json.dumps(webhook_body(alerts[0]), ensure_ascii=False).encode("utf-8")
-        headers = webhook_headers(target.secret, message_id, int(self.wall()), body)
+        headers = webhook_headers(
+            target.secret, message_id, int(self.wall()), body, previous=target.previous_secret
+        )
         outcome, _ = await self._post(target.url, body, headers)
         return outcome
 

@@ -28,7 +28,7 @@ from services.notify.adapters.tables import (
     ReceivedChange,
     SubscriptionRow,
 )
-from services.notify.domain.models import DeliveryStatus
+from services.notify.domain.models import AlertType, DeliveryStatus
 
 T = TypeVar("T")
 
@@ -242,34 +242,42 @@ class NotifyRepository:
         return await self._run(work)
 
     async def sealed_secrets(self, *, live_only: bool = False) -> list[tuple[str, str]]:
-        """``(subscription id, sealed secret)`` of every subscription that has one."""
+        """``(subscription id, sealed secret)`` of every secret stored: the current one of
+        each subscription that has one, and a rotated-out one still in its overlap."""
 
         def work(session: Session) -> list[tuple[str, str]]:
-            query = select(SubscriptionRow.id, SubscriptionRow.secret_sealed).where(
-                col(SubscriptionRow.secret_sealed).is_not(None)
+            query = select(
+                SubscriptionRow.id,
+                SubscriptionRow.secret_sealed,
+                SubscriptionRow.previous_secret_sealed,
             )
             if live_only:
                 query = query.where(col(SubscriptionRow.deleted_at).is_(None))
             rows = session.exec(query.order_by(col(SubscriptionRow.id))).all()
-            return [(ident, sealed) for ident, sealed in rows if sealed is not None]
+            return [
+                (ident, sealed)
+                for ident, current, previous in rows
+                for sealed in (current, previous)
+                if sealed is not None
+            ]
 
         return await self._run(work)
 
     async def replace_sealed_secret(self, subscription_id: str, old: str, new: str) -> bool:
-        """Swap a sealed secret for its re-sealed form, unless it changed meanwhile (a
-        bureau rotating its secret wins over the re-sealing)."""
+        """Swap a sealed secret (current or previous) for its re-sealed form, unless it
+        changed meanwhile (a bureau rotating its secret wins over the re-sealing)."""
 
         def work(session: Session) -> bool:
-            result = session.execute(
-                update(SubscriptionRow)
-                .where(
-                    col(SubscriptionRow.id) == subscription_id,
-                    col(SubscriptionRow.secret_sealed) == old,
+            replaced = 0
+            for column in (SubscriptionRow.secret_sealed, SubscriptionRow.previous_secret_sealed):
+                result = session.execute(
+                    update(SubscriptionRow)
+                    .where(col(SubscriptionRow.id) == subscription_id, col(column) == old)
+                    .values({column: new})
                 )
-                .values(secret_sealed=new)
-            )
+                replaced += int(result.rowcount)  # type: ignore[attr-defined]
             session.commit()
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            return replaced >= 1
 
         return await self._run(work)
 
@@ -405,7 +413,12 @@ class NotifyRepository:
                 .join(SubscriptionRow, col(SubscriptionRow.id) == col(DeliveryRow.subscription_id))
                 .where(
                     self._due(now),
-                    col(SubscriptionRow.enabled).is_(True),
+                    # A test alert goes out to a disabled endpoint too: it is how a bureau
+                    # finds out whether the endpoint works again.
+                    or_(
+                        col(SubscriptionRow.enabled).is_(True),
+                        col(DeliveryRow.type) == AlertType.test.value,
+                    ),
                     col(SubscriptionRow.deleted_at).is_(None),
                 )
                 .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
@@ -602,6 +615,69 @@ class NotifyRepository:
             session.add(row)
             session.commit()
             return row
+
+        return await self._run(work)
+
+    async def add_delivery(self, row: DeliveryRow) -> None:
+        def work(session: Session) -> None:
+            session.add(row)
+            session.commit()
+
+        await self._run(work)
+
+    async def replay(
+        self,
+        bureau_id: str,
+        *,
+        since: datetime,
+        until: datetime,
+        subscription_id: str | None,
+        statuses: Sequence[str],
+        now: datetime,
+        limit: int,
+    ) -> tuple[int, datetime | None]:
+        """Make the bureau's deliveries created in ``[since, until)`` with one of
+        ``statuses``, of live and enabled subscriptions, due again now on a fresh schedule,
+        oldest first and at most ``limit`` of them. Returns how many, and the creation time
+        of the first one left over (None when none is)."""
+
+        def work(session: Session) -> tuple[int, datetime | None]:
+            query = (
+                select(DeliveryRow.id, DeliveryRow.created_at)
+                .join(SubscriptionRow, col(SubscriptionRow.id) == col(DeliveryRow.subscription_id))
+                .where(
+                    col(DeliveryRow.bureau_id) == bureau_id,
+                    col(DeliveryRow.created_at) >= since,
+                    col(DeliveryRow.created_at) < until,
+                    col(DeliveryRow.status).in_(list(statuses)),
+                    col(SubscriptionRow.enabled).is_(True),
+                    col(SubscriptionRow.deleted_at).is_(None),
+                )
+            )
+            if subscription_id is not None:
+                query = query.where(col(DeliveryRow.subscription_id) == subscription_id)
+            rows = session.exec(
+                query.order_by(col(DeliveryRow.created_at), col(DeliveryRow.id)).limit(limit + 1)
+            ).all()
+            chosen = [ident for ident, _ in rows[:limit]]
+            left_over = rows[limit][1] if len(rows) > limit else None
+            if not chosen:
+                return 0, left_over
+            result = session.execute(
+                update(DeliveryRow)
+                .where(
+                    col(DeliveryRow.id).in_(chosen),
+                    col(DeliveryRow.status).in_(list(statuses)),  # not taken meanwhile
+                )
+                .values(
+                    status=DeliveryStatus.pending.value,
+                    step=0,
+                    next_attempt_at=now,
+                    lease_until=None,
+                )
+            )
+            session.commit()
+            return int(result.rowcount), left_over  # type: ignore[attr-defined]
 
         return await self._run(work)
 

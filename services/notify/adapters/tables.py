@@ -65,6 +65,10 @@ class SubscriptionRow(SQLModel, table=True):
     url: str = Field(sa_type=Text)
     #: The webhook or robot secret, sealed (``adapters.sealing``); never the plaintext.
     secret_sealed: str | None = Field(default=None, sa_type=Text)
+    #: After a rotation, the secret it replaced (sealed too), still signing alongside the
+    #: new one until ``previous_secret_until``.
+    previous_secret_sealed: str | None = Field(default=None, sa_type=Text)
+    previous_secret_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     filters: str = Field(sa_type=Text)
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, sa_type=Text)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 import string
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from services.common.contracts import Alliance, EventType
@@ -44,6 +45,8 @@ class DeliveryStatus(StrEnum):
 class AlertType(StrEnum):
     created = "alliance.created"
     updated = "alliance.updated"
+    #: A sample alliance a bureau asked for (``POST /v1/subscriptions/{id}/test``).
+    test = "alliance.test"
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -179,6 +182,11 @@ class SubscriptionPublic(BaseModel):
     enabled: bool
     disabled_reason: str | None = None
     failing_since: datetime | None = None
+    previous_secret_until: datetime | None = Field(
+        None,
+        description="after a rotate-secret: until when webhook deliveries are signed with "
+        "the previous secret too (both signatures in webhook-signature)",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -191,6 +199,67 @@ class SubscriptionWithSecret(SubscriptionPublic):
 
 class SubscriptionList(BaseModel):
     items: list[SubscriptionPublic]
+
+
+#: The longest overlap a rotation may ask for: a week.
+MAX_OVERLAP_SECONDS = 7 * 24 * 3600
+DEFAULT_OVERLAP_SECONDS = 24 * 3600
+
+
+class SecretRotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_seconds: int = Field(
+        DEFAULT_OVERLAP_SECONDS,
+        ge=0,
+        le=MAX_OVERLAP_SECONDS,
+        description="how long deliveries are signed with the old secret too (0 to 604800; "
+        "default 86400, a day); 0 retires the old secret at once",
+    )
+
+
+#: The most deliveries one replay call sends again.
+MAX_REPLAY = 1000
+
+
+class ReplayRequest(BaseModel):
+    """Which of the bureau's deliveries to send again: created in ``[since, until)``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime = Field(description="deliveries created at or after this moment")
+    until: datetime | None = Field(None, description="... and before this one (default: now)")
+    subscription_id: str | None = Field(None, max_length=40)
+    status: Literal["failed", "all"] = Field(
+        "failed",
+        description="failed: the failed ones only; all: the delivered ones as well "
+        "(deliveries still pending or being sent are left to their schedule)",
+    )
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # a moment without a zone is UTC
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReplayRequest:
+        if self.until is not None and self.until <= self.since:
+            raise ValueError("until must be later than since")
+        return self
+
+
+class ReplayAnswer(BaseModel):
+    replayed: int = Field(description="deliveries due again now, oldest first")
+    more: bool = Field(
+        description=f"more than {MAX_REPLAY} matched: call again with since=next_since"
+    )
+    next_since: datetime | None = None
+
+
+class DeliveryQueued(BaseModel):
+    delivery_id: str
 
 
 class BureauCreate(BaseModel):

@@ -102,6 +102,8 @@ def headline(alert: Alert) -> str:
         core = f"{_names(alliance.members, 2)}组建{subject_of(alliance)}"
     else:
         core = f"新{subject_of(alliance)}"
+    if alert.type is AlertType.test:
+        return f"【测试消息】{core}"
     if alert.type is AlertType.updated:
         return f"【医联体动态更新】{core}"
     return f"【新医联体】{core}"

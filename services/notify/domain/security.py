@@ -61,11 +61,18 @@ def webhook_signature(secret: str, message_id: str, timestamp: int, body: bytes)
     return "v1," + base64.b64encode(digest).decode()
 
 
-def webhook_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def webhook_headers(
+    secret: str, message_id: str, timestamp: int, body: bytes, previous: str | None = None
+) -> dict[str, str]:
+    """The Standard Webhooks headers; with ``previous`` (a rotated-out secret in its
+    overlap) the signature header holds both, the new one first: ``v1,<new> v1,<old>``."""
+    signatures = [webhook_signature(secret, message_id, timestamp, body)]
+    if previous:
+        signatures.append(webhook_signature(previous, message_id, timestamp, body))
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": webhook_signature(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 

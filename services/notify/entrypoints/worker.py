@@ -166,7 +166,13 @@ class DeliveryWorker:
                     contexts,
                 )
                 return
-            target = Target(subscription.id, channel, subscription.url, secret)
+            target = Target(
+                subscription.id,
+                channel,
+                subscription.url,
+                secret,
+                self._previous_secret(subscription),
+            )
             alerts: list[Alert] = []
             readable: list[DeliveryRow] = []
             results: list[AttemptResult] = []
@@ -188,6 +194,20 @@ class DeliveryWorker:
             await self._record(subscription, results, contexts)
         except Exception:
             log.exception("serving subscription %s failed", subscription.id)
+
+    def _previous_secret(self, subscription: SubscriptionRow) -> str | None:
+        """The rotated-out secret while its overlap lasts (by the injectable clock)."""
+        until = subscription.previous_secret_until
+        if subscription.previous_secret_sealed is None or until is None:
+            return None
+        if self.clock.now() >= until:
+            return None
+        try:
+            return self.box.open(subscription.previous_secret_sealed)
+        except SecretUnreadable as exc:
+            # The new secret still signs: the delivery goes out, with its one signature.
+            log.error("subscription %s: previous secret: %s", subscription.id, exc)
+            return None
 
     async def _send_chain(
         self, target: Target, chain: list[tuple[DeliveryRow, Alert]]

@@ -41,7 +41,7 @@ async def test_migrations_run_at_start_up_and_again_harmlessly(database_url: str
     try:
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         repository = NotifyRepository(engine)
         assert await repository.list_bureaus() == []
     finally:
@@ -64,6 +64,25 @@ def test_migration_0003_adds_the_trace_context_of_deliveries_and_takes_it_away(
         assert "trace_context" not in columns()
         upgrade(engine)
         assert "trace_context" in columns()
+    finally:
+        engine.dispose()
+
+
+def test_migration_0004_adds_the_previous_secret_and_takes_it_away(database_url: str) -> None:
+    engine = make_engine(database_url)
+    added = {"previous_secret_sealed", "previous_secret_until"}
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa.inspect(engine).get_columns("subscriptions")}
+
+    try:
+        upgrade(engine)
+        assert added <= columns()
+        downgrade(engine, "0003")
+        assert current_revision(engine) == "0003"
+        assert not added & columns()
+        upgrade(engine)
+        assert added <= columns()
     finally:
         engine.dispose()
 

@@ -11,6 +11,8 @@ from services.notify.domain.models import (
     DeliveryList,
     DeliveryPublic,
     DeliveryStatus,
+    ReplayAnswer,
+    ReplayRequest,
 )
 from services.notify.entrypoints.api.deps import Bureau, Service
 
@@ -35,6 +37,24 @@ async def list_deliveries(
         bureau, subscription_id=subscription_id, status=status_, cursor=cursor, limit=limit
     )
     return DeliveryList(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/replay",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReplayAnswer,
+    responses={
+        404: {"description": "no such subscription of this bureau"},
+        409: {"description": "the subscription is disabled"},
+    },
+)
+async def replay(body: ReplayRequest, bureau: Bureau, service: Service) -> ReplayAnswer:
+    """Send this bureau's deliveries created in ``[since, until)`` again, now: the failed
+    ones (``status: failed``, the default) or the delivered ones too (``all``), of one
+    subscription or of every enabled one. Each keeps its ``webhook-id``, so a receiver can
+    drop one it already has. At most 1000 a call, oldest first: when ``more`` is true, call
+    again with ``since: next_since``."""
+    return await service.replay(bureau, body)
 
 
 @router.get("/{delivery_id}", response_model=DeliveryDetail)

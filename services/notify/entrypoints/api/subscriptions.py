@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from services.notify.domain.models import (
+    DeliveryQueued,
+    SecretRotation,
     SubscriptionCreate,
     SubscriptionList,
     SubscriptionPublic,
@@ -44,12 +46,32 @@ async def update_subscription(
     return await service.update_subscription(bureau, subscription_id, body)
 
 
-@router.post("/{subscription_id}/rotate-secret", response_model=SubscriptionWithSecret)
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    response_model=SubscriptionWithSecret,
+    responses={409: {"description": "not a webhook subscription (PATCH a robot's secret)"}},
+)
 async def rotate_secret(
-    subscription_id: str, bureau: Bureau, service: Service
+    subscription_id: str,
+    bureau: Bureau,
+    service: Service,
+    body: SecretRotation | None = None,
 ) -> SubscriptionWithSecret:
-    """A new webhook signing secret; the old one signs nothing from now on."""
-    return await service.rotate_secret(bureau, subscription_id)
+    """A new webhook signing secret, shown in this answer. For ``overlap_seconds``
+    (default 86400, at most 604800) deliveries carry both signatures,
+    ``webhook-signature: v1,<new> v1,<old>``, so a receiver can switch to the new secret
+    at its own pace; then only the new one signs."""
+    return await service.rotate_secret(bureau, subscription_id, body)
+
+
+@router.post(
+    "/{subscription_id}/test", status_code=status.HTTP_202_ACCEPTED, response_model=DeliveryQueued
+)
+async def send_test(subscription_id: str, bureau: Bureau, service: Service) -> DeliveryQueued:
+    """A test alert (type ``alliance.test``, a sample alliance marked as a test) to the
+    subscription's endpoint, signed and formatted like any alert and in the delivery log
+    under ``delivery_id``; it goes to a disabled subscription too."""
+    return await service.send_test(bureau, subscription_id)
 
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT)
