@@ -35,9 +35,16 @@ def _period(secret: str) -> int:
 
 
 def _stepwise_share(secret: str) -> float:
-    """The share of neighbouring characters one code point apart or equal (runs, abc…)."""
-    steps = [abs(ord(b) - ord(a)) for a, b in zip(secret, secret[1:], strict=False)]
-    return sum(1 for step in steps if step <= 1) / max(1, len(steps))
+    """The share of characters inside runs of three or more that step evenly by one code
+    point or repeat (``aaa``, ``abc``, ``cba``). Pairs alone do not count: a random hex token
+    has many ("cd", "ef", "56") and must never be refused for them."""
+    codes = [ord(c) for c in secret]
+    in_run = [False] * len(codes)
+    for i in range(1, len(codes) - 1):
+        step = codes[i] - codes[i - 1]
+        if abs(step) <= 1 and codes[i + 1] - codes[i] == step:
+            in_run[i - 1] = in_run[i] = in_run[i + 1] = True
+    return sum(in_run) / max(1, len(codes))
 
 
 def weakness(secret: str) -> str | None:

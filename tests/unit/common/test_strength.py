@@ -46,3 +46,8 @@ def test_the_refusal_names_the_setting_and_position_but_no_part_of_the_secret() 
     for secret in (good, weak):
         assert not any(secret[i : i + 4] in message for i in range(len(secret) - 3))
     require_strong("INGEST_API_TOKENS", [good])
+
+
+def test_a_random_hex_token_with_many_neighbouring_pairs_passes() -> None:
+    # one that the pairwise rule refused: 16 of its 31 neighbours are a code point apart
+    assert weakness("cddd56701def1feccfcf4087efedcd7a") is None
