@@ -274,7 +274,8 @@ class EventWriter:
             if self.title is not None:
                 spec = alliance_specialty(self.title.sentence.text)
             if spec is None and self.article_specialties:
-                spec = max(set(self.article_specialties), key=self.article_specialties.count)
+                # the most named; of equals, the first named (a set's order varies per process)
+                spec = max(dict.fromkeys(self.article_specialties), key=self.article_specialties.count)
         if spec is None:
             spec = hospital_specialty(self.art.insts[lead].name)
         return spec

@@ -89,8 +89,9 @@ def sentence_flags(v: View, old_years: bool = False) -> SentenceFlags:
         clause_start = max(t.rfind(",", 0, m.start()), t.rfind(":", 0, m.start())) + 1
         before = t[clause_start:m.start()]
         after = t[m.end():m.end() + 8]
+        # "A托管的B": a trigger before 的 describes what already is, it reports no event
         modal = bool(cues.PLAN.search(before) or cues.HISTORY.search(before)
-                     or cues.HISTORY_AFTER.match(after) or old_years
+                     or cues.HISTORY_AFTER.match(after) or after.startswith("的") or old_years
                      or cues.PLAN_SENTENCE.search(t[:clause_start]) and "了" not in t[clause_start:m.end() + 1]
                      or cues.RENEWAL.search(t[clause_start:m.end() + 2]))
         if not modal:

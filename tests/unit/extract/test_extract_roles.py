@@ -214,3 +214,11 @@ def test_a_second_formation_told_alike_is_a_second_event() -> None:
                  "2023-12-05")
     assert pairs(result) == {("江西省人民医院", "南昌县人民医院"), ("江西省儿童医院", "进贤县人民医院")}
     assert sorted(e.type.value for e in result.events) == ["consortium", "specialty_alliance"]
+
+
+def test_a_trigger_used_as_an_attribute_reports_no_formation() -> None:
+    # "A托管的B": the B that A already manages; its anniversary is no new alliance
+    assert not run("10月8日,武汉大学人民医院托管的鄂州市中心医院迎来托管一周年。", "2023-10-09").relevant
+    formed = run("6月3日,由广东省人民医院牵头组建的广东省心血管病专科联盟在广州成立,佛山市第一人民医院加入联盟。",
+                 "2023-06-05")
+    assert pairs(formed) == {("广东省人民医院", "佛山市第一人民医院")}
