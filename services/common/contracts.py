@@ -174,6 +174,10 @@ class Alliance(BaseModel):
     first_seen: datetime
     last_seen: datetime
     sources: tuple[AllianceSource, ...] = ()
+    #: The alliance's page on the registry's dashboard (``PUBLIC_BASE_URL`` +
+    #: ``/alliances/{id}``): the evidence an alert links to. Set by the registry when it
+    #: publishes a change; absent from messages published before it was added.
+    url: str | None = None
 
 
 class ChangeKind(StrEnum):

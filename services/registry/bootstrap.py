@@ -79,6 +79,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         settings.topic(TOPIC_ALLIANCES_CHANGES),
         poll_seconds=settings.outbox_poll_seconds,
         batch=settings.outbox_batch,
+        public_base_url=settings.public_base_url,
     )
 
     async def startup() -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from urllib.parse import quote, urlsplit
+
+from pydantic import AliasChoices, Field, model_validator
 
 from services.common.settings import ServiceSettings, request_bytes_field
 from services.common.strength import require_strong
@@ -28,6 +30,33 @@ class RegistrySettings(ServiceSettings):
     reextract_group_id: str = Field(
         "registry-reextract", validation_alias="REGISTRY_REEXTRACT_GROUP_ID"
     )
+    #: Where readers reach the dashboard (``http(s)://host[:port][/prefix]``): every
+    #: change published to alliances.changes carries its alliance's page,
+    #: ``<PUBLIC_BASE_URL>/alliances/<id>``, which alerts link to as their evidence.
+    #: Unset: the registry's own address, ``http://127.0.0.1:<REGISTRY_PORT>`` (or
+    #: BIND_HOST's), reachable only on this machine.
+    public_base_url: str = Field(
+        "", validation_alias=AliasChoices("PUBLIC_BASE_URL", "REGISTRY_PUBLIC_BASE_URL")
+    )
+
+    @model_validator(mode="after")
+    def _check_public_base_url(self) -> RegistrySettings:
+        base = self.public_base_url.strip()
+        if not base:
+            host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+            host = f"[{host}]" if ":" in host else host
+            base = f"http://{host}:{self.port}"
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("PUBLIC_BASE_URL must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("PUBLIC_BASE_URL takes no query, fragment or user name")
+        self.public_base_url = base.rstrip("/")
+        return self
+
+    def alliance_url(self, alliance_id: str) -> str:
+        """The dashboard page of one alliance, as alerts link to it."""
+        return alliance_page_url(self.public_base_url, alliance_id)
 
     @model_validator(mode="after")
     def _refuse_weak_operator_token(self) -> RegistrySettings:
@@ -37,3 +66,8 @@ class RegistrySettings(ServiceSettings):
                 raise ValueError("REGISTRY_OPERATOR_TOKEN is empty: set the operator's token")
             require_strong("REGISTRY_OPERATOR_TOKEN", [token])
         return self
+
+
+def alliance_page_url(base_url: str, alliance_id: str) -> str:
+    """``<base_url>/alliances/<alliance_id>``, the id quoted as one path segment."""
+    return f"{base_url.rstrip('/')}/alliances/{quote(alliance_id, safe='')}"

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tools.harness import Stack, WebhookReceiver
@@ -88,3 +89,13 @@ def test_seed_articles_reach_matching_subscriptions_once(pipeline: Stack) -> Non
         for lead in w.payload["alliance"]["lead"]
     }
     assert sichuan_leads == {"西安市红会医院", "西南医科大学附属医院"}
+    # Every alert links to its evidence: the alliance's page on the registry's dashboard
+    # (PUBLIC_BASE_URL unset: the registry's own address), which answers with its sources.
+    for webhook in arrived:
+        alliance = webhook.payload["alliance"]
+        page = f"{pipeline['registry'].url}/alliances/{alliance['id']}"
+        assert webhook.payload["url"] == alliance["url"] == page
+        assert f"查看证据：{page}" in webhook.payload["text"]
+    for page in {w.payload["url"] for w in arrived}:
+        answer = httpx.get(page, timeout=30)
+        assert answer.status_code == 200 and "text/html" in answer.headers["content-type"]

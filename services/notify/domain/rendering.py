@@ -3,6 +3,9 @@
 One alert renders as plain text (e-mail), as markdown for the group robots (DingTalk,
 WeCom; each with its own size limit), or folded with others into a digest when a robot's
 rate limit would otherwise hold them back. The webhook body is JSON for machines.
+Every form links to the alliance's page on the registry's dashboard (``alliance.url``,
+查看证据), and shortening a robot message never drops that link nor cuts a line of
+markdown in two.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from services.notify.domain.models import Alert, AlertType
 #: Size limits of one robot message's markdown, in UTF-8 bytes.
 WECOM_MAX_BYTES = 4096
 DINGTALK_MAX_BYTES = 20000
-_TRUNCATED = "\n\n…（内容过长，已截断，详见来源链接）"
+_TRUNCATED = "\n\n…（内容过长，已截断，详见证据页）"
+#: The words of the link to the alliance's page.
+EVIDENCE_LABEL = "查看证据"
 
 
 def format_date(value: str | None) -> str:
@@ -186,6 +191,15 @@ def _facts(alliance: Alliance, member_limit: int | None) -> list[tuple[str, str]
     return facts
 
 
+def evidence_line(alliance: Alliance, markdown: bool) -> str | None:
+    """The link to the alliance's page (its sources, evidence and history), if known."""
+    if not alliance.url:
+        return None
+    if markdown:
+        return f"[{EVIDENCE_LABEL}（联盟详情与原文依据）]({alliance.url})"
+    return f"{EVIDENCE_LABEL}：{alliance.url}"
+
+
 def render_text(alert: Alert) -> tuple[str, str]:
     """Subject and plain-text body, for e-mail."""
     alliance = alert.alliance
@@ -194,6 +208,9 @@ def render_text(alert: Alert) -> tuple[str, str]:
     if alert.highlights:
         lines.append("")
     lines.extend(f"{name}：{value}" for name, value in _facts(alliance, None))
+    evidence = evidence_line(alliance, markdown=False)
+    if evidence:
+        lines += ["", evidence]
     excerpt = _excerpt(alliance)
     if excerpt:
         lines += ["", f"原文摘录：「{excerpt}」"]
@@ -226,22 +243,52 @@ def utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def _cuttable_from(line: str) -> int | None:
+    """From which character ``line`` may be cut short without leaving markdown open:
+    after its last ``**`` (a fact's bold name); None for a line with a link, code or a
+    tag, which is kept whole or not at all."""
+    if any(mark in line for mark in ("](", "`", "<")):
+        return None
+    last = line.rfind("**")
+    return 0 if last < 0 else last + 2
+
+
 def cut_to_bytes(text: str, limit: int, marker: str = _TRUNCATED) -> str:
-    """``text`` if it fits in ``limit`` UTF-8 bytes, else cut on a character boundary."""
+    """``text`` if it fits in ``limit`` UTF-8 bytes, else its first lines that fit, then
+    ``marker``. Lines are kept whole; only a line of plain words is cut short (on a
+    character boundary), so no link or emphasis is left open."""
     if utf8_len(text) <= limit:
         return text
     room = max(0, limit - utf8_len(marker))
-    cut = text.encode("utf-8")[:room].decode("utf-8", "ignore")
-    return cut + marker
+    kept: list[str] = []
+    used = 0
+    for line in text.split("\n"):
+        size = utf8_len(line) + (1 if kept else 0)
+        if used + size <= room:
+            kept.append(line)
+            used += size
+            continue
+        start = _cuttable_from(line)
+        if start is not None:
+            space = room - used - (1 if kept else 0)
+            cut = line.encode("utf-8")[: max(0, space)].decode("utf-8", "ignore")
+            if len(cut) > start and cut.strip():
+                kept.append(cut)
+        break
+    return "\n".join(kept).rstrip() + marker
 
 
 def render_markdown(alert: Alert, max_bytes: int) -> tuple[str, str]:
-    """Title and markdown for a robot, shortened (fewer names, fewer links) to fit."""
+    """Title and markdown for a robot, shortened (fewer names, fewer links) to fit; the
+    link to the alliance's page is the last line, kept whatever else has to go."""
+    evidence = evidence_line(alert.alliance, markdown=True)
+    footer = f"\n\n{evidence}" if evidence else ""
+    room = max_bytes - utf8_len(footer)
     for member_limit, source_limit in ((30, 5), (10, 3), (5, 2), (3, 1)):
         title, text = _markdown(alert, member_limit, source_limit)
-        if utf8_len(text) <= max_bytes:
-            return title, text
-    return title, cut_to_bytes(text, max_bytes)
+        if utf8_len(text) <= room:
+            return title, text + footer
+    return title, cut_to_bytes(text, room) + footer
 
 
 def digest_entry(number: int, alert: Alert) -> str:
@@ -256,6 +303,8 @@ def digest_entry(number: int, alert: Alert) -> str:
         ]
     )
     lines = [f"{number}. **{headline(alert)}**", f"   {facts}"]
+    if alliance.url:
+        lines.append(f"   [{EVIDENCE_LABEL}]({alliance.url})")
     if alliance.members:
         lines.append(f"   成员：{_names(alliance.members, 5)}")
     lines.extend(f"   {h}" for h in alert.highlights[:2])
@@ -309,6 +358,8 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
         "highlights": list(alert.highlights),
         "title": title,
         "text": text,
+        #: The alliance's page (evidence); also ``alliance.url``. None when unknown.
+        "url": alert.alliance.url,
         "alliance": alert.alliance.model_dump(mode="json"),
     }
 

@@ -3,12 +3,16 @@
 A row is marked sent only after the broker acknowledged it, so a crash re-sends rather
 than loses (consumers deduplicate by ``change_id``). Rows go out in commit order, one
 relay at a time: on PostgreSQL the replicas elect the relay with an advisory lock.
+Each change goes out with its alliance's page (``alliance.url``, from PUBLIC_BASE_URL),
+added as it is sent, so that every change in the table, whoever wrote it, carries the
+address the registry is reached at now.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,12 +24,25 @@ from services.common import tracing
 from services.common.kafka.publisher import BrokerUnavailable, ManagedPublisher
 from services.common.worker import connect_with_retry
 from services.registry.adapters.repository import RegistryRepository
+from services.registry.config import alliance_page_url
 
 log = logging.getLogger(__name__)
 
 OUTBOX_PUBLISHED = Counter("registry_outbox_published_total", "Changes relayed to Kafka.")
 OUTBOX_PENDING = Gauge("registry_outbox_pending", "Changes committed but not yet relayed.")
 _RELAY_LOCK = 0x72656F62  # "reob"
+
+
+def with_alliance_url(payload: str, public_base_url: str | None) -> str:
+    """The change ``payload`` (JSON) with ``alliance.url`` set to the alliance's page."""
+    if not public_base_url:
+        return payload
+    data = json.loads(payload)
+    alliance = data.get("alliance") if isinstance(data, dict) else None
+    if not isinstance(alliance, dict) or not alliance.get("id"):
+        return payload
+    alliance["url"] = alliance_page_url(public_base_url, str(alliance["id"]))
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 class OutboxRelay:
@@ -38,8 +55,10 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         batch: int = 200,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        public_base_url: str | None = None,
     ) -> None:
         self.repository = repository
+        self.public_base_url = public_base_url
         self.publisher = publisher
         self.topic = topic
         self.poll_seconds = poll_seconds
@@ -98,8 +117,9 @@ class OutboxRelay:
             for row in rows:
                 # Sent in the trace of the write that made the change, not of this loop.
                 with tracing.resumed(row.trace_context):
+                    payload = with_alliance_url(row.payload, self.public_base_url)
                     await self.publisher.publish(
-                        self.topic, row.alliance_id.encode(), row.payload.encode("utf-8")
+                        self.topic, row.alliance_id.encode(), payload.encode("utf-8")
                     )
                 assert row.id is not None
                 sent.append(row.id)

@@ -9,6 +9,7 @@ from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
 from services.common.kafka.publisher import BrokerUnavailable, Headers
 from services.registry.adapters.outbox import OutboxRelay
 from services.registry.adapters.repository import RegistryRepository
+from services.registry.config import RegistrySettings
 from tests.integration.registry.test_repository import NOW, apply, seed_messages
 
 TOPIC = "t.alliances.changes"
@@ -52,3 +53,29 @@ async def test_only_acknowledged_changes_are_marked_sent(
     assert all(r.key == c.alliance_id.encode() for r, c in zip(records, changes, strict=True))
     assert all(row.sent_at is not None for row in repository.outbox())
     assert sorted(c.change_id for c in changes) == sorted(r.change_id for r in repository.outbox())
+
+
+async def test_each_change_carries_its_alliance_page(repository: RegistryRepository) -> None:
+    for message in seed_messages():
+        apply(repository, message)
+    settings = RegistrySettings(PUBLIC_BASE_URL="https://watch.example.cn/registry/")  # type: ignore[call-arg]
+    broker = InMemoryBroker()
+    relay = OutboxRelay(
+        repository,
+        InMemoryPublisher(broker),
+        TOPIC,
+        clock=lambda: NOW,
+        public_base_url=settings.public_base_url,
+    )
+    assert await relay.drain() == 4
+    changes = [AllianceChange.model_validate_json(r.value or b"") for r in broker.records(TOPIC)]
+    for change in changes:
+        assert change.alliance.url == (
+            f"https://watch.example.cn/registry/alliances/{change.alliance_id}"
+        )
+        assert change.alliance.url == settings.alliance_url(change.alliance_id)
+    # What the table keeps is the change as committed; the page is added on the way out.
+    assert all(
+        AllianceChange.model_validate_json(r.payload).alliance.url is None
+        for r in repository.outbox()
+    )

@@ -14,6 +14,8 @@ from services.common.contracts import (
 )
 
 NOW = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+#: The registry's PUBLIC_BASE_URL the alliances of these tests were published with.
+DASHBOARD = "https://watch.example.cn"
 
 
 def institution(
@@ -59,7 +61,9 @@ def alliance(
     cross_province: bool = False,
     confidence: float = 0.9,
     sources: int = 1,
+    url: str | None = "",
 ) -> Alliance:
+    """``url`` is the alliance's page; by default one on an example dashboard."""
     return Alliance(
         id=id,
         type=type,
@@ -72,6 +76,7 @@ def alliance(
         confidence=confidence,
         first_seen=NOW,
         last_seen=NOW,
+        url=f"{DASHBOARD}/alliances/{id}" if url == "" else url,
         sources=tuple(
             AllianceSource(
                 article_id=f"u{n}",

@@ -56,6 +56,9 @@ async def test_dingtalk_markdown_with_a_signed_url(api: Api, receiver: Receiver)
     assert body["msgtype"] == "markdown"
     assert body["markdown"]["title"].startswith("【新医联体】")
     assert "**牵头单位**：四川大学华西医院" in body["markdown"]["text"]
+    assert body["markdown"]["text"].endswith(
+        "[查看证据（联盟详情与原文依据）](https://watch.example.cn/alliances/al-1)"
+    )
 
 
 async def test_a_non_zero_errcode_in_a_200_is_a_failure(api: Api, receiver: Receiver) -> None:
@@ -96,6 +99,10 @@ async def test_wecom_bursts_fold_into_digests_within_20_a_minute(
     for n in range(burst):
         marker = f"al-{n:03d}/1.html"
         assert sum(marker in c for c in contents) == 1, marker
+        # ...and links to its page on the dashboard, its evidence.
+        link = f"[查看证据](https://watch.example.cn/alliances/al-{n:03d})"
+        single = f"[查看证据（联盟详情与原文依据）](https://watch.example.cn/alliances/al-{n:03d})"
+        assert sum(link in c or single in c for c in contents) == 1, link
     # Never more than 20 messages in any minute (of the clock the worker runs on).
     log = []
     page = (
@@ -182,6 +189,7 @@ async def test_email_over_smtp(mail_api: Api, smtp: tuple[_Mailbox, int]) -> Non
     assert subject == "【新医联体】四川大学华西医院牵头组建骨科专科联盟"
     text = message.get_payload(decode=True).decode(message.get_content_charset() or "utf-8")  # type: ignore[union-attr]
     assert "成员单位（2家）：南充市中心医院、南部县人民医院" in text
+    assert "查看证据：https://watch.example.cn/alliances/al-1" in text
     assert message["Message-ID"].startswith("<dlv_")
     items = (await mail_api.client.get("/v1/deliveries", headers=auth)).json()["items"]
     assert items[0]["status"] == "delivered" and items[0]["last_status_code"] == 250

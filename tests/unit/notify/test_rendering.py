@@ -3,8 +3,10 @@ from __future__ import annotations
 from services.common.contracts import ChangeKind, EventType
 from services.notify.domain.models import Alert, AlertType
 from services.notify.domain.rendering import (
+    DINGTALK_MAX_BYTES,
     WECOM_MAX_BYTES,
     confidence_label,
+    cut_to_bytes,
     describe_changes,
     fold_digests,
     format_date,
@@ -76,6 +78,9 @@ def test_markdown_fits_wecom_even_for_huge_alliances() -> None:
     title, text = render_markdown(big, WECOM_MAX_BYTES)
     assert utf8_len(text) <= WECOM_MAX_BYTES
     assert "等400家" in text and title.startswith("【新医联体】")
+    assert text.endswith(
+        "[查看证据（联盟详情与原文依据）](https://watch.example.cn/alliances/al-1)"
+    )
 
 
 def test_digests_fold_a_burst_and_drop_nothing() -> None:
@@ -95,3 +100,60 @@ def test_webhook_body_carries_type_and_the_alliance() -> None:
     assert body["alliance"]["id"] == "al-1"
     assert body["alliance"]["lead"][0]["name"] == HUAXI.name
     assert body["title"].startswith("【新医联体】")
+    assert body["url"] == "https://watch.example.cn/alliances/al-1"
+    assert body["alliance"]["url"] == body["url"]
+    assert "查看证据：https://watch.example.cn/alliances/al-1" in body["text"]
+
+
+EVIDENCE_MD = "[查看证据（联盟详情与原文依据）](https://watch.example.cn/alliances/al-1)"
+
+
+def test_every_channel_links_to_the_alliance_page() -> None:
+    alert = alert_for()
+    _, text = render_text(alert)  # e-mail
+    assert "\n查看证据：https://watch.example.cn/alliances/al-1\n" in text
+    for limit in (DINGTALK_MAX_BYTES, WECOM_MAX_BYTES):  # the two robots
+        _, markdown = render_markdown(alert, limit)
+        assert markdown.endswith("\n\n" + EVIDENCE_MD)
+    _, digest = render_digest([alert, alert_for(id="al-2")], WECOM_MAX_BYTES)
+    assert "   [查看证据](https://watch.example.cn/alliances/al-1)" in digest
+    assert "   [查看证据](https://watch.example.cn/alliances/al-2)" in digest
+
+
+def test_without_a_page_there_is_no_link() -> None:
+    alert = alert_for(url=None)
+    assert "查看证据" not in render_text(alert)[1]
+    assert "查看证据" not in render_markdown(alert, WECOM_MAX_BYTES)[1]
+    assert "查看证据" not in render_digest([alert], WECOM_MAX_BYTES)[1]
+    assert webhook_body(alert)["url"] is None
+
+
+def test_wecom_truncation_keeps_the_link_and_whole_markdown() -> None:
+    # Long highlights and a long excerpt leave no room even at the shortest form.
+    huge = alert_for(sources=30)
+    long_words = "新增成员单位：" + "、".join(f"第{n}人民医院" for n in range(600))
+    alert = Alert(
+        type=AlertType.updated,
+        change_id="c2",
+        alliance=huge.alliance,
+        occurred_at=huge.occurred_at,
+        highlights=(long_words,),
+    )
+    _, text = render_markdown(alert, WECOM_MAX_BYTES)
+    assert utf8_len(text) <= WECOM_MAX_BYTES
+    assert text.endswith(EVIDENCE_MD), "the evidence link survives the cut"
+    assert "已截断" in text
+    body = text.removesuffix(EVIDENCE_MD)
+    assert body.count("[") == body.count("]") and body.count("(") == body.count(")")
+    assert body.count("**") % 2 == 0
+
+
+def test_cut_keeps_lines_whole_unless_plain() -> None:
+    text = "### 标题\n- **类型**：专科联盟\n1. [很长的标题](https://a.example/x)\n尾"
+    cut = cut_to_bytes(text, utf8_len("### 标题\n- **类型**：专科联盟\n1. [很长") + 5, marker="…")
+    assert cut == "### 标题\n- **类型**：专科联盟…", cut
+    plain = cut_to_bytes("### 标题\n" + "字" * 100, 60, marker="…")
+    assert utf8_len(plain) <= 60 and plain.startswith("### 标题\n字字")
+    bold = cut_to_bytes("- **成员单位**：" + "医院、" * 50, 40, marker="…")
+    assert bold.startswith("- **成员单位**：医") and utf8_len(bold) <= 40
+    assert cut_to_bytes("- **成员单位**：很多", 12, marker="…") == "…"
