@@ -77,12 +77,12 @@ ROLES: dict[str, TopicRole] = {
         "ingest",
         (
             Consumer("extract", "extract"),
-            Consumer("registryReextract", "registry-reextract-<run>", dead_letters=False),
+            Consumer("extractReplay", "extract-replay"),
         ),
         "Every article a crawler pushed, as ingest accepted it (acks=all, before the crawler "
         "hears 202). Compacted by article_id and kept forever, so history can be "
-        "re-extracted: extract reads it live, `python -m services.registry reextract` "
-        "replays it through the current extractor.",
+        "re-extracted: extract reads it live, `python -m services.extract replay` "
+        "reads it again with the current extractor into alliances.extracted.",
     ),
     TOPIC_ALLIANCES_EXTRACTED: TopicRole(
         "extract",

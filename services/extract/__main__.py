@@ -1,12 +1,13 @@
 """``python -m services.extract`` runs the extract service; ``python -m services.extract
-FILE...`` (or ``... files FILE...``) extracts files, one JSON line each; ``--help`` lists
-the commands and the settings."""
+FILE...`` (or ``... files FILE...``) extracts files, one JSON line each; ``... replay``
+extracts articles.raw again into alliances.extracted; ``--help`` lists the commands and
+the settings."""
 
 import os
 import sys
 
 from services.common.cli import Command, ServiceCli
-from services.extract import cli
+from services.extract import cli, replay
 from services.extract.config import ExtractSettings
 
 
@@ -33,6 +34,16 @@ CLI = ServiceCli(
     ),
     settings=ExtractSettings,
     serve=serve,
+    commands=[
+        Command(
+            "replay",
+            "extract articles.raw again with the current extractor into alliances.extracted "
+            "(resumable; --since DATE, --restart)",
+            replay.run,
+            replay.configure,
+            description=replay.__doc__ or "",
+        ),
+    ],
     fallback=Command(
         "files",
         "extract events from article files, one JSON line each (the command may be left out)",

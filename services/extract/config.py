@@ -10,6 +10,9 @@ class ExtractSettings(ArticleSettings):
     port: int = Field(8004, validation_alias="EXTRACT_PORT")
     #: The Kafka consumer group of articles.raw.
     group_id: str = Field("extract", validation_alias="EXTRACT_GROUP_ID")
+    #: The consumer group keeping where ``python -m services.extract replay`` stands in
+    #: articles.raw (after TOPIC_PREFIX), so that a replay run again continues.
+    replay_group_id: str = Field("extract-replay", validation_alias="EXTRACT_REPLAY_GROUP_ID")
     max_request_bytes: int = request_bytes_field("EXTRACT_MAX_REQUEST_BYTES")
     #: Longer extraction of one article is a pathology (text without punctuation, a dump):
     #: its worker process is killed and the article dead-lettered as budget_exceeded.

@@ -1,11 +1,9 @@
-"""``python -m services.registry`` runs the service; ``... reextract`` replays articles;
-``--help`` lists the commands and the settings."""
+"""``python -m services.registry`` runs the service; ``--help`` lists the settings."""
 
 import sys
 
-from services.common.cli import Command, ServiceCli
+from services.common.cli import ServiceCli
 from services.registry.config import RegistrySettings
-from services.registry.entrypoints import reextract
 
 
 def serve() -> None:
@@ -25,15 +23,6 @@ CLI = ServiceCli(
     ),
     settings=RegistrySettings,
     serve=serve,
-    commands=[
-        Command(
-            "reextract",
-            "replay articles.raw through the current extractor into the registry (resumable)",
-            reextract.run,
-            reextract.configure,
-            description=reextract.__doc__ or "",
-        ),
-    ],
 )
 
 if __name__ == "__main__":

@@ -26,10 +26,6 @@ class RegistrySettings(ServiceSettings):
     #: and how many it publishes at a time (REGISTRY_OUTBOX_BATCH).
     outbox_poll_seconds: float = Field(1.0, gt=0, validation_alias="REGISTRY_OUTBOX_POLL_SECONDS")
     outbox_batch: int = Field(200, ge=1, le=10_000, validation_alias="REGISTRY_OUTBOX_BATCH")
-    #: Prefix of the consumer group of each `reextract` run.
-    reextract_group_id: str = Field(
-        "registry-reextract", validation_alias="REGISTRY_REEXTRACT_GROUP_ID"
-    )
     #: Where readers reach the dashboard (``http(s)://host[:port][/prefix]``): every
     #: change published to alliances.changes carries its alliance's page,
     #: ``<PUBLIC_BASE_URL>/alliances/<id>``, which alerts link to as their evidence.

@@ -28,8 +28,8 @@ TIMEOUT = 60  # seconds: help takes about one; a server would never end by itsel
 
 SERVICES = {
     "ingest": (IngestSettings, []),
-    "extract": (ExtractSettings, ["serve", "files"]),
-    "registry": (RegistrySettings, ["serve", "reextract"]),
+    "extract": (ExtractSettings, ["serve", "replay", "files"]),
+    "registry": (RegistrySettings, ["serve"]),
     "notify": (NotifySettings, ["serve", "new-secrets-key", "reseal-secrets"]),
 }
 
@@ -164,10 +164,11 @@ def test_extract_still_reads_files_without_a_command(tmp_path: Path) -> None:
 
 
 def test_a_command_gets_its_own_options() -> None:
-    """The command chosen does not hide an option of the same name (reextract's --run)."""
-    from services.registry.__main__ import CLI
+    """The command chosen gets its own options (replay's --since and --restart), and a
+    lone word is a command, not a file."""
+    from services.extract.__main__ import CLI
 
-    args = CLI.parser().parse_args(["reextract", "--limit", "3"])
-    assert args.run is None and args.limit == 3
-    args = CLI.parser().parse_args(["reextract", "--run", "again"])
-    assert args.run == "again"
+    args = CLI.parser().parse_args(["replay", "--since", "2024-05-01", "--restart"])
+    assert args.restart and args.since.isoformat() == "2024-05-01T00:00:00+00:00"
+    args = CLI.parser().parse_args(["replay"])
+    assert args.since is None and not args.restart
