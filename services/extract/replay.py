@@ -10,10 +10,11 @@ article that cannot be extracted, the same dead-letter limit. The registry keeps
 newer extraction of an article (a newer extractor version, or the same version extracted
 later), so a replay after an extractor release updates every alliance.
 
-The replay commits its offsets in a consumer group of its own (``<TOPIC_PREFIX>extract-
-replay`` by default): an interrupted replay, run again, continues where it stopped, and a
-replay that finished publishes nothing more until new articles arrive. ``--restart``
-starts over from the beginning (or ``--since``). Progress lines go to stderr.
+The replay commits its offsets in a consumer group of its own
+(``<TOPIC_PREFIX>extract-replay`` by default): an interrupted replay, run again, continues
+where it stopped, and a replay that finished publishes nothing more until new articles
+arrive. ``--restart`` starts over from the beginning (or ``--since``). Progress lines go to
+stderr.
 """
 
 from __future__ import annotations
