@@ -21,6 +21,7 @@ status:
 
 lint: setup
 	$(PY) -m ruff check services tools tests bench
+	$(PY) -m ruff format --check services tools tests bench
 	$(PY) -m mypy services tools
 
 test: lint  ## set up, lint, type-check and run the whole suite (real Kafka, real PostgreSQL)

@@ -392,7 +392,8 @@ def main() -> int:
         )
     lines += [
         "",
-        "Peak resident memory (MB, with child processes): " + ", ".join(f"{k} {v}" for k, v in sorted(memory.items())),
+        "Peak resident memory (MB, with child processes): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(memory.items())),
         "",
     ]
     (RESULTS / "e2e.md").write_text("\n".join(lines))

@@ -107,17 +107,22 @@ def _line(name: str, result: dict[str, Any], seconds: float | None = None) -> st
     rel, pairs, inst = result["relevance"], result["pairs"], result["institutions"]
     attrs = result["attributes"]
     took = f" {seconds:5.1f}s" if seconds is not None else ""
-    return (f"{name:14s} n={result['articles']:3d}  relevance F1 {rel['f1']:.3f}  "
-            f"pairs F1 {pairs['f1']:.3f} (P {pairs['precision']:.2f} R {pairs['recall']:.2f}, "
-            f"{pairs['tp']}/{pairs['predicted']}/{pairs['gold']})  institutions F1 "
-            f"{inst['f1']:.3f}  type {attrs['type']}  date {attrs['date']}  "
-            f"specialty {attrs['specialty']}{took}")
+    return (
+        f"{name:14s} n={result['articles']:3d}  relevance F1 {rel['f1']:.3f}  "
+        f"pairs F1 {pairs['f1']:.3f} (P {pairs['precision']:.2f} R {pairs['recall']:.2f}, "
+        f"{pairs['tp']}/{pairs['predicted']}/{pairs['gold']})  institutions F1 "
+        f"{inst['f1']:.3f}  type {attrs['type']}  date {attrs['date']}  "
+        f"specialty {attrs['specialty']}{took}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.extract_eval", description=__doc__,
-                                epilog=SETTINGS_HELP,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tools.extract_eval",
+        description=__doc__,
+        epilog=SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ",".join(SETS))
     p.add_argument("--sealed", action="store_true", help="score the sealed third of the corpus")
     p.add_argument("-v", "--verbose", action="store_true", help="list every error")

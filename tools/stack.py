@@ -147,7 +147,9 @@ def ensure_env_file() -> None:
     """Write a git-ignored .env with generated secrets, adding any it lacks (and the
     environment does not set); say which."""
     present = _dotenv()
-    missing = [name for name in GENERATED_SECRETS if name not in present and not os.environ.get(name)]
+    missing = [
+        name for name in GENERATED_SECRETS if name not in present and not os.environ.get(name)
+    ]
     if not missing:
         return
     lines = []
@@ -450,7 +452,9 @@ def status() -> int:
         say(f"{spec.name:9} {spec.url:24} {state}")
     if _uses_local_kafka():
         running = (_kafka_dir() / "kafka.pid").exists()
-        kafka_state = ("answering" if _kafka_answers() else "not answering") if running else "stopped"
+        kafka_state = (
+            ("answering" if _kafka_answers() else "not answering") if running else "stopped"
+        )
     else:
         kafka_state = "answering" if _kafka_answers() else "not answering (an external broker)"
     say(f"{'kafka':9} {_kafka_bootstrap():24} {kafka_state}")
@@ -570,8 +574,9 @@ def main(argv: list[str] | None = None) -> int:
         epilog=f"commands:\n{listing}\n\n{_settings_help()}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=list(COMMANDS), metavar="COMMAND",
-                        help="one of: " + ", ".join(COMMANDS))
+    parser.add_argument(
+        "command", choices=list(COMMANDS), metavar="COMMAND", help="one of: " + ", ".join(COMMANDS)
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     if args.command == "up":

@@ -84,11 +84,16 @@ def label(a: Article, analysis: Analysis, same: Any) -> Example:
         for y in fx.candidates:
             if x == y:
                 continue
-            gold = any(is_(insts[x].name, e.get("lead") or []) and is_(insts[y].name, e.get("members") or [])
-                       for e in events)
+            gold = any(
+                is_(insts[x].name, e.get("lead") or [])
+                and is_(insts[y].name, e.get("members") or [])
+                for e in events
+            )
             pair_rows.append((fx.pair(x, y), int(gold)))
-    lead_rows = [(fx.unary(x), int(any(is_(insts[x].name, e.get("lead") or []) for e in events)))
-                 for x in fx.candidates]
+    lead_rows = [
+        (fx.unary(x), int(any(is_(insts[x].name, e.get("lead") or []) for e in events)))
+        for x in fx.candidates
+    ]
     rel = (fx.article(), int(bool(a.gold.get("is_alliance_event"))))
     return Example(a, analysis, pair_rows, lead_rows, rel)
 
@@ -113,8 +118,10 @@ def fit(rows: list[tuple[dict[str, float], int]], c: float) -> Logistic:
         w -= step
         if np.abs(step).max() < 1e-7:
             break
-    return Logistic(float(w[-1]), {k: round(float(v), 5) for k, v in zip(names, w[:-1], strict=True)
-                                   if abs(v) > 1e-6})
+    return Logistic(
+        float(w[-1]),
+        {k: round(float(v), 5) for k, v in zip(names, w[:-1], strict=True) if abs(v) > 1e-6},
+    )
 
 
 def train(examples: list[Example]) -> Models:
@@ -145,13 +152,21 @@ def fold_of(e: Example, repeat: int = 0) -> int:
 
 
 Thresholds = tuple[float, float, float]  # pair, lead, relevance
-GRID: list[Thresholds] = [(p, lead, r) for p in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
-                          for lead in (0.3, 0.4, 0.5, 0.6) for r in (0.3, 0.4, 0.5, 0.6)]
+GRID: list[Thresholds] = [
+    (p, lead, r)
+    for p in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+    for lead in (0.3, 0.4, 0.5, 0.6)
+    for r in (0.3, 0.4, 0.5, 0.6)
+]
 
 
 def with_thresholds(m: Models, t: Thresholds) -> Models:
-    return Models(Logistic(m.pair.bias, m.pair.weights, t[0]), Logistic(m.lead.bias, m.lead.weights, t[1]),
-                  Logistic(m.relevance.bias, m.relevance.weights, t[2]), m.meta)
+    return Models(
+        Logistic(m.pair.bias, m.pair.weights, t[0]),
+        Logistic(m.lead.bias, m.lead.weights, t[1]),
+        Logistic(m.relevance.bias, m.relevance.weights, t[2]),
+        m.meta,
+    )
 
 
 def _mean(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -166,8 +181,9 @@ def _mean(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def cross_validate(examples: list[Example], grid: list[Thresholds]
-                   ) -> tuple[Thresholds, dict[str, Any], list[dict[str, Any]]]:
+def cross_validate(
+    examples: list[Example], grid: list[Thresholds]
+) -> tuple[Thresholds, dict[str, Any], list[dict[str, Any]]]:
     """Out-of-fold predictions for every threshold setting, over REPEATS different splits
     into folds; the best setting and its scores averaged over the repeats."""
     preds: list[dict[Thresholds, dict[int, dict[str, Any]]]] = []
@@ -184,8 +200,12 @@ def cross_validate(examples: list[Example], grid: list[Thresholds]
     golds = [dict(e.article.gold, file=f"{e.article.set_name}/{e.article.file}") for e in examples]
 
     def scored(t: Thresholds, idx: list[int]) -> tuple[dict[str, Any], list[Any]]:
-        runs = [scorer().score([golds[i] for i in idx],
-                               [dict(p[t][i], file=golds[i]["file"]) for i in idx]) for p in preds]
+        runs = [
+            scorer().score(
+                [golds[i] for i in idx], [dict(p[t][i], file=golds[i]["file"]) for i in idx]
+            )
+            for p in preds
+        ]
         return _mean([x[0] for x in runs]), runs[0][1]
 
     everything = list(range(len(examples)))
@@ -195,13 +215,17 @@ def cross_validate(examples: list[Example], grid: list[Thresholds]
     values: dict[Thresholds, float] = {}
     for t in grid:
         result, _ = scored(t, news)
-        values[t] = result["pairs"]["f1"] + 1.5 * result["relevance"]["f1"] + 0.5 * result["institutions"]["f1"]
+        values[t] = (
+            result["pairs"]["f1"]
+            + 1.5 * result["relevance"]["f1"]
+            + 0.5 * result["institutions"]["f1"]
+        )
     # the landscape is flat and noisy: a setting is as good as it and its neighbours are
     steps = sorted({t[0] for t in grid})
 
     def smoothed(t: Thresholds) -> float:
         k = steps.index(t[0])
-        near = [(p, t[1], t[2]) for p in steps[max(0, k - 1):k + 2] if (p, t[1], t[2]) in values]
+        near = [(p, t[1], t[2]) for p in steps[max(0, k - 1) : k + 2] if (p, t[1], t[2]) in values]
         return sum(values[n] for n in near) / len(near)
 
     t = max(grid, key=smoothed)
@@ -213,15 +237,18 @@ def cross_validate(examples: list[Example], grid: list[Thresholds]
     for i, g in enumerate(golds):
         predicted = bool(preds[0][t][i]["relevant"])
         if predicted != bool(g.get("is_alliance_event")):
-            listed.append({"where": g["file"], "what": "relevance", "gold": not predicted,
-                           "pred": predicted})
+            listed.append(
+                {"where": g["file"], "what": "relevance", "gold": not predicted, "pred": predicted}
+            )
     return t, result, listed
 
 
 def _summary(r: dict[str, Any]) -> str:
-    return (f"relevance F1 {r['relevance']['f1']:.3f}  pairs F1 {r['pairs']['f1']:.3f} "
-            f"(P {r['pairs']['precision']:.3f} R {r['pairs']['recall']:.3f})  institutions F1 "
-            f"{r['institutions']['f1']:.3f}  type {r['attributes']['type']}")
+    return (
+        f"relevance F1 {r['relevance']['f1']:.3f}  pairs F1 {r['pairs']['f1']:.3f} "
+        f"(P {r['pairs']['precision']:.3f} R {r['pairs']['recall']:.3f})  institutions F1 "
+        f"{r['institutions']['f1']:.3f}  type {r['attributes']['type']}"
+    )
 
 
 def examples_of(sets: list[str]) -> list[Example]:
@@ -234,25 +261,34 @@ def examples_of(sets: list[str]) -> list[Example]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.train_extractor", description=__doc__,
-                                epilog=SETTINGS_HELP + """
+    p = argparse.ArgumentParser(
+        prog="python -m tools.train_extractor",
+        description=__doc__,
+        epilog=SETTINGS_HELP
+        + """
   AW_C=1,1,1
       L2 strengths (inverse) of the pair, lead and relevance models
   AW_CV_REPEATS=3
       how many different splits the cross-validation is repeated over""",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--cv-only", action="store_true", help="report cross-validation, write nothing")
     p.add_argument("-v", "--verbose", action="store_true", help="list cross-validation errors")
     args = p.parse_args(argv)
     started = time.perf_counter()
     examples = examples_of(list(SETS))
-    print(f"[train] {len(examples)} articles read in {time.perf_counter() - started:.1f}s: "
-          f"{sum(len(e.pair_rows) for e in examples)} candidate pairs "
-          f"({sum(t for e in examples for _, t in e.pair_rows)} gold), "
-          f"{sum(len(e.lead_rows) for e in examples)} candidate institutions", file=sys.stderr)
+    print(
+        f"[train] {len(examples)} articles read in {time.perf_counter() - started:.1f}s: "
+        f"{sum(len(e.pair_rows) for e in examples)} candidate pairs "
+        f"({sum(t for e in examples for _, t in e.pair_rows)} gold), "
+        f"{sum(len(e.lead_rows) for e in examples)} candidate institutions",
+        file=sys.stderr,
+    )
     thresholds, cv, errors = cross_validate(examples, GRID)
-    print(f"[train] {FOLDS}-fold cross-validation: {_summary(cv)}  thresholds {thresholds}",
-          file=sys.stderr)
+    print(
+        f"[train] {FOLDS}-fold cross-validation: {_summary(cv)}  thresholds {thresholds}",
+        file=sys.stderr,
+    )
     if args.verbose:
         for err in errors:
             print("   ", err["where"], err["what"], err["gold"], err["pred"], file=sys.stderr)
@@ -262,13 +298,19 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "trained_on": "tuning part of ../shared/eval (seeds, dev, dev2, corpus minus sealed)",
         "articles": len(examples),
-        "cross_validation": {"folds": FOLDS, "repeats": REPEATS, "relevance_f1": cv["relevance"]["f1"],
-                             "pairs_f1": cv["pairs"]["f1"], "institutions_f1": cv["institutions"]["f1"],
-                             "type_accuracy": cv["attributes"]["type"]},
+        "cross_validation": {
+            "folds": FOLDS,
+            "repeats": REPEATS,
+            "relevance_f1": cv["relevance"]["f1"],
+            "pairs_f1": cv["pairs"]["f1"],
+            "institutions_f1": cv["institutions"]["f1"],
+            "type_accuracy": cv["attributes"]["type"],
+        },
     }
     models = Models(models.pair, models.lead, models.relevance, meta)
-    MODEL_PATH.write_text(json.dumps(models.to_json(), ensure_ascii=False, indent=1) + "\n",
-                          encoding="utf-8")
+    MODEL_PATH.write_text(
+        json.dumps(models.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     print(f"[train] wrote {MODEL_PATH}", file=sys.stderr)
     return 0
 

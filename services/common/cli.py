@@ -96,8 +96,10 @@ def _doc(settings: type[BaseSettings], name: str, info: FieldInfo) -> str:
     if info.description:
         return info.description
     for cls in settings.__mro__:
-        if isinstance(cls, type) and issubclass(cls, BaseSettings) and name in cls.__dict__.get(
-            "__annotations__", {}
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, BaseSettings)
+            and name in cls.__dict__.get("__annotations__", {})
         ):
             comment = _field_comments(cls).get(name)
             if comment:
@@ -141,8 +143,9 @@ def describe_settings(settings: type[BaseSettings], width: int = 100) -> str:
         doc = "; ".join([*extra, item.doc] if item.doc else extra)
         lines.append(head)
         if doc:
-            lines += textwrap.wrap(doc, width - 6, initial_indent="      ",
-                                   subsequent_indent="      ")
+            lines += textwrap.wrap(
+                doc, width - 6, initial_indent="      ", subsequent_indent="      "
+            )
     return "\n".join(lines)
 
 

@@ -42,9 +42,7 @@ def build_consumer_app(
     source = KafkaSource(settings.kafka_bootstrap_servers, [topic], group_id, client_id=group_id)
 
     def make_loop(src: KafkaSource, pub: KafkaPublisher) -> ConsumerLoop[Any]:
-        return ConsumerLoop(
-            src, pub, model, make_handler(pub), retry=retry, dlq_limit=dlq_limit
-        )
+        return ConsumerLoop(src, pub, model, make_handler(pub), retry=retry, dlq_limit=dlq_limit)
 
     worker = ConsumerWorker(publisher, source, make_loop)
 

@@ -393,8 +393,10 @@ async def _run(args: argparse.Namespace, settings: DlqSettings) -> int:
     verb = "would replay" if args.dry_run else "replayed"
     where = ", ".join(f"{n} to {t}" for t, n in sorted(report.to.items())) or "nothing"
     why = ", ".join(f"{r} {n}" for r, n in sorted(report.reasons.items()))
-    print(f"{topic}: {verb} {report.replayed} of {report.read} dead letters ({where})"
-          + (f"; by reason: {why}" if why else ""))
+    print(
+        f"{topic}: {verb} {report.replayed} of {report.read} dead letters ({where})"
+        + (f"; by reason: {why}" if why else "")
+    )
     return 0
 
 

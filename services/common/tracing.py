@@ -77,9 +77,7 @@ def configure_tracing(service: str, endpoint: str) -> trace.TracerProvider | Non
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    resource = Resource.create(
-        {"service.name": service, "service.namespace": SERVICE_NAMESPACE}
-    )
+    resource = Resource.create({"service.name": service, "service.namespace": SERVICE_NAMESPACE})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)

@@ -24,15 +24,18 @@ def _date(value: str | None) -> dt.date | None:
 
 def configure(p: argparse.ArgumentParser) -> None:
     """The CLI's arguments (also those of ``python -m services.extract files``)."""
-    p.add_argument("files", nargs="*", metavar="FILE",
-                   help="article files (.html/.htm are HTML, others text)")
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="article files (.html/.htm are HTML, others text)"
+    )
     p.add_argument("--published", help="publication date YYYY-MM-DD for the FILE arguments")
     p.add_argument("--manifest", help='JSONL file of {"path": ..., "published": ...} lines')
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m services.extract",
-                                description="Extract medical-alliance events from articles.")
+    p = argparse.ArgumentParser(
+        prog="python -m services.extract",
+        description="Extract medical-alliance events from articles.",
+    )
     configure(p)
     return p
 
@@ -73,8 +76,11 @@ def read_article(path: str) -> str:
 def result_row(path: str, published: dt.date | None) -> dict[str, Any]:
     body = read_article(path)
     is_html = path.lower().endswith((".html", ".htm"))
-    result = extract(ArticleInput(body=body, content_type="text/html" if is_html else "text/plain",
-                                  published=published))
+    result = extract(
+        ArticleInput(
+            body=body, content_type="text/html" if is_html else "text/plain", published=published
+        )
+    )
     return row_of(os.path.basename(path), result)
 
 
@@ -82,20 +88,26 @@ def row_of(file_name: str, result: ExtractionResult) -> dict[str, Any]:
     """The CLI's JSON line for one article (the evaluation's prediction format)."""
     events = []
     for ev in result.events:
-        events.append({
-            "type": ev.type.value,
-            "specialty": ev.specialty,
-            "lead": [m.name for m in ev.lead],
-            "members": [m.name for m in ev.members],
-            "date": ev.date,
-            "provinces": list(ev.provinces),
-            "cross_province": ev.cross_province,
-            "confidence": ev.confidence,
-            "evidence": ev.evidence.text,
-            "cooperation": list(ev.cooperation),
-        })
-    row: dict[str, Any] = {"file": file_name, "relevant": result.relevant, "events": events,
-                           "extractor_version": result.extractor_version}
+        events.append(
+            {
+                "type": ev.type.value,
+                "specialty": ev.specialty,
+                "lead": [m.name for m in ev.lead],
+                "members": [m.name for m in ev.members],
+                "date": ev.date,
+                "provinces": list(ev.provinces),
+                "cross_province": ev.cross_province,
+                "confidence": ev.confidence,
+                "evidence": ev.evidence.text,
+                "cooperation": list(ev.cooperation),
+            }
+        )
+    row: dict[str, Any] = {
+        "file": file_name,
+        "relevant": result.relevant,
+        "events": events,
+        "extractor_version": result.extractor_version,
+    }
     if result.truncated:
         row["events_truncated"] = True  # more events than extraction keeps
     return row

@@ -96,8 +96,11 @@ def make_extract_handler(
             EVENTS_EXTRACTED.labels(event_type).inc(count)
         if result.truncated:
             ARTICLES_TRUNCATED.inc()
-            log.warning("more events than extraction keeps; the %d most confident were kept",
-                        len(result.events), extra={"article_id": article.article_id})
+            log.warning(
+                "more events than extraction keeps; the %d most confident were kept",
+                len(result.events),
+                extra={"article_id": article.article_id},
+            )
         log.info(
             "extracted %d events", len(result.events), extra={"article_id": article.article_id}
         )

@@ -90,8 +90,9 @@ class Progress:
 class CountingPublisher:
     """Publishes through ``inner`` and counts extractions and dead letters."""
 
-    def __init__(self, inner: Publisher, output_topic: str, dead_letter_topic: str,
-                 progress: Progress) -> None:
+    def __init__(
+        self, inner: Publisher, output_topic: str, dead_letter_topic: str, progress: Progress
+    ) -> None:
         self._inner = inner
         self._kinds = {output_topic: "extracted", dead_letter_topic: "dead-lettered"}
         self._progress = progress
@@ -186,14 +187,19 @@ class BoundedSource:
 
     async def fetch(self, timeout_seconds: float, max_records: int) -> list[Record]:
         left = [
-            tp for tp in self.end_offsets
+            tp
+            for tp in self.end_offsets
             if await self._consumer.position(tp) < self.end_offsets[tp]
         ]
         if not left:
             # Every record handed out before was finished and committed by the loop.
-            await self.commit({(tp.topic, tp.partition): end
-                               for tp, end in self.end_offsets.items()
-                               if end > self.start_offsets[tp]})
+            await self.commit(
+                {
+                    (tp.topic, tp.partition): end
+                    for tp, end in self.end_offsets.items()
+                    if end > self.start_offsets[tp]
+                }
+            )
             self.ended = True
             self.on_end()
             return []
@@ -369,8 +375,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"replay: {exc}", file=sys.stderr)
         return 1
     if result.halted:
-        print("replay stopped: the dead-letter limit was reached (python -m "
-              f"services.common.dlq show {dlq_topic(raw)})", file=sys.stderr)
+        print(
+            "replay stopped: the dead-letter limit was reached (python -m "
+            f"services.common.dlq show {dlq_topic(raw)})",
+            file=sys.stderr,
+        )
         return 1
     if not result.finished:
         print("replay interrupted: run the same command again to continue", file=sys.stderr)

@@ -71,8 +71,8 @@ def test_the_api_link_opens_swagger_ui_offline(registry_api: str, web: BrowserPa
     web.screenshot("docs-offline")
     paths = page.locator(".opblock-summary-path").all_inner_texts()
     assert "/v1/alliances" in paths and "/readyz" in paths
-    assert page.locator(".swagger-ui .info .title").inner_text().startswith(
-        "Alliance Watch registry"
+    assert (
+        page.locator(".swagger-ui .info .title").inner_text().startswith("Alliance Watch registry")
     )
     assert elsewhere == [], "the page asked for nothing beyond loopback"
     assert [p for p in web.problems.all() if "/docs" in p] == []

@@ -113,8 +113,11 @@ def test_make_up_status_down_on_other_ports(operator_env: dict[str, str]) -> Non
     example = readme_push_example().replace("localhost:8001", f"localhost:{ports['ingest']}")
     token = operator_env["INGEST_API_TOKENS"]
     pushed = subprocess.run(
-        ["bash", "-c", example], env=dict(operator_env, TOKEN=token),
-        capture_output=True, text=True, timeout=60,
+        ["bash", "-c", example],
+        env=dict(operator_env, TOKEN=token),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     answer = json.loads(pushed.stdout)
     assert answer["duplicate"] is False, pushed.stdout + pushed.stderr

@@ -130,6 +130,8 @@ def test_one_article_is_one_trace_across_the_four_services_and_its_delivery(
         about = [line for line in lines if line.get("article_id") == article_id]
         assert about, f"{name} logged nothing about {article_id}"
         assert all(line.get("trace_id") == trace_id for line in about), (name, about)
-    notify_lines = [json.loads(line) for line in logs["notify"].splitlines() if line.startswith("{")]
+    notify_lines = [
+        json.loads(line) for line in logs["notify"].splitlines() if line.startswith("{")
+    ]
     attempts = [line for line in notify_lines if line["msg"].startswith("delivery attempt")]
     assert [line.get("trace_id") for line in attempts] == [trace_id]

@@ -27,14 +27,10 @@ TRACEPARENT = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def article(n: int) -> bytes:
-    return encode(
-        RawArticle(article_id=f"a{n}", body=f"第{n}篇", received_at=datetime.now(UTC))
-    )
+    return encode(RawArticle(article_id=f"a{n}", body=f"第{n}篇", received_at=datetime.now(UTC)))
 
 
-async def consume(
-    servers: str, topic: str, group: str, fixed: bool, expected: int
-) -> list[str]:
+async def consume(servers: str, topic: str, group: str, fixed: bool, expected: int) -> list[str]:
     """Run a consumer loop over ``topic`` until it has taken ``expected`` messages; before
     the fix, articles a1 and a2 are poison."""
     handled: list[str] = []
@@ -105,8 +101,13 @@ def test_list_show_and_replay_dead_letters(
         publish(
             servers,
             topic,
-            [(b"broken", b'{"article_id": "x"'), (b"a0", article(0)), (b"a1", article(1)),
-             (b"a2", article(2)), (b"a3", article(3))],
+            [
+                (b"broken", b'{"article_id": "x"'),
+                (b"a0", article(0)),
+                (b"a1", article(1)),
+                (b"a2", article(2)),
+                (b"a3", article(3)),
+            ],
         )
     )
     handled = asyncio.run(consume(servers, topic, "before-fix", fixed=False, expected=5))
@@ -136,8 +137,13 @@ def test_list_show_and_replay_dead_letters(
     assert "replayed 0 of 3" in none
 
     done = run(
-        capsys, "replay", "articles.raw", "--reason", "poison",
-        "--since", started.strftime("%Y-%m-%dT%H:%M:%S"),
+        capsys,
+        "replay",
+        "articles.raw",
+        "--reason",
+        "poison",
+        "--since",
+        started.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     assert f"replayed 2 of 3 dead letters (2 to {topic})" in done
 

@@ -93,7 +93,13 @@ def test_one_image_runs_any_service_by_module() -> None:
     local = [a for a in by_kind["COPY"] if not a.startswith("--from=")]
     copied = {name for argument in local for name in argument.split()[:-1]}
     assert copied == {
-        "pyproject.toml", "LICENSE", "NOTICE", "package.json", "package-lock.json", "services", "tools"
+        "pyproject.toml",
+        "LICENSE",
+        "NOTICE",
+        "package.json",
+        "package-lock.json",
+        "services",
+        "tools",
     }
     assert all((ROOT / name).exists() for name in copied)
     staged = [a for a in by_kind["COPY"] if a.startswith("--from=web-assets")]

@@ -33,11 +33,15 @@ class Sentence:
 #: the suffix of a group named after its hospital (the group resolves to the hospital)
 _EPONYMOUS_GROUP = re.compile(r"(?:医疗集团|医院集团|医疗健康集团|健康集团)$")
 #: a group formed or joined where it is named: "A医疗集团成立", "成为A医院集团成员医院"
-_GROUP_FORMED_AFTER = re.compile(r"[”\"」]?(?:正式|隆重|顺利)?(?:成立|揭牌|挂牌|组建|启动|成员)"
-                                 r"|(?:首家|第[一二三四五六七八九十\d]+家)?(?:分院|院区)")
+_GROUP_FORMED_AFTER = re.compile(
+    r"[”\"」]?(?:正式|隆重|顺利)?(?:成立|揭牌|挂牌|组建|启动|成员)"
+    r"|(?:首家|第[一二三四五六七八九十\d]+家)?(?:分院|院区)"
+)
 _GROUP_JOINED_BEFORE = re.compile(r"(?:加入|成为|纳入|组建|成立)[^,。;]{0,2}$")
 #: a branch unveiled right where it is named, with no host: "A分院、B分院同时揭牌成立"
-_UNVEILED_HERE = re.compile(r"(?:、[^、,。;在]{2,12}?(?:分院|院区))*(?:同时|正式|隆重|顺利)?(?:揭牌|挂牌|成立)")
+_UNVEILED_HERE = re.compile(
+    r"(?:、[^、,。;在]{2,12}?(?:分院|院区))*(?:同时|正式|隆重|顺利)?(?:揭牌|挂牌|成立)"
+)
 #: a branch named as a branch of an alliance: 长兴县人民医院医共体洪桥分院
 _ALLIANCE_BRANCH = re.compile(r"(医共体|医联体|医疗集团|医院集团)\S{0,8}?(分院|院区)$")
 
@@ -80,7 +84,9 @@ def split_sentences(text: str) -> list[Sentence]:
             continue
         start = m.start() + raw.index(stripped[0])
         for a, b in _cut(stripped):
-            out.append(Sentence(len(out), start + a, start + b, stripped[a:b], m.start() < first_line_end))
+            out.append(
+                Sentence(len(out), start + a, start + b, stripped[a:b], m.start() < first_line_end)
+            )
     return out
 
 
@@ -90,7 +96,7 @@ def _cut(s: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     pos = 0
     while len(s) - pos > MAX_SENTENCE:
-        window = s[pos + MAX_SENTENCE // 2: pos + MAX_SENTENCE]
+        window = s[pos + MAX_SENTENCE // 2 : pos + MAX_SENTENCE]
         breaks = [m.end() for m in _SOFT_BREAK.finditer(window)]
         cut = pos + MAX_SENTENCE // 2 + breaks[-1] if breaks else pos + MAX_SENTENCE
         spans.append((pos, cut))
@@ -114,9 +120,15 @@ def _writer_signs(text: str, mentions: list[Mention]) -> bool:
     for m in mentions:
         if m.kind == "pronoun":
             floor, ceiling = max(0, m.start - 200), min(len(text), m.end + 200)
-            start = max(text.rfind("。", floor, m.start), text.rfind("\n", floor, m.start), floor - 1) + 1
-            end = min(k for k in (text.find("。", m.end, ceiling), text.find("\n", m.end, ceiling), ceiling)
-                      if k >= 0)
+            start = (
+                max(text.rfind("。", floor, m.start), text.rfind("\n", floor, m.start), floor - 1)
+                + 1
+            )
+            end = min(
+                k
+                for k in (text.find("。", m.end, ceiling), text.find("\n", m.end, ceiling), ceiling)
+                if k >= 0
+            )
             if _SIGNS.search(text, start, end):
                 return True
     return False
@@ -185,14 +197,14 @@ class ArticleText:
                 continue
             if m.plaque:
                 owners |= self._owners(m.name)
-                parts.append(_plain(self.text[pos:m.start]) + "〔牌〕")
-                masked.append(_plain(self.text[pos:m.end]))
+                parts.append(_plain(self.text[pos : m.start]) + "〔牌〕")
+                masked.append(_plain(self.text[pos : m.end]))
                 pos = m.end
                 continue
             inst = self._inst_of(m)
             if inst < 0 or m.plural:
                 continue  # "九家上海中医药大学附属医院": a kind of institution, counted
-            gap = _plain(self.text[pos:m.start])
+            gap = _plain(self.text[pos : m.start])
             if ids and ids[-1] == inst and _OPEN_GAP.fullmatch(gap):
                 close = _CLOSE_GAP.match(self.text, m.end)
                 if close is not None and close.end() <= s.end:
@@ -214,24 +226,38 @@ class ArticleText:
             parts.append(f"〔{len(ids)}〕")
             group = _EPONYMOUS_GROUP.search(m.name)
             # "A医疗集团成立", "成为北京儿童医院集团成员": A's group, named as one
-            cuts = [] if group is None else [group.start()] + (
-                [len(m.name) - 2] if m.name.endswith("医院集团") else [])
-            cut = next((k for k in cuts if any(same_institution(m.name[:k], n)
-                                               for n in self.insts[inst].names)), None)
+            cuts = (
+                []
+                if group is None
+                else [group.start()] + ([len(m.name) - 2] if m.name.endswith("医院集团") else [])
+            )
+            cut = next(
+                (
+                    k
+                    for k in cuts
+                    if any(same_institution(m.name[:k], n) for n in self.insts[inst].names)
+                ),
+                None,
+            )
             named_group = m.name[cut:] if cut is not None else ""
             parts.append(named_group)
             # "A医共体B分院": the branch's name says what it belongs to (for the type)
             branch_kind = _ALLIANCE_BRANCH.search(m.name)
             kind = "医院集团" if named_group == "集团" else named_group  # 北京儿童医院集团
-            if kind and not (_GROUP_FORMED_AFTER.match(self.text, m.end, s.end)
-                             or _GROUP_JOINED_BEFORE.search(self.text, s.start, m.start)):
+            if kind and not (
+                _GROUP_FORMED_AFTER.match(self.text, m.end, s.end)
+                or _GROUP_JOINED_BEFORE.search(self.text, s.start, m.start)
+            ):
                 kind = ""  # "与A医疗健康集团签署合作协议": the group is a party, not what is formed
-            masked.append(gap + "〔〕" + (kind or (branch_kind.group(1) + branch_kind.group(2)
-                                                          if branch_kind else "")))
+            masked.append(
+                gap
+                + "〔〕"
+                + (kind or (branch_kind.group(1) + branch_kind.group(2) if branch_kind else ""))
+            )
             ids.append(inst)
             pos = m.end
-        parts.append(_plain(self.text[pos:s.end]))
-        masked.append(_plain(self.text[pos:s.end]))
+        parts.append(_plain(self.text[pos : s.end]))
+        masked.append(_plain(self.text[pos : s.end]))
         return View(s, "".join(parts), ids, owners, via_gov, branches, builders, "".join(masked))
 
     def _owners(self, plaque: str) -> set[int]:
@@ -242,7 +268,10 @@ class ArticleText:
         for inst in self.insts:
             for name in inst.names:
                 at = plaque.find(name) if len(name) >= 4 else -1
-                if at == 0 or at > 0 and (_ROLE_AFTER.match(plaque, at + len(name))
-                                          or at + len(name) == len(plaque)):
+                if (
+                    at == 0
+                    or at > 0
+                    and (_ROLE_AFTER.match(plaque, at + len(name)) or at + len(name) == len(plaque))
+                ):
                     found.add(inst.index)
         return found

@@ -98,21 +98,32 @@ def writer_of(text: str, res: Resolution, owner: str = "") -> int | None:
 
 
 def _writer_beside(text: str, res: Resolution) -> int | None:
-    """"我院与舟曲县人民医院签订协议, …兰大一院副院长…参加": the institution named beside 我院
+    """ "我院与舟曲县人民医院签订协议, …兰大一院副院长…参加": the institution named beside 我院
     in its sentences, never as its counterpart, is 我院."""
     votes: dict[int, int] = {}
     partners: set[int] = set()
-    named = sorted((m for m in res.mentions if m.kind in ("name", "alias") and m.inst >= 0),
-                   key=lambda m: m.start)
+    named = sorted(
+        (m for m in res.mentions if m.kind in ("name", "alias") and m.inst >= 0),
+        key=lambda m: m.start,
+    )
     starts = [m.start for m in named]
     for p in (m for m in res.mentions if m.kind == "pronoun"):
         floor = max(0, p.start - 400)
-        start = max(text.rfind("。", floor, p.start), text.rfind("\n", floor, p.start), floor - 1) + 1
-        end = min(k for k in (text.find("。", p.end, p.end + 400), text.find("\n", p.end, p.end + 400),
-                              min(len(text), p.end + 400)) if k >= 0)
-        for m in named[bisect.bisect_left(starts, start):bisect.bisect_left(starts, end)]:
+        start = (
+            max(text.rfind("。", floor, p.start), text.rfind("\n", floor, p.start), floor - 1) + 1
+        )
+        end = min(
+            k
+            for k in (
+                text.find("。", p.end, p.end + 400),
+                text.find("\n", p.end, p.end + 400),
+                min(len(text), p.end + 400),
+            )
+            if k >= 0
+        )
+        for m in named[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]:
             if m.end <= end:
-                gap = text[min(p.end, m.end):max(p.start, m.start)]
+                gap = text[min(p.end, m.end) : max(p.start, m.start)]
                 if re.fullmatch(r"\s*(?:与|和|同|及|、)\s*", gap):
                     partners.add(m.inst)
                 elif _STAFF.match(text, m.end):
@@ -128,7 +139,10 @@ def extract(article: ArticleInput, models: Models | None = None) -> ExtractionRe
     a = analyse(article)
     decision: Decision = decide(a.features, models or trained_models())
     events = EventWriter(a.article, a.features, a.places, a.reference).events(decision)
-    return ExtractionResult(relevant=bool(events) or unnamed_but_sure(decision),
-                            events=events,
-                            extractor_version=EXTRACTOR_VERSION, text=a.text,
-                            truncated=decision.truncated)
+    return ExtractionResult(
+        relevant=bool(events) or unnamed_but_sure(decision),
+        events=events,
+        extractor_version=EXTRACTOR_VERSION,
+        text=a.text,
+        truncated=decision.truncated,
+    )

@@ -14,8 +14,20 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-              "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 
 
 def cn_number(text: str) -> int | None:
@@ -41,11 +53,17 @@ _NUM = r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})"
 #: characters; the lookahead lets the engine skip every other position at once (10x faster)
 _DATE = re.compile(
     r"(?=[\d〇零一二三四五六七八九十两当同今去本次翌上这昨前])(?:"
-    r"(?P<ymd>(?P<y1>(?:19|20)\d{2})\s*年\s*(?P<m1>" + _NUM + r")\s*月(?:\s*(?P<d1>" + _NUM
+    r"(?P<ymd>(?P<y1>(?:19|20)\d{2})\s*年\s*(?P<m1>"
+    + _NUM
+    + r")\s*月(?:\s*(?P<d1>"
+    + _NUM
     + r")\s*[日号])?)"
     r"|(?P<iso>(?<!\d)(?P<y2>(?:19|20)\d{2})[-./](?P<m2>\d{1,2})[-./](?P<d2>\d{1,2})(?!\d))"
-    r"|(?P<md>(?:(?P<rel>当年|同年|今年|去年|本年|次年|翌年)|(?<![\d年月]))(?P<m3>" + _NUM
-    + r")\s*月\s*(?P<d3>" + _NUM + r")\s*[日号])"
+    r"|(?P<md>(?:(?P<rel>当年|同年|今年|去年|本年|次年|翌年)|(?<![\d年月]))(?P<m3>"
+    + _NUM
+    + r")\s*月\s*(?P<d3>"
+    + _NUM
+    + r")\s*[日号])"
     r"|(?P<ym>(?P<rel2>当年|同年|今年|去年|次年)(?P<m4>" + _NUM + r")月)"
     r"|(?P<yo>(?P<y5>(?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)(?P<end>年?底|末|初|年初|年末)?)"
     r"|(?P<mpart>(?<![\d年月])(?P<m6>" + _NUM + r")\s*月\s*(?:初|上旬|中旬|下旬|底|末|中|份))"
@@ -178,7 +196,9 @@ def find_dates(text: str, reference: dt.date | None) -> list[DateMention]:
             else:
                 sunday = monday + dt.timedelta(days=6)
                 if sunday.month == monday.month:  # the week lies within one month
-                    out.append(DateMention(m.start(), m.end(), monday.year, monday.month, None, False))
+                    out.append(
+                        DateMention(m.start(), m.end(), monday.year, monday.month, None, False)
+                    )
             continue
         elif m.group("paren"):
             if reference is None:
@@ -187,7 +207,9 @@ def find_dates(text: str, reference: dt.date | None) -> list[DateMention]:
             day_of = _day_before(reference, number) if number else None
             if day_of is None:
                 continue
-            out.append(DateMention(m.start(), m.end(), day_of.year, day_of.month, day_of.day, False))
+            out.append(
+                DateMention(m.start(), m.end(), day_of.year, day_of.month, day_of.day, False)
+            )
             continue
         else:
             word = m.group("relday")

@@ -61,16 +61,23 @@ class Decision:
 
 
 def pair_scores(fx: ArticleFeatures, models: Models) -> dict[tuple[int, int], float]:
-    return {(a, b): models.pair.probability(fx.pair(a, b))
-            for a in fx.candidates for b in fx.candidates if a != b}
+    return {
+        (a, b): models.pair.probability(fx.pair(a, b))
+        for a in fx.candidates
+        for b in fx.candidates
+        if a != b
+    }
 
 
-def relevance_features(fx: ArticleFeatures, models: Models,
-                       scored: dict[tuple[int, int], float]) -> dict[str, float]:
+def relevance_features(
+    fx: ArticleFeatures, models: Models, scored: dict[tuple[int, int], float]
+) -> dict[str, float]:
     """The article's own features and what the pair and lead models make of it."""
     out = fx.article()
     out["max_pair"] = max(scored.values(), default=0.0)
-    out["max_lead"] = max((models.lead.probability(fx.unary(i)) for i in fx.candidates), default=0.0)
+    out["max_lead"] = max(
+        (models.lead.probability(fx.unary(i)) for i in fx.candidates), default=0.0
+    )
     return out
 
 
@@ -92,8 +99,11 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
     if not accepted:
         # a relevant article reports its formation: its best pair of parties named in the clause
         # of a reported trigger ("A与B签约共建医联体") stands even if the model is unsure
-        clause_pairs = [(s, p) for p, s in scored.items()
-                        if fx.cues.cooc_clause[p] and fx.stated(*p) is not False and fx.roles_allow(*p)]
+        clause_pairs = [
+            (s, p)
+            for p, s in scored.items()
+            if fx.cues.cooc_clause[p] and fx.stated(*p) is not False and fx.roles_allow(*p)
+        ]
         if clause_pairs:
             best, (lead, member) = max(clause_pairs)
             cued = fx.cues.member_event
@@ -114,16 +124,24 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
         # a second formation told alike ("A与B签订…;同日,C与D签订…"): its lead reads exactly
         # as the main one, with parties of its own
         taken = {x for p in inferred if p[0] == main for x in p}
-        mains |= {a for (a, b), s in inferred.items()
-                  if s >= best - TIE and a not in taken and b not in taken}
-        accepted = {p: s for p, s in accepted.items()
-                    if p[0] in mains or fx.stated(*p) is True or s >= OTHER_LEAD}
+        mains |= {
+            a
+            for (a, b), s in inferred.items()
+            if s >= best - TIE and a not in taken and b not in taken
+        }
+        accepted = {
+            p: s
+            for p, s in accepted.items()
+            if p[0] in mains or fx.stated(*p) is True or s >= OTHER_LEAD
+        }
     # an institution is a lead or a member, not both: its strongest pair decides
     role: dict[int, tuple[str, float]] = {}
     for (a, b), s in sorted(accepted.items(), key=lambda t: -t[1]):
         role.setdefault(a, ("lead", s))
         role.setdefault(b, ("member", s))
-    pairs = {p: s for p, s in accepted.items() if role[p[0]][0] == "lead" and role[p[1]][0] == "member"}
+    pairs = {
+        p: s for p, s in accepted.items() if role[p[0]][0] == "lead" and role[p[1]][0] == "member"
+    }
     by_lead: dict[int, dict[int, float]] = {}
     for (a, b), s in pairs.items():
         by_lead.setdefault(a, {})[b] = s
@@ -150,18 +168,38 @@ def decide(fx: ArticleFeatures, models: Models) -> Decision:
             # members the text names as joining an alliance: its lead is the one whose alliance
             # the same article names in an event ("A麻醉科专科联盟新成员授牌…B、C获授牌"), else
             # it goes unnamed ("为A、B等11家成员单位授牌"): an event without a lead
-            owners = [i for i in fx.candidates if fx.cues.named_alliance[i] and fx.cues.lead_event[i]
-                      and i not in joined and all(fx.roles_allow(i, b) for b in joined)]
-            return Decision(True, relevance, (Choice(owners[:1] if len(owners) == 1 else [], joined,
-                                                     relevance),))
+            owners = [
+                i
+                for i in fx.candidates
+                if fx.cues.named_alliance[i]
+                and fx.cues.lead_event[i]
+                and i not in joined
+                and all(fx.roles_allow(i, b) for b in joined)
+            ]
+            return Decision(
+                True,
+                relevance,
+                (Choice(owners[:1] if len(owners) == 1 else [], joined, relevance),),
+            )
         leads.sort(reverse=True)
         if leads and leads[0][0] >= models.lead.threshold:
             # co-leads: others the text itself names as leading ("由A与B共同牵头")
-            chosen = [leads[0][1]] + [i for p, i in leads[1:] if p >= models.lead.threshold
-                                      and fx.unary(i)["lead_cue"] and fx.unary(leads[0][1])["lead_cue"]]
+            chosen = [leads[0][1]] + [
+                i
+                for p, i in leads[1:]
+                if p >= models.lead.threshold
+                and fx.unary(i)["lead_cue"]
+                and fx.unary(leads[0][1])["lead_cue"]
+            ]
             # the institutions the text says join, join the alliance of the article's lead
-            joining = [i for i in fx.candidates if fx.cues.member_event[i] and not fx.cues.lead_event[i]
-                       and i not in chosen and all(fx.roles_allow(a, i) for a in chosen)]
+            joining = [
+                i
+                for i in fx.candidates
+                if fx.cues.member_event[i]
+                and not fx.cues.lead_event[i]
+                and i not in chosen
+                and all(fx.roles_allow(a, i) for a in chosen)
+            ]
             choices.append(Choice(chosen, joining, leads[0][0] * relevance))
     choices.sort(key=lambda c: -c.confidence)
     truncated = len(choices) > MAX_EVENTS
@@ -179,8 +217,9 @@ def unnamed_but_sure(decision: Decision) -> bool:
 class EventWriter:
     """Turns choices into contract events: evidence, type, specialty, date, places."""
 
-    def __init__(self, art: ArticleText, fx: ArticleFeatures, ctx: PlaceContext,
-                 reference: dt.date | None) -> None:
+    def __init__(
+        self, art: ArticleText, fx: ArticleFeatures, ctx: PlaceContext, reference: dt.date | None
+    ) -> None:
         self.art = art
         self.fx = fx
         self.ctx = ctx
@@ -194,12 +233,17 @@ class EventWriter:
             for i in v.insts():
                 self.views_of.setdefault(i, []).append(k)
         self._date_starts = [d.start for d in self.dates]
-        self._ranked: dict[tuple[tuple[int, ...], tuple[int, ...], bool],
-                           list[tuple[tuple[int, ...], View]]] = {}
+        self._ranked: dict[
+            tuple[tuple[int, ...], tuple[int, ...], bool], list[tuple[tuple[int, ...], View]]
+        ] = {}
 
     def events(self, decision: Decision) -> tuple[AllianceEvent, ...]:
-        return tuple(self._event(part) for c in decision.choices for part in self._by_date(c)
-                     if self._named(part.leads) or self._named(part.members))
+        return tuple(
+            self._event(part)
+            for c in decision.choices
+            for part in self._by_date(c)
+            if self._named(part.leads) or self._named(part.members)
+        )
 
     def _named(self, insts: list[int]) -> list[int]:
         """The institutions the article names (not an unnamed writer's "我院")."""
@@ -213,8 +257,11 @@ class EventWriter:
         for m in c.members:
             ranked = self._sentences(Choice(c.leads, [m], c.confidence), by_member=True)
             evidence = ranked[0][1] if ranked else self.art.views[0]
-            inside = [d for d in self._dates_in(evidence.sentence.start, evidence.sentence.end)
-                      if d.precision == 2]
+            inside = [
+                d
+                for d in self._dates_in(evidence.sentence.start, evidence.sentence.end)
+                if d.precision == 2
+            ]
             day = inside[0].iso() if len(inside) == 1 else None
             days.setdefault(day, []).append(m)
         if len([d for d in days if d is not None]) < 2:
@@ -240,10 +287,19 @@ class EventWriter:
             v, f = self.art.views[k], self.fx.flags[k]
             here = set(v.insts())
             both = bool(leads & here) and (bool(members & here) or not members)
-            clause = any(bool(leads & set(ids)) and (bool(members & set(ids)) or not members)
-                         for ids in self._trigger_clause_insts(v))
-            key = (int(both and clause and f.event), int(both and f.event), int(f.event), int(both),
-                   int(f.formation), int(self._date_inside(v) is not None), int(not v.sentence.title))
+            clause = any(
+                bool(leads & set(ids)) and (bool(members & set(ids)) or not members)
+                for ids in self._trigger_clause_insts(v)
+            )
+            key = (
+                int(both and clause and f.event),
+                int(both and f.event),
+                int(f.event),
+                int(both),
+                int(f.formation),
+                int(self._date_inside(v) is not None),
+                int(not v.sentence.title),
+            )
             out.append((key, v))
         out.sort(key=lambda t: t[0], reverse=True)  # stable: the earlier sentence on ties
         self._ranked[memo] = out
@@ -264,9 +320,17 @@ class EventWriter:
 
     def _type(self, c: Choice, evidence: View) -> EventType:
         others = [v.masked for key, v in self._sentences(c)[1:] if key[2]]
-        first = next((v.masked for v, f in zip(self.art.views, self.fx.flags, strict=True)
-                      if f.event and not v.sentence.title), "")
-        return event_type(evidence.masked, self.title.masked if self.title else "", others + [first])
+        first = next(
+            (
+                v.masked
+                for v, f in zip(self.art.views, self.fx.flags, strict=True)
+                if f.event and not v.sentence.title
+            ),
+            "",
+        )
+        return event_type(
+            evidence.masked, self.title.masked if self.title else "", others + [first]
+        )
 
     def _specialty(self, evidence: View, etype: EventType, lead: int) -> str | None:
         spec = alliance_specialty(evidence.sentence.text)
@@ -275,7 +339,9 @@ class EventWriter:
                 spec = alliance_specialty(self.title.sentence.text)
             if spec is None and self.article_specialties:
                 # the most named; of equals, the first named (a set's order varies per process)
-                spec = max(dict.fromkeys(self.article_specialties), key=self.article_specialties.count)
+                spec = max(
+                    dict.fromkeys(self.article_specialties), key=self.article_specialties.count
+                )
         if spec is None:
             spec = hospital_specialty(self.art.insts[lead].name)
         return spec
@@ -286,8 +352,10 @@ class EventWriter:
             # a news-agency dateline ("新华网乌鲁木齐7月10日电") dates the report, not the event
             inside = [d for d in inside if not _DATELINE_TAIL.match(self.art.text, d.end)] or inside
         # "继8月10日…签署协议后,…": that date is the earlier event's
-        earlier = [m.span() for m in _EARLIER_EVENT.finditer(self.art.text, v.sentence.start,
-                                                              v.sentence.end)]
+        earlier = [
+            m.span()
+            for m in _EARLIER_EVENT.finditer(self.art.text, v.sentence.start, v.sentence.end)
+        ]
         inside = [d for d in inside if not any(a <= d.start < b for a, b in earlier)]
         if inside:
             return max(inside, key=lambda d: (not d.iso_format, d.precision, -d.start))
@@ -298,15 +366,18 @@ class EventWriter:
         if inside is not None:
             return inside
         start = v.sentence.start
-        before = [d for d in self._dates_in(start - 1200, start) if d.precision == 2
-                  and not self._header_date(d)]
+        before = [
+            d
+            for d in self._dates_in(start - 1200, start)
+            if d.precision == 2 and not self._header_date(d)
+        ]
         return before[-1] if before else None
 
     def _header_date(self, d: DateMention) -> bool:
         text = self.art.text
         line_start = text.rfind("\n", max(0, d.start - 60), d.start) + 1 if d.start > 60 else 0
         line_end = text.find("\n", d.end, d.end + 60)
-        line = text[line_start: line_end if line_end >= 0 else d.end + 60]
+        line = text[line_start : line_end if line_end >= 0 else d.end + 60]
         return len(line) < 60 and not re.search(r"[,。]", line)
 
     def _event(self, c: Choice) -> AllianceEvent:
@@ -352,5 +423,10 @@ class EventWriter:
         province, city, county = place.province, place.city, place.county
         if province and not place.strong and home and province != home:
             province = city = county = None
-        return InstitutionMention(name=inst.name, aliases=inst.aliases, province=province or home,
-                                  city=city, county=county)
+        return InstitutionMention(
+            name=inst.name,
+            aliases=inst.aliases,
+            province=province or home,
+            city=city,
+            county=county,
+        )

@@ -79,23 +79,38 @@ def sentence_flags(v: View, old_years: bool = False) -> SentenceFlags:
     t = v.template
     f = SentenceFlags()
     f.alliance_noun = bool(cues.ALLIANCE_NOUN.search(t))
-    f.negative = bool(cues.NEGATIVE_DOMAIN.search(t) or cues.AFFILIATION.search(v.sentence.text)
-                      or cues.REGIONAL_CENTRE.search(t) and not cues.STRONG_ALLIANCE.search(t))
+    f.negative = bool(
+        cues.NEGATIVE_DOMAIN.search(t)
+        or cues.AFFILIATION.search(v.sentence.text)
+        or cues.REGIONAL_CENTRE.search(t)
+        and not cues.STRONG_ALLIANCE.search(t)
+    )
     f.meeting = bool(cues.MEETING.search(t))
     for m in cues.TRIGGER.finditer(t):
-        if cues.WEAK_TRIGGER.fullmatch(m.group()[:2]) and not f.alliance_noun \
-                and not cues.SIGNING.search(m.group()):
+        if (
+            cues.WEAK_TRIGGER.fullmatch(m.group()[:2])
+            and not f.alliance_noun
+            and not cues.SIGNING.search(m.group())
+        ):
             continue  # "举行合作签约仪式" still reports a signing
         clause_start = max(t.rfind(",", 0, m.start()), t.rfind(":", 0, m.start())) + 1
-        before = t[clause_start:m.start()]
-        after = t[m.end():m.end() + 8]
+        before = t[clause_start : m.start()]
+        after = t[m.end() : m.end() + 8]
         # "A托管的B": a trigger before 的 describes what already is, it reports no event
-        modal = bool(cues.PLAN.search(before) or cues.HISTORY.search(before)
-                     or cues.HISTORY_AFTER.match(after) or after.startswith("的") or old_years
-                     or cues.PLAN_SENTENCE.search(t[:clause_start]) and "了" not in t[clause_start:m.end() + 1]
-                     or cues.RENEWAL.search(t[clause_start:m.end() + 2]))
+        modal = bool(
+            cues.PLAN.search(before)
+            or cues.HISTORY.search(before)
+            or cues.HISTORY_AFTER.match(after)
+            or after.startswith("的")
+            or old_years
+            or cues.PLAN_SENTENCE.search(t[:clause_start])
+            and "了" not in t[clause_start : m.end() + 1]
+            or cues.RENEWAL.search(t[clause_start : m.end() + 2])
+        )
         if not modal:
-            end = min((k for k in (t.find(",", m.end()), t.find(":", m.end())) if k >= 0), default=len(t))
+            end = min(
+                (k for k in (t.find(",", m.end()), t.find(":", m.end())) if k >= 0), default=len(t)
+            )
             f.clauses.append((clause_start, end))
         if not f.formation or f.modal:
             f.formation = True
@@ -113,7 +128,9 @@ def _ids(group: str | None, view: View) -> list[int]:
 
 
 #: a sentence that goes on about the parties of the one before: "会上签订了…协议"
-_CARRY_ON = re.compile(r"^(?:会上|会后|随后|仪式上|签约仪式上|当天|当日|双方|两院|其间|活动中|此次)")
+_CARRY_ON = re.compile(
+    r"^(?:会上|会后|随后|仪式上|签约仪式上|当天|当日|双方|两院|其间|活动中|此次)"
+)
 
 
 def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, float]) -> Cues:
@@ -187,7 +204,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         if speaker:
             subject = v.ids[int(speaker.group("k"))]
             for m in cues.SUPPORT_TO.finditer(t, speaker.end()):
-                before = t[speaker.end():m.start()]
+                before = t[speaker.end() : m.start()]
                 if cues.OTHER_GIVER.search(before) or cues.ID.search(before[-6:]):
                     continue  # someone else gives it, or the subject is the one helped
                 for b in _ids(m.group("mem"), v):
@@ -227,8 +244,15 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         if f.formation and not f.modal:
             for k, builder in v.builders.items():
                 at = t.index(f"〔{k}〕")
-                unveiled = re.match(r"[”\"」]?(?:、〔\d+〕)*(?:同时)?" + cues.UNVEILED, t[at + len(f"〔{k}〕"):])
-                if k not in hosted and builder != v.ids[k] and unveiled and not t[:at].endswith("在"):
+                unveiled = re.match(
+                    r"[”\"」]?(?:、〔\d+〕)*(?:同时)?" + cues.UNVEILED, t[at + len(f"〔{k}〕") :]
+                )
+                if (
+                    k not in hosted
+                    and builder != v.ids[k]
+                    and unveiled
+                    and not t[:at].endswith("在")
+                ):
                     # "A集团双峰县中医医院揭牌": A builds it with the hospital named after the place
                     c.branch_host[(builder, v.ids[k])] += 1
                     c.lead[builder] += 1
@@ -244,7 +268,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 c.member_event[host] += weight
         for k in v.branches:
             # "A集团邵阳县医院(邵阳县中医医院)": the hospital named in brackets is where A built
-            inner = re.match(r"\(〔(\d+)〕\)", t[t.index(f"〔{k}〕") + len(f"〔{k}〕"):])
+            inner = re.match(r"\(〔(\d+)〕\)", t[t.index(f"〔{k}〕") + len(f"〔{k}〕") :])
             if inner is not None:
                 host = v.ids[int(inner.group(1))]
                 if host != v.ids[k]:
@@ -266,10 +290,15 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 if a != b:
                     c.parties[(a, b)] += 1
             for m in cues.PAIRWISE.finditer(t):
-                if "分别" not in t[m.end():m.end() + 30] and "分别" not in t[max(0, m.start() - 8):m.start()]:
+                if (
+                    "分别" not in t[m.end() : m.end() + 30]
+                    and "分别" not in t[max(0, m.start() - 8) : m.start()]
+                ):
                     continue
-                pairs = [(_ids(x.group("a"), v)[0], _ids(x.group("b"), v)[0])
-                         for x in cues.PAIR_IN_LIST.finditer(m.group())]
+                pairs = [
+                    (_ids(x.group("a"), v)[0], _ids(x.group("b"), v)[0])
+                    for x in cues.PAIR_IN_LIST.finditer(m.group())
+                ]
                 listed = {i for p in pairs for i in p}
                 # parallel pairs keep one order: the side that ranks higher overall leads in each
                 order = sum(levels.get(a, 2.5) - levels.get(b, 2.5) for a, b in pairs)
@@ -328,23 +357,49 @@ def _read_structure(c: Cues, views: list[View], flags: list[SentenceFlags]) -> N
             c.member_event[b] += 1
 
 
-def _dated_before(v: View, dates: list[DateMention], starts: list[int], ref_year: int | None) -> bool:
+def _dated_before(
+    v: View, dates: list[DateMention], starts: list[int], ref_year: int | None
+) -> bool:
     """The sentence names a year well before the article's: "2015年3月,A与B签约" in 2023."""
     if ref_year is None:
         return False
     s = v.sentence
-    inside = dates[bisect.bisect_left(starts, s.start):bisect.bisect_left(starts, s.end)]
-    return any(d.explicit_year and d.year is not None and d.year < ref_year - 1 and d.end <= s.end
-               for d in inside)
+    inside = dates[bisect.bisect_left(starts, s.start) : bisect.bisect_left(starts, s.end)]
+    return any(
+        d.explicit_year and d.year is not None and d.year < ref_year - 1 and d.end <= s.end
+        for d in inside
+    )
 
 
 #: what the pair model weighs of each side (the rest of :meth:`ArticleFeatures.unary` feeds
 #: the lead model): a small set, because 120 articles cannot weigh more
-_LEAD_SIDE = ("lead_cue", "lead_cue_any", "member_cue_any", "named_alliance", "founded_at",
-              "plaque_owner", "writer", "count", "trigger_clause",
-              "formation_only_modal", "venue", "branch", "relative")
-_MEMBER_SIDE = ("member_cue", "member_cue_any", "lead_cue_any", "trigger_clause",
-                "formation_only_modal", "venue", "writer", "count", "branch", "relative")
+_LEAD_SIDE = (
+    "lead_cue",
+    "lead_cue_any",
+    "member_cue_any",
+    "named_alliance",
+    "founded_at",
+    "plaque_owner",
+    "writer",
+    "count",
+    "trigger_clause",
+    "formation_only_modal",
+    "venue",
+    "branch",
+    "relative",
+)
+_MEMBER_SIDE = (
+    "member_cue",
+    "member_cue_any",
+    "lead_cue_any",
+    "trigger_clause",
+    "formation_only_modal",
+    "venue",
+    "writer",
+    "count",
+    "branch",
+    "relative",
+)
 
 
 def _log(n: float) -> float:
@@ -354,21 +409,33 @@ def _log(n: float) -> float:
 class ArticleFeatures:
     """Features of one article, its candidate institutions and their ordered pairs."""
 
-    def __init__(self, art: ArticleText, levels: dict[int, float], dates: list[DateMention],
-                 reference: dt.date | None) -> None:
+    def __init__(
+        self,
+        art: ArticleText,
+        levels: dict[int, float],
+        dates: list[DateMention],
+        reference: dt.date | None,
+    ) -> None:
         self.art = art
         self.levels = levels
         self.dates = dates
         years = [d.year for d in dates if d.explicit_year and d.year]
         ref_year = reference.year if reference else (max(years) if years else None)
         starts = [d.start for d in dates]
-        self.flags = [sentence_flags(v, _dated_before(v, dates, starts, ref_year)) for v in art.views]
+        self.flags = [
+            sentence_flags(v, _dated_before(v, dates, starts, ref_year)) for v in art.views
+        ]
         last_formation = -10
         for k, (v, f) in enumerate(zip(art.views, self.flags, strict=True)):
             if f.event:
                 last_formation = k
-            elif not f.formation and k - last_formation <= 2 and v.ids \
-                    and cues.STRUCTURE.search(v.template) and not f.negative:
+            elif (
+                not f.formation
+                and k - last_formation <= 2
+                and v.ids
+                and cues.STRUCTURE.search(v.template)
+                and not f.negative
+            ):
                 # "联盟由A牵头, 首批成员单位包括B、C": the alliance just formed, described
                 f.formation = True
                 f.alliance_noun = True
@@ -402,9 +469,18 @@ class ArticleFeatures:
                 self.first_event_sentence = set(v.insts())
                 seen_event = True
         self.counts = counts
-        relevant = [i for i in counts if (self.in_formation[i] or i in self.in_title
-                    or self.cues.lead[i] or self.cues.member[i]) and i not in self.cues.hosted_builds
-                    and self.cues.background[i] < counts[i]]
+        relevant = [
+            i
+            for i in counts
+            if (
+                self.in_formation[i]
+                or i in self.in_title
+                or self.cues.lead[i]
+                or self.cues.member[i]
+            )
+            and i not in self.cues.hosted_builds
+            and self.cues.background[i] < counts[i]
+        ]
         relevant.sort(key=lambda i: (-self.in_event[i], -counts[i], self.first_position[i]))
         self.candidates = relevant[:MAX_CANDIDATES]
         top = max((levels.get(i, 2.5) for i in self.candidates), default=0.0)
@@ -454,26 +530,31 @@ class ArticleFeatures:
         ua, ub = self.unary(a), self.unary(b)
         out = {"L_" + k: ua[k] for k in _LEAD_SIDE}
         out.update({"M_" + k: ub[k] for k in _MEMBER_SIDE})
-        out.update({
-            "cooc_event": float(c.cooc_event[(a, b)] > 0),
-            "cooc_clause": float(c.cooc_clause[(a, b)] > 0),
-            "cooc_modal_only": float(c.cooc_modal[(a, b)] > 0 and c.cooc_event[(a, b)] == 0),
-            "directed": float(c.directed[(a, b)] > 0),
-            "directed_reverse": float(c.directed[(b, a)] > 0),
-            "directed_elsewhere": float(c.directed[(a, b)] == 0 and c.directed[(b, a)] == 0
-                                        and any(x == a for x, _ in c.directed)),
-            "branch_host": float(c.branch_host[(a, b)] > 0 or self.art.insts[a].branch_of == b),
-            "parties_first": float(c.parties[(a, b)] > 0),
-            "parties_second": float(c.parties[(b, a)] > 0),
-            "pairwise_same": float(c.pairwise_same[(a, b)] > 0),
-            "pairwise_other": float(c.pairwise_other[(a, b)] > 0),
-            "level_diff": (la - lb) / 4.0,
-            "level_higher": float(la > lb),
-            "level_equal": float(la == lb),
-            "lead_and_member": float(c.lead_event[a] > 0 and c.member_event[b] > 0),
-            "member_is_lead_cued": float(c.lead_event[b] > 0),
-            "lead_is_member_cued": float(c.member_event[a] > 0),
-        })
+        out.update(
+            {
+                "cooc_event": float(c.cooc_event[(a, b)] > 0),
+                "cooc_clause": float(c.cooc_clause[(a, b)] > 0),
+                "cooc_modal_only": float(c.cooc_modal[(a, b)] > 0 and c.cooc_event[(a, b)] == 0),
+                "directed": float(c.directed[(a, b)] > 0),
+                "directed_reverse": float(c.directed[(b, a)] > 0),
+                "directed_elsewhere": float(
+                    c.directed[(a, b)] == 0
+                    and c.directed[(b, a)] == 0
+                    and any(x == a for x, _ in c.directed)
+                ),
+                "branch_host": float(c.branch_host[(a, b)] > 0 or self.art.insts[a].branch_of == b),
+                "parties_first": float(c.parties[(a, b)] > 0),
+                "parties_second": float(c.parties[(b, a)] > 0),
+                "pairwise_same": float(c.pairwise_same[(a, b)] > 0),
+                "pairwise_other": float(c.pairwise_other[(a, b)] > 0),
+                "level_diff": (la - lb) / 4.0,
+                "level_higher": float(la > lb),
+                "level_equal": float(la == lb),
+                "lead_and_member": float(c.lead_event[a] > 0 and c.member_event[b] > 0),
+                "member_is_lead_cued": float(c.lead_event[b] > 0),
+                "lead_is_member_cued": float(c.member_event[a] > 0),
+            }
+        )
         return out
 
     def stated(self, a: int, b: int) -> bool | None:
@@ -512,13 +593,19 @@ class ArticleFeatures:
         return len(cues.POLICY_HEADING.findall(self.art.text)) >= 2
 
     def article(self) -> dict[str, float]:
-        events = [v for v, f in zip(self.art.views, self.flags, strict=True)
-                  if f.event and (v.insts() or f.carried)]
+        events = [
+            v
+            for v, f in zip(self.art.views, self.flags, strict=True)
+            if f.event and (v.insts() or f.carried)
+        ]
         formations = [v for v, f in zip(self.art.views, self.flags, strict=True) if f.formation]
         title = [v for v in self.art.views if v.sentence.title]
         title_text = " ".join(v.template for v in title)
-        two = [v for v, f in zip(self.art.views, self.flags, strict=True)
-               if f.event and (len(v.insts()) >= 2 or f.carried)]
+        two = [
+            v
+            for v, f in zip(self.art.views, self.flags, strict=True)
+            if f.event and (len(v.insts()) >= 2 or f.carried)
+        ]
         text = self.art.text
         out = {
             "event_sentences": _log(len(events)),

@@ -33,7 +33,9 @@ _SUFFIX = re.compile(
 _CROSSABLE_INNER = ("集团", "总院")
 _CROSSING_OUTER = ("分院", "院区", "集团")
 
-_STRONG_STOP = set("与的了在及是将对由被把让使等并也都就这该其我们个各每此于至到给或还又已曾即据着著有")
+_STRONG_STOP = set(
+    "与的了在及是将对由被把让使等并也都就这该其我们个各每此于至到给或还又已曾即据着著有"
+)
 _WEAK_STOP = set("和同向以为从共家所经后前时之而但继受赴往来去请派帮助携跟按照凭沿朝比随全暨援聘扶")
 _STOPWORDS = re.compile(
     "签约|签订|签署|举行|举办|加入|牵头|成立|组建|建立|授予|颁发|托管|帮扶|挂牌|揭牌|授牌|支援|联合|合作"
@@ -68,44 +70,134 @@ _GENERIC = re.compile(
 )
 #: one token of :data:`_LEAD_NOISE`
 _LEAD_NOISE_ONE = re.compile(_LEAD_NOISE.pattern[1:-1])
-_PLURAL_BEFORE = re.compile(r"(?:[\d一二三四五六七八九十百两几多数]+|若干|部分|所有|全部|各)\s*(?:家|所|个|座)?\s*$")
+_PLURAL_BEFORE = re.compile(
+    r"(?:[\d一二三四五六七八九十百两几多数]+|若干|部分|所有|全部|各)\s*(?:家|所|个|座)?\s*$"
+)
 #: a list number in front of a name at the start of a line: "1 ", "2.", "(3)", "四、"
 _ENUMERATOR = re.compile(r"\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?\s*")
 _NUMERALS = set("一二三四五六七八九十")
-_TOWNSHIP_SUFFIXES = {"卫生院", "卫生所", "中心卫生院", "社区卫生服务中心", "卫生服务中心", "社区卫生服务站", "卫生服务站",
-                      "社区卫生中心"}
-_ADMIN_WORDS = {"城市", "都市", "本市", "全市", "我市", "该市", "城区", "市区", "社区", "辖区", "园区", "本县",
-                "全县", "我县", "该县", "各县", "郊区", "老区", "山区", "景区", "新区", "街区", "片区", "省市",
-                "县市", "全省", "本省", "我省", "该省", "各省", "外省", "外市", "外县", "各市", "各区", "城县",
-                "全区", "本区", "我区", "该区", "矿区", "林区", "牧区", "湾区", "特区", "灾区", "校区", "院区"}
+_TOWNSHIP_SUFFIXES = {
+    "卫生院",
+    "卫生所",
+    "中心卫生院",
+    "社区卫生服务中心",
+    "卫生服务中心",
+    "社区卫生服务站",
+    "卫生服务站",
+    "社区卫生中心",
+}
+_ADMIN_WORDS = {
+    "城市",
+    "都市",
+    "本市",
+    "全市",
+    "我市",
+    "该市",
+    "城区",
+    "市区",
+    "社区",
+    "辖区",
+    "园区",
+    "本县",
+    "全县",
+    "我县",
+    "该县",
+    "各县",
+    "郊区",
+    "老区",
+    "山区",
+    "景区",
+    "新区",
+    "街区",
+    "片区",
+    "省市",
+    "县市",
+    "全省",
+    "本省",
+    "我省",
+    "该省",
+    "各省",
+    "外省",
+    "外市",
+    "外县",
+    "各市",
+    "各区",
+    "城县",
+    "全区",
+    "本区",
+    "我区",
+    "该区",
+    "矿区",
+    "林区",
+    "牧区",
+    "湾区",
+    "特区",
+    "灾区",
+    "校区",
+    "院区",
+}
 #: a whole town / street name in front of a township suffix: 新市镇, 下渚湖街道 (not 市人民)
 _TOWN_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)")
-_TOWNSHIP_NAME = re.compile(r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫生院|卫生院|卫生所|社区卫生服务中心|卫生服务中心"
-                            r"|社区卫生服务站|卫生服务站)")
-_COUNTED = re.compile(r"(?:[\d一二三四五六七八九十两几多数]+|各|每|首)(?:家|所|个|间|座|大)(?:乡镇|[省市县区乡镇])?$")
+_TOWNSHIP_NAME = re.compile(
+    r"[\u4e00-\u9fff]{1,4}(?:镇|乡|街道)(?:中心卫生院|卫生院|卫生所|社区卫生服务中心|卫生服务中心"
+    r"|社区卫生服务站|卫生服务站)"
+)
+_COUNTED = re.compile(
+    r"(?:[\d一二三四五六七八九十两几多数]+|各|每|首)(?:家|所|个|间|座|大)(?:乡镇|[省市县区乡镇])?$"
+)
 #: words that describe hospitals rather than name one: 山西省知名医院, 太原北部地区省直三甲综合医院
-_DESCRIPTIVE = re.compile(r"紧密型|松散型|知名|大型|优质|高水平|一流|三甲|三级|二甲|二级|省直|市直|县级|市级|省级|区级|基层|各级"
-                          r"|周边|当地|辖区|地区|公立|民营|综合性|大量|众多|许多|部分|兄弟|届|县市区|市县区|县市|市县")
+_DESCRIPTIVE = re.compile(
+    r"紧密型|松散型|知名|大型|优质|高水平|一流|三甲|三级|二甲|二级|省直|市直|县级|市级|省级|区级|基层|各级"
+    r"|周边|当地|辖区|地区|公立|民营|综合性|大量|众多|许多|部分|兄弟|届|县市区|市县区|县市|市县"
+)
 _COMMON_VERB = 5000
 #: words that end a name right before its suffix: X联合医院, X协和医院, X中心医院
 _NAME_FINAL = {"联合", "合作", "协和", "中心", "共建"}
 _ADMIN_END = set("省市县区州旗盟")
 #: districts whose names are also common words (not in the gazetteer's name index)
 _CITY_DISTRICTS = {"城区", "郊区", "矿区", "东区", "西区", "南区", "北区", "中区"}
-_SPECIALTY_WORDS = ("中西医", "中医", "妇幼", "儿童", "妇女", "肿瘤", "口腔", "眼科", "精神", "传染", "胸科",
-                    "骨科", "康复", "护理", "老年", "妇产", "心血管", "皮肤", "结核", "职业病", "蒙医", "藏医")
+_SPECIALTY_WORDS = (
+    "中西医",
+    "中医",
+    "妇幼",
+    "儿童",
+    "妇女",
+    "肿瘤",
+    "口腔",
+    "眼科",
+    "精神",
+    "传染",
+    "胸科",
+    "骨科",
+    "康复",
+    "护理",
+    "老年",
+    "妇产",
+    "心血管",
+    "皮肤",
+    "结核",
+    "职业病",
+    "蒙医",
+    "藏医",
+)
 _QUOTE = re.compile(r"“[^“”\n]{1,40}”|\"[^\"\n]{1,40}\"|「[^「」\n]{1,40}」")
 _BOOK = re.compile(r"《[^《》\n]{1,60}》")
 #: a quoted name is a plaque (a title conferred), not an institution: "授予“X协作医院”牌匾";
 #: but "“A集团B医院”正式揭牌" unveils an institution, which stays one
 _PLAQUE_AFTER = re.compile(r"^.{0,3}(?:牌匾|牌子|匾额|称号|字样|铜牌|(?<![揭挂授])牌(?![仪式]))")
-_PLAQUE_BEFORE = re.compile(r"(?:授予|颁发|挂牌为|授牌|命名为|挂牌|牌匾|揭牌|更名为|加挂|为|给|向)[^。,;]{0,6}$")
-_PLAQUE_ROLE = re.compile(r"(?:单位|成员|协作医院|合作医院|指导医院|基地|中心|分中心|工作站|联盟|医联体"
-                          r"|(?:医联体|联盟|集团|医共体)(?:成员)?(?:医院|单位))$")
+_PLAQUE_BEFORE = re.compile(
+    r"(?:授予|颁发|挂牌为|授牌|命名为|挂牌|牌匾|揭牌|更名为|加挂|为|给|向)[^。,;]{0,6}$"
+)
+_PLAQUE_ROLE = re.compile(
+    r"(?:单位|成员|协作医院|合作医院|指导医院|基地|中心|分中心|工作站|联盟|医联体"
+    r"|(?:医联体|联盟|集团|医共体)(?:成员)?(?:医院|单位))$"
+)
 _PLAQUE_UNVEILED = re.compile(r"^.{0,3}(?:授牌|揭牌|挂牌)")
 _GOV = re.compile(r"(?:人民)?政府")
 #: the writer's own hospital; a bare 医院 opening a sentence ("医院与X签署协议") is one too
-_PRONOUN = re.compile(r"我院|本院|我们医院|该院|我们院|(?:^|(?<=[\n。!?;,:]))医院(?=与|和|同)", re.M)
+_PRONOUN = re.compile(
+    r"我院|本院|我们医院|该院|我们院|(?:^|(?<=[\n。!?;,:]))医院(?=与|和|同)", re.M
+)
 _ALIAS_DECL = re.compile(
     r"^\s*[(（]\s*(?:以下)?(?:简称|下称)\s*[:：]?\s*[“\"]?([\u4e00-\u9fffA-Za-z0-9]{2,12})[”\"]?\s*[)）]"
 )
@@ -113,7 +205,9 @@ _PAREN_OPEN = re.compile(r"\s*[(（]\s*")
 _PAREN_CLOSE = re.compile(r"\s*[)）]")
 _ROLE_WORDS = r"(?:总院|总医院|牵头医院|牵头单位|龙头医院|核心医院)"
 #: a role noun right before a parenthesised name: 医共体总院(德清县人民医院)
-_ROLE_DECL = re.compile(r"(?P<role>(?:医共体|医联体|医疗集团|集团|联盟)?" + _ROLE_WORDS + r")\s*[(（]\s*$")
+_ROLE_DECL = re.compile(
+    r"(?P<role>(?:医共体|医联体|医疗集团|集团|联盟)?" + _ROLE_WORDS + r")\s*[(（]\s*$"
+)
 
 
 @lru_cache(maxsize=64)
@@ -182,7 +276,7 @@ def _protected(text: str, pos: int, s: int) -> bool:
     # a two-character name may start with the stop character only where a word cannot end
     # before it: 与和县人民医院 (not 县医院和县人民医院)
     fresh = pos == 0 or not _is_name_char(text[pos - 1]) or text[pos - 1] in _STRONG_STOP
-    if fresh and text[pos:pos + 2] in _stop_initial_names() and pos + 2 <= s:
+    if fresh and text[pos : pos + 2] in _stop_initial_names() and pos + 2 <= s:
         return True
     for a in range(max(0, pos - 4), pos + 1):
         for b in range(max(pos + 1, a + 3 if a == pos else a + 2), min(s, a + 7) + 1):
@@ -202,7 +296,9 @@ def _protected(text: str, pos: int, s: int) -> bool:
 @lru_cache(maxsize=1)
 def _stop_initial_names() -> frozenset[str]:
     """Two-character admin names that start with a stop character: 和县, 随县."""
-    return frozenset(n for n in gazetteer().full if len(n) == 2 and n[0] in _STRONG_STOP | _WEAK_STOP)
+    return frozenset(
+        n for n in gazetteer().full if len(n) == 2 and n[0] in _STRONG_STOP | _WEAK_STOP
+    )
 
 
 @lru_cache(maxsize=1)
@@ -222,8 +318,8 @@ def _town_continues(text: str, i: int, s: int, township: bool) -> bool:
     """六都寨镇卫生院 / 曾店镇卫生院: a stop character inside a town name after a list comma."""
     if not township:
         return False
-    marker = 2 if text[s - 2:s] == "街道" else 1
-    if s - marker - (i - 1) <= 2 and text[i - 1] not in _STRONG_STOP and text[s - 2:s] != "乡镇":
+    marker = 2 if text[s - 2 : s] == "街道" else 1
+    if s - marker - (i - 1) <= 2 and text[i - 1] not in _STRONG_STOP and text[s - 2 : s] != "乡镇":
         return True  # a town's name has at least two characters: 中和街道, 和平镇
     if text[i - 1] in _PREPOSITIONS:
         return False
@@ -235,7 +331,7 @@ def _town_continues(text: str, i: int, s: int, township: bool) -> bool:
         c = text[j]
         if c in _SEPARATORS and d < 5:
             return True
-        if c in "区县市旗" and any(text[max(0, j + 1 - n):j + 1] in g.full for n in range(2, 8)):
+        if c in "区县市旗" and any(text[max(0, j + 1 - n) : j + 1] in g.full for n in range(2, 8)):
             return True  # 开福区伍家岭街道: the town follows its county
         if not ("\u4e00" <= c <= "\u9fff") or c in _PREPOSITIONS:
             return False
@@ -248,8 +344,11 @@ _UNIVERSITY_INNER = re.compile(r"学院|附属")
 def _university_continues(text: str, i: int, s: int, ch: str) -> bool:
     """华中科技大学同济医学院附属协和医院: a weak stop right after 大学 inside a
     university's faculty-and-hospital chain is a name character."""
-    return ch in _WEAK_STOP and text[max(0, i - 3):i - 1] == "大学" \
+    return (
+        ch in _WEAK_STOP
+        and text[max(0, i - 3) : i - 1] == "大学"
         and bool(_UNIVERSITY_INNER.search(text, i, s))
+    )
 
 
 def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
@@ -259,11 +358,17 @@ def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
         ch = text[i - 1]
         if not _is_name_char(ch):
             break
-        stop = ch in _STRONG_STOP or (ch in _WEAK_STOP and s - i >= 2 and text[i - 1:i + 1] not in nouns())
-        if ch == "有" and text[i:i + 1] == "限":
+        stop = ch in _STRONG_STOP or (
+            ch in _WEAK_STOP and s - i >= 2 and text[i - 1 : i + 1] not in nouns()
+        )
+        if ch == "有" and text[i : i + 1] == "限":
             stop = False  # 有限公司职工医院
-        if stop and not _protected(text, i - 1, s) and not _town_continues(text, i, s, township) \
-                and not _university_continues(text, i, s, ch):
+        if (
+            stop
+            and not _protected(text, i - 1, s)
+            and not _town_continues(text, i, s, township)
+            and not _university_continues(text, i, s, ch)
+        ):
             break
         i -= 1
     return i
@@ -273,42 +378,53 @@ def _scan_prefix(text: str, s: int, floor: int, township: bool = False) -> int:
 def _trim_prefix(prefix: str, before: str = "") -> str:
     window = before + prefix
     places = _place_spans(window)
-    ends = [m.end() for m in _STOPWORDS.finditer(window)
-            if not any(a <= m.start() and m.end() <= b for a, b in places)  # 达尔罕茂明安联合旗
-            and not (m.group() in _NAME_FINAL and (m.end() == len(window)  # 新北市立联合医院
-                                                   or window.startswith("医院", m.end())))]
+    ends = [
+        m.end()
+        for m in _STOPWORDS.finditer(window)
+        if not any(a <= m.start() and m.end() <= b for a, b in places)  # 达尔罕茂明安联合旗
+        and not (
+            m.group() in _NAME_FINAL
+            and (
+                m.end() == len(window)  # 新北市立联合医院
+                or window.startswith("医院", m.end())
+            )
+        )
+    ]
     verbs = function_words()
     g = gazetteer()
     for k in range(len(window) - 1):
-        freq = verbs.get(window[k:k + 2], 0)
-        if window[k:k + 2] in g.alias:
+        freq = verbs.get(window[k : k + 2], 0)
+        if window[k : k + 2] in g.alias:
             continue  # 大连大学, 开封市: a place's short name, whatever else the word can be
         # a very common verb wins over a two-character county it overlaps: 提高县医院 (高县)
-        if freq and not any(a < k + 2 and k < b and (b - a > 2 or freq < _COMMON_VERB)
-                            for a, b in places):
+        if freq and not any(
+            a < k + 2 and k < b and (b - a > 2 or freq < _COMMON_VERB) for a, b in places
+        ):
             ends.append(k + 2)
     ends.sort()
     if ends and ends[-1] > len(before):
-        prefix = window[ends[-1]:]
+        prefix = window[ends[-1] :]
     # dates and fillers in front, but not the start of a place: 日喀则市, 日照市, 原平市
     while not _full_place_len(prefix):
         noise = _LEAD_NOISE_ONE.match(prefix)
         if noise is None or not noise.end():
             break
-        prefix = prefix[noise.end():]
+        prefix = prefix[noise.end() :]
     # slogans before the first admin name: 促健康桂林市 -> 桂林市
     if len(prefix) >= 4:
         g = gazetteer()
         for j, ch in enumerate(prefix):
             if ch not in _ADMIN_END or j < 2:
                 continue
-            if prefix[:j + 1] in g.full:
+            if prefix[: j + 1] in g.full:
                 return prefix  # the name already starts with this place: 太和县 (not 和县)
             for length in range(min(g.max_len, j), 1, -1):
                 k = j + 1 - length
-                if k >= 1 and prefix[k:j + 1] in g.full:
+                if k >= 1 and prefix[k : j + 1] in g.full:
                     head = prefix[:k]
-                    if not _is_place_chain(head) and not re.search(r"大学|学院|附属|医科|集团", head):
+                    if not _is_place_chain(head) and not re.search(
+                        r"大学|学院|附属|医科|集团", head
+                    ):
                         return prefix[k:]
                     return prefix
     return prefix
@@ -367,20 +483,35 @@ def is_generic(name: str, suffix: str) -> bool:
     prefix = name[: len(name) - len(suffix)]
     if not prefix:
         return True
-    rest = prefix[_leading_place_len(prefix):]
-    if (_DESCRIPTIVE.search(rest) or rest.endswith("化") and len(rest) <= 4) and len(rest) <= 8 \
-            and not re.search(r"大学|学院|附属|医科", rest):
+    rest = prefix[_leading_place_len(prefix) :]
+    if (
+        (_DESCRIPTIVE.search(rest) or rest.endswith("化") and len(rest) <= 4)
+        and len(rest) <= 8
+        and not re.search(r"大学|学院|附属|医科", rest)
+    ):
         return True  # 山西省知名医院, 市公立医院: what kind of hospital, not which one
     if _full_place_len(prefix):
-        return False  # a named place, even one that reads like generic words: 晋城市, 新城区, 任城区
+        return (
+            False  # a named place, even one that reads like generic words: 晋城市, 新城区, 任城区
+        )
     return _GENERIC.fullmatch(prefix) is not None
 
 
 def _abbrev_ok(prefix: str, suffix: str) -> bool:
-    if len(suffix) == 2 and suffix[0] in "一二三四五六七八九" or suffix == "附院" or suffix.startswith("附") \
-            and len(suffix) == 3:
-        return bool(re.fullmatch(r"[\u4e00-\u9fff]{1,4}大|[省市县区]|[\u4e00-\u9fff]{1,5}(?:医大|医学院|大学)"
-                                 r"|[\u4e00-\u9fff]{1,3}医", prefix))  # 泸医附院, 川医附院
+    if (
+        len(suffix) == 2
+        and suffix[0] in "一二三四五六七八九"
+        or suffix == "附院"
+        or suffix.startswith("附")
+        and len(suffix) == 3
+    ):
+        return bool(
+            re.fullmatch(
+                r"[\u4e00-\u9fff]{1,4}大|[省市县区]|[\u4e00-\u9fff]{1,5}(?:医大|医学院|大学)"
+                r"|[\u4e00-\u9fff]{1,3}医",
+                prefix,
+            )
+        )  # 泸医附院, 川医附院
     return True
 
 
@@ -408,13 +539,19 @@ def find_mentions(text: str) -> list[Mention]:
                     continue
                 floor = prev.end()
                 break
-        township = suffix in _TOWNSHIP_SUFFIXES and (text[s - 1:s] in ("镇", "乡")
-                                                     or text[s - 2:s] == "街道")
+        township = suffix in _TOWNSHIP_SUFFIXES and (
+            text[s - 1 : s] in ("镇", "乡") or text[s - 2 : s] == "街道"
+        )
         i = _scan_prefix(text, s, floor, township)
-        prefix = _trim_prefix(text[i:s], text[max(floor, i - 3):i])
+        prefix = _trim_prefix(text[i:s], text[max(floor, i - 3) : i])
         # 中县二医院 -> 县二医院: one stray character before an admin-relative name
-        if len(prefix) >= 2 and prefix[1] in "省市县区" and not _full_place_len(prefix) \
-                and prefix[:2] not in _ADMIN_WORDS and not _TOWN_NAME.fullmatch(prefix):
+        if (
+            len(prefix) >= 2
+            and prefix[1] in "省市县区"
+            and not _full_place_len(prefix)
+            and prefix[:2] not in _ADMIN_WORDS
+            and not _TOWN_NAME.fullmatch(prefix)
+        ):
             prefix = prefix[1:]
         start = s - len(prefix)
         if suffix in ("分院", "院区"):
@@ -437,20 +574,31 @@ def find_mentions(text: str) -> list[Mention]:
             continue  # 彰显了一方医院的仁心: a number, not a name
         if "远程" in name:
             continue  # 敦化市远程医学中心: a hospital's facility, not an institution
-        if suffix.endswith("中心") and not suffix.endswith("卫生服务中心") \
-                and not (_starts_with_place(name) or re.search(r"大学|医学院|医科|附属", name)):
+        if (
+            suffix.endswith("中心")
+            and not suffix.endswith("卫生服务中心")
+            and not (_starts_with_place(name) or re.search(r"大学|医学院|医科|附属", name))
+        ):
             continue
         mention = Mention(start, e, name)
         newline = text.rfind("\n", max(0, start - 12), start)
-        at_line_start = newline >= 0 and _ENUMERATOR.fullmatch(text[newline + 1:start]) is not None
-        mention.plural = bool(_PLURAL_BEFORE.search(text[max(0, start - 4):start])) and not at_line_start
+        at_line_start = (
+            newline >= 0 and _ENUMERATOR.fullmatch(text[newline + 1 : start]) is not None
+        )
+        mention.plural = (
+            bool(_PLURAL_BEFORE.search(text[max(0, start - 4) : start])) and not at_line_start
+        )
         quote = _enclosing(quotes, quote_starts, start, e)
         if quote is not None:
             qs, qe = quote
-            before = text[max(0, qs - 10):qs]
-            after = text[qe:qe + 5]
-            if _PLAQUE_AFTER.search(after) or _PLAQUE_BEFORE.search(before) \
-                    or _PLAQUE_UNVEILED.search(after) and _PLAQUE_ROLE.search(text[qs + 1:qe - 1]):
+            before = text[max(0, qs - 10) : qs]
+            after = text[qe : qe + 5]
+            if (
+                _PLAQUE_AFTER.search(after)
+                or _PLAQUE_BEFORE.search(before)
+                or _PLAQUE_UNVEILED.search(after)
+                and _PLAQUE_ROLE.search(text[qs + 1 : qe - 1])
+            ):
                 mention.plaque = True
         mention.in_title_doc = _enclosing(books, book_starts, start, e) is not None
         out.append(mention)
@@ -471,7 +619,7 @@ _CO_BUILT_SUFFIX = ("医院", "中医院", "中医医院", "妇幼保健院", "�
 
 
 def _join_co_built(text: str, mentions: list[Mention]) -> list[Mention]:
-    """"河南省妇幼保健院邓州医院", "A医院集团邵阳县医院": a hospital that another one builds
+    """ "河南省妇幼保健院邓州医院", "A医院集团邵阳县医院": a hospital that another one builds
     at a place, read as one name whose parent is the builder; "汝阳医院" listed right after such
     a name ("…邓州医院、汝阳医院") is built by the same parent."""
     out: list[Mention] = []
@@ -479,31 +627,54 @@ def _join_co_built(text: str, mentions: list[Mention]) -> list[Mention]:
     for m in mentions:
         prev = out[-1] if out else None
         gap = _CO_BUILT_GAP.match(text, prev.end) if prev is not None else None
-        if prev is not None and gap is not None and gap.end() == m.start and prev.parent is None \
-                and prev.kind == "name" and m.kind == "name" and _placed_hospital(m.name) \
-                and not prev.name.endswith(_GROUP + _BRANCH):
+        if (
+            prev is not None
+            and gap is not None
+            and gap.end() == m.start
+            and prev.parent is None
+            and prev.kind == "name"
+            and m.kind == "name"
+            and _placed_hospital(m.name)
+            and not prev.name.endswith(_GROUP + _BRANCH)
+        ):
             # the hospital built is the local one (邓州医院, 双峰县中医医院); its builder is kept
-            joined = Mention(prev.start, m.end, m.name, parent=prev.name,
-                             plaque=prev.plaque or m.plaque, in_title_doc=prev.in_title_doc)
+            joined = Mention(
+                prev.start,
+                m.end,
+                m.name,
+                parent=prev.name,
+                plaque=prev.plaque or m.plaque,
+                in_title_doc=prev.in_title_doc,
+            )
             out[-1] = joined
             last_parent = (prev.name, m.end)
             continue
-        if last_parent is not None and text[last_parent[1]:m.start] in ("、", "和", "及") \
-                and m.kind == "name" and _placed_hospital(m.name):
+        if (
+            last_parent is not None
+            and text[last_parent[1] : m.start] in ("、", "和", "及")
+            and m.kind == "name"
+            and _placed_hospital(m.name)
+        ):
             m.parent = last_parent[0]
             last_parent = (last_parent[0], m.end)
         elif m.kind == "name" and m.name.endswith("医院") and _is_province(m.name[:-2]):
             continue  # "帮扶青海医院", "青海省医院": the hospitals of a province, not one of them
         whole = _CO_BUILT_WHOLE.match(m.name) if m.kind == "name" and m.parent is None else None
-        if whole is not None and _placed_hospital(whole.group(2)) and len(whole.group(1)) >= 4 \
-                and not _GENERIC_HOSPITAL.fullmatch(whole.group(1)):
+        if (
+            whole is not None
+            and _placed_hospital(whole.group(2))
+            and len(whole.group(1)) >= 4
+            and not _GENERIC_HOSPITAL.fullmatch(whole.group(1))
+        ):
             m.name, m.parent = whole.group(2), whole.group(1)  # A医院集团邵阳县医院, one name
             last_parent = (m.parent, m.end)
         out.append(m)
     return out
 
 
-_CO_BUILT_WHOLE = re.compile(r"^(.+?(?:医院|中医院))(?:医疗集团|医院集团|集团)?(.{2,8}(?:医院|中医院|中医医院))$")
+_CO_BUILT_WHOLE = re.compile(
+    r"^(.+?(?:医院|中医院))(?:医疗集团|医院集团|集团)?(.{2,8}(?:医院|中医院|中医医院))$"
+)
 _GENERIC_HOSPITAL = re.compile(r"(?:省|市|县|区)?(?:人民|中医|中心)?医院")
 
 
@@ -521,8 +692,9 @@ def _placed_hospital(name: str) -> bool:
     return False
 
 
-def _enclosing(spans: list[tuple[int, int]], starts: list[int], start: int, end: int
-               ) -> tuple[int, int] | None:
+def _enclosing(
+    spans: list[tuple[int, int]], starts: list[int], start: int, end: int
+) -> tuple[int, int] | None:
     """The span (quote, book title) that holds [start, end), if any (spans do not nest)."""
     k = bisect.bisect_left(starts, start) - 1
     if k >= 0 and spans[k][0] < start and end < spans[k][1]:
@@ -558,7 +730,9 @@ def _shared_suffix_lists(text: str, existing: list[Mention]) -> list[Mention]:
         pos = 0
         parts = re.split(r"(、|和|及|与)", items_text)
         counted = m.group(2) is not None
-        joined = "、" not in items_text and all(len(x) <= 5 for x in parts[::2])  # 南环社区和水月寺社区
+        joined = "、" not in items_text and all(
+            len(x) <= 5 for x in parts[::2]
+        )  # 南环社区和水月寺社区
         if len(parts) < 5 and not counted and not joined or _PERSON_TITLE.search(items_text):
             continue  # "副镇长李银想、铁场卫生院": a person and one named health centre
         for part in parts:
@@ -610,8 +784,12 @@ def _distributed_lists(text: str) -> list[tuple[tuple[int, int], list[Mention]]]
             start = pos + len(part) - len(item)
             pos += len(part)
             place = item if _full_place_len(item) == len(item) else item + level
-            if not item or not level and item[-1] not in "县市区旗" \
-                    or _full_place_len(place) != len(place):
+            if (
+                not item
+                or not level
+                and item[-1] not in "县市区旗"
+                or _full_place_len(place) != len(place)
+            ):
                 names = []
                 break  # not every item is a place: an ordinary name
             names.append(Mention(start, start + len(item), place + kind))
@@ -631,20 +809,24 @@ def _pronouns_and_governments(text: str) -> list[Mention]:
         g = gazetteer()
         found = None
         for length in range(min(g.max_len, s), 1, -1):
-            if text[s - length:s] in g.full:
-                found = (s - length, text[s - length:s])
+            if text[s - length : s] in g.full:
+                found = (s - length, text[s - length : s])
                 break
         if found is None and s >= 2 and text[s - 1] in "镇乡":
             i = s - 1
-            while i > max(0, s - 5) and "\u4e00" <= text[i - 1] <= "\u9fff" \
-                    and text[i - 1] not in _STRONG_STOP and text[i - 1] not in _WEAK_STOP:
+            while (
+                i > max(0, s - 5)
+                and "\u4e00" <= text[i - 1] <= "\u9fff"
+                and text[i - 1] not in _STRONG_STOP
+                and text[i - 1] not in _WEAK_STOP
+            ):
                 i -= 1
             if s - 1 - i >= 1:
                 found = (i, text[i:s])
         if found is None:
             continue
         start, place = found
-        out.append(Mention(start, m.end(), text[start:m.end()], kind="gov", place_stem=place))
+        out.append(Mention(start, m.end(), text[start : m.end()], kind="gov", place_stem=place))
     return out
 
 
@@ -659,7 +841,9 @@ def _key(name: str) -> str:
     return _ORDINAL_AFFILIATED.sub(r"附属第\1", name)
 
 
-_GROUP_INFIX = re.compile(r"(?<=[市县区旗])(?:医疗集团|医共体|医联体)(?=人民医院|中医院|妇幼保健院|第)")
+_GROUP_INFIX = re.compile(
+    r"(?<=[市县区旗])(?:医疗集团|医共体|医联体)(?=人民医院|中医院|妇幼保健院|第)"
+)
 
 
 @lru_cache(maxsize=8192)
@@ -668,14 +852,19 @@ def _short_place(name: str) -> str:
     g = gazetteer()
     for length in range(min(g.max_len, len(name) - 1), 2, -1):
         divs = g.full.get(name[:length])
-        if divs and divs[0].level != "P" and len(divs[0].alias) >= 2 and name[length] not in "省市县区":
+        if (
+            divs
+            and divs[0].level != "P"
+            and len(divs[0].alias) >= 2
+            and name[length] not in "省市县区"
+        ):
             return divs[0].alias + name[length:]
     return name
 
 
 def _numerals(s: str) -> set[str]:
     """Ordinal numerals of a name, not those of its place: 六安市第二人民医院 -> {二} (not 六)."""
-    return {c for c in s[_leading_place_len(s):] if c in _NUMERALS}
+    return {c for c in s[_leading_place_len(s) :] if c in _NUMERALS}
 
 
 @lru_cache(maxsize=8192)
@@ -685,7 +874,7 @@ def _leading_place_len(s: str) -> int:
     pos = 0
     while pos < len(s):
         for length in range(min(g.max_len, len(s) - pos), 1, -1):
-            part = s[pos:pos + length]
+            part = s[pos : pos + length]
             if part in g.full or part in g.alias or part in PROVINCE_SHORT:
                 pos += length
                 break
@@ -717,7 +906,7 @@ _PROVINCE_PREFIX = re.compile(
 def _strip_province(name: str) -> str:
     m = _PROVINCE_PREFIX.match(name)
     if m and len(name) > m.end() + 3:
-        rest = name[m.end():]
+        rest = name[m.end() :]
         if _starts_with_place(rest):
             return rest
     return name
@@ -754,8 +943,11 @@ _GENERAL_SHORT = re.compile(r"[\u4e00-\u9fff]总")
 
 
 def _general_abbreviation(short: str, name: str) -> bool:
-    return _GENERAL_SHORT.fullmatch(short) is not None and name.endswith("总医院") \
+    return (
+        _GENERAL_SHORT.fullmatch(short) is not None
+        and name.endswith("总医院")
         and short[0] in name[:-3]
+    )
 
 
 def _same_feat(fa: _Feat, fb: _Feat) -> bool:
@@ -763,7 +955,9 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
     if a == b or _short_place(a) == _short_place(b):
         return True  # 长沙妇幼保健院 = 长沙市妇幼保健院
     county_a, county_b = a.replace("县人民医院", "县医院"), b.replace("县人民医院", "县医院")
-    if a.endswith("医院") and (county_a == county_b or _short_place(county_a) == _short_place(county_b)):
+    if a.endswith("医院") and (
+        county_a == county_b or _short_place(county_a) == _short_place(county_b)
+    ):
         return True  # 迭部县医院 = 迭部县人民医院 = 迭部医院: a county's hospital is its people's
     if fa.kind != fb.kind or fa.numerals != fb.numerals:
         return False
@@ -779,15 +973,16 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
         return False
     if short[0] in "省市县区":
         k = long.find(short[0])
-        if k <= 0 or not _starts_with_place(long[:k + 1]):
+        if k <= 0 or not _starts_with_place(long[: k + 1]):
             return False
-        rest = long[k + 1:]
+        rest = long[k + 1 :]
         s_rest = short[1:]
         inner = _full_place_len(rest)
         if inner and not s_rest.startswith(rest[:inner]):
             return False  # 市人民医院 is not 衢州市柯城区人民医院 (a district's hospital)
-        return s_rest == rest or (len(s_rest) >= 2 and _subsequence(s_rest, rest)
-                                  and s_rest[-1] == rest[-1])
+        return s_rest == rest or (
+            len(s_rest) >= 2 and _subsequence(s_rest, rest) and s_rest[-1] == rest[-1]
+        )
     if len(short) >= 4 and long.endswith(short):
         return True
     if 3 <= len(short) <= 8 and short[0] == long[0] and short[-1] == long[-1]:
@@ -806,7 +1001,9 @@ def _same_feat(fa: _Feat, fb: _Feat) -> bool:
 _ABBREVIATION_CORE = re.compile(r"[大医附一二三四五六七八九十]")
 
 
-_AFFILIATION = re.compile(r"^[\u4e00-\u9fff]{0,6}?(?:大学|学院)(?:[\u4e00-\u9fff]{0,4}?学院)?(?:附属|附设)")
+_AFFILIATION = re.compile(
+    r"^[\u4e00-\u9fff]{0,6}?(?:大学|学院)(?:[\u4e00-\u9fff]{0,4}?学院)?(?:附属|附设)"
+)
 
 
 def _without_affiliation(name: str) -> str:
@@ -817,7 +1014,7 @@ def _without_affiliation(name: str) -> str:
 
 def _abbreviation_core(name: str) -> str:
     """The part of a short name between its place and its suffix: 哈医大二院 -> 哈医大二."""
-    core = name[_leading_place_len(name):]
+    core = name[_leading_place_len(name) :]
     for suffix in ("医院", "院"):
         if core.endswith(suffix):
             return core[: -len(suffix)]
@@ -827,7 +1024,9 @@ def _abbreviation_core(name: str) -> str:
 _BRANCH = ("分院", "院区")
 _GROUP = ("医疗集团", "医院集团", "医疗健康集团", "健康集团")
 _INNER = re.compile(r"^(.+?(?:医院|卫生院|医疗集团|医学中心|医疗中心|防治中心))")
-_INNER_HOSPITAL = re.compile(r"^(.+?(?:医院|医学中心|医疗中心|防治中心|(?<=[大医])[一二三四五六七八九]院))")
+_INNER_HOSPITAL = re.compile(
+    r"^(.+?(?:医院|医学中心|医疗中心|防治中心|(?<=[大医])[一二三四五六七八九]院))"
+)
 
 
 def branch_parent(name: str) -> str | None:
@@ -861,7 +1060,9 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
     """Rough rank of an institution: 5 university / national ... 1 township or community."""
     if _NATIONAL.search(name):
         return 5
-    if re.search(r"卫生院|社区卫生服务|卫生服务站|卫生室|[镇乡]", name[:8]) and not re.search(r"[市县区]", name[:3]):
+    if re.search(r"卫生院|社区卫生服务|卫生服务站|卫生室|[镇乡]", name[:8]) and not re.search(
+        r"[市县区]", name[:3]
+    ):
         return 1
     if _TOWNSHIP_NAME.fullmatch(name):
         return 1  # 新市镇卫生院, 下渚湖街道社区卫生服务中心
@@ -890,7 +1091,7 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
             return {0: 4, 1: 3, 2: 2}[lv]
     for short in PROVINCE_SHORT:
         if name.startswith(short):
-            rest = name[len(short):]
+            rest = name[len(short) :]
             if rest and _starts_with_place(rest):
                 return level_of(rest, place)  # 四川阿坝州理县人民医院: the county decides
             # 北京朝阳医院, 上海长海医院 are municipal hospitals; a province's name before a
@@ -909,16 +1110,21 @@ def level_of(name: str, place: Place, relative_admin: str = "") -> float:
     return 2.5
 
 
-_NATIONAL = re.compile(r"大学|医学院|医科|医大|附院|附属|解放军|部队|武警|军区|战区|联勤|军医|国家|中国|科学院"
-                       r"|[\u4e00-\u9fff]大[一二三四五六七八九]院|^(?:中日|中美|中德|中法|中韩|中加|中意|中以)"
-                       r"|^(?:民航|铁路|空军|海军|火箭军|三军|航天|石油)[\u4e00-\u9fff]{0,2}总医院")
+_NATIONAL = re.compile(
+    r"大学|医学院|医科|医大|附院|附属|解放军|部队|武警|军区|战区|联勤|军医|国家|中国|科学院"
+    r"|[\u4e00-\u9fff]大[一二三四五六七八九]院|^(?:中日|中美|中德|中法|中韩|中加|中意|中以)"
+    r"|^(?:民航|铁路|空军|海军|火箭军|三军|航天|石油)[\u4e00-\u9fff]{0,2}总医院"
+)
 _MUNICIPALITIES = ("北京", "上海", "天津", "重庆")
 
 
 def _in_municipality(g: Gazetteer, d: Division) -> bool:
     parent = g.parent(d)
-    return parent is not None and parent.level == "C" and (
-        ("P", parent.code) in g.by_code and g.by_code[("P", parent.code)].name == parent.name)
+    return (
+        parent is not None
+        and parent.level == "C"
+        and (("P", parent.code) in g.by_code and g.by_code[("P", parent.code)].name == parent.name)
+    )
 
 
 @dataclass
@@ -935,29 +1141,35 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     by_start = {m.start: m for m in names}
     role_links: list[tuple[str, Mention]] = []
     for m in names:
-        tail = text[m.end:m.end + 20]
+        tail = text[m.end : m.end + 20]
         decl = _ALIAS_DECL.match(tail)
         if decl:
             alias = decl.group(1)
             alias_links.append((m.name, alias))
             for occ in re.finditer(re.escape(alias), text):
-                if occ.start() > m.end and not any(x.start <= occ.start() < x.end for x in mentions):
+                if occ.start() > m.end and not any(
+                    x.start <= occ.start() < x.end for x in mentions
+                ):
                     mentions.append(Mention(occ.start(), occ.end(), alias, kind="alias"))
         paren = _PAREN_OPEN.match(text, m.end)
         if paren:
             inner = by_start.get(paren.end())
-            if inner is not None and inner.kind == "name" and _PAREN_CLOSE.match(text, inner.end) \
-                    and _feat(inner.name).kind == _feat(m.name).kind:
+            if (
+                inner is not None
+                and inner.kind == "name"
+                and _PAREN_CLOSE.match(text, inner.end)
+                and _feat(inner.name).kind == _feat(m.name).kind
+            ):
                 # 云南省第一人民医院(昆明理工大学附属医院): two names of one institution
                 alias_links.append((m.name, inner.name))
         role = _ROLE_DECL.search(text, max(0, m.start - 12), m.start)
         if role is not None and _PAREN_CLOSE.match(text, m.end) and role.end() == m.start:
             role_links.append((role.group("role"), m))
-        renamed = _RENAMED.match(text[m.end:m.end + 8])
+        renamed = _RENAMED.match(text[m.end : m.end + 8])
         following = by_start.get(m.end + renamed.end()) if renamed else None
         if following is not None:
             alias_links.append((m.name, following.name))
-        named_as = _NAMED_AS.match(text[m.end:m.end + 8])
+        named_as = _NAMED_AS.match(text[m.end : m.end + 8])
         following = by_start.get(m.end + named_as.end()) if named_as else None
         if following is not None and following.parent is not None:
             alias_links.append((m.name, following.name))
@@ -967,7 +1179,7 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         # later mentions of the role stand for the named institution
         for occ in _role_pattern(role_word).finditer(text, named.end):
             k = bisect.bisect_left(span_starts, occ.end())
-            if not any(a < occ.end() and occ.start() < b for a, b in spans[max(0, k - 3):k]):
+            if not any(a < occ.end() and occ.start() < b for a, b in spans[max(0, k - 3) : k]):
                 mentions.append(Mention(occ.start(), occ.end(), named.name, kind="alias"))
     mentions.sort(key=lambda x: (x.start, -x.end))
     distinct: list[str] = []
@@ -984,8 +1196,9 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
         parent_name = None if n in co_built else branch_parent(n)
         if parent_name is None:
             continue
-        if n.endswith(("院区",) + _GROUP) and any(same_institution(parent_name, x) for x in mentioned
-                                                 if x != n):
+        if n.endswith(("院区",) + _GROUP) and any(
+            same_institution(parent_name, x) for x in mentioned if x != n
+        ):
             # a campus of a hospital the article names is that hospital: 涟水县人民医院滨河院区
             alias_links.append((parent_name, n))
         else:
@@ -1089,24 +1302,33 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
 _BARE = re.compile(r"中心医院|人民医院|中医院|中医医院|妇幼保健院|儿童医院|肿瘤医院")
 
 
-def _bare_references(text: str, mentions: list[Mention], institutions: list[Institution]) -> list[Mention]:
-    """"中心医院副院长…来到我院" after "长沙市中心医院" in the title: a bare kind of hospital
+def _bare_references(
+    text: str, mentions: list[Mention], institutions: list[Institution]
+) -> list[Mention]:
+    """ "中心医院副院长…来到我院" after "长沙市中心医院" in the title: a bare kind of hospital
     names the one institution of the article that is a place and that kind."""
     taken = sorted((m.start, m.end) for m in mentions)
     starts = [a for a, _ in taken]
     out: list[Mention] = []
     for hit in _BARE.finditer(text):
-        before = text[hit.start() - 1:hit.start()]
+        before = text[hit.start() - 1 : hit.start()]
         if before and _is_name_char(before) and before not in _STRONG_STOP | _WEAK_STOP:
             continue  # inside a longer name
         k = bisect.bisect_right(starts, hit.start()) - 1
         if k >= 0 and taken[k][1] > hit.start():
             continue
-        owners = [inst for inst in institutions
-                  if any(n.endswith(hit.group()) and _is_place_chain(n[: -len(hit.group())])
-                         for n in inst.names + [inst.name])]
+        owners = [
+            inst
+            for inst in institutions
+            if any(
+                n.endswith(hit.group()) and _is_place_chain(n[: -len(hit.group())])
+                for n in inst.names + [inst.name]
+            )
+        ]
         if len(owners) == 1:
-            out.append(Mention(hit.start(), hit.end(), hit.group(), kind="alias", inst=owners[0].index))
+            out.append(
+                Mention(hit.start(), hit.end(), hit.group(), kind="alias", inst=owners[0].index)
+            )
     return out
 
 
@@ -1120,8 +1342,11 @@ def _relative_kind(ctx: PlaceContext) -> str:
 def _home_prefixed(cands: list[int], distinct: list[str], ctx: PlaceContext) -> int | None:
     county, city = ctx.home_county(), ctx.home_city()
     homes = [d.name for d in (county, city) if d is not None]
-    if county is not None and city is not None \
-            and ctx.direct_city_mentions(city.name) > ctx.counties.get(county.name, 0):
+    if (
+        county is not None
+        and city is not None
+        and ctx.direct_city_mentions(city.name) > ctx.counties.get(county.name, 0)
+    ):
         homes.reverse()  # the article is about the city more than about the county
     for home in homes:
         hits = [j for j in cands if distinct[j].startswith(home)]
@@ -1134,7 +1359,9 @@ def _canonical(group: list[str], ctx: PlaceContext) -> tuple[str, bool]:
     full = [n for n in group if n[0] not in "省市县区"]
     if full:
         # the hospital's own name, not its group's or campus's: 沧州市中心医院 (医疗集团)
-        best = max(full, key=lambda n: (not n.endswith(_GROUP + _BRANCH), len(_strip_province(n)), n))
+        best = max(
+            full, key=lambda n: (not n.endswith(_GROUP + _BRANCH), len(_strip_province(n)), n)
+        )
         return _strip_province(best), False
     name = max(group, key=len)
     expanded = _expand_relative(name, ctx)
@@ -1162,8 +1389,9 @@ def _expand_relative(name: str, ctx: PlaceContext) -> str:
     return name
 
 
-def _government_hospital(stem: str, institutions: list[Institution],
-                         mentions: list[Mention]) -> int:
+def _government_hospital(
+    stem: str, institutions: list[Institution], mentions: list[Mention]
+) -> int:
     """The hospital a county's or a town's government signs for ("叙永县人民政府与…签署医联体
     协议" -> 叙永县人民医院). A province or a city signs for itself: no hospital."""
     divisions = gazetteer().full.get(stem, [])

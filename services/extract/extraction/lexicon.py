@@ -16,9 +16,32 @@ _TAGS = {"v", "vd", "d", "p", "c", "r", "u", "ad"}
 _MIN_FREQUENCY = 300
 #: verbs that name institutions do contain: 中西医结合医院, 新北市立联合医院
 #: other words that end a phrase before a name ("有关兄弟附属医院")
-_ALSO = {"有关": 20000, "相关": 20000, "其他": 20000, "其它": 20000, "以下": 20000, "以上": 20000,
-         "助力": 20000, "赋能": 20000, "联手": 20000, "致力": 20000}
-_IN_NAMES = {"结合", "联合", "协和", "市立", "县立", "省立", "区立", "共建", "协作", "合作", "总医", "附属"}
+_ALSO = {
+    "有关": 20000,
+    "相关": 20000,
+    "其他": 20000,
+    "其它": 20000,
+    "以下": 20000,
+    "以上": 20000,
+    "助力": 20000,
+    "赋能": 20000,
+    "联手": 20000,
+    "致力": 20000,
+}
+_IN_NAMES = {
+    "结合",
+    "联合",
+    "协和",
+    "市立",
+    "县立",
+    "省立",
+    "区立",
+    "共建",
+    "协作",
+    "合作",
+    "总医",
+    "附属",
+}
 
 
 @lru_cache(maxsize=1)
@@ -43,7 +66,7 @@ def function_words() -> dict[str, int]:
     # the dictionary's own institutions say which of these words names hold: 首都医科大学
     for name in institutions:
         for k in range(len(name) - 1):
-            words.pop(name[k:k + 2], None)
+            words.pop(name[k : k + 2], None)
     words.update(_ALSO)
     return words
 

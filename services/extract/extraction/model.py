@@ -34,13 +34,19 @@ class Logistic:
         return e / (1.0 + e)
 
     def to_json(self) -> dict[str, Any]:
-        return {"bias": self.bias, "threshold": self.threshold,
-                "weights": dict(sorted(self.weights.items()))}
+        return {
+            "bias": self.bias,
+            "threshold": self.threshold,
+            "weights": dict(sorted(self.weights.items())),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Logistic:
-        return cls(float(data["bias"]), {str(k): float(v) for k, v in data["weights"].items()},
-                   float(data.get("threshold", 0.5)))
+        return cls(
+            float(data["bias"]),
+            {str(k): float(v) for k, v in data["weights"].items()},
+            float(data.get("threshold", 0.5)),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,13 +57,21 @@ class Models:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"meta": self.meta, "pair": self.pair.to_json(), "lead": self.lead.to_json(),
-                "relevance": self.relevance.to_json()}
+        return {
+            "meta": self.meta,
+            "pair": self.pair.to_json(),
+            "lead": self.lead.to_json(),
+            "relevance": self.relevance.to_json(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Models:
-        return cls(Logistic.from_json(data["pair"]), Logistic.from_json(data["lead"]),
-                   Logistic.from_json(data["relevance"]), dict(data.get("meta", {})))
+        return cls(
+            Logistic.from_json(data["pair"]),
+            Logistic.from_json(data["lead"]),
+            Logistic.from_json(data["relevance"]),
+            dict(data.get("meta", {})),
+        )
 
 
 @lru_cache(maxsize=1)

@@ -17,15 +17,68 @@ DATA = Path(__file__).with_name("data")
 
 #: Short names of the provincial-level divisions, as reported in ``provinces``.
 PROVINCE_SHORT = [
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
-    "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西",
-    "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+    "北京",
+    "天津",
+    "上海",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
 ]
 _ADMIN_END = "省市县区州旗盟"
 _ADMIN_CHAR = re.compile("[省市县区州旗盟]")
-_BAD_TWO_CHAR = {"城区", "郊区", "矿区", "市区", "新区", "林区", "特区", "景区", "园区", "社区",
-                 "辖区", "片区", "街区", "县区", "东区", "西区", "南区", "北区", "市县", "全省",
-                 "本市", "中区", "示范区"}
+_BAD_TWO_CHAR = {
+    "城区",
+    "郊区",
+    "矿区",
+    "市区",
+    "新区",
+    "林区",
+    "特区",
+    "景区",
+    "园区",
+    "社区",
+    "辖区",
+    "片区",
+    "街区",
+    "县区",
+    "东区",
+    "西区",
+    "南区",
+    "北区",
+    "市县",
+    "全省",
+    "本市",
+    "中区",
+    "示范区",
+}
 
 
 @dataclass(frozen=True)
@@ -274,7 +327,7 @@ def locate_name(name: str, ctx: PlaceContext | None = None) -> tuple[Place, int]
     while pos < len(name):
         hit: tuple[int, list[Division]] | None = None
         for length in range(min(g.max_len, len(name) - pos), 1, -1):
-            cands = g.full.get(name[pos:pos + length])
+            cands = g.full.get(name[pos : pos + length])
             if cands:
                 hit = (length, cands)
                 break

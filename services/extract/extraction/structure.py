@@ -11,12 +11,18 @@ from .analysis import View
 
 _LIST_INTRO = re.compile(r"(?:[:]|如下|名单)\s*$")
 _LIST_INTRO_WORD = re.compile(r"成员|名单|单位|如下|包括|分别|医院|卫生院")
-_ROW_NOISE = re.compile(r"^\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?|[\s、,;|/·•\-—]|〔\d+〕"
-                        r"|[\u4e00-\u9fff]{2,8}(?:省|市|县|区|州|旗)|[一二三]级|[甲乙]等|二甲|三甲|三乙|二乙")
+_ROW_NOISE = re.compile(
+    r"^\s*[(]?(?:\d{1,3}|[一二三四五六七八九十]{1,3})\s*[.、)]?|[\s、,;|/·•\-—]|〔\d+〕"
+    r"|[\u4e00-\u9fff]{2,8}(?:省|市|县|区|州|旗)|[一二三]级|[甲乙]等|二甲|三甲|三乙|二乙"
+)
 _TABLE_HEADER = re.compile(r"序号|名称|单位|机构")
-LEAD_LABEL = re.compile(r"^\s*(?:牵头(?:医院|单位|机构)|龙头医院|核心医院|理事长单位|主任委员单位|总院|总医院)\s*:")
-MEMBER_LABEL = re.compile(r"^\s*(?:成员(?:单位|医院|机构)|分院|协作(?:单位|医院)|联盟成员|紧密型成员单位|基层分院"
-                          r"|托管(?:单位|医院))\s*:")
+LEAD_LABEL = re.compile(
+    r"^\s*(?:牵头(?:医院|单位|机构)|龙头医院|核心医院|理事长单位|主任委员单位|总院|总医院)\s*:"
+)
+MEMBER_LABEL = re.compile(
+    r"^\s*(?:成员(?:单位|医院|机构)|分院|协作(?:单位|医院)|联盟成员|紧密型成员单位|基层分院"
+    r"|托管(?:单位|医院))\s*:"
+)
 #: rows further than this from their introduction are not its list
 _MAX_ROWS = 80
 

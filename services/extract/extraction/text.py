@@ -112,7 +112,9 @@ def _keep_place_names(original: str, converted: str, script: _Script) -> str:
     """Undo t2s on ambiguous characters inside admin-division names (乾安县, 乾县)."""
     if len(converted) != len(original):
         return converted
-    spots = [m.start() for m in script.ambiguous.finditer(original) if converted[m.start()] != m.group()]
+    spots = [
+        m.start() for m in script.ambiguous.finditer(original) if converted[m.start()] != m.group()
+    ]
     if not spots:
         return converted
     from .places import gazetteer  # local: places does not need the text module
@@ -120,10 +122,12 @@ def _keep_place_names(original: str, converted: str, script: _Script) -> str:
     g = gazetteer()
     out = list(converted)
     for i in spots:
-        restored = converted[:i] + original[i] + converted[i + 1:]
+        restored = converted[:i] + original[i] + converted[i + 1 :]
         for a in range(max(0, i - g.max_len + 1), i + 1):
-            if any(restored[a:b] in g.full or restored[a:b] in g.alias
-                   for b in range(max(i + 1, a + 2), min(len(restored), a + g.max_len) + 1)):
+            if any(
+                restored[a:b] in g.full or restored[a:b] in g.alias
+                for b in range(max(i + 1, a + 2), min(len(restored), a + g.max_len) + 1)
+            ):
                 out[i] = original[i]
                 break
     return "".join(out)
@@ -132,7 +136,9 @@ def _keep_place_names(original: str, converted: str, script: _Script) -> str:
 _TONE = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 # A parenthesised pinyin syllable right after a Chinese character: 医(yī)院, 网(wǎng)
 _PINYIN = re.compile(
-    r"(?<=[\u4e00-\u9fff])\((?:[a-zü]{0,6}[" + _TONE + r"][a-zü]{0,6}|[a-z]{1,6}(?=\)[\u4e00-\u9fff]))\)"
+    r"(?<=[\u4e00-\u9fff])\((?:[a-zü]{0,6}["
+    + _TONE
+    + r"][a-zü]{0,6}|[a-z]{1,6}(?=\)[\u4e00-\u9fff]))\)"
 )
 
 
@@ -146,8 +152,11 @@ def remove_pinyin(text: str) -> str:
 # ---------------------------------------------------------------- HTML to text
 _SCRIPT = re.compile(r"<(script|style|noscript|iframe|svg)\b.*?</\1\s*>", re.S | re.I)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
-_BLOCK = re.compile(r"<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|table|section|article|header"
-                    r"|footer|nav|dd|dt|blockquote)\b[^>]*>", re.I)
+_BLOCK = re.compile(
+    r"<\s*/?\s*(?:p|div|br|li|ul|ol|h[1-6]|tr|table|section|article|header"
+    r"|footer|nav|dd|dt|blockquote)\b[^>]*>",
+    re.I,
+)
 _TAG = re.compile(r"<[^>]+>")
 _H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.S | re.I)
 _TITLE = re.compile(r"<title\b[^>]*>(.*?)</title\s*>", re.S | re.I)
@@ -184,8 +193,13 @@ def html_to_text(markup: str) -> str:
 
     try:
         text = trafilatura.extract(
-            markup, fast=True, include_comments=False, include_tables=True,
-            include_images=False, include_links=False, favor_recall=True,
+            markup,
+            fast=True,
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            include_links=False,
+            favor_recall=True,
         )
     except Exception as exc:  # malformed markup: fall back to the tag-stripped page
         log.warning("trafilatura could not parse the page, stripping tags instead: %s", exc)
@@ -196,7 +210,9 @@ def html_to_text(markup: str) -> str:
 
 
 # ---------------------------------------------------------------- boilerplate
-_SPAM = re.compile(r"无码|av\b|AV|麻豆|人妻|一区二区|精品区|三级片|色情|赌场|博彩|彩票|成人视频|国产精品")
+_SPAM = re.compile(
+    r"无码|av\b|AV|麻豆|人妻|一区二区|精品区|三级片|色情|赌场|博彩|彩票|成人视频|国产精品"
+)
 _FOOTER = re.compile(
     r"ICP备|ICP证|公网安备|版权所有|Copyright|©|\(c\)\s*\d{4}|增值电信业务|视听节目许可|广告经营许可"
     r"|互联网新闻信息服务许可|违法和不良信息|举报电话|举报邮箱|联系我们|网站地图|关于我们"
@@ -285,7 +301,9 @@ def clean_lines(text: str) -> str:
 
 _SHORT = 22
 _CLOSED = set("。!?;…:")
-_LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}\s*[.、)]|[(]?[一二三四五六七八九十\d]{1,3}[)、]|序号|\d{1,3}\s)")
+_LIST_ITEM = re.compile(
+    r"^\s*(?:\d{1,3}\s*[.、)]|[(]?[一二三四五六七八九十\d]{1,3}[)、]|序号|\d{1,3}\s)"
+)
 
 
 def _is_closed(line: str) -> bool:
@@ -313,8 +331,15 @@ def _join_short_lines(lines: list[str], stanza: list[int]) -> list[str]:
         return lines
     out: list[str] = []
     for k, line in enumerate(lines):
-        if k >= 2 and out and stanza[k] == stanza[k - 1] and short[k - 1] and len(lines[k - 1]) <= _SHORT \
-                and not _is_item(line) and not _is_item(lines[k - 1]):
+        if (
+            k >= 2
+            and out
+            and stanza[k] == stanza[k - 1]
+            and short[k - 1]
+            and len(lines[k - 1]) <= _SHORT
+            and not _is_item(line)
+            and not _is_item(lines[k - 1])
+        ):
             prev = out[-1]
             glue = "" if _CJK.match(line[0]) and _CJK.match(prev[-1]) else " "
             out[-1] = prev + glue + line
@@ -365,8 +390,9 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
     traditional = is_traditional(title + "\n" + body)
     body = remove_pinyin(to_simplified(body, traditional))
     head = body[:600]
-    owner = publisher(remove_pinyin(to_simplified(unicodedata.normalize("NFKC", owner_text[-3000:]),
-                                                  traditional)))
+    owner = publisher(
+        remove_pinyin(to_simplified(unicodedata.normalize("NFKC", owner_text[-3000:]), traditional))
+    )
     text = clean_lines(body)
     if title:
         title = remove_pinyin(to_simplified(title, traditional)).strip()

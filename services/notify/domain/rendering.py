@@ -366,4 +366,3 @@ def webhook_body(alert: Alert) -> dict[str, Any]:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
-

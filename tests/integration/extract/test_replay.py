@@ -65,7 +65,12 @@ def run_cli(kafka: LocalKafka, prefix: str, *args: str) -> subprocess.CompletedP
     }
     return subprocess.run(
         [sys.executable, "-m", "services.extract", "replay", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -109,8 +114,9 @@ async def test_replay_is_resumable_and_the_registry_keeps_the_newer(
             # New articles arrive; the same command continues after what it did.
             for article in later:
                 await publisher.publish(raw_topic, article.article_id.encode(), encode(article))
-            source = BoundedSource(kafka.bootstrap_servers, raw_topic,
-                                   kafka_topics + "extract-replay")
+            source = BoundedSource(
+                kafka.bootstrap_servers, raw_topic, kafka_topics + "extract-replay"
+            )
             await source.start()
             out = io.StringIO()
             try:
@@ -173,13 +179,20 @@ async def test_a_replay_from_after_the_last_article_has_nothing_to_do(
         article = demo_articles()[0]
         await publisher.publish(raw_topic, article.article_id.encode(), encode(article))
         source = BoundedSource(
-            kafka.bootstrap_servers, raw_topic, kafka_topics + "extract-replay",
+            kafka.bootstrap_servers,
+            raw_topic,
+            kafka_topics + "extract-replay",
             since=datetime.now(UTC) + timedelta(hours=1),
         )
         await source.start()
         try:
-            result = await replay(source, publisher, kafka_topics + TOPIC_ALLIANCES_EXTRACTED,
-                                  InProcess(), out=io.StringIO())
+            result = await replay(
+                source,
+                publisher,
+                kafka_topics + TOPIC_ALLIANCES_EXTRACTED,
+                InProcess(),
+                out=io.StringIO(),
+            )
         finally:
             await source.stop()
         assert (result.total, result.done, result.extracted, result.finished) == (0, 0, 0, True)

@@ -43,8 +43,7 @@ def tool_modules() -> list[str]:
         if guard.search(path.read_text(encoding="utf-8"))
     ]
     found += [
-        f"tools.{path.parent.name}"
-        for path in sorted((ROOT / "tools").glob("*/__main__.py"))
+        f"tools.{path.parent.name}" for path in sorted((ROOT / "tools").glob("*/__main__.py"))
     ]
     return found
 
@@ -98,9 +97,7 @@ def assert_help(module: str, answer: subprocess.CompletedProcess[str]) -> None:
 
 @pytest.mark.parametrize("module", tool_modules() + common_modules())
 def test_a_tool_answers_help(module: str) -> None:
-    long, short, wrong = run_all(
-        (module, "--help"), (module, "-h"), (module, "--no-such-option")
-    )
+    long, short, wrong = run_all((module, "--help"), (module, "-h"), (module, "--no-such-option"))
     assert_help(module, long)
     assert short.stdout == long.stdout and short.returncode == 0
     assert wrong.returncode == 2, f"{module} --no-such-option: exit {wrong.returncode}"
@@ -154,7 +151,9 @@ def test_help_prints_defaults_never_the_values_set() -> None:
 
 def test_extract_still_reads_files_without_a_command(tmp_path: Path) -> None:
     article = tmp_path / "a.txt"
-    article.write_text("2024年4月20日，甲市人民医院与乙县人民医院签约组建医联体。", encoding="utf-8")
+    article.write_text(
+        "2024年4月20日，甲市人民医院与乙县人民医院签约组建医联体。", encoding="utf-8"
+    )
     plain, named = run_all(
         ("services.extract", str(article), "--published", "2024-04-21"),
         ("services.extract", "files", str(article), "--published", "2024-04-21"),

@@ -30,7 +30,9 @@ def test_the_project_is_apache_2_everywhere_it_says_so() -> None:
     assert "Version 2.0" in (ROOT / "LICENSE").read_text(encoding="utf-8")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["license"] == "Apache-2.0"
-    assert json.loads((ROOT / "package.json").read_text(encoding="utf-8"))["license"] == "Apache-2.0"
+    assert (
+        json.loads((ROOT / "package.json").read_text(encoding="utf-8"))["license"] == "Apache-2.0"
+    )
 
 
 def test_every_locked_front_end_package_is_credited_with_its_version_and_licence() -> None:
@@ -39,7 +41,7 @@ def test_every_locked_front_end_package_is_credited_with_its_version_and_licence
     for name, (version, licence) in packages.items():
         line = re.search(rf"^{re.escape(name)} {re.escape(version)} .*$", NOTICE, re.M)
         assert line, f"NOTICE does not credit {name} {version}"
-        assert _SPDX_WORDS.get(licence, licence) in line.group(0) + NOTICE[line.end():][:200], (
+        assert _SPDX_WORDS.get(licence, licence) in line.group(0) + NOTICE[line.end() :][:200], (
             f"NOTICE does not give {name}'s licence {licence}"
         )
 
@@ -50,5 +52,7 @@ def test_every_bundled_data_file_is_credited() -> None:
     for name in shipped:
         assert name in NOTICE, f"NOTICE does not say where {name} comes from"
     credited = re.findall(r"jionlp (\d+\.\d+\.\d+)", NOTICE)
-    built_from = re.findall(r"jionlp (\d+\.\d+\.\d+)", (DATA / "build_gazetteer.py").read_text("utf-8"))
+    built_from = re.findall(
+        r"jionlp (\d+\.\d+\.\d+)", (DATA / "build_gazetteer.py").read_text("utf-8")
+    )
     assert credited and credited == built_from[:1] * len(credited), "one jionlp version, the same"

@@ -87,9 +87,12 @@ async def test_a_retryable_failure_is_retried_until_it_passes_never_dead_lettere
     assert set(retrying_gauge) == {1.0}
     assert await worker.consuming() and await worker.ready()
     assert gauge("kafka_handler_retrying", topic) == 0
-    assert REGISTRY.get_sample_value(
-        "kafka_messages_failed_total", {"topic": topic, "kind": "retryable"}
-    ) == 50
+    assert (
+        REGISTRY.get_sample_value(
+            "kafka_messages_failed_total", {"topic": topic, "kind": "retryable"}
+        )
+        == 50
+    )
     await wait_for(lambda: broker.committed["g"].get((topic, 0)) == 2)
     await worker.stop()
 
@@ -97,7 +100,15 @@ async def test_a_retryable_failure_is_retried_until_it_passes_never_dead_lettere
 async def test_the_backoff_doubles_up_to_its_cap_however_long_it_lasts() -> None:
     policy = RetryPolicy(initial_backoff_seconds=0.2, max_backoff_seconds=30)
     assert [policy.backoff(n) for n in range(1, 10)] == [
-        0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30
+        0.2,
+        0.4,
+        0.8,
+        1.6,
+        3.2,
+        6.4,
+        12.8,
+        25.6,
+        30,
     ]
     assert policy.backoff(100_000) == 30  # days of retrying: no overflow
 
@@ -135,7 +146,10 @@ async def test_stop_interrupts_a_handler_being_retried_at_once() -> None:
         await asyncio.Event().wait()  # a connect that never returns
 
     loop = ConsumerLoop(
-        InMemorySource(broker, [topic], "g"), InMemoryPublisher(broker), RawArticle, handle,
+        InMemorySource(broker, [topic], "g"),
+        InMemoryPublisher(broker),
+        RawArticle,
+        handle,
         retry=TINY,
     )
     task = asyncio.create_task(loop.run())
@@ -161,7 +175,10 @@ async def test_stop_during_a_long_backoff_returns_at_once() -> None:
         raise RetryableError("database away")
 
     loop = ConsumerLoop(
-        InMemorySource(broker, [topic], "g"), InMemoryPublisher(broker), RawArticle, handle,
+        InMemorySource(broker, [topic], "g"),
+        InMemoryPublisher(broker),
+        RawArticle,
+        handle,
         retry=RetryPolicy(initial_backoff_seconds=30, max_backoff_seconds=30),
     )
     task = asyncio.create_task(loop.run())
@@ -185,9 +202,7 @@ async def test_past_the_dead_letter_limit_the_consumer_stops() -> None:
         handled.append(message.article_id)
 
     def make_loop(source: Any, publisher: Any) -> ConsumerLoop[Any]:
-        return ConsumerLoop(
-            source, publisher, RawArticle, handle, dlq_limit=DlqLimit(3, 10)
-        )
+        return ConsumerLoop(source, publisher, RawArticle, handle, dlq_limit=DlqLimit(3, 10))
 
     source = Source(broker, [topic], "g")
     worker = ConsumerWorker(InMemoryPublisher(broker), source, make_loop)  # type: ignore[arg-type]
@@ -221,7 +236,10 @@ async def test_dead_letters_spread_among_good_messages_stay_under_the_limit() ->
         handled.append(message.article_id)
 
     loop = ConsumerLoop(
-        InMemorySource(broker, [topic], "g"), InMemoryPublisher(broker), RawArticle, handle,
+        InMemorySource(broker, [topic], "g"),
+        InMemoryPublisher(broker),
+        RawArticle,
+        handle,
         dlq_limit=DlqLimit(max_dead_letters=2, window=4),
     )
     task = asyncio.create_task(loop.run())
@@ -243,7 +261,10 @@ async def test_with_a_limit_of_zero_nothing_is_dead_lettered() -> None:
         return None
 
     loop = ConsumerLoop(
-        InMemorySource(broker, [topic], "g"), InMemoryPublisher(broker), RawArticle, handle,
+        InMemorySource(broker, [topic], "g"),
+        InMemoryPublisher(broker),
+        RawArticle,
+        handle,
         dlq_limit=DlqLimit(max_dead_letters=0),
     )
     await asyncio.wait_for(loop.run(), 10)

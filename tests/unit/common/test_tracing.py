@@ -161,11 +161,16 @@ async def test_one_articles_path_is_one_trace_through_headers_outbox_and_deliver
     registry = RegistryRepository(make_engine(f"sqlite:///{tmp_path / 'registry.db'}"))
     upgrade(registry.engine)
     try:
-        async with notify.router.lifespan_context(notify), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=notify), base_url="http://notify"
-        ) as client:
+        async with (
+            notify.router.lifespan_context(notify),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=notify), base_url="http://notify"
+            ) as client,
+        ):
             bureau = await client.post(
-                "/v1/bureaus", json={"name": "某省卫健委"}, headers={"Authorization": f"Bearer {OPERATOR}"}
+                "/v1/bureaus",
+                json={"name": "某省卫健委"},
+                headers={"Authorization": f"Bearer {OPERATOR}"},
             )
             key = bureau.json()["api_key"]
             subscribed = await client.post(
@@ -241,9 +246,7 @@ async def test_one_articles_path_is_one_trace_through_headers_outbox_and_deliver
         named["process t.articles.raw"].context.span_id
     )
     # The outbox row kept the context of the write; the relay sent the change in it.
-    assert parent_of(named["send t.alliances.changes"]) == (
-        named["registry apply"].context.span_id
-    )
+    assert parent_of(named["send t.alliances.changes"]) == (named["registry apply"].context.span_id)
     # The delivery row kept the change's context; the attempt continues it.
     deliver = named["deliver webhook"]
     assert deliver.kind is SpanKind.CLIENT
@@ -344,9 +347,11 @@ async def test_without_the_sdk_nothing_is_added(broker: InMemoryBroker) -> None:
 
 def test_stored_contexts_that_are_not_ones_start_no_trace() -> None:
     for stored in (None, "", "not json", "[1]", '{"traceparent": "00-zz-yy-01"}'):
-        assert not trace.get_current_span(
-            tracing.context_from_carrier(stored)
-        ).get_span_context().is_valid
+        assert (
+            not trace.get_current_span(tracing.context_from_carrier(stored))
+            .get_span_context()
+            .is_valid
+        )
         assert tracing.link_to(stored) is None
 
 

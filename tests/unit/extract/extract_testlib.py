@@ -17,17 +17,26 @@ SCORER = SHARED / "eval" / "score.py"
 OWN_CASES = REPO / "tests" / "data" / "extract"
 
 
-def run(body: str, published: str | None = "2023-06-01", *, html: bool = False,
-        title: str = "") -> ExtractionResult:
-    return extract(ArticleInput(
-        body=body, title=title, content_type="text/html" if html else "text/plain",
-        published=dt.date.fromisoformat(published) if published else None,
-    ))
+def run(
+    body: str, published: str | None = "2023-06-01", *, html: bool = False, title: str = ""
+) -> ExtractionResult:
+    return extract(
+        ArticleInput(
+            body=body,
+            title=title,
+            content_type="text/html" if html else "text/plain",
+            published=dt.date.fromisoformat(published) if published else None,
+        )
+    )
 
 
 def pairs(result: ExtractionResult) -> set[tuple[str, str]]:
-    return {(lead.name, member.name) for ev in result.events for lead in ev.lead
-            for member in ev.members}
+    return {
+        (lead.name, member.name)
+        for ev in result.events
+        for lead in ev.lead
+        for member in ev.members
+    }
 
 
 def score_set(gold: Path, article_dir: Path, tmp_path: Path) -> dict[str, Any]:
@@ -37,14 +46,26 @@ def score_set(gold: Path, article_dir: Path, tmp_path: Path) -> dict[str, Any]:
         for line in gold.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
-                out.write(json.dumps({"path": str(article_dir / row["file"]),
-                                      "published": row.get("published")}) + "\n")
+                out.write(
+                    json.dumps(
+                        {"path": str(article_dir / row["file"]), "published": row.get("published")}
+                    )
+                    + "\n"
+                )
     pred = tmp_path / "pred.jsonl"
     with pred.open("w", encoding="utf-8") as fh:
-        subprocess.run([sys.executable, "-m", "services.extract", "--manifest", str(manifest)],
-                       check=True, stdout=fh, cwd=REPO)
-    done = subprocess.run([sys.executable, str(SCORER), str(gold), str(pred), "--json"],
-                          check=True, capture_output=True, text=True, cwd=REPO)
+        subprocess.run(
+            [sys.executable, "-m", "services.extract", "--manifest", str(manifest)],
+            check=True,
+            stdout=fh,
+            cwd=REPO,
+        )
+    done = subprocess.run(
+        [sys.executable, str(SCORER), str(gold), str(pred), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     result: dict[str, Any] = json.loads(done.stdout)
     return result
-

@@ -10,13 +10,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 #: two specialties named once each: the tie must be broken the same way every time
-TIED = "5月10日,湖州市中心医院与德清县人民医院签订专科联盟协议,在心血管、神经内科等6个专科开展合作。"
+TIED = (
+    "5月10日,湖州市中心医院与德清县人民医院签订专科联盟协议,在心血管、神经内科等6个专科开展合作。"
+)
 
 
 def _extract(files: list[Path], seed: str) -> str:
     env = {**os.environ, "PYTHONHASHSEED": seed}
-    done = subprocess.run([sys.executable, "-m", "services.extract", *map(str, files)],
-                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.extract", *map(str, files)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+        check=True,
+    )
     return done.stdout
 
 

@@ -20,10 +20,37 @@ from tools.extract_eval import SETS, is_sealed, load_set, predict, scorer
 
 #: the sealed third of the corpus, fixed by the file names alone (tools/extract_eval.py)
 SEALED = [
-    "c002.txt", "c004.txt", "c005.txt", "c008.txt", "c009.txt", "c011.txt", "c017.txt", "c019.txt",
-    "c022.txt", "c024.txt", "c029.txt", "c032.txt", "c034.txt", "c035.txt", "c037.txt", "c043.txt",
-    "c046.txt", "c049.txt", "c052.txt", "c053.txt", "c055.txt", "c057.txt", "c058.txt", "c062.txt",
-    "c064.txt", "c068.txt", "c069.txt", "c070.txt", "c071.txt", "c073.txt", "c079.txt",
+    "c002.txt",
+    "c004.txt",
+    "c005.txt",
+    "c008.txt",
+    "c009.txt",
+    "c011.txt",
+    "c017.txt",
+    "c019.txt",
+    "c022.txt",
+    "c024.txt",
+    "c029.txt",
+    "c032.txt",
+    "c034.txt",
+    "c035.txt",
+    "c037.txt",
+    "c043.txt",
+    "c046.txt",
+    "c049.txt",
+    "c052.txt",
+    "c053.txt",
+    "c055.txt",
+    "c057.txt",
+    "c058.txt",
+    "c062.txt",
+    "c064.txt",
+    "c068.txt",
+    "c069.txt",
+    "c070.txt",
+    "c071.txt",
+    "c073.txt",
+    "c079.txt",
 ]
 
 
@@ -33,8 +60,10 @@ def _score(sets: list[str]) -> dict[str, Any]:
     for name in sets:
         articles = load_set(name, "tuning")
         golds += [dict(a.gold, file=f"{name}/{a.file}") for a in articles]
-        preds += [dict(r, file=f"{name}/{r['file']}") for r, a in zip(predict(articles), articles,
-                                                                      strict=True)]
+        preds += [
+            dict(r, file=f"{name}/{r['file']}")
+            for r, a in zip(predict(articles), articles, strict=True)
+        ]
     result, _ = scorer().score(golds, preds)
     return result  # type: ignore[no-any-return]
 
@@ -78,8 +107,11 @@ def test_shipped_model_weighs_only_features_the_code_makes() -> None:
                     made["pair"] |= set(fx.pair(x, y))
         made["relevance"] |= set(fx.article()) | {"max_pair", "max_lead"}
     models = trained_models()
-    for name, model in (("pair", models.pair), ("lead", models.lead),
-                        ("relevance", models.relevance)):
+    for name, model in (
+        ("pair", models.pair),
+        ("lead", models.lead),
+        ("relevance", models.relevance),
+    ):
         assert set(model.weights) <= made[name], (name, set(model.weights) - made[name])
 
 

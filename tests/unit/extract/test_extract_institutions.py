@@ -20,7 +20,9 @@ def test_names_bounded_by_function_words_and_verbs() -> None:
 
 def test_slogan_before_place_is_trimmed() -> None:
     assert names("紧密型帮扶共促健康桂林市中西医结合医院与灵川县中医医院组建医联体") == [
-        "桂林市中西医结合医院", "灵川县中医医院"]
+        "桂林市中西医结合医院",
+        "灵川县中医医院",
+    ]
 
 
 def test_generic_references_dropped() -> None:
@@ -30,18 +32,28 @@ def test_generic_references_dropped() -> None:
 
 def test_place_names_with_stop_characters() -> None:
     assert names("与成都市第一人民医院、于都县人民医院和平和县医院签约") == [
-        "成都市第一人民医院", "于都县人民医院", "平和县医院"]
+        "成都市第一人民医院",
+        "于都县人民医院",
+        "平和县医院",
+    ]
 
 
 def test_town_names_after_list_comma() -> None:
     assert names("到沙河乡卫生院、曾店镇卫生院、六都寨镇卫生院揭牌") == [
-        "沙河乡卫生院", "曾店镇卫生院", "六都寨镇卫生院"]
+        "沙河乡卫生院",
+        "曾店镇卫生院",
+        "六都寨镇卫生院",
+    ]
 
 
 def test_shared_suffix_list_expanded() -> None:
     text = "大彭镇卫生院和驿城、文沃、焦山3个社区卫生服务中心为基层分院"
-    assert names(text) == ["大彭镇卫生院", "驿城社区卫生服务中心", "文沃社区卫生服务中心",
-                           "焦山社区卫生服务中心"]
+    assert names(text) == [
+        "大彭镇卫生院",
+        "驿城社区卫生服务中心",
+        "文沃社区卫生服务中心",
+        "焦山社区卫生服务中心",
+    ]
 
 
 def test_abbreviation_by_subsequence() -> None:
@@ -58,8 +70,10 @@ def test_admin_relative_names() -> None:
 
 
 def test_aliases_resolved_in_article() -> None:
-    text = ("河津市医疗集团人民医院与山西医科大学第二医院签约。山大二院骨科主任讲话。"
-            "陕西省西安市红会医院与西安市红会医院。")
+    text = (
+        "河津市医疗集团人民医院与山西医科大学第二医院签约。山大二院骨科主任讲话。"
+        "陕西省西安市红会医院与西安市红会医院。"
+    )
     found = institutions(text)
     assert found["山大二院"] == "山西医科大学第二医院"
     assert found["陕西省西安市红会医院"] == "西安市红会医院"
@@ -94,18 +108,31 @@ def test_plaque_names_marked() -> None:
 def test_health_stations_are_institutions() -> None:
     # 卫生所: a township or village health station (and Taiwan's township clinics)
     assert names("台北荣民总医院与宜兰县员山乡卫生所、沙河乡卫生所签署合作协议") == [
-        "台北荣民总医院", "宜兰县员山乡卫生所", "沙河乡卫生所"]
+        "台北荣民总医院",
+        "宜兰县员山乡卫生所",
+        "沙河乡卫生所",
+    ]
 
 
 def test_an_alliance_named_by_its_kind_is_not_an_institution() -> None:
     # "紧密型城市医疗集团" names the alliance being formed, not a party to it
     assert names("湛江中心人民医院牵头的湛江市紧密型城市医疗集团挂牌,成员包括麻章区人民医院") == [
-        "湛江中心人民医院", "麻章区人民医院"]
+        "湛江中心人民医院",
+        "麻章区人民医院",
+    ]
 
 
 def test_places_sharing_one_kind_of_hospital_are_one_hospital_each() -> None:
-    assert names("与修水县、武宁县、永修县三县人民医院签约") == ["修水县人民医院", "武宁县人民医院", "永修县人民医院"]
-    assert names("与修水、武宁、永修三县人民医院签约") == ["修水县人民医院", "武宁县人民医院", "永修县人民医院"]
+    assert names("与修水县、武宁县、永修县三县人民医院签约") == [
+        "修水县人民医院",
+        "武宁县人民医院",
+        "永修县人民医院",
+    ]
+    assert names("与修水、武宁、永修三县人民医院签约") == [
+        "修水县人民医院",
+        "武宁县人民医院",
+        "永修县人民医院",
+    ]
     assert names("南昌市、九江市两市中医院") == ["南昌市中医院", "九江市中医院"]
     # without a count, two items are a place and a hospital
     assert names("与九江市和修水县人民医院签约") == ["修水县人民医院"]

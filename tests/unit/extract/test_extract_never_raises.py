@@ -23,7 +23,7 @@ def _variant(rng: random.Random, texts: list[str]) -> str:
     kind = rng.randrange(4)
     if kind == 0:  # a window anywhere, names and quotes cut in half
         start = rng.randrange(len(text))
-        return text[start:start + rng.randrange(5, 400)]
+        return text[start : start + rng.randrange(5, 400)]
     if kind == 1:  # sentences out of order
         sentences = re.split(r"(?<=[。!?])", text)
         rng.shuffle(sentences)
@@ -31,7 +31,7 @@ def _variant(rng: random.Random, texts: list[str]) -> str:
     if kind == 2:  # two articles spliced mid-sentence
         other = rng.choice(texts)
         a, b = rng.randrange(len(text)), rng.randrange(len(other))
-        return text[a:a + 200] + other[b:b + 200]
+        return text[a : a + 200] + other[b : b + 200]
     chars = list(text[:600])  # punctuation and name parts dropped in at random
     for _ in range(rng.randrange(1, 20)):
         chars[rng.randrange(len(chars))] = rng.choice(_PUNCTUATION_AND_NAMES)

@@ -42,5 +42,7 @@ def test_specialist_hospital() -> None:
 
 
 def test_cooperation_items() -> None:
-    items = cooperation_items("双方将在人员双向流动、病人双向转诊、医疗资源共享等方面合作,开展远程会诊")
+    items = cooperation_items(
+        "双方将在人员双向流动、病人双向转诊、医疗资源共享等方面合作,开展远程会诊"
+    )
     assert items[:4] == ("人员双向流动", "双向转诊", "资源共享", "远程会诊")

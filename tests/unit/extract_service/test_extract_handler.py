@@ -163,6 +163,8 @@ async def test_the_partition_moves_past_an_article_over_its_time_budget(
 
 def test_a_truncated_extraction_is_flagged_in_its_message() -> None:
     result = extract(ArticleInput(body=FORMATION, published=date(2023, 10, 14)))
-    flagged = handlers.to_message(article(FORMATION), dataclasses.replace(result, truncated=True), NOW)
+    flagged = handlers.to_message(
+        article(FORMATION), dataclasses.replace(result, truncated=True), NOW
+    )
     assert flagged.events_truncated and flagged.events == result.events
     assert not handlers.to_message(article(FORMATION), result, NOW).events_truncated
