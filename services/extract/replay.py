@@ -210,14 +210,7 @@ class BoundedSource:
         except KafkaError as exc:
             raise RetryableError(f"fetch failed: {exc}") from exc
         return [
-            Record(
-                topic=msg.topic,
-                partition=msg.partition,
-                offset=msg.offset,
-                key=msg.key,
-                value=msg.value,
-                headers=tuple(msg.headers or ()),
-            )
+            Record.of(msg)
             for tp, messages in batches.items()
             for msg in messages
             if msg.offset < self.end_offsets[tp]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,18 @@ class Record:
             if key == name:
                 return value
         return None
+
+    @classmethod
+    def of(cls, message: Any) -> Record:
+        """The record of a message the Kafka client fetched (aiokafka's ConsumerRecord)."""
+        return cls(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            headers=tuple(message.headers or ()),
+        )
 
 
 TopicPartition = tuple[str, int]

@@ -83,18 +83,7 @@ class KafkaSource:
             )
         except KafkaError as exc:
             raise RetryableError(f"fetch failed: {exc}") from exc
-        return [
-            Record(
-                topic=msg.topic,
-                partition=msg.partition,
-                offset=msg.offset,
-                key=msg.key,
-                value=msg.value,
-                headers=tuple(msg.headers or ()),
-            )
-            for messages in batches.values()
-            for msg in messages
-        ]
+        return [Record.of(msg) for messages in batches.values() for msg in messages]
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:

@@ -935,9 +935,6 @@ def same_institution(a: str, b: str) -> bool:
     return _same_feat(_feat(a), _feat(b))
 
 
-_same_names = same_institution
-
-
 #: a general hospital written short, as Taiwan writes them: 三总 (三军总医院), 荣总 (荣民总医院)
 _GENERAL_SHORT = re.compile(r"[\u4e00-\u9fff]总")
 
@@ -1229,7 +1226,7 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     matrix = [[False] * len(distinct) for _ in distinct]
     for i in range(len(distinct)):
         for j in range(i + 1, len(distinct)):
-            matrix[i][j] = matrix[j][i] = _same_names(distinct[i], distinct[j])
+            matrix[i][j] = matrix[j][i] = same_institution(distinct[i], distinct[j])
     # full names join first, so that a relative name (市二医院) then sees them grouped
     order = sorted(range(len(distinct)), key=lambda k: distinct[k][0] in "省市县区")
     for i in order:
