@@ -11,16 +11,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
-GAZETTEER = (
-    Path(__file__).resolve().parent.parent
-    / "services"
-    / "extract"
-    / "extraction"
-    / "data"
-    / "gazetteer.tsv"
-)
+from services.common.places import GAZETTEER_TSV
+
+GAZETTEER = GAZETTEER_TSV
 
 SPECIALTIES = ("骨科", "儿科", "心血管内科", "神经内科", "眼科", "肿瘤科", "妇产科", "呼吸内科")
 

@@ -1,7 +1,7 @@
 """Province / city / county of places and institutions, from a bundled gazetteer.
 
-``data/gazetteer.tsv`` lists every province (P), city (C) and county-level division (D)
-with its short alias; ``data/known_places.tsv`` places institutions whose names carry no
+``services/common/data/gazetteer.tsv`` lists every province (P), city (C) and county-level
+division (D) with its short alias (the services' one place vocabulary reads it too); ``data/known_places.tsv`` places institutions whose names carry no
 admin-division name (university hospitals and the like).
 """
 
@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from services.common.places import GAZETTEER_TSV
 
 DATA = Path(__file__).with_name("data")
 
@@ -159,7 +161,7 @@ def province_short(name: str) -> str:
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
     g = Gazetteer()
-    for line in (DATA / "gazetteer.tsv").read_text(encoding="utf-8").splitlines():
+    for line in GAZETTEER_TSV.read_text(encoding="utf-8").splitlines():
         if not line or line.startswith("#"):
             continue
         level, code, name, alias, parent, others = (line.split("\t") + [""] * 6)[:6]

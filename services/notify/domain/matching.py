@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from services.common.contracts import (
     EventType,
     Institution,
 )
+from services.common.places import city_key, county_key, county_keys, fold, province_key
 from services.notify.domain.models import Filters
 
 #: Fields of an alliance whose change is news to a bureau. Another source article, a later
@@ -21,46 +21,6 @@ from services.notify.domain.models import Filters
 MATERIAL_FIELDS = frozenset(
     {"lead", "members", "type", "specialty", "date", "provinces", "cross_province"}
 )
-
-_PROVINCE_SUFFIXES = (
-    "维吾尔自治区",
-    "壮族自治区",
-    "回族自治区",
-    "特别行政区",
-    "自治区",
-    "省",
-    "市",
-)
-_CITY_SUFFIXES = ("自治州", "地区", "盟", "市")
-_COUNTY_SUFFIXES = ("自治县", "县", "区", "市", "旗")
-
-
-def _fold(text: str) -> str:
-    """Width, case and spacing differences do not matter when comparing names."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
-
-
-def _strip_suffix(name: str, suffixes: Iterable[str]) -> str:
-    folded = _fold(name)
-    for suffix in suffixes:
-        if folded.endswith(suffix) and len(folded) - len(suffix) >= 2:
-            return folded[: -len(suffix)]
-    return folded
-
-
-def province_key(name: str) -> str:
-    """四川省, 四川 -> 四川; 广西壮族自治区, 广西 -> 广西; 北京市 -> 北京."""
-    return _strip_suffix(name, _PROVINCE_SUFFIXES)
-
-
-def city_key(name: str) -> str:
-    return _strip_suffix(name, _CITY_SUFFIXES)
-
-
-def county_key(name: str) -> str:
-    # 县 and 区 of the same stem are different places (朝阳区 / 朝阳县): keep the suffix,
-    # unless the filter gave the bare stem, which then matches either.
-    return _fold(name)
 
 
 def institutions_of(alliance: Alliance) -> tuple[Institution, ...]:
@@ -99,8 +59,8 @@ def compile_filters(filters: Filters) -> Matcher:
         cities=frozenset(city_key(c) for c in filters.cities),
         counties=frozenset(county_key(c) for c in filters.counties),
         types=frozenset(filters.types),
-        specialties=tuple(_fold(s) for s in filters.specialties),
-        institutions=frozenset(_fold(n) for n in filters.institutions),
+        specialties=tuple(fold(s) for s in filters.specialties),
+        institutions=frozenset(fold(n) for n in filters.institutions),
         min_confidence=filters.min_confidence,
     )
 
@@ -112,16 +72,15 @@ def facts_of(alliance: Alliance) -> AllianceFacts:
     counties: set[str] = set()
     for institution in institutions:
         if institution.county:
-            county = county_key(institution.county)
-            # 南部县 is found by 南部县 and by the bare stem 南部.
-            counties |= {county, _strip_suffix(county, _COUNTY_SUFFIXES)}
-    names = {_fold(n) for i in institutions for n in (i.id, i.name, *i.aliases)}
+            # 南部县 is found by 南部县 and by its gazetteer alias 南部.
+            counties |= county_keys(institution.county)
+    names = {fold(n) for i in institutions for n in (i.id, i.name, *i.aliases)}
     return AllianceFacts(
         provinces=frozenset(provinces),
         cities=frozenset(city_key(i.city) for i in institutions if i.city),
         counties=frozenset(counties),
         names=frozenset(names),
-        specialty=_fold(alliance.specialty) if alliance.specialty else None,
+        specialty=fold(alliance.specialty) if alliance.specialty else None,
         type=alliance.type,
         confidence=alliance.confidence,
     )

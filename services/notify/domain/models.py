@@ -20,8 +20,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from services.common.contracts import Alliance, EventType
+from services.common.places import Level, UnknownPlace
+from services.common.places import check as check_place
 
 
 class Channel(StrEnum):
@@ -73,6 +76,30 @@ class Filters(BaseModel):
     specialties: list[Name] = Field(default_factory=list, max_length=128)
     institutions: list[Name] = Field(default_factory=list, max_length=512)
     min_confidence: float = Field(0.0, ge=0.0, le=1.0)
+
+
+_PLACE_LEVELS = {"provinces": Level.province, "cities": Level.city, "counties": Level.county}
+
+
+class FiltersIn(Filters):
+    """Filters as a bureau sends them: every place word must be one the gazetteer knows at
+    its level (services.common.places), or the request is refused with the nearest names.
+    Filters already stored are read as :class:`Filters`, unchecked."""
+
+    @field_validator("provinces", "cities", "counties")
+    @classmethod
+    def _known_places(cls, words: list[str], info: ValidationInfo) -> list[str]:
+        level = _PLACE_LEVELS[info.field_name or ""]
+        for word in words:
+            try:
+                check_place(level, word)
+            except UnknownPlace as unknown:
+                raise PydanticCustomError(
+                    "unknown_place",
+                    "{reason}",
+                    {"reason": str(unknown), "word": word, "suggestions": unknown.suggestions},
+                ) from None
+        return words
 
 
 def validate_target(channel: Channel, url: str) -> str:
@@ -145,7 +172,7 @@ class SubscriptionCreate(BaseModel):
         description="webhook: your own whsec_ secret (one is generated otherwise); "
         "dingtalk: the robot's signing secret (SEC...)",
     )
-    filters: Filters = Field(default_factory=Filters)
+    filters: FiltersIn = Field(default_factory=FiltersIn)
     enabled: bool = True
 
     @field_validator("url")
@@ -169,7 +196,7 @@ class SubscriptionUpdate(BaseModel):
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     url: Annotated[str | None, Field(min_length=1, max_length=2048)] = None
     secret: Annotated[str | None, Field(min_length=8, max_length=256)] = None
-    filters: Filters | None = None
+    filters: FiltersIn | None = None
     enabled: bool | None = None
 
 

@@ -31,6 +31,7 @@ from services.common.contracts import (
     ExtractedArticle,
     Institution,
 )
+from services.common.places import city_key, county_key, keys_of, province_key
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AlliancePlaceRow,
@@ -65,7 +66,7 @@ from services.registry.domain.institutions import (
     renamed_record,
     resolve_name,
 )
-from services.registry.domain.names import clean_name, division_short, name_key, province_short
+from services.registry.domain.names import clean_name, name_key
 
 _WRITE_LOCK_KEY = 0x72656772  # "regr"
 MAX_NAME_LENGTH = 120
@@ -530,18 +531,12 @@ class RegistryRepository:
             ).all()
         }
         names = [facts.specialty or ""]
-        places: set[tuple[str, str]] = {("province", p) for p in facts.provinces}
+        places: set[tuple[str, str]] = {("province", province_key(p)) for p in facts.provinces}
         for _, ident in roles:
             inst = institutions[ident]
             names.append(inst.name)
             names.extend(json.loads(inst.aliases))
-            for kind, value in (
-                ("province", inst.province),
-                ("city", division_short(inst.city)),
-                ("county", division_short(inst.county)),
-            ):
-                if value:
-                    places.add((kind, value))
+            places |= {(str(k), v) for k, v in keys_of(inst.province, inst.city, inst.county)}
         row.search_text = "\n".join(n for n in names if n)
         session.add(row)
         session.flush()
@@ -771,9 +766,9 @@ class RegistryRepository:
     def _conditions(self, session: Session, filters: AllianceFilters) -> list[Any]:
         conditions: list[Any] = []
         for kind, value in (
-            ("province", province_short(filters.province)),
-            ("city", division_short(filters.city)),
-            ("county", division_short(filters.county)),
+            ("province", filters.province and province_key(filters.province)),
+            ("city", filters.city and city_key(filters.city)),
+            ("county", filters.county and county_key(filters.county)),
         ):
             if value:
                 conditions.append(
@@ -884,7 +879,7 @@ class RegistryRepository:
                 )
             )
         if province:
-            stmt = stmt.where(col(InstitutionRow.province) == province_short(province))
+            stmt = stmt.where(col(InstitutionRow.province) == province_key(province))
         if cursor:
             name, last_id = decode_cursor(cursor, 2)
             stmt = stmt.where(
@@ -1266,7 +1261,7 @@ def dashboard_facets(
         cities_stmt = select(InstitutionRow.city, func.count()).where(
             col(InstitutionRow.city).is_not(None)
         )
-        short = province_short(province) if province else None
+        short = province_key(province) if province else None
         if short:
             cities_stmt = cities_stmt.where(col(InstitutionRow.province) == short)
         cities = session.exec(

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from services.common.labels import type_label
 from services.registry.adapters.repository import AllianceView, CursorError
-from services.registry.entrypoints.deps import Filters, Repository
+from services.registry.entrypoints.deps import Filters, PageBase, Repository
 from services.registry.entrypoints.schemas import AlliancePage, AlliancePublic
 
 router = APIRouter(prefix="/v1", tags=["alliances"])
@@ -41,6 +41,7 @@ CSV_COLUMNS = (
 def list_alliances(
     repository: Repository,
     filters: Filters,
+    page_base: PageBase,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> AlliancePage:
@@ -49,7 +50,9 @@ def list_alliances(
         views, next_cursor = repository.list_alliances(filters, limit, cursor)
     except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
-    return AlliancePage(items=[AlliancePublic.of(v) for v in views], next_cursor=next_cursor)
+    return AlliancePage(
+        items=[AlliancePublic.of(v, page_base) for v in views], next_cursor=next_cursor
+    )
 
 
 def _csv_row(view: AllianceView) -> list[str]:
@@ -103,9 +106,11 @@ def export_csv(repository: Repository, filters: Filters) -> StreamingResponse:
 
 @router.get("/alliances/{alliance_id}", response_model=AlliancePublic)
 def get_alliance(
-    repository: Repository, alliance_id: Annotated[str, Path(max_length=40)]
+    repository: Repository,
+    page_base: PageBase,
+    alliance_id: Annotated[str, Path(max_length=40)],
 ) -> AlliancePublic:
     view = repository.get_alliance(alliance_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
-    return AlliancePublic.of(view)
+    return AlliancePublic.of(view, page_base)

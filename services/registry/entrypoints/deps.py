@@ -10,6 +10,8 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.common.contracts import EventType
+from services.common.places import Level, UnknownPlace
+from services.common.places import check as check_place
 from services.registry.adapters.repository import AllianceFilters, RegistryRepository
 from services.registry.config import RegistrySettings
 
@@ -39,6 +41,7 @@ def alliance_filters(
         str | None, Query(min_length=1, max_length=100, description="Search in names")
     ] = None,
 ) -> AllianceFilters:
+    refuse_unknown_places(province=province, city=city, county=county)
     if since is not None and until is not None and since > until:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="since is after until")
     return AllianceFilters(
@@ -55,6 +58,37 @@ def alliance_filters(
 
 
 Filters = Annotated[AllianceFilters, Depends(alliance_filters)]
+
+
+def refuse_unknown_places(**words: str | None) -> None:
+    """422 for a place word the gazetteer does not know at its level, with the nearest
+    names: a typo must not look like a place with no alliances."""
+    for name, word in words.items():
+        if not word:
+            continue
+        try:
+            check_place(Level(name), word)
+        except UnknownPlace as unknown:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=[
+                    {
+                        "type": "unknown_place",
+                        "loc": ["query", name],
+                        "msg": str(unknown),
+                        "suggestions": unknown.suggestions,
+                    }
+                ],
+            ) from None
+
+
+def public_base_url(request: Request) -> str:
+    settings: RegistrySettings = request.app.state.settings
+    return settings.public_base_url
+
+
+#: Where alliance pages live (PUBLIC_BASE_URL), "" when not set.
+PageBase = Annotated[str, Depends(public_base_url)]
 
 
 def require_operator(

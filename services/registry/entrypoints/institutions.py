@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from services.registry.adapters.repository import CursorError
-from services.registry.entrypoints.deps import Repository
+from services.registry.entrypoints.deps import PageBase, Repository, refuse_unknown_places
 from services.registry.entrypoints.schemas import (
     AlliancePublic,
     InstitutionAlliancePublic,
@@ -28,6 +28,7 @@ def list_institutions(
     cursor: Annotated[str | None, Query(max_length=600)] = None,
 ) -> InstitutionPage:
     """Institutions by name; `q` searches names and aliases."""
+    refuse_unknown_places(province=province)
     try:
         views, next_cursor = repository.list_institutions(q, limit, cursor, province)
     except CursorError as exc:
@@ -40,6 +41,7 @@ def list_institutions(
 @router.get("/{institution_id}", response_model=InstitutionDetailPublic)
 def get_institution(
     repository: Repository,
+    page_base: PageBase,
     institution_id: Annotated[str, Path(max_length=40)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> InstitutionDetailPublic:
@@ -52,7 +54,7 @@ def get_institution(
     return InstitutionDetailPublic(
         **summary.model_dump(),
         alliances=[
-            InstitutionAlliancePublic(role=role, alliance=AlliancePublic.of(a))
+            InstitutionAlliancePublic(role=role, alliance=AlliancePublic.of(a, page_base))
             for role, a in alliances
         ],
     )

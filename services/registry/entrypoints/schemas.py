@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import EventDate, EventType
 from services.registry.adapters.repository import AllianceView, InstitutionView
+from services.registry.config import alliance_page_url
 
 Id = Annotated[str, Field(min_length=1, max_length=40)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -59,10 +60,18 @@ class AlliancePublic(_Public):
         description="For facts the sources disagree on: every value given, best first.",
     )
     revision: Annotated[int, Field(ge=1)]
+    url: str | None = Field(
+        None,
+        description="The alliance's page, <PUBLIC_BASE_URL>/alliances/<id>, which alerts link "
+        "to as its evidence; null when PUBLIC_BASE_URL is not set.",
+    )
 
     @classmethod
-    def of(cls, view: AllianceView) -> AlliancePublic:
+    def of(cls, view: AllianceView, public_base_url: str = "") -> AlliancePublic:
         data = view.alliance.model_dump()
+        data["url"] = (
+            alliance_page_url(public_base_url, view.alliance.id) if public_base_url else None
+        )
         data["alternatives"] = {
             name: [
                 {"value": a.value, "support": a.support, "article_ids": list(a.article_ids)}

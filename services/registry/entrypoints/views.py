@@ -32,7 +32,7 @@ from services.registry.adapters.repository import (
     registry_signature,
 )
 from services.registry.domain.names import PROVINCES
-from services.registry.entrypoints.deps import Filters, Repository
+from services.registry.entrypoints.deps import Filters, Repository, refuse_unknown_places
 
 router = APIRouter(prefix="/v1/views", tags=["dashboard"])
 
@@ -277,6 +277,7 @@ def facets_view(
 ) -> FacetsView:
     """The choices the filters offer: provinces, types, specialties and cities (those of
     ``province`` when given), the last two with how many alliances or institutions have them."""
+    refuse_unknown_places(province=province)
     data = dashboard_facets(repository, province)
     return FacetsView(
         provinces=[Option(value=p, label=p) for p in PROVINCES],

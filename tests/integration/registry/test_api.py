@@ -91,6 +91,22 @@ def test_errors_are_4xx_with_detail(client: TestClient) -> None:
         assert "detail" in answer.json()
 
 
+def test_a_place_that_is_no_place_is_refused_with_the_nearest_names(client: TestClient) -> None:
+    for path, params, suggestion in (
+        ("/v1/alliances", {"county": "叙勇县"}, "叙永县"),
+        ("/v1/alliances", {"province": "四州省"}, "四川省"),
+        ("/v1/alliances", {"city": "泸洲市"}, "泸州市"),
+        ("/v1/institutions", {"province": "陕面"}, "陕西省"),
+        ("/v1/views/facets", {"province": "陕面"}, "陕西省"),
+    ):
+        answer = client.get(path, params=params)
+        assert answer.status_code == 422, (path, params, answer.text)
+        [error] = answer.json()["detail"]
+        assert error["loc"] == ["query", next(iter(params))]
+        assert suggestion in error["suggestions"], error
+    assert client.get("/v1/alliances", params={"county": "叙永"}).status_code == 200
+
+
 def test_institutions_search_and_page(client: TestClient) -> None:
     found = client.get("/v1/institutions", params={"q": "红会"}).json()["items"]
     assert [i["name"] for i in found] == ["西安市红会医院"]
@@ -169,3 +185,25 @@ def test_operator_endpoints_are_off_without_a_token(repository: RegistryReposito
     with TestClient(build_api(settings, repository)) as client:
         answer = client.get("/v1/renames", headers={"Authorization": "Bearer x"})
     assert answer.status_code == 503 and "REGISTRY_OPERATOR_TOKEN" in answer.json()["detail"]
+
+
+def test_every_alliance_names_its_evidence_page(repository: RegistryRepository) -> None:
+    """The JSON API links each alliance to the page alerts link to (PUBLIC_BASE_URL)."""
+    for message in seed_messages():
+        apply(repository, message)
+    settings = RegistrySettings(  # type: ignore[call-arg]
+        REGISTRY_OPERATOR_TOKEN=TOKEN, PUBLIC_BASE_URL="https://watch.example.cn/aw/"
+    )
+    with TestClient(build_api(settings, repository)) as linked:
+        items = linked.get("/v1/alliances").json()["items"]
+        assert items and all(
+            a["url"] == f"https://watch.example.cn/aw/alliances/{a['id']}" for a in items
+        )
+        one = linked.get(f"/v1/alliances/{items[0]['id']}").json()
+        assert one["url"] == items[0]["url"]
+        lead = items[0]["lead"][0]["id"]
+        detail = linked.get(f"/v1/institutions/{lead}").json()
+        assert all(entry["alliance"]["url"] for entry in detail["alliances"])
+    unlinked = RegistrySettings(REGISTRY_OPERATOR_TOKEN=TOKEN)  # type: ignore[call-arg]
+    with TestClient(build_api(unlinked, repository)) as plain:
+        assert all(a["url"] is None for a in plain.get("/v1/alliances").json()["items"])

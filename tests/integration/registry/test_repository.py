@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy import inspect as sa_inspect
 
 from services.common.contracts import (
@@ -69,7 +69,7 @@ def red_cross_event(**changes: Any) -> Any:
 def test_migrations_build_exactly_the_modelled_schema(repository: RegistryRepository) -> None:
     engine = repository.engine
     upgrade(engine)  # a second run is a no-op
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     names = {t.__tablename__ for t in REGISTRY_TABLES}  # type: ignore[attr-defined]
     # Only the registry's tables: other services' models share SQLModel's metadata.
     ours = MetaData()
@@ -101,6 +101,32 @@ def test_migration_0002_adds_the_outbox_trace_context_and_takes_it_away(
     assert "trace_context" not in columns()
     upgrade(engine)
     assert "trace_context" in columns()
+
+
+def test_migration_0003_rebuilds_place_rows_in_the_one_vocabulary(
+    repository: RegistryRepository,
+) -> None:
+    apply(repository, county_hospitals("叙永县", "泸州市", "m1"))
+    apply(repository, county_hospitals("朝阳区", "北京市", "m2"))
+    engine = repository.engine
+
+    def rows() -> set[tuple[str, str, str]]:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT alliance_id, kind, value FROM alliance_places"))
+            return {(a, k, v) for a, k, v in found}
+
+    current = rows()
+    assert {"叙永县", "叙永", "朝阳区", "朝阳"} <= {v for _, k, v in current if k == "county"}
+    downgrade(engine, "0002")
+    with engine.begin() as connection:  # as 0002 stored them: county stems only
+        connection.execute(
+            text(
+                "DELETE FROM alliance_places WHERE kind = 'county' AND value IN ('叙永县', '朝阳区')"
+            )
+        )
+    assert rows() < current
+    upgrade(engine)
+    assert rows() == current
 
 
 # --- the seeds -----------------------------------------------------------------------
@@ -224,6 +250,37 @@ def test_same_name_in_two_counties_stays_two_institutions(
     assert repository.counts()["alliances"] == 2
     page, _ = repository.list_alliances(AllianceFilters(county="叙永"), 10)
     assert len(page) == 1
+
+
+def county_hospitals(county: str, city: str, article_id: str) -> ExtractedArticle:
+    """An article on a county's hospital leading its township clinic."""
+    return article(
+        article_id,
+        red_cross_event(
+            type=EventType.county_community,
+            specialty=None,
+            lead=(InstitutionMention(name=f"{county}人民医院", city=city, county=county),),
+            members=(InstitutionMention(name="城关镇卫生院", city=city, county=county),),
+        ),
+    )
+
+
+def test_a_district_and_a_county_of_one_stem_are_two_places(
+    repository: RegistryRepository,
+) -> None:
+    """The registry reads a place word as alert matching does (services.common.places)."""
+
+    apply(repository, county_hospitals("朝阳区", "北京市", "d1"))
+    apply(repository, county_hospitals("朝阳县", "朝阳市", "d2"))
+
+    def found(**filters: str) -> int:
+        page, _ = repository.list_alliances(AllianceFilters(**filters), 10)  # type: ignore[arg-type]
+        return len(page)
+
+    assert found(county="朝阳区") == 1
+    assert found(county="朝阳县") == 1
+    assert found(county="朝阳 区") == 1  # spacing is no other place
+    assert found(city="朝阳") == found(city="朝阳市") == 1
 
 
 def test_a_rename_folds_institutions_and_their_alliances(

@@ -1,6 +1,6 @@
 """The project's licence and NOTICE stay in step with what it bundles: every front-end
 package that package-lock.json pins, with its version and licence, and every data file the
-extractor ships."""
+services ship."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 NOTICE = (ROOT / "NOTICE").read_text(encoding="utf-8")
 DATA = ROOT / "services" / "extract" / "extraction" / "data"
+COMMON_DATA = ROOT / "services" / "common" / "data"
 
 _SPDX_WORDS = {"Apache-2.0": "Apache License 2.0"}
 
@@ -47,12 +48,17 @@ def test_every_locked_front_end_package_is_credited_with_its_version_and_licence
 
 
 def test_every_bundled_data_file_is_credited() -> None:
-    shipped = [p.name for p in DATA.iterdir() if p.suffix in {".tsv", ".txt", ".json"}]
+    shipped = [
+        p.name
+        for folder in (DATA, COMMON_DATA)
+        for p in folder.iterdir()
+        if p.suffix in {".tsv", ".txt", ".json"}
+    ]
     assert "gazetteer.tsv" in shipped
     for name in shipped:
         assert name in NOTICE, f"NOTICE does not say where {name} comes from"
     credited = re.findall(r"jionlp (\d+\.\d+\.\d+)", NOTICE)
     built_from = re.findall(
-        r"jionlp (\d+\.\d+\.\d+)", (DATA / "build_gazetteer.py").read_text("utf-8")
+        r"jionlp (\d+\.\d+\.\d+)", (COMMON_DATA / "build_gazetteer.py").read_text("utf-8")
     )
     assert credited and credited == built_from[:1] * len(credited), "one jionlp version, the same"

@@ -264,3 +264,31 @@ def test_production_opens_private_ranges_only(networks: str) -> None:
 def test_an_allow_list_entry_that_could_only_open_link_local_is_refused(networks: str) -> None:
     with pytest.raises(ValueError, match="link-local or a cloud metadata"):
         make_settings("sqlite://", NOTIFY_ALLOWED_NETWORKS=networks)
+
+
+async def test_a_place_that_is_no_place_is_refused_with_the_nearest_names(api: Api) -> None:
+    _, auth = await api.bureau("朝阳区卫生健康委员会")
+    answer = await api.client.post(
+        "/v1/subscriptions", json=webhook(counties=["朝杨区"]), headers=auth
+    )
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", "filters", "counties"]
+    assert "朝阳区" in error["ctx"]["suggestions"]
+    assert "unknown county '朝杨区'" in error["msg"]
+    # A city in the counties list is told where it belongs.
+    wrong_list = await api.client.post(
+        "/v1/subscriptions", json=webhook(counties=["西安市"]), headers=auth
+    )
+    assert "西安市 is a city, not a county" in wrong_list.text
+    # The same check on a change, and a known place is taken as written.
+    created = await api.client.post(
+        "/v1/subscriptions", json=webhook(provinces=["北京市"], counties=["朝阳区"]), headers=auth
+    )
+    assert created.status_code == 201, created.text
+    changed = await api.client.patch(
+        f"/v1/subscriptions/{created.json()['id']}",
+        json={"filters": {"cities": ["北京", "长春市", "成都县"]}},
+        headers=auth,
+    )
+    assert changed.status_code == 422 and "成都市" in changed.text

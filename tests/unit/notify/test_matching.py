@@ -49,6 +49,16 @@ def test_filters(filters: Filters, expected: bool) -> None:
     assert matches(filters, SICHUAN_ORTHO) is expected
 
 
+def test_a_district_and_a_county_of_one_stem_are_two_places() -> None:
+    district = alliance(lead=(institution("朝阳区医院", "北京", "北京", "朝阳区"),), members=())
+    county = alliance(lead=(institution("朝阳县医院", "辽宁", "朝阳市", "朝阳县"),), members=())
+    assert matches(Filters(counties=["朝阳区"]), district)
+    assert not matches(Filters(counties=["朝阳区"]), county)
+    assert matches(Filters(counties=["朝阳县"]), county)
+    assert not matches(Filters(counties=["朝阳县"]), district)
+    assert matches(Filters(cities=["朝阳"]), county)  # 朝阳市, the county's city
+
+
 def test_every_institution_counts_for_the_place() -> None:
     cross = alliance(lead=(SHANXI,), members=(CHONGQING,), provinces=("山西", "重庆"))
     assert matches(Filters(provinces=["重庆"]), cross)

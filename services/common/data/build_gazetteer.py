@@ -3,7 +3,7 @@
 The admin divisions of China are public facts. This script converts a location list laid
 out like jionlp's ``china_location.txt`` (one line per division, indented by level with
 tabs: ``name<TAB>code<TAB>alias``; deeper lines for towns and villages are ignored) and,
-optionally, its list of renamed divisions, into the compact file the extractor loads.
+optionally, its list of renamed divisions, into the compact file that services.common.places and the extractor load.
 
 Usage (run once, by hand; not needed at run time)::
 
