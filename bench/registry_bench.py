@@ -34,9 +34,9 @@ from bench.benchstats import percentile  # noqa: E402
 from services.common.contracts import EventType  # noqa: E402
 from services.common.db import make_engine  # noqa: E402
 from services.registry.adapters.migrate import upgrade  # noqa: E402
-from services.registry.adapters.repository import (  # noqa: E402
+from services.registry.adapters.queries import (  # noqa: E402
     AllianceFilters,
-    RegistryRepository,
+    RegistryQueries,
 )
 from services.registry.adapters.tables import (  # noqa: E402
     AllianceInstitutionRow,
@@ -245,32 +245,32 @@ def measure(url: str, data: dict[str, list[dict[str, Any]]], queries: int) -> di
     engine = make_engine(url)
     upgrade(engine)
     load_seconds = load(engine, data)
-    repository = RegistryRepository(engine)
+    queries = RegistryQueries(engine)
     rng = random.Random(11)
     mix = chunks(rng, data)
     for _ in range(20):  # warm caches and the connection pool
-        repository.list_alliances(next(mix)[1], 50)
+        queries.list_alliances(next(mix)[1], 50)
     list_samples: list[float] = []
     page2_samples: list[float] = []
     by_filter: dict[str, list[float]] = {}
     for _ in range(queries):
         name, filters = next(mix)
         started = time.perf_counter()
-        views, cursor = repository.list_alliances(filters, 50)
+        views, cursor = queries.list_alliances(filters, 50)
         elapsed = time.perf_counter() - started
         list_samples.append(elapsed)
         by_filter.setdefault(name, []).append(elapsed)
         if cursor:
-            page2_samples.append(timed(partial(repository.list_alliances, filters, 50, cursor)))
+            page2_samples.append(timed(partial(queries.list_alliances, filters, 50, cursor)))
     institution_samples: list[float] = []
     hot = [i["id"] for i in data["institutions"][:50:10]]  # leads with many alliances
     for n in range(queries):
         ident = hot[n % len(hot)] if n % 4 == 0 else rng.choice(data["institutions"])["id"]
-        institution_samples.append(timed(partial(repository.get_institution, ident, 100)))
+        institution_samples.append(timed(partial(queries.get_institution, ident, 100)))
     search_samples: list[float] = []
     for _ in range(max(20, queries // 4)):
         term = rng.choice(data["institutions"])["name"][:6]
-        search_samples.append(timed(partial(repository.list_institutions, term, 50)))
+        search_samples.append(timed(partial(queries.list_institutions, term, 50)))
     engine.dispose()
     return {
         "load_seconds": round(load_seconds, 1),

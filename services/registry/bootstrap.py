@@ -21,6 +21,7 @@ from services.common.http import create_app
 from services.common.kafka.publisher import KafkaPublisher
 from services.registry.adapters.migrate import upgrade
 from services.registry.adapters.outbox import OutboxRelay
+from services.registry.adapters.queries import RegistryQueries
 from services.registry.adapters.repository import RegistryRepository
 from services.registry.config import RegistrySettings
 from services.registry.entrypoints import (
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 def include_api(app: FastAPI, repository: RegistryRepository, settings: RegistrySettings) -> None:
     app.state.repository = repository
+    app.state.queries = RegistryQueries(repository.engine)
     app.state.settings = settings
     for module in (alliances, institutions, stats, network, articles, renames, views, dashboard):
         app.include_router(module.router)

@@ -17,6 +17,7 @@ from services.ingest.store import SeenArticles
 from services.notify.adapters.migrate import upgrade as upgrade_notify
 from services.notify.adapters.repository import NotifyRepository
 from services.registry.adapters.migrate import upgrade as upgrade_registry
+from services.registry.adapters.queries import RegistryQueries
 from services.registry.adapters.repository import RegistryRepository
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
@@ -79,7 +80,7 @@ async def test_registry_keeps_one_report_per_article(database_url: str) -> None:
     assert again.status != "applied", "a replayed report changes nothing"
     newer = report.model_copy(update={"extractor_version": "2"})
     assert registry.apply_extraction(newer, NOW).status == "applied"
-    rows, _ = registry.list_articles(10, None)
+    rows, _ = RegistryQueries(engine).list_articles(10, None)
     assert [(r.article_id, ids) for r, ids in rows] == [("u1", [])]
     engine.dispose()
 

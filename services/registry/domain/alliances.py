@@ -249,6 +249,28 @@ def best_match(report: Report, alliances: Iterable[AllianceSummary]) -> str | No
     return scored[0][1]
 
 
+def fold_duplicates(reports: Mapping[str, Sequence[Report]]) -> list[tuple[str, str]]:
+    """Alliances that turn out to be one (a rename folded their institutions together):
+    ``(kept, absorbed)`` pairs, each absorbed alliance's every report matching the kept
+    one's facts. The alliance seen first is kept, so its id, which bureaus already know,
+    survives."""
+    folded = {a: list(r) for a, r in reports.items()}
+    ids = sorted(
+        (a for a, r in folded.items() if r), key=lambda a: (min(r.seen_at for r in folded[a]), a)
+    )
+    pairs: list[tuple[str, str]] = []
+    for position, keep in enumerate(ids):
+        for other in ids[position + 1 :]:
+            if not folded[keep] or not folded[other]:
+                continue
+            target = AllianceSummary.of(keep, folded[keep])
+            if all(match_score(r, target) is not None for r in folded[other]):
+                folded[keep].extend(folded[other])
+                folded[other] = []
+                pairs.append((keep, other))
+    return pairs
+
+
 def new_alliance_id(report: Report, extractor_version: str) -> str:
     """Deterministic: the same report of the same extraction always founds the same id."""
     key = f"{report.article_id}|{report.event_index}|{extractor_version}"

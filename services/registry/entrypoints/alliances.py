@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import StreamingResponse
 
 from services.common.labels import type_label
-from services.registry.adapters.repository import AllianceView, CursorError
-from services.registry.entrypoints.deps import Filters, PageBase, Repository
+from services.registry.adapters.queries import AllianceView, CursorError
+from services.registry.entrypoints.deps import Filters, PageBase, Queries
 from services.registry.entrypoints.schemas import AlliancePage, AlliancePublic
 
 router = APIRouter(prefix="/v1", tags=["alliances"])
@@ -39,7 +39,7 @@ CSV_COLUMNS = (
 
 @router.get("/alliances", response_model=AlliancePage)
 def list_alliances(
-    repository: Repository,
+    queries: Queries,
     filters: Filters,
     page_base: PageBase,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -47,7 +47,7 @@ def list_alliances(
 ) -> AlliancePage:
     """Alliances, newest first; follow `next_cursor` for the next page."""
     try:
-        views, next_cursor = repository.list_alliances(filters, limit, cursor)
+        views, next_cursor = queries.list_alliances(filters, limit, cursor)
     except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     return AlliancePage(
@@ -80,7 +80,7 @@ def _csv_row(view: AllianceView) -> list[str]:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def export_csv(repository: Repository, filters: Filters) -> StreamingResponse:
+def export_csv(queries: Queries, filters: Filters) -> StreamingResponse:
     """Every alliance matching the filters, as CSV (UTF-8 with BOM, for spreadsheets),
     headed in Chinese; the type as its Chinese name (类型) and its code (类型代码)."""
 
@@ -89,7 +89,7 @@ def export_csv(repository: Repository, filters: Filters) -> StreamingResponse:
         writer = csv.writer(buffer)
         buffer.write("\ufeff")
         writer.writerow(CSV_COLUMNS)
-        for view in repository.iter_alliances(filters):
+        for view in queries.iter_alliances(filters):
             writer.writerow(_csv_row(view))
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
@@ -106,11 +106,11 @@ def export_csv(repository: Repository, filters: Filters) -> StreamingResponse:
 
 @router.get("/alliances/{alliance_id}", response_model=AlliancePublic)
 def get_alliance(
-    repository: Repository,
+    queries: Queries,
     page_base: PageBase,
     alliance_id: Annotated[str, Path(max_length=40)],
 ) -> AlliancePublic:
-    view = repository.get_alliance(alliance_id)
+    view = queries.get_alliance(alliance_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
     return AlliancePublic.of(view, page_base)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from services.registry.adapters.repository import CursorError
+from services.registry.adapters.queries import CursorError
 from services.registry.adapters.tables import ArticleRow
-from services.registry.entrypoints.deps import Repository
+from services.registry.entrypoints.deps import Queries
 from services.registry.entrypoints.schemas import ArticlePage, ArticlePublic
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
@@ -29,12 +29,12 @@ def _public(row: ArticleRow, alliance_ids: list[str] | None = None) -> ArticlePu
 
 @router.get("", response_model=ArticlePage)
 def list_articles(
-    repository: Repository,
+    queries: Queries,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> ArticlePage:
     try:
-        rows, next_cursor = repository.list_articles(limit, cursor)
+        rows, next_cursor = queries.list_articles(limit, cursor)
     except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     return ArticlePage(items=[_public(r, ids) for r, ids in rows], next_cursor=next_cursor)
@@ -42,9 +42,9 @@ def list_articles(
 
 @router.get("/{article_id}", response_model=ArticlePublic)
 def get_article(
-    repository: Repository, article_id: Annotated[str, Path(max_length=128)]
+    queries: Queries, article_id: Annotated[str, Path(max_length=128)]
 ) -> ArticlePublic:
-    found = repository.get_article(article_id)
+    found = queries.get_article(article_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no article {article_id}")
     row, alliance_ids = found

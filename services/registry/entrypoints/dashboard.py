@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.common.contracts import Alliance, Institution
 from services.common.labels import type_label as label_of
-from services.registry.entrypoints.deps import Repository
+from services.registry.entrypoints.deps import Queries
 
 ROOT = Path(__file__).resolve().parents[3]
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -163,9 +163,9 @@ def dashboard() -> HTMLResponse:
 
 @router.get("/alliances/{alliance_id}", response_class=HTMLResponse, include_in_schema=False)
 def alliance_page(
-    repository: Repository, alliance_id: Annotated[str, PathParam(max_length=40)]
+    queries: Queries, alliance_id: Annotated[str, PathParam(max_length=40)]
 ) -> HTMLResponse:
-    view = repository.get_alliance(alliance_id)
+    view = queries.get_alliance(alliance_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
     a = view.alliance
@@ -230,9 +230,9 @@ def alliance_page(
 
 @router.get("/institutions/{institution_id}", response_class=HTMLResponse, include_in_schema=False)
 def institution_page(
-    repository: Repository, institution_id: Annotated[str, PathParam(max_length=40)]
+    queries: Queries, institution_id: Annotated[str, PathParam(max_length=40)]
 ) -> HTMLResponse:
-    found = repository.get_institution(institution_id, 500)
+    found = queries.get_institution(institution_id, 500)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no institution {institution_id}")
     view, alliances = found

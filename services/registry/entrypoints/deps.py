@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the repository, the filters, the operator check."""
+"""Dependencies shared by the routers: the write repository, the read model, the filters,
+the operator check."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from services.common.contracts import EventType
 from services.common.places import Level, UnknownPlace
 from services.common.places import check as check_place
-from services.registry.adapters.repository import AllianceFilters, RegistryRepository
+from services.registry.adapters.queries import AllianceFilters, RegistryQueries
+from services.registry.adapters.repository import RegistryRepository
 from services.registry.config import RegistrySettings
 
 _bearer = HTTPBearer(auto_error=False)
@@ -24,6 +26,15 @@ def get_repository(request: Request) -> RegistryRepository:
 
 
 Repository = Annotated[RegistryRepository, Depends(get_repository)]
+
+
+def get_queries(request: Request) -> RegistryQueries:
+    queries: RegistryQueries = request.app.state.queries
+    return queries
+
+
+#: The read model: every GET route reads through it, never through the write repository.
+Queries = Annotated[RegistryQueries, Depends(get_queries)]
 
 
 def alliance_filters(

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from services.registry.adapters.repository import CursorError
-from services.registry.entrypoints.deps import PageBase, Repository, refuse_unknown_places
+from services.registry.adapters.queries import CursorError
+from services.registry.entrypoints.deps import PageBase, Queries, refuse_unknown_places
 from services.registry.entrypoints.schemas import (
     AlliancePublic,
     InstitutionAlliancePublic,
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/institutions", tags=["institutions"])
 
 @router.get("", response_model=InstitutionPage)
 def list_institutions(
-    repository: Repository,
+    queries: Queries,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     province: Annotated[str | None, Query(max_length=40)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -30,7 +30,7 @@ def list_institutions(
     """Institutions by name; `q` searches names and aliases."""
     refuse_unknown_places(province=province)
     try:
-        views, next_cursor = repository.list_institutions(q, limit, cursor, province)
+        views, next_cursor = queries.list_institutions(q, limit, cursor, province)
     except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     return InstitutionPage(
@@ -40,13 +40,13 @@ def list_institutions(
 
 @router.get("/{institution_id}", response_model=InstitutionDetailPublic)
 def get_institution(
-    repository: Repository,
+    queries: Queries,
     page_base: PageBase,
     institution_id: Annotated[str, Path(max_length=40)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> InstitutionDetailPublic:
     """The institution with its alliances, newest first, and its role in each."""
-    found = repository.get_institution(institution_id, limit)
+    found = queries.get_institution(institution_id, limit)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no institution {institution_id}")
     view, alliances = found

@@ -9,8 +9,8 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter, Query, Response
 
 from services.common.contracts import EventType
-from services.registry.adapters.repository import AllianceView
-from services.registry.entrypoints.deps import Filters, Repository
+from services.registry.adapters.queries import AllianceView
+from services.registry.entrypoints.deps import Filters, Queries
 from services.registry.entrypoints.schemas import NetworkEdge, NetworkNode, NetworkPublic
 
 router = APIRouter(prefix="/v1/network", tags=["exports"])
@@ -93,19 +93,19 @@ def to_graphml(network: NetworkPublic) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
-def _network(repository: Repository, filters: Filters, limit: int) -> NetworkPublic:
-    views = list(repository.iter_alliances(filters, maximum=limit + 1))
+def _network(queries: Queries, filters: Filters, limit: int) -> NetworkPublic:
+    views = list(queries.iter_alliances(filters, maximum=limit + 1))
     return build_network(views[:limit], truncated=len(views) > limit)
 
 
 @router.get("", response_model=NetworkPublic)
 def network_json(
-    repository: Repository,
+    queries: Queries,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=MAX_ALLIANCES)] = 5000,
 ) -> NetworkPublic:
     """Nodes and edges over the alliances matching the filters (at most `limit`)."""
-    return _network(repository, filters, limit)
+    return _network(queries, filters, limit)
 
 
 @router.get(
@@ -114,13 +114,13 @@ def network_json(
     responses={200: {"content": {"application/graphml+xml": {}}}},
 )
 def network_graphml(
-    repository: Repository,
+    queries: Queries,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=MAX_ALLIANCES)] = 5000,
 ) -> Response:
     """The same network as GraphML, for Gephi, Cytoscape or networkx."""
     return Response(
-        to_graphml(_network(repository, filters, limit)),
+        to_graphml(_network(queries, filters, limit)),
         media_type="application/graphml+xml",
         headers={"Content-Disposition": 'attachment; filename="alliances.graphml"'},
     )

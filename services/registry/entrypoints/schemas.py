@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import EventDate, EventType
-from services.registry.adapters.repository import AllianceView, InstitutionView
+from services.registry.adapters.queries import AllianceView, InstitutionView
 from services.registry.config import alliance_page_url
 
 Id = Annotated[str, Field(min_length=1, max_length=40)]
@@ -63,7 +63,7 @@ class AlliancePublic(_Public):
     url: str | None = Field(
         None,
         description="The alliance's page, <PUBLIC_BASE_URL>/alliances/<id>, which alerts link "
-        "to as its evidence; null when PUBLIC_BASE_URL is not set.",
+        "to as its evidence (PUBLIC_BASE_URL defaults to the registry's own address).",
     )
 
     @classmethod

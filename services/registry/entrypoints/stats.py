@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.registry.entrypoints.deps import Filters, Repository
+from services.registry.entrypoints.deps import Filters, Queries
 from services.registry.entrypoints.schemas import StatsPublic
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 
 
 @router.get("", response_model=StatsPublic)
-def stats(repository: Repository, filters: Filters) -> StatsPublic:
+def stats(queries: Queries, filters: Filters) -> StatsPublic:
     """Counts over the alliances matching the filters (months by event date)."""
-    return StatsPublic.model_validate(repository.stats(filters))
+    return StatsPublic.model_validate(queries.stats(filters))

@@ -19,11 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.contracts import EventType
 from services.common.labels import TYPE_COLOURS, TYPE_LABELS, type_label
-from services.registry.adapters.repository import (
+from services.registry.adapters.dashboard import (
     DASHBOARD_SORTS,
-    AllianceFilters,
-    AllianceView,
-    RegistryRepository,
     dashboard_count,
     dashboard_facets,
     dashboard_map,
@@ -31,8 +28,9 @@ from services.registry.adapters.repository import (
     dashboard_timeline,
     registry_signature,
 )
+from services.registry.adapters.queries import AllianceFilters, AllianceView, RegistryQueries
 from services.registry.domain.names import PROVINCES
-from services.registry.entrypoints.deps import Filters, Repository, refuse_unknown_places
+from services.registry.entrypoints.deps import Filters, Queries, refuse_unknown_places
 
 router = APIRouter(prefix="/v1/views", tags=["dashboard"])
 
@@ -56,17 +54,17 @@ class AggregateCache:
 
     def get(
         self,
-        repository: RegistryRepository,
+        queries: RegistryQueries,
         kind: str,
         filters: AllianceFilters,
         compute: Callable[[], T],
     ) -> T:
         key = (
-            id(repository),
-            str(repository.engine.url),
+            id(queries),
+            str(queries.engine.url),
             kind,
             astuple(filters),
-            registry_signature(repository),
+            registry_signature(queries),
         )
         now = time.monotonic()
         with self._lock:
@@ -186,9 +184,9 @@ def _valid_month(value: str) -> bool:
 
 
 @router.get("/map", response_model=MapView)
-def map_view(repository: Repository, filters: Filters) -> MapView:
+def map_view(queries: Queries, filters: Filters) -> MapView:
     """Alliances per province and cross-province links, for the filters given."""
-    data = CACHE.get(repository, "map", filters, lambda: dashboard_map(repository, filters))
+    data = CACHE.get(queries, "map", filters, lambda: dashboard_map(queries, filters))
     return MapView(
         total=data["total"],
         provinces=[ProvinceCount(name=p, count=n) for p, n in data["provinces"]],
@@ -197,11 +195,9 @@ def map_view(repository: Repository, filters: Filters) -> MapView:
 
 
 @router.get("/timeline", response_model=TimelineView)
-def timeline_view(repository: Repository, filters: Filters) -> TimelineView:
+def timeline_view(queries: Queries, filters: Filters) -> TimelineView:
     """Alliances formed per month (by event date), one series per type."""
-    found = CACHE.get(
-        repository, "timeline", filters, lambda: dashboard_timeline(repository, filters)
-    )
+    found = CACHE.get(queries, "timeline", filters, lambda: dashboard_timeline(queries, filters))
     rows = [r for r in found if _valid_month(r[0])]
     if not rows:
         return TimelineView(months=[], series=[])
@@ -242,7 +238,7 @@ def _row(view: AllianceView) -> TableRow:
 
 @router.get("/table", response_model=TableView)
 def table_view(
-    repository: Repository,
+    queries: Queries,
     filters: Filters,
     sort: Annotated[
         str, Query(pattern=SORT_PATTERN, description="A column, `-` first for descending")
@@ -255,11 +251,11 @@ def table_view(
     descending = sort.startswith("-")
     try:
         views = dashboard_page(
-            repository, filters, sort.lstrip("-"), descending, (page - 1) * size, size
+            queries, filters, sort.lstrip("-"), descending, (page - 1) * size, size
         )
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
-    total = CACHE.get(repository, "count", filters, lambda: dashboard_count(repository, filters))
+    total = CACHE.get(queries, "count", filters, lambda: dashboard_count(queries, filters))
     return TableView(
         total=total,
         page=page,
@@ -272,13 +268,13 @@ def table_view(
 
 @router.get("/facets", response_model=FacetsView)
 def facets_view(
-    repository: Repository,
+    queries: Queries,
     province: Annotated[str | None, Query(max_length=40)] = None,
 ) -> FacetsView:
     """The choices the filters offer: provinces, types, specialties and cities (those of
     ``province`` when given), the last two with how many alliances or institutions have them."""
     refuse_unknown_places(province=province)
-    data = dashboard_facets(repository, province)
+    data = dashboard_facets(queries, province)
     return FacetsView(
         provinces=[Option(value=p, label=p) for p in PROVINCES],
         types=[TypeOption(value=k, label=v, color=TYPE_COLOURS[k]) for k, v in TYPE_LABELS.items()],

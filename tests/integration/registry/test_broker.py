@@ -103,7 +103,7 @@ async def test_seeds_through_the_broker_give_four_alliances_and_one_change_each(
         await wait_until(outbox_drained)
         page = client.get("/v1/alliances", params={"limit": 50}).json()
         assert len(page["items"]) == 4
-        assert app.state.repository.counts()["reports"] == 4
+        assert app.state.queries.counts()["reports"] == 4
         assert {a["type"] for a in page["items"]} == {"specialty_alliance", "tight_consortium"}
 
         records = await read_topic(kafka, changes_topic, f"{kafka_topics}reader-1", expect=4)

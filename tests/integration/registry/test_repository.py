@@ -24,18 +24,24 @@ from services.registry.adapters.migrate import (
     downgrade,
     upgrade,
 )
-from services.registry.adapters.repository import AllianceFilters, RegistryRepository
+from services.registry.adapters.queries import AllianceFilters, RegistryQueries
+from services.registry.adapters.repository import RegistryRepository
 from services.registry.adapters.tables import REGISTRY_TABLES
 from tests.integration.registry.seeds import event_of, gold_rows, seed_messages
 
 NOW = datetime(2024, 6, 2, tzinfo=UTC)
 
 
+def queries(repository: RegistryRepository) -> RegistryQueries:
+    """The read model over the repository's database, as the API reads it."""
+    return RegistryQueries(repository.engine)
+
+
 def snapshot(repository: RegistryRepository) -> dict[str, Any]:
-    views = list(repository.iter_alliances(AllianceFilters()))
+    views = list(queries(repository).iter_alliances(AllianceFilters()))
     return {
         "alliances": {v.alliance.id: (v.revision, v.alliance.model_dump_json()) for v in views},
-        "counts": repository.counts(),
+        "counts": queries(repository).counts(),
         "outbox": [(r.change_id, r.payload) for r in repository.outbox()],
     }
 
@@ -146,8 +152,8 @@ def test_the_four_seeds_give_four_alliances_however_often_they_arrive(
     for message in seed_messages("gold-2"):
         outcome = apply(repository, message, 5)
         assert outcome.status == "applied" and outcome.changes == ()
-    assert repository.counts()["alliances"] == 4
-    assert repository.counts()["reports"] == 4
+    assert queries(repository).counts()["alliances"] == 4
+    assert queries(repository).counts()["reports"] == 4
     # An older extraction arriving late is ignored.
     for message in seed_messages("gold-1"):
         assert apply(repository, message, 6).status == "stale"
@@ -181,7 +187,7 @@ def test_two_differently_worded_reports_merge_with_two_sources(
     )
     outcome = apply(repository, article("other-outlet", reworded), 1)
     assert outcome.status == "applied"
-    (view,) = list(repository.iter_alliances(AllianceFilters()))
+    (view,) = list(queries(repository).iter_alliances(AllianceFilters()))
     alliance = view.alliance
     assert [s.article_id for s in alliance.sources] == ["seed-000", "other-outlet"]
     assert [i.name for i in alliance.lead] == ["西安市红会医院"]
@@ -191,7 +197,7 @@ def test_two_differently_worded_reports_merge_with_two_sources(
     (change,) = outcome.changes
     assert change.kind == "updated"
     assert {"sources", "confidence"} <= set(change.changed_fields)
-    assert repository.counts()["institutions"] == 2
+    assert queries(repository).counts()["institutions"] == 2
 
 
 def test_a_new_member_joining_updates_the_alliance(repository: RegistryRepository) -> None:
@@ -200,7 +206,7 @@ def test_a_new_member_joining_updates_the_alliance(repository: RegistryRepositor
         members=(InstitutionMention(name="德阳市人民医院"),), date="2019-05-10"
     )
     outcome = apply(repository, article("joining", joining), 1)
-    (view,) = list(repository.iter_alliances(AllianceFilters()))
+    (view,) = list(queries(repository).iter_alliances(AllianceFilters()))
     assert [m.name for m in view.alliance.members] == ["广汉市第二人民医院", "德阳市人民医院"]
     assert "members" in outcome.changes[0].changed_fields
     assert view.alternatives["date"][0].value == "2018-07-29"
@@ -215,19 +221,19 @@ def test_re_extraction_replaces_the_articles_contribution(
         version="1.9",
     )
     apply(repository, first)
-    (before,) = list(repository.iter_alliances(AllianceFilters()))
+    (before,) = list(queries(repository).iter_alliances(AllianceFilters()))
     fixed = article("x1", red_cross_event(), version="1.10", minutes=1)
     outcome = apply(repository, fixed, 1)
-    (after,) = list(repository.iter_alliances(AllianceFilters()))
+    (after,) = list(queries(repository).iter_alliances(AllianceFilters()))
     assert after.alliance.id == before.alliance.id, "the alliance keeps its id"
     assert [m.name for m in after.alliance.members] == ["广汉市第二人民医院"]
     assert outcome.changes[0].changed_fields == ("members",)
-    assert repository.counts()["reports"] == 1
+    assert queries(repository).counts()["reports"] == 1
     # The newer extraction finds nothing: the alliance it alone supported goes.
     empty = article("x1", version="1.11", minutes=2)
     gone = apply(repository, empty, 2)
     assert gone.removed == (after.alliance.id,)
-    assert repository.counts()["alliances"] == 0
+    assert queries(repository).counts()["alliances"] == 0
 
 
 def test_same_name_in_two_counties_stays_two_institutions(
@@ -246,9 +252,9 @@ def test_same_name_in_two_counties_stays_two_institutions(
 
     apply(repository, hospital("叙永县", "c1"))
     apply(repository, hospital("古蔺县", "c2"))
-    assert repository.counts()["institutions"] == 4
-    assert repository.counts()["alliances"] == 2
-    page, _ = repository.list_alliances(AllianceFilters(county="叙永"), 10)
+    assert queries(repository).counts()["institutions"] == 4
+    assert queries(repository).counts()["alliances"] == 2
+    page, _ = queries(repository).list_alliances(AllianceFilters(county="叙永"), 10)
     assert len(page) == 1
 
 
@@ -274,7 +280,7 @@ def test_a_district_and_a_county_of_one_stem_are_two_places(
     apply(repository, county_hospitals("朝阳县", "朝阳市", "d2"))
 
     def found(**filters: str) -> int:
-        page, _ = repository.list_alliances(AllianceFilters(**filters), 10)  # type: ignore[arg-type]
+        page, _ = queries(repository).list_alliances(AllianceFilters(**filters), 10)  # type: ignore[arg-type]
         return len(page)
 
     assert found(county="朝阳区") == 1
@@ -291,17 +297,19 @@ def test_a_rename_folds_institutions_and_their_alliances(
     old = event_of(event, lead=(InstitutionMention(name="泸州医学院附属医院"),))
     apply(repository, article("old-name", old))
     apply(repository, article("new-name", event_of(event)), 1)
-    assert repository.counts()["alliances"] == 2, "unknown rename: two leads, two alliances"
+    assert queries(repository).counts()["alliances"] == 2, (
+        "unknown rename: two leads, two alliances"
+    )
     rule, created = repository.put_rename("泸州医学院附属医院", "西南医科大学附属医院", NOW)
     assert created and rule.id is not None
-    (view,) = list(repository.iter_alliances(AllianceFilters()))
+    (view,) = list(queries(repository).iter_alliances(AllianceFilters()))
     assert [i.name for i in view.alliance.lead] == ["西南医科大学附属医院"]
     assert "泸州医学院附属医院" in view.alliance.lead[0].aliases
     assert {s.article_id for s in view.alliance.sources} == {"old-name", "new-name"}
-    assert repository.counts()["institutions"] == 2
+    assert queries(repository).counts()["institutions"] == 2
     # Later articles under the old name land on the same institution and alliance.
     apply(repository, article("older-wording", old), 2)
-    assert repository.counts()["alliances"] == 1
+    assert queries(repository).counts()["alliances"] == 1
     assert json.loads(repository.outbox()[-1].payload)["kind"] == "updated"
     assert repository.delete_rename(rule.id)
     assert repository.list_renames() == []
@@ -333,14 +341,14 @@ def test_filters_pagination_and_stats(repository: RegistryRepository) -> None:
     seen: list[str] = []
     cursor: str | None = None
     while True:
-        page, cursor = repository.list_alliances(everything, 3, cursor)
+        page, cursor = queries(repository).list_alliances(everything, 3, cursor)
         seen.extend(v.alliance.id for v in page)
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 4
 
     def ids(**filters: Any) -> int:
-        return len(repository.list_alliances(AllianceFilters(**filters), 50)[0])
+        return len(queries(repository).list_alliances(AllianceFilters(**filters), 50)[0])
 
     assert ids(province="四川省") == 2
     assert ids(province="陕西") == 1
@@ -352,12 +360,12 @@ def test_filters_pagination_and_stats(repository: RegistryRepository) -> None:
     assert ids(since=datetime(2022, 1, 1).date()) == 2
     assert ids(until=datetime(2018, 6, 30).date()) == 1
     assert ids(since=datetime(2018, 7, 1).date(), until=datetime(2018, 7, 31).date()) == 1
-    stats = repository.stats(everything)
+    stats = queries(repository).stats(everything)
     assert stats["total"] == 4
     assert stats["by_type"] == {"specialty_alliance": 2, "tight_consortium": 2}
     assert stats["by_province"]["四川"] == 2
     assert stats["by_month"]["2023-10"] == 1
-    institutions, _ = repository.list_institutions("医院", 50)
+    institutions, _ = queries(repository).list_institutions("医院", 50)
     assert len(institutions) == 8
-    found = repository.get_institution(institutions[0].institution.id)
+    found = queries(repository).get_institution(institutions[0].institution.id)
     assert found is not None and found[1][0][0] in ("lead", "member")

@@ -1,0 +1,391 @@
+"""The registry's read model: alliances, institutions, articles and statistics as the API
+shows them. Nothing here writes; the write path is ``repository.py``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, exists, func, or_
+from sqlmodel import Session, col, select
+
+from services.common.contracts import Alliance, AllianceSource, EventType, Institution
+from services.common.places import city_key, county_key, province_key
+from services.registry.adapters.rows import dumps, institution_of, utc
+from services.registry.adapters.tables import (
+    AllianceInstitutionRow,
+    AlliancePlaceRow,
+    AllianceRow,
+    ArticleRow,
+    InstitutionNameRow,
+    InstitutionRow,
+    OutboxRow,
+    ReportRow,
+)
+from services.registry.domain.alliances import Alternative, normalize_specialty
+from services.registry.domain.names import clean_name, name_key
+
+
+@dataclass(frozen=True)
+class AllianceView:
+    alliance: Alliance
+    alternatives: Mapping[str, tuple[Alternative, ...]]
+    revision: int
+
+
+@dataclass(frozen=True)
+class InstitutionView:
+    institution: Institution
+    alliance_count: int = 0
+
+
+@dataclass
+class AllianceFilters:
+    province: str | None = None
+    city: str | None = None
+    county: str | None = None
+    type: EventType | None = None
+    specialty: str | None = None
+    institution: str | None = None
+    since: date | None = None
+    until: date | None = None
+    q: str | None = None
+
+
+class CursorError(ValueError):
+    """A pagination cursor that this API did not hand out."""
+
+
+def encode_cursor(*values: str) -> str:
+    return base64.urlsafe_b64encode(dumps(list(values)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CursorError("invalid cursor") from exc
+    if (
+        not isinstance(values, list)
+        or len(values) != size
+        or not all(isinstance(v, str) for v in values)
+    ):
+        raise CursorError("invalid cursor")
+    return values
+
+
+def alliance_views(session: Session, ids: Sequence[str]) -> list[AllianceView]:
+    if not ids:
+        return []
+    rows = {
+        r.id: r for r in session.exec(select(AllianceRow).where(col(AllianceRow.id).in_(ids))).all()
+    }
+    links = session.exec(
+        select(AllianceInstitutionRow, InstitutionRow)
+        .join(InstitutionRow, col(InstitutionRow.id) == AllianceInstitutionRow.institution_id)
+        .where(col(AllianceInstitutionRow.alliance_id).in_(ids))
+        .order_by(col(AllianceInstitutionRow.position))
+    ).all()
+    roles: dict[str, dict[str, list[Institution]]] = defaultdict(lambda: {"lead": [], "member": []})
+    for link, inst in links:
+        roles[link.alliance_id][link.role].append(institution_of(inst))
+    views = []
+    for ident in ids:
+        row = rows.get(ident)
+        if row is None:
+            continue
+        document = json.loads(row.document)
+        alliance = Alliance(
+            id=row.id,
+            type=EventType(row.type),
+            specialty=row.specialty,
+            lead=tuple(roles[row.id]["lead"]),
+            members=tuple(roles[row.id]["member"]),
+            date=row.date,
+            provinces=tuple(document.get("provinces", ())),
+            cross_province=row.cross_province,
+            confidence=row.confidence,
+            first_seen=utc(row.first_seen),
+            last_seen=utc(row.last_seen),
+            sources=tuple(AllianceSource(**s) for s in document.get("sources", ())),
+        )
+        alternatives = {
+            name: tuple(
+                Alternative(a["value"], a["support"], tuple(a["article_ids"])) for a in alts
+            )
+            for name, alts in document.get("alternatives", {}).items()
+        }
+        views.append(AllianceView(alliance, alternatives, row.revision))
+    return views
+
+
+class RegistryQueries:
+    """Reads over the registry's tables; one per engine, safe to share between requests."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def conditions(self, session: Session, filters: AllianceFilters) -> list[Any]:
+        conditions: list[Any] = []
+        for kind, value in (
+            ("province", filters.province and province_key(filters.province)),
+            ("city", filters.city and city_key(filters.city)),
+            ("county", filters.county and county_key(filters.county)),
+        ):
+            if value:
+                conditions.append(
+                    exists().where(
+                        col(AlliancePlaceRow.alliance_id) == col(AllianceRow.id),
+                        col(AlliancePlaceRow.kind) == kind,
+                        col(AlliancePlaceRow.value) == value,
+                    )
+                )
+        if filters.type is not None:
+            conditions.append(col(AllianceRow.type) == filters.type.value)
+        if filters.specialty:
+            conditions.append(col(AllianceRow.specialty) == normalize_specialty(filters.specialty))
+        if filters.institution:
+            wanted = filters.institution.strip()
+            ids = set(
+                session.exec(
+                    select(InstitutionNameRow.institution_id).where(
+                        col(InstitutionNameRow.key) == name_key(wanted)
+                    )
+                ).all()
+            )
+            if session.get(InstitutionRow, wanted) is not None:
+                ids.add(wanted)
+            # Resolved first, so the database starts from the institution's few alliances.
+            conditions.append(
+                col(AllianceRow.id).in_(
+                    select(AllianceInstitutionRow.alliance_id).where(
+                        col(AllianceInstitutionRow.institution_id).in_(sorted(ids) or [""])
+                    )
+                )
+            )
+        if filters.since is not None:
+            conditions.append(col(AllianceRow.date_end) >= filters.since)
+        if filters.until is not None:
+            conditions.append(col(AllianceRow.date_start) <= filters.until)
+        if filters.q:
+            conditions.append(col(AllianceRow.search_text).contains(filters.q, autoescape=True))
+        return conditions
+
+    def list_alliances(
+        self, filters: AllianceFilters, limit: int, cursor: str | None = None
+    ) -> tuple[list[AllianceView], str | None]:
+        """Newest first (by first seen), keyset-paginated."""
+        with Session(self.engine) as session:
+            return self._list_alliances(session, filters, limit, cursor)
+
+    def _list_alliances(
+        self, session: Session, filters: AllianceFilters, limit: int, cursor: str | None
+    ) -> tuple[list[AllianceView], str | None]:
+        stmt = select(AllianceRow.id, AllianceRow.first_seen).where(
+            *self.conditions(session, filters)
+        )
+        if cursor:
+            seen_text, last_id = decode_cursor(cursor, 2)
+            try:
+                seen = datetime.fromisoformat(seen_text)
+            except ValueError as exc:
+                raise CursorError("invalid cursor") from exc
+            stmt = stmt.where(
+                or_(
+                    col(AllianceRow.first_seen) < seen,
+                    and_(col(AllianceRow.first_seen) == seen, col(AllianceRow.id) < last_id),
+                )
+            )
+        stmt = stmt.order_by(col(AllianceRow.first_seen).desc(), col(AllianceRow.id).desc())
+        page = session.exec(stmt.limit(limit + 1)).all()
+        views = alliance_views(session, [ident for ident, _ in page[:limit]])
+        next_cursor = None
+        if len(page) > limit:
+            ident, seen = page[limit - 1]
+            next_cursor = encode_cursor(utc(seen).isoformat(), ident)
+        return views, next_cursor
+
+    def iter_alliances(
+        self, filters: AllianceFilters, batch: int = 500, maximum: int | None = None
+    ) -> Iterator[AllianceView]:
+        cursor: str | None = None
+        given = 0
+        while True:
+            views, cursor = self.list_alliances(filters, batch, cursor)
+            for view in views:
+                if maximum is not None and given >= maximum:
+                    return
+                given += 1
+                yield view
+            if cursor is None:
+                return
+
+    def get_alliance(self, alliance_id: str) -> AllianceView | None:
+        with Session(self.engine) as session:
+            views = alliance_views(session, [alliance_id])
+        return views[0] if views else None
+
+    def list_institutions(
+        self,
+        q: str | None,
+        limit: int,
+        cursor: str | None = None,
+        province: str | None = None,
+    ) -> tuple[list[InstitutionView], str | None]:
+        stmt = select(InstitutionRow)
+        if q:
+            stmt = stmt.where(
+                or_(
+                    col(InstitutionRow.name).contains(clean_name(q), autoescape=True),
+                    col(InstitutionRow.aliases).contains(clean_name(q), autoescape=True),
+                )
+            )
+        if province:
+            stmt = stmt.where(col(InstitutionRow.province) == province_key(province))
+        if cursor:
+            name, last_id = decode_cursor(cursor, 2)
+            stmt = stmt.where(
+                or_(
+                    col(InstitutionRow.name) > name,
+                    and_(col(InstitutionRow.name) == name, col(InstitutionRow.id) > last_id),
+                )
+            )
+        stmt = stmt.order_by(col(InstitutionRow.name), col(InstitutionRow.id)).limit(limit + 1)
+        with Session(self.engine) as session:
+            rows = session.exec(stmt).all()
+            page = rows[:limit]
+            counts = dict(
+                session.exec(
+                    select(
+                        AllianceInstitutionRow.institution_id,
+                        func.count(col(AllianceInstitutionRow.alliance_id)),
+                    )
+                    .where(col(AllianceInstitutionRow.institution_id).in_([r.id for r in page]))
+                    .group_by(col(AllianceInstitutionRow.institution_id))
+                ).all()
+            )
+        views = [InstitutionView(institution_of(r), int(counts.get(r.id, 0))) for r in page]
+        next_cursor = encode_cursor(page[-1].name, page[-1].id) if len(rows) > limit else None
+        return views, next_cursor
+
+    def get_institution(
+        self, institution_id: str, limit: int = 500
+    ) -> tuple[InstitutionView, list[tuple[str, AllianceView]]] | None:
+        """The institution and its alliances (newest first), each with its role."""
+        with Session(self.engine) as session:
+            row = session.get(InstitutionRow, institution_id)
+            if row is None:
+                return None
+            links = session.exec(
+                select(AllianceInstitutionRow.alliance_id, AllianceInstitutionRow.role)
+                .join(AllianceRow, col(AllianceRow.id) == AllianceInstitutionRow.alliance_id)
+                .where(AllianceInstitutionRow.institution_id == institution_id)
+                .order_by(col(AllianceRow.first_seen).desc(), col(AllianceRow.id).desc())
+                .limit(limit)
+            ).all()
+            roles = dict(links)
+            views = alliance_views(session, [a for a, _ in links])
+            total = session.exec(
+                select(func.count()).where(AllianceInstitutionRow.institution_id == institution_id)
+            ).one()
+        return InstitutionView(institution_of(row), int(total)), [
+            (roles[v.alliance.id], v) for v in views
+        ]
+
+    def stats(self, filters: AllianceFilters) -> dict[str, Any]:
+        with Session(self.engine) as session:
+            ids = select(AllianceRow.id).where(*self.conditions(session, filters))
+            total = session.exec(select(func.count()).select_from(ids.subquery())).one()
+
+            def grouped(stmt: Any) -> dict[str, int]:
+                return {str(k): int(n) for k, n in session.exec(stmt).all() if k is not None}
+
+            count = func.count()
+            by_province = grouped(
+                select(AlliancePlaceRow.value, count)
+                .where(
+                    AlliancePlaceRow.kind == "province", col(AlliancePlaceRow.alliance_id).in_(ids)
+                )
+                .group_by(col(AlliancePlaceRow.value))
+            )
+            by_type = grouped(
+                select(AllianceRow.type, count)
+                .where(col(AllianceRow.id).in_(ids))
+                .group_by(col(AllianceRow.type))
+            )
+            by_specialty = grouped(
+                select(AllianceRow.specialty, count)
+                .where(col(AllianceRow.id).in_(ids), col(AllianceRow.specialty).is_not(None))
+                .group_by(col(AllianceRow.specialty))
+            )
+            month = func.substr(col(AllianceRow.date), 1, 7)
+            by_month = grouped(
+                select(month, count)
+                .where(col(AllianceRow.id).in_(ids), col(AllianceRow.date).is_not(None))
+                .group_by(month)
+            )
+        return {
+            "total": int(total),
+            "by_province": dict(sorted(by_province.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "by_type": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "by_specialty": dict(sorted(by_specialty.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "by_month": dict(sorted(by_month.items())),
+        }
+
+    def get_article(self, article_id: str) -> tuple[ArticleRow, list[str]] | None:
+        with Session(self.engine) as session:
+            row = session.get(ArticleRow, article_id)
+            if row is None:
+                return None
+            alliances = session.exec(
+                select(ReportRow.alliance_id)
+                .where(ReportRow.article_id == article_id)
+                .order_by(col(ReportRow.event_index))
+            ).all()
+        return row, list(dict.fromkeys(alliances))
+
+    def list_articles(
+        self, limit: int, cursor: str | None = None
+    ) -> tuple[list[tuple[ArticleRow, list[str]]], str | None]:
+        """One page of articles, each with the alliances it reports (as ``get_article``)."""
+        stmt = select(ArticleRow)
+        if cursor:
+            (last,) = decode_cursor(cursor, 1)
+            stmt = stmt.where(col(ArticleRow.article_id) > last)
+        with Session(self.engine) as session:
+            rows = list(
+                session.exec(stmt.order_by(col(ArticleRow.article_id)).limit(limit + 1)).all()
+            )
+            page = rows[:limit]
+            reported: dict[str, list[str]] = {row.article_id: [] for row in page}
+            if page:
+                for article_id, alliance_id in session.exec(
+                    select(ReportRow.article_id, ReportRow.alliance_id)
+                    .where(col(ReportRow.article_id).in_(list(reported)))
+                    .order_by(col(ReportRow.article_id), col(ReportRow.event_index))
+                ).all():
+                    if alliance_id not in reported[article_id]:
+                        reported[article_id].append(alliance_id)
+        return (
+            [(row, reported[row.article_id]) for row in page],
+            encode_cursor(page[-1].article_id) if len(rows) > limit else None,
+        )
+
+    def counts(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            return {
+                name: int(session.exec(select(func.count()).select_from(table)).one())
+                for name, table in (
+                    ("alliances", AllianceRow),
+                    ("institutions", InstitutionRow),
+                    ("articles", ArticleRow),
+                    ("reports", ReportRow),
+                    ("outbox", OutboxRow),
+                )
+            }

@@ -1,0 +1,87 @@
+"""How the registry's domain values are stored: rows to records and back, times and JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from services.common.contracts import EventType, Institution
+from services.registry.adapters.tables import InstitutionRow, ReportRow
+from services.registry.domain.alliances import Report
+from services.registry.domain.institutions import InstitutionRecord, Place
+
+
+def utc(moment: datetime) -> datetime:
+    """Aware UTC; SQLite hands back naive datetimes, which are UTC by construction."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def record_of(row: InstitutionRow) -> InstitutionRecord:
+    return InstitutionRecord(
+        id=row.id,
+        name=row.name,
+        key=row.key,
+        aliases=tuple(json.loads(row.aliases)),
+        place=Place(province=row.province, city=row.city, county=row.county),
+    )
+
+
+def fill_institution(row: InstitutionRow, record: InstitutionRecord) -> None:
+    row.name = record.name[:200]
+    row.key = record.key[:200]
+    row.aliases = dumps([a[:200] for a in record.aliases])
+    row.province = record.place.province[:40] if record.place.province else None
+    row.city = record.place.city[:60] if record.place.city else None
+    row.county = record.place.county[:60] if record.place.county else None
+
+
+def institution_of(row: InstitutionRow) -> Institution:
+    return Institution(
+        id=row.id,
+        name=row.name,
+        aliases=tuple(json.loads(row.aliases)),
+        province=row.province,
+        city=row.city,
+        county=row.county,
+    )
+
+
+def report_of(row: ReportRow) -> Report:
+    return Report(
+        article_id=row.article_id,
+        event_index=row.event_index,
+        type=EventType(row.type),
+        specialty=row.specialty,
+        lead=tuple(json.loads(row.lead)),
+        members=tuple(json.loads(row.members)),
+        date=row.date,
+        provinces=tuple(json.loads(row.provinces)),
+        cross_province=row.cross_province,
+        confidence=row.confidence,
+        evidence=row.evidence,
+        seen_at=utc(row.seen_at),
+    )
+
+
+def row_of(report: Report, alliance_id: str) -> ReportRow:
+    return ReportRow(
+        id=f"{report.article_id}#{report.event_index}",
+        article_id=report.article_id,
+        event_index=report.event_index,
+        alliance_id=alliance_id,
+        type=report.type.value,
+        specialty=report.specialty[:60] if report.specialty else None,
+        date=report.date,
+        provinces=dumps(list(report.provinces)),
+        cross_province=report.cross_province,
+        confidence=report.confidence,
+        evidence=report.evidence,
+        lead=dumps(list(report.lead)),
+        members=dumps(list(report.members)),
+        seen_at=report.seen_at,
+    )
