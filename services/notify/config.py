@@ -77,6 +77,31 @@ class NotifySettings(ServiceSettings):
         return self
 
     @model_validator(mode="after")
+    def _usable_secrets_keys(self) -> NotifySettings:
+        check_keys(self.secrets_keys, production=self.environment == "production")
+        return self
+
+    @model_validator(mode="after")
+    def _valid_networks(self) -> NotifySettings:
+        try:
+            networks = parse_networks(self.networks)
+        except ValueError as exc:
+            raise ValueError(f"NOTIFY_ALLOWED_NETWORKS: {exc}") from exc
+        for network in networks:
+            if never_opened_network(network):
+                raise ValueError(
+                    f"NOTIFY_ALLOWED_NETWORKS: {network} is link-local or a cloud metadata "
+                    "address, which deliveries never reach; remove it"
+                )
+            if self.environment == "production" and not within_private_ranges(network):
+                private = ", ".join(str(n) for n in PRIVATE_RANGES)
+                raise ValueError(
+                    f"NOTIFY_ALLOWED_NETWORKS: {network} is wider than the private ranges "
+                    f"({private}); production opens only networks inside them"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_default_unsubscribe_secret(self) -> NotifySettings:
         secret = self.unsubscribe_secret.strip()
         if self.environment == "production":
@@ -101,31 +126,6 @@ class NotifySettings(ServiceSettings):
         if parts.query or parts.fragment or parts.username:
             raise ValueError("NOTIFY_PUBLIC_URL takes no query, fragment or user name")
         self.public_url = base
-        return self
-
-    @model_validator(mode="after")
-    def _usable_secrets_keys(self) -> NotifySettings:
-        check_keys(self.secrets_keys, production=self.environment == "production")
-        return self
-
-    @model_validator(mode="after")
-    def _valid_networks(self) -> NotifySettings:
-        try:
-            networks = parse_networks(self.networks)
-        except ValueError as exc:
-            raise ValueError(f"NOTIFY_ALLOWED_NETWORKS: {exc}") from exc
-        for network in networks:
-            if never_opened_network(network):
-                raise ValueError(
-                    f"NOTIFY_ALLOWED_NETWORKS: {network} is link-local or a cloud metadata "
-                    "address, which deliveries never reach; remove it"
-                )
-            if self.environment == "production" and not within_private_ranges(network):
-                private = ", ".join(str(n) for n in PRIVATE_RANGES)
-                raise ValueError(
-                    f"NOTIFY_ALLOWED_NETWORKS: {network} is wider than the private ranges "
-                    f"({private}); production opens only networks inside them"
-                )
         return self
 
     @property

@@ -323,12 +323,14 @@ def test_the_unsubscribe_secret_refuses_defaults() -> None:
             "sqlite://",
             APP_ENV="production",
             NOTIFY_OPERATOR_TOKEN="Qm7vX2pL9sKd4TfW8zRb1NcY6hJe3GuA",
+            NOTIFY_ALLOWED_NETWORKS="",
         )
     with pytest.raises(ValueError, match="NOTIFY_UNSUBSCRIBE_SECRET is too weak"):
         make_settings(
             "sqlite://",
             APP_ENV="production",
             NOTIFY_OPERATOR_TOKEN="Qm7vX2pL9sKd4TfW8zRb1NcY6hJe3GuA",
+            NOTIFY_ALLOWED_NETWORKS="",
             NOTIFY_UNSUBSCRIBE_SECRET="short-one",
         )
     derived = make_settings("sqlite://")

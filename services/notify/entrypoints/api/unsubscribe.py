@@ -21,6 +21,12 @@ router = APIRouter(prefix="/v1/unsubscribe", tags=["unsubscribe"])
 
 UNSUBSCRIBED = "unsubscribed"
 Token = Annotated[str, Query(min_length=1, max_length=200)]
+_BAD_TOKEN: dict[int | str, dict[str, object]] = {
+    400: {
+        "description": "the token is malformed or altered; the page says why",
+        "content": {"text/html": {}},
+    }
+}
 
 
 def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
@@ -43,7 +49,7 @@ def _subscription_id(request: Request, token: str) -> str:
     return verify(components_of(request).settings.unsubscribe_key, token)
 
 
-@router.get("", response_class=HTMLResponse, responses={400: {"description": "bad token"}})
+@router.get("", response_class=HTMLResponse, responses=_BAD_TOKEN)
 async def confirm(request: Request, token: Token) -> HTMLResponse:
     """A confirmation page with one button; nothing changes until it is pressed."""
     _subscription_id(request, token)
@@ -55,7 +61,7 @@ async def confirm(request: Request, token: Token) -> HTMLResponse:
     return _page("退订医联体动态邮件", form)
 
 
-@router.post("", response_class=HTMLResponse, responses={400: {"description": "bad token"}})
+@router.post("", response_class=HTMLResponse, responses=_BAD_TOKEN)
 async def unsubscribe(request: Request, token: Token) -> HTMLResponse:
     """One-click: pauses the subscription the token names, and answers 200."""
     subscription_id = _subscription_id(request, token)
