@@ -1,9 +1,12 @@
-"""The channels alerts go out through: signed webhooks, DingTalk and WeCom robots, e-mail.
+"""The channels alerts go out through: signed webhooks, DingTalk and WeCom robots (e-mail
+is in ``adapters.mail``).
 
 Each sender takes one message's worth of alerts (one alert, or a robot's digest of several)
 and reports what happened: success, a failure to retry (with the endpoint's Retry-After),
 a failure no retry can mend (the SSRF guard refused the URL, or the address a redirect
-points to: redirects are never followed), or that the endpoint is gone for good (HTTP 410).
+points to: redirects are never followed), that the endpoint is gone for good (HTTP 410, or
+a robot's errcode for an invalid or deleted robot), or that the receiver rate limits
+(a robot's errcode: wait out its block, which is no failed attempt).
 """
 
 from __future__ import annotations
