@@ -61,3 +61,14 @@ def latest_period(cadence: Cadence, now: datetime, hour: int) -> Period:
         year, week, _ = end.date().isocalendar()
         key = f"weekly:{year}-W{week:02d}"
     return Period(key, start, end, cadence)
+
+
+def period_due(cadence: Cadence, now: datetime, hour: int, since: datetime) -> Period | None:
+    """The period whose digest is due at ``now`` for a subscription that exists since
+    ``since``: the latest ended one, unless it ended before the subscription began (no
+    digest of a time it was not there). Whether it was sent already is the store's to say
+    (``digest_periods``), so it is sent once however often this is asked."""
+    if cadence is Cadence.immediate:
+        return None
+    period = latest_period(cadence, now, hour)
+    return period if period.end > since else None

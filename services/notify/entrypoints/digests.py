@@ -25,7 +25,7 @@ from services.notify.adapters.repository import NotifyRepository
 from services.notify.adapters.tables import SubscriptionRow
 from services.notify.domain.email_digest import disabled_notice, render_email_digest
 from services.notify.domain.models import Alert, Channel
-from services.notify.domain.periods import Cadence, Period, latest_period
+from services.notify.domain.periods import Cadence, Period, period_due
 from services.notify.domain.schedule import Clock, RetrySchedule
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,10 @@ class DigestJob:
         return sent
 
     async def _serve(self, subscription: SubscriptionRow, now: datetime) -> int:
-        period = latest_period(Cadence(subscription.cadence), now, self.hour)
-        if period.end <= subscription.created_at:
-            return 0  # it did not exist during that period
+        cadence = Cadence(subscription.cadence)
+        period = period_due(cadence, now, self.hour, subscription.created_at)
+        if period is None:
+            return 0
         attempt = await self.repository.claim_period(subscription.id, period.key, now, self.lease)
         if attempt is None:
             return 0

@@ -321,8 +321,13 @@ class DeliveryWorker:
         burns_step = True
         if outcome.ok:
             kind = "delivered"
-        elif outcome.throttled:
-            # The receiver said "too fast": wait out its block, on no step of the schedule.
+        elif (
+            outcome.throttled
+            and self.clock.now() - delivery.created_at < self.options.disable_after
+        ):
+            # The receiver said "too fast": wait out its block, on no step of the schedule
+            # (for as long as an endpoint may fail; a robot throttling us for days then
+            # runs out the schedule like any failing endpoint).
             kind, burns_step = "retry", False
             next_at = self.clock.now() + (outcome.retry_after or WINDOW)
         elif outcome.gone:

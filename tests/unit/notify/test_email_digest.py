@@ -339,3 +339,24 @@ def test_the_unsubscribe_secret_refuses_defaults() -> None:
     )
     with pytest.raises(ValueError, match="NOTIFY_PUBLIC_URL"):
         make_settings("sqlite://", NOTIFY_PUBLIC_URL="ftp://notify.example")
+
+
+def test_the_due_period_is_the_latest_ended_after_the_subscription_began() -> None:
+    from services.notify.domain.periods import period_due
+
+    created = shanghai(2026, 11, 25, 10)
+    assert period_due(Cadence.immediate, shanghai(2026, 11, 26, 9), 8, created) is None
+    # The period ending 2026-11-25 08:00 ended before the subscription: nothing is due.
+    assert period_due(Cadence.daily, shanghai(2026, 11, 25, 12), 8, created) is None
+    due = period_due(Cadence.daily, shanghai(2026, 11, 26, 8), 8, created)
+    assert due is not None and due.key == "daily:2026-11-26"
+    # Asked again and again within the period: always the same key, so the store's record
+    # of it (digest_periods) keeps it to one sending.
+    keys = {
+        p.key
+        for minute in range(0, 24 * 60, 7)
+        if (p := period_due(Cadence.daily, due.end + timedelta(minutes=minute), 8, created))
+    }
+    assert keys == {"daily:2026-11-26"}
+    weekly = period_due(Cadence.weekly, shanghai(2026, 12, 7, 8), 8, created)
+    assert weekly is not None and weekly.key == "weekly:2026-W50"

@@ -271,3 +271,19 @@ def test_truncation_never_cuts_inside_markdown() -> None:
         cut = cut_to_bytes(text, limit)
         assert len(cut.encode("utf-8")) <= limit
         assert_markdown_whole(cut)
+
+
+async def test_a_robot_throttling_for_days_runs_out_the_schedule(
+    api: Api, receiver: Receiver
+) -> None:
+    receiver.respond = lambda r: errcode(45009, "api freq out of limit")
+    _, auth = await api.bureau("四川省卫健委")
+    sub_id = await robot(api, auth, "wecom", receiver.url + "/cgi-bin/webhook/send?key=busy")
+    await api.parts.service.receive_change(change("c-1"))
+    await api.parts.worker.run_once()
+    api.clock.advance(timedelta(hours=73))
+    await api.parts.worker.run_once()
+    [item] = await deliveries(api, auth, sub_id)
+    with Session(api.parts.engine) as session:
+        row = session.get(DeliveryRow, item["id"])
+        assert row is not None and row.attempts == 2 and row.step == 1
