@@ -124,6 +124,7 @@ class Stack:
             "INGEST_API_TOKENS": CRAWLER_TOKEN,
             "NOTIFY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "NOTIFY_SECRETS_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "NOTIFY_UNSUBSCRIBE_SECRET": base64.urlsafe_b64encode(os.urandom(24)).decode(),
             "REGISTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "NOTIFY_ALLOWED_NETWORKS": "127.0.0.1/32",
             "INGEST_DATABASE_URL": f"sqlite:///{self.workdir}/ingest.db",

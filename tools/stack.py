@@ -140,6 +140,7 @@ GENERATED_SECRETS: dict[str, tuple[str, Callable[[], str]]] = {
     "NOTIFY_OPERATOR_TOKEN": ("notify operator token", _token),
     "REGISTRY_OPERATOR_TOKEN": ("registry operator token", _token),
     "NOTIFY_SECRETS_KEY": ("notify secrets key", _sealing_key),
+    "NOTIFY_UNSUBSCRIBE_SECRET": ("notify unsubscribe link key", _token),
 }
 
 

@@ -24,21 +24,22 @@ from services.common.db import database_ready, make_engine
 from services.common.http import create_app
 from services.notify.adapters.channels import (
     DingTalkSender,
-    EmailSender,
     Senders,
-    SmtpSettings,
     WebhookSender,
     WeComSender,
 )
+from services.notify.adapters.mail import EmailSender, SmtpSettings
 from services.notify.adapters.migrate import upgrade
 from services.notify.adapters.net import AddressGuard, Resolver, guarded_client, system_resolver
 from services.notify.adapters.repository import NotifyRepository
 from services.notify.adapters.sealing import SecretBox
 from services.notify.config import NotifySettings
+from services.notify.domain import unsubscribe as unsubscribe_tokens
 from services.notify.domain.models import Channel
 from services.notify.domain.schedule import DEFAULT_DELAYS, Clock, RetrySchedule, SystemClock
-from services.notify.entrypoints.api import bureaus, deliveries, keys, subscriptions
+from services.notify.entrypoints.api import bureaus, deliveries, keys, subscriptions, unsubscribe
 from services.notify.entrypoints.consumer import make_notify_handler
+from services.notify.entrypoints.digests import DigestJob, Notices
 from services.notify.entrypoints.reseal import check_sealed_secrets
 from services.notify.entrypoints.worker import DeliveryWorker, WorkerOptions
 from services.notify.service import Conflict, Invalid, NotFound, NotifyService
@@ -56,6 +57,8 @@ class NotifyComponents:
     client: httpx.AsyncClient
     clock: Clock
     box: SecretBox
+    mail: EmailSender
+    digests: DigestJob
 
 
 def build_components(
@@ -84,14 +87,21 @@ def build_components(
         ssl=settings.smtp_ssl,
         timeout_seconds=settings.send_timeout_seconds,
     )
+    key = settings.unsubscribe_key
+
+    def unsubscribe_url(subscription_id: str) -> str:
+        return settings.unsubscribe_url(unsubscribe_tokens.sign(key, subscription_id))
+
+    mail = EmailSender(smtp, unsubscribe_url)
     senders = Senders(
         {
             Channel.webhook: WebhookSender(client, wall, guard),
             Channel.dingtalk: DingTalkSender(client, wall, guard),
             Channel.wecom: WeComSender(client, wall, guard),
-            Channel.email: EmailSender(smtp),
+            Channel.email: mail,
         }
     )
+    digests = DigestJob(repository, mail, clock, hour=settings.digest_hour)
     worker = DeliveryWorker(
         repository,
         senders,
@@ -107,11 +117,15 @@ def build_components(
             robot_limit=settings.robot_messages_per_minute,
         ),
         rng=rng,
+        notices=Notices(repository, mail),
+        digests=digests,
     )
     service = NotifyService(
         repository, box=box, clock=clock, guard=guard, on_new_deliveries=worker.wake
     )
-    return NotifyComponents(settings, engine, repository, service, worker, client, clock, box)
+    return NotifyComponents(
+        settings, engine, repository, service, worker, client, clock, box, mail, digests
+    )
 
 
 async def migrate_with_retry(
@@ -189,8 +203,9 @@ def build_app(
         app.state.settings = settings
     app.state.notify = parts.service
     app.state.components = parts
-    for router in (bureaus.router, keys.router, subscriptions.router, deliveries.router):
-        app.include_router(router)
+    routers = (bureaus, keys, subscriptions, deliveries, unsubscribe)
+    for module in routers:
+        app.include_router(module.router)
     _error_answers(app)
     return app
 
@@ -205,6 +220,7 @@ def _error_answers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, answer(404))
     app.add_exception_handler(Conflict, answer(409))
     app.add_exception_handler(Invalid, answer(422))
+    app.add_exception_handler(unsubscribe_tokens.BadToken, unsubscribe.bad_token_page)
 
     def database_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable: %s", exc)

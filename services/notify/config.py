@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
+from urllib.parse import urlsplit
+
 from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings, request_bytes_field
-from services.common.strength import require_strong
+from services.common.strength import require_strong, weakness
 from services.notify.adapters.sealing import check_keys, split_keys
 from services.notify.domain.ssrf import (
     PRIVATE_RANGES,
@@ -55,6 +59,14 @@ class NotifySettings(ServiceSettings):
     smtp_starttls: bool = Field(False, validation_alias="NOTIFY_SMTP_STARTTLS")
     smtp_ssl: bool = Field(False, validation_alias="NOTIFY_SMTP_SSL")
 
+    #: Where notify is reached from outside (an http(s) URL): unsubscribe links point there.
+    public_url: str = Field("http://localhost:8003", validation_alias="NOTIFY_PUBLIC_URL")
+    #: Signs one-click unsubscribe links (HMAC-SHA256); required and strong in production.
+    #: Outside production an empty one is derived from NOTIFY_OPERATOR_TOKEN.
+    unsubscribe_secret: str = Field("", validation_alias="NOTIFY_UNSUBSCRIBE_SECRET")
+    #: E-mail digests go out at this hour, Asia/Shanghai time (weekly ones on Monday).
+    digest_hour: int = Field(8, ge=0, le=23, validation_alias="NOTIFY_DIGEST_HOUR")
+
     @model_validator(mode="after")
     def _refuse_default_operator_token(self) -> NotifySettings:
         token = self.operator_token.strip()
@@ -88,6 +100,46 @@ class NotifySettings(ServiceSettings):
                     f"({private}); production opens only networks inside them"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _refuse_default_unsubscribe_secret(self) -> NotifySettings:
+        secret = self.unsubscribe_secret.strip()
+        if self.environment == "production":
+            if not secret:
+                raise ValueError(
+                    "NOTIFY_UNSUBSCRIBE_SECRET is empty: set the key that signs unsubscribe links"
+                )
+            require_strong("NOTIFY_UNSUBSCRIBE_SECRET", [secret])
+        elif secret and weakness(secret) in (
+            "a default value",
+            "a placeholder or a dictionary word",
+        ):
+            raise ValueError(f"NOTIFY_UNSUBSCRIBE_SECRET is {weakness(secret)}: set a random one")
+        return self
+
+    @model_validator(mode="after")
+    def _public_url(self) -> NotifySettings:
+        base = self.public_url.strip().rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("NOTIFY_PUBLIC_URL must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment or parts.username:
+            raise ValueError("NOTIFY_PUBLIC_URL takes no query, fragment or user name")
+        self.public_url = base
+        return self
+
+    @property
+    def unsubscribe_key(self) -> str:
+        """The key of unsubscribe links: the setting, or (outside production, when it is
+        empty) one derived from the operator token, so a development stack needs none."""
+        secret = self.unsubscribe_secret.strip()
+        if secret:
+            return secret
+        token = self.operator_token.strip().encode()
+        return hmac.new(token, b"notify unsubscribe links", hashlib.sha256).hexdigest()
+
+    def unsubscribe_url(self, token: str) -> str:
+        return f"{self.public_url}/v1/unsubscribe?token={token}"
 
     @property
     def secrets_keys(self) -> list[str]:

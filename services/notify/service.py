@@ -11,14 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.common import tracing
-from services.common.contracts import (
-    Alliance,
-    AllianceChange,
-    AllianceSource,
-    ChangeKind,
-    EventType,
-    Institution,
-)
+from services.common.contracts import AllianceChange, ChangeKind
 from services.common.errors import PoisonError
 from services.notify.adapters.net import AddressGuard
 from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
@@ -40,6 +33,7 @@ from services.notify.domain.models import (
     AttemptPublic,
     BureauCreated,
     BureauPublic,
+    BureauUpdate,
     Channel,
     DeliveryDetail,
     DeliveryPublic,
@@ -53,10 +47,13 @@ from services.notify.domain.models import (
     SubscriptionPublic,
     SubscriptionUpdate,
     SubscriptionWithSecret,
+    validate_cadence,
     validate_secret,
     validate_target,
 )
+from services.notify.domain.periods import Cadence
 from services.notify.domain.rendering import describe_changes
+from services.notify.domain.samples import TEST_ALLIANCE_ID, TEST_NOTE, sample_alliance
 from services.notify.domain.schedule import Clock, SystemClock
 from services.notify.domain.security import (
     issue_api_key,
@@ -72,41 +69,6 @@ log = logging.getLogger(__name__)
 #: Longest ids the tables hold; a change with longer ones can never be stored.
 _MAX_ID = 128
 FIRST_MATCH_NOTE = "该医联体首次符合本订阅的条件"
-TEST_NOTE = "这是一条测试消息，由贵单位在 Alliance Watch 中发起，所列医联体为示例，并非真实动态。"
-TEST_ALLIANCE_ID = "test-alliance"
-
-
-def sample_alliance(now: datetime) -> Alliance:
-    """The alliance a test alert describes: plainly a sample, in every field a reader sees."""
-    lead = Institution(
-        id="test-lead", name="示例市第一人民医院（测试）", province="示例省", city="示例市"
-    )
-    member = Institution(
-        id="test-member",
-        name="示例县人民医院（测试）",
-        province="示例省",
-        city="示例市",
-        county="示例县",
-    )
-    return Alliance(
-        id=TEST_ALLIANCE_ID,
-        type=EventType.specialty_alliance,
-        specialty="测试",
-        lead=(lead,),
-        members=(member,),
-        date=now.date().isoformat(),
-        provinces=("示例省",),
-        confidence=1.0,
-        first_seen=now,
-        last_seen=now,
-        sources=(
-            AllianceSource(
-                article_id="test-article",
-                title="测试消息：示例医联体",
-                evidence="这是一条测试消息，用于检查订阅的接收地址能否收到并验证告警。",
-            ),
-        ),
-    )
 
 
 class NotFound(Exception):
@@ -122,7 +84,9 @@ class Invalid(Exception):
 
 
 def _bureau_public(row: BureauRow) -> BureauPublic:
-    return BureauPublic(id=row.id, name=row.name, created_at=row.created_at)
+    return BureauPublic(
+        id=row.id, name=row.name, contact_email=row.contact_email, created_at=row.created_at
+    )
 
 
 def _key_public(row: ApiKeyRow) -> ApiKeyPublic:
@@ -143,6 +107,7 @@ def subscription_public(row: SubscriptionRow) -> SubscriptionPublic:
         url=row.url,
         filters=Filters.model_validate_json(row.filters),
         enabled=row.enabled,
+        cadence=Cadence(row.cadence),
         disabled_reason=row.disabled_reason,
         failing_since=row.failing_since,
         previous_secret_until=row.previous_secret_until if row.previous_secret_sealed else None,
@@ -188,9 +153,9 @@ class NotifyService:
 
     # --- the operator: bureaus and their keys ---------------------------------------
 
-    async def create_bureau(self, name: str) -> BureauCreated:
+    async def create_bureau(self, name: str, contact_email: str | None = None) -> BureauCreated:
         now = self.clock.now()
-        bureau = BureauRow(id=new_id("bur"), name=name, created_at=now)
+        bureau = BureauRow(id=new_id("bur"), name=name, contact_email=contact_email, created_at=now)
         issued = issue_api_key()
         key = ApiKeyRow(
             id=new_id("key"),
@@ -202,7 +167,24 @@ class NotifyService:
         )
         await self.repository.create_bureau(bureau, key)
         log.info("bureau created: %s", bureau.id)
-        return BureauCreated(id=bureau.id, name=name, api_key=issued.plaintext, key_id=key.id)
+        return BureauCreated(
+            id=bureau.id,
+            name=name,
+            contact_email=contact_email,
+            api_key=issued.plaintext,
+            key_id=key.id,
+        )
+
+    async def update_bureau(self, bureau_id: str, request: BureauUpdate) -> BureauPublic:
+        changes = {
+            f: getattr(request, f)
+            for f in request.model_fields_set
+            if f == "contact_email" or getattr(request, f) is not None
+        }
+        row = await self.repository.update_bureau(bureau_id, changes)
+        if row is None:
+            raise NotFound(f"no bureau {bureau_id}")
+        return _bureau_public(row)
 
     async def list_bureaus(self) -> list[BureauPublic]:
         return [_bureau_public(b) for b in await self.repository.list_bureaus()]
@@ -293,6 +275,7 @@ class NotifyService:
             secret_sealed=self.box.seal(secret),
             filters=filters_json(request.filters.model_dump(mode="json")),
             enabled=request.enabled,
+            cadence=request.cadence.value,
             created_at=now,
             updated_at=now,
         )
@@ -335,6 +318,11 @@ class NotifyService:
             await self._check_reachable(channel, changes["url"])
         if "filters" in fields and request.filters is not None:
             changes["filters"] = filters_json(request.filters.model_dump(mode="json"))
+        if "cadence" in fields and request.cadence is not None:
+            try:
+                changes["cadence"] = validate_cadence(channel, request.cadence).value
+            except ValueError as exc:
+                raise Invalid(str(exc)) from exc
         if "enabled" in fields and request.enabled is not None:
             changes["enabled"] = request.enabled
             if request.enabled:
@@ -346,6 +334,8 @@ class NotifyService:
         updated = await self.repository.update_subscription(bureau_id, subscription_id, changes)
         if updated is None:
             raise NotFound(f"no subscription {subscription_id}")
+        if updated.cadence == Cadence.immediate.value and row.cadence != updated.cadence:
+            await self.repository.release_held(subscription_id, self.clock.now())
         if updated.enabled and self.on_new_deliveries is not None:
             self.on_new_deliveries()  # waiting deliveries of a re-enabled one may be due
         return subscription_public(updated)
@@ -580,7 +570,10 @@ class NotifyService:
                     type=alert_type.value,
                     payload=alert.model_dump_json(),
                     status=DeliveryStatus.pending.value,
-                    next_attempt_at=now,
+                    # A digest subscription's alerts are held (no attempt time) for its digest.
+                    next_attempt_at=now
+                    if subscription.cadence == Cadence.immediate.value
+                    else None,
                     created_at=now,
                     trace_context=trace_context,
                 )

@@ -199,6 +199,7 @@ def test_compose_config_with_the_docker_cli() -> None:
         "INGEST_API_TOKENS": "t" * 32,
         "NOTIFY_OPERATOR_TOKEN": "o" * 32,
         "NOTIFY_SECRETS_KEY": "k" * 43 + "=",
+        "NOTIFY_UNSUBSCRIBE_SECRET": "u" * 32,
         "POSTGRES_PASSWORD": "p" * 16,
         "GRAFANA_ADMIN_PASSWORD": "g" * 16,
     }
@@ -249,7 +250,12 @@ def test_configmap_and_secret_hold_only_settings_the_services_read() -> None:
     assert not set(config["data"]) - ALL_SETTINGS
     assert not set(secret["stringData"]) - ALL_SETTINGS
     assert all(isinstance(v, str) for v in config["data"].values())
-    secrets = {"INGEST_API_TOKENS", "NOTIFY_OPERATOR_TOKEN", "NOTIFY_SECRETS_KEY"}
+    secrets = {
+        "INGEST_API_TOKENS",
+        "NOTIFY_OPERATOR_TOKEN",
+        "NOTIFY_SECRETS_KEY",
+        "NOTIFY_UNSUBSCRIBE_SECRET",
+    }
     assert secrets <= set(secret["stringData"])
     assert not secrets & set(config["data"])
     assert config["data"]["APP_ENV"] == "production"
@@ -315,7 +321,12 @@ def test_deployment(name: str) -> None:
     required = {
         "ingest": {"INGEST_API_TOKENS", "INGEST_DATABASE_URL"},
         "registry": {"REGISTRY_DATABASE_URL"},
-        "notify": {"NOTIFY_OPERATOR_TOKEN", "NOTIFY_SECRETS_KEY", "NOTIFY_DATABASE_URL"},
+        "notify": {
+            "NOTIFY_OPERATOR_TOKEN",
+            "NOTIFY_SECRETS_KEY",
+            "NOTIFY_UNSUBSCRIBE_SECRET",
+            "NOTIFY_DATABASE_URL",
+        },
         "extract": set(),
     }[name] | {"KAFKA_BOOTSTRAP_SERVERS", "APP_ENV", "BIND_HOST"}
     assert required <= container_env(container)

@@ -19,7 +19,9 @@ from tests.security.tally import Tally
 from tools.harness import CRAWLER_TOKEN, OPERATOR_TOKEN, SERVICE_NAMES, Stack
 
 #: Public by design: health and readiness everywhere; the registry's read-only query API,
-#: exports and dashboard aggregates (what the dashboard at / reads, no secret in them).
+#: exports and dashboard aggregates (what the dashboard at / reads, no secret in them);
+#: notify's one-click unsubscribe link, whose credential is its signed token (a bad one is
+#: a 400, tested in tests/unit/notify/test_email_digest.py).
 PUBLIC: frozenset[tuple[str, str, str]] = frozenset(
     {
         *((service, "GET", path) for service in SERVICE_NAMES for path in ("/healthz", "/readyz")),
@@ -42,6 +44,8 @@ PUBLIC: frozenset[tuple[str, str, str]] = frozenset(
                 "/v1/views/facets",
             )
         ),
+        ("notify", "GET", "/v1/unsubscribe"),
+        ("notify", "POST", "/v1/unsubscribe"),
     }
 )
 

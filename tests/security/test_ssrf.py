@@ -378,6 +378,7 @@ def test_allow_lists_open_what_they_list_and_never_link_local(
         "APP_ENV": "test",
         "NOTIFY_OPERATOR_TOKEN": PRODUCTION_TOKEN,
         "NOTIFY_SECRETS_KEY": stack.env["NOTIFY_SECRETS_KEY"],
+        "NOTIFY_UNSUBSCRIBE_SECRET": stack.env["NOTIFY_UNSUBSCRIBE_SECRET"],
     }
     for networks in WIDE_ALLOW_LISTS:
         opened = settings(base, NOTIFY_ALLOWED_NETWORKS=networks)

@@ -38,6 +38,10 @@ CREATES = {("POST", "/v1/subscriptions"), ("POST", "/v1/keys")}
 #: Routes that act on the caller's own in bulk, narrowed by ids in their body (a replay of
 #: a subscription's deliveries): another bureau's id there is a 404 like in a path.
 BULK = {("POST", "/v1/deliveries/replay")}
+#: Routes whose credential is a signed token in the query, not a bureau's key (one-click
+#: unsubscribe): a bureau's key opens nothing there, and a token forged for another
+#: bureau's subscription is a 400 (the matrix's end checks the subscription unchanged).
+TOKEN_ROUTES = {("GET", "/v1/unsubscribe"), ("POST", "/v1/unsubscribe")}
 #: Reads first, destruction last: a leak is seen before a deletion could hide it.
 ORDER = {"GET": 0, "PATCH": 1, "PUT": 1, "POST": 2, "DELETE": 3}
 LEAD = "山西医科大学第二医院"
@@ -189,6 +193,21 @@ def bulk_on_others(
                 )
 
 
+def forged_tokens(
+    client: httpx.Client, notify: str, op: Operation, tenants: list[Tenant], tally: Tally
+) -> None:
+    for attacker, owner in itertools.permutations(tenants, 2):
+        for subscription in owner.resources["subscriptions"]:
+            token = f"u1.{subscription}.{'A' * 43}"
+            answer = client.request(
+                op.method, notify + op.path, params={"token": token}, headers=attacker.auth
+            )
+            problem = refused(answer, (400,))
+            if problem is None and leaked(answer, owner, [subscription]):
+                problem = f"shows {leaked(answer, owner, [subscription])}"
+            tally.check(f"{attacker.name} {op.name} forged for {owner.name}'s", problem)
+
+
 def test_no_bureau_reaches_another_bureaus_resources(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -208,6 +227,9 @@ def test_no_bureau_reaches_another_bureaus_resources(
                 tally.check(op.name, f"path parameter(s) {unknown} not classified")
                 continue
             operator = op.path.startswith(OPERATOR_PREFIX)
+            if (op.method, op.path) in TOKEN_ROUTES:
+                forged_tokens(client, notify, op, tenants, tally)
+                continue
             if not op.path_params and not operator and op.method != "GET":
                 if (op.method, op.path) in BULK:
                     bulk_on_others(client, notify, spec, op, tenants, tally)

@@ -1,38 +1,36 @@
-"""The channels alerts go out through: signed webhooks, DingTalk and WeCom robots, e-mail.
+"""The channels alerts go out through: signed webhooks, DingTalk and WeCom robots (e-mail
+is in ``adapters.mail``).
 
 Each sender takes one message's worth of alerts (one alert, or a robot's digest of several)
 and reports what happened: success, a failure to retry (with the endpoint's Retry-After),
 a failure no retry can mend (the SSRF guard refused the URL, or the address a redirect
-points to: redirects are never followed), or that the endpoint is gone for good (HTTP 410).
+points to: redirects are never followed), that the endpoint is gone for good (HTTP 410, or
+a robot's errcode for an invalid or deleted robot), or that the receiver rate limits
+(a robot's errcode: wait out its block, which is no failed attempt).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import smtplib
-import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate
 from typing import Protocol
 from urllib.parse import urljoin
 
 import httpx
 
 from services.notify.adapters.net import AddressGuard
-from services.notify.domain.models import Alert, Channel, email_recipients
+from services.notify.domain.models import Alert, Channel
 from services.notify.domain.rendering import (
     DINGTALK_MAX_BYTES,
     WECOM_MAX_BYTES,
     render_digest,
     render_markdown,
-    render_text,
     webhook_body,
 )
+from services.notify.domain.robots import RobotAnswer, classify
 from services.notify.domain.schedule import parse_retry_after
 from services.notify.domain.security import dingtalk_signed_url, webhook_headers
 from services.notify.domain.ssrf import AddressRefused
@@ -63,6 +61,8 @@ class SendOutcome:
     gone: bool = False
     #: Trying again cannot succeed (the guard refused the URL): fail the delivery now.
     permanent: bool = False
+    #: The receiver is rate limiting: wait ``retry_after``, which is no failed attempt.
+    throttled: bool = False
 
 
 class Sender(Protocol):
@@ -180,7 +180,7 @@ class _RobotSender(HttpSender):
             return render_markdown(alerts[0], self.max_bytes)
         return render_digest(alerts, self.max_bytes)
 
-    def payload(self, title: str, text: str) -> dict[str, object]:
+    def payload(self, title: str, text: str, message_id: str) -> dict[str, object]:
         raise NotImplementedError
 
     def url_for(self, target: Target) -> str:
@@ -188,29 +188,53 @@ class _RobotSender(HttpSender):
 
     async def send(self, target: Target, alerts: Sequence[Alert], message_id: str) -> SendOutcome:
         title, text = self.render(alerts)
-        body = json.dumps(self.payload(title, text), ensure_ascii=False).encode("utf-8")
+        payload = self.payload(title, text, message_id)
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         outcome, answer = await self._post(self.url_for(target), body, {})
         if not outcome.ok:
             return outcome
-        # Robots answer 200 even when they refuse: the errcode in the body tells.
-        try:
-            parsed = json.loads(answer or b"{}")
-        except ValueError:
-            return SendOutcome(False, outcome.status_code, outcome.latency_ms, "answer not JSON")
-        code = parsed.get("errcode", 0) if isinstance(parsed, dict) else 0
-        if code != 0:
-            message = parsed.get("errmsg", "") if isinstance(parsed, dict) else ""
-            return SendOutcome(
-                False, outcome.status_code, outcome.latency_ms, f"errcode {code}: {message}"
-            )
+        return judge_robot_answer(target.channel, outcome, answer)
+
+
+def judge_robot_answer(channel: Channel, outcome: SendOutcome, answer: bytes) -> SendOutcome:
+    """Robots answer 200 even when they refuse: the errcode in the body tells."""
+    try:
+        parsed = json.loads(answer or b"{}")
+    except ValueError:
+        return SendOutcome(False, outcome.status_code, outcome.latency_ms, "answer not JSON")
+    if not isinstance(parsed, dict):
         return outcome
+    try:
+        code = int(parsed.get("errcode", 0) or 0)
+    except (TypeError, ValueError):
+        code = -1
+    if code == 0:
+        return outcome
+    error = f"errcode {code}: {str(parsed.get('errmsg', ''))[:300]}"
+    verdict = classify(channel, code)
+    status, latency = outcome.status_code, outcome.latency_ms
+    if verdict.kind is RobotAnswer.rate_limited:
+        error = f"{error} (rate limited: waiting {verdict.wait})"
+        return SendOutcome(False, status, latency, error, retry_after=verdict.wait, throttled=True)
+    if verdict.kind is RobotAnswer.gone:
+        error = f"the robot refuses its address or credentials, {error}"
+        return SendOutcome(False, status, latency, error, gone=True)
+    if verdict.kind is RobotAnswer.refused:
+        return SendOutcome(False, status, latency, f"content refused, {error}", permanent=True)
+    return SendOutcome(False, status, latency, error)
 
 
 class DingTalkSender(_RobotSender):
     max_bytes = DINGTALK_MAX_BYTES
 
-    def payload(self, title: str, text: str) -> dict[str, object]:
-        return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+    def payload(self, title: str, text: str, message_id: str) -> dict[str, object]:
+        # msgUuid: the same for every attempt at this message, so DingTalk posts a retried
+        # one (after a timeout that hid its success) once.
+        return {
+            "msgtype": "markdown",
+            "markdown": {"title": title, "text": text},
+            "msgUuid": message_id,
+        }
 
     def url_for(self, target: Target) -> str:
         if not target.secret:
@@ -221,77 +245,8 @@ class DingTalkSender(_RobotSender):
 class WeComSender(_RobotSender):
     max_bytes = WECOM_MAX_BYTES
 
-    def payload(self, title: str, text: str) -> dict[str, object]:
+    def payload(self, title: str, text: str, message_id: str) -> dict[str, object]:
         return {"msgtype": "markdown", "markdown": {"content": text}}
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int = 25
-    username: str | None = None
-    password: str | None = None
-    sender: str = "alliance-watch@localhost"
-    starttls: bool = False
-    ssl: bool = False
-    timeout_seconds: float = 10.0
-
-
-class EmailSender:
-    """Plain-text alerts over the operator's SMTP relay (its host is configuration, not
-    a bureau's choice, so it is not put through the SSRF guard)."""
-
-    def __init__(self, settings: SmtpSettings) -> None:
-        self.settings = settings
-
-    def compose(self, target: Target, alert: Alert, message_id: str) -> EmailMessage:
-        subject, body = render_text(alert)
-        message = EmailMessage()
-        message["Subject"] = subject
-        message["From"] = self.settings.sender
-        message["To"] = ", ".join(email_recipients(target.url))
-        message["Date"] = formatdate(localtime=False)
-        # Stable across retries: a mail system that saw it already can drop the copy.
-        message["Message-ID"] = f"<{message_id}@alliance-watch>"
-        message["X-Alliance-Id"] = alert.alliance.id
-        message.set_content(body)
-        return message
-
-    async def send(self, target: Target, alerts: Sequence[Alert], message_id: str) -> SendOutcome:
-        if not self.settings.host:
-            return SendOutcome(False, None, 0.0, "no SMTP relay configured (NOTIFY_SMTP_HOST)")
-        if len(alerts) != 1:
-            raise ValueError("an e-mail carries one alert")
-        message = self.compose(target, alerts[0], message_id)
-        started = time.perf_counter()
-        try:
-            await asyncio.to_thread(self._deliver, message)
-        except smtplib.SMTPResponseException as exc:
-            return SendOutcome(
-                False,
-                exc.smtp_code,
-                _elapsed_ms(started),
-                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
-            )
-        except (smtplib.SMTPException, OSError) as exc:
-            return SendOutcome(False, None, _elapsed_ms(started), f"{type(exc).__name__}: {exc}")
-        return SendOutcome(True, 250, _elapsed_ms(started))
-
-    def _deliver(self, message: EmailMessage) -> None:
-        s = self.settings
-        smtp: smtplib.SMTP
-        if s.ssl:
-            smtp = smtplib.SMTP_SSL(
-                s.host, s.port, timeout=s.timeout_seconds, context=ssl.create_default_context()
-            )
-        else:
-            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
-        with smtp:
-            if s.starttls and not s.ssl:
-                smtp.starttls(context=ssl.create_default_context())
-            if s.username:
-                smtp.login(s.username, s.password or "")
-            smtp.send_message(message)
 
 
 class Senders:

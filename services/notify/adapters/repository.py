@@ -6,20 +6,21 @@ bureau is simply not found. Methods are async and run their SQL in a worker thre
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, func, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from services.common.contracts import Alliance, AllianceChange
+from services.notify.adapters.digest_store import DigestQueries
+from services.notify.adapters.log_queries import DeliveryLogQueries
 from services.notify.adapters.tables import (
     ApiKeyRow,
     AttemptRow,
@@ -52,6 +53,9 @@ class AttemptResult:
     error: str | None
     next_attempt_at: datetime | None
     batch_size: int = 1
+    #: False for a wait the receiver imposed (a robot's rate limit): the retry schedule
+    #: does not advance, so the wait burns none of the delivery's attempts.
+    burns_step: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,17 +68,7 @@ class SubscriptionHealth:
     last_error: str | None = None
 
 
-class NotifyRepository:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def _run(self, work: Callable[[Session], T]) -> T:
-        def call() -> T:
-            with Session(self.engine, expire_on_commit=False) as session:
-                return work(session)
-
-        return await asyncio.to_thread(call)
-
+class NotifyRepository(DeliveryLogQueries, DigestQueries):
     # --- bureaus and keys -----------------------------------------------------------
 
     async def create_bureau(self, bureau: BureauRow, key: ApiKeyRow) -> None:
@@ -442,27 +436,13 @@ class NotifyRepository:
         def work(session: Session) -> datetime | None:
             return session.exec(
                 select(DeliveryRow.next_attempt_at)
-                .where(DeliveryRow.status == DeliveryStatus.pending.value)
+                .where(
+                    DeliveryRow.status == DeliveryStatus.pending.value,
+                    col(DeliveryRow.next_attempt_at).is_not(None),  # not held for a digest
+                )
                 .order_by(col(DeliveryRow.next_attempt_at))
                 .limit(1)
             ).first()
-
-        return await self._run(work)
-
-    async def recent_messages(self, subscription_id: str, since: datetime) -> list[datetime]:
-        """When the messages sent to a subscription since ``since`` went out (one per
-        message, however many deliveries a digest carried)."""
-
-        def work(session: Session) -> list[datetime]:
-            rows = session.exec(
-                select(AttemptRow.message_id, AttemptRow.started_at)
-                .where(
-                    AttemptRow.subscription_id == subscription_id,
-                    col(AttemptRow.started_at) > since,
-                )
-                .distinct()
-            ).all()
-            return sorted({message: started for message, started in rows}.values())
 
         return await self._run(work)
 
@@ -524,7 +504,7 @@ class NotifyRepository:
                     delivery.next_attempt_at = None
                 elif result.outcome == "retry" and result.next_attempt_at is not None:
                     delivery.status = DeliveryStatus.pending.value
-                    delivery.step += 1
+                    delivery.step += 1 if result.burns_step else 0
                     delivery.next_attempt_at = result.next_attempt_at
                 else:
                     delivery.status = DeliveryStatus.failed.value
@@ -553,140 +533,6 @@ class NotifyRepository:
                 session.add(subscription)
             session.commit()
             return disabled
-
-        return await self._run(work)
-
-    # --- the delivery log -----------------------------------------------------------
-
-    async def list_deliveries(
-        self,
-        bureau_id: str,
-        *,
-        subscription_id: str | None = None,
-        status: str | None = None,
-        after: str | None = None,
-        limit: int = 50,
-    ) -> list[DeliveryRow]:
-        """Newest first; ``after`` is the id of the last one of the previous page."""
-
-        def work(session: Session) -> list[DeliveryRow]:
-            query = select(DeliveryRow).where(DeliveryRow.bureau_id == bureau_id)
-            if subscription_id is not None:
-                query = query.where(DeliveryRow.subscription_id == subscription_id)
-            if status is not None:
-                query = query.where(DeliveryRow.status == status)
-            if after is not None:
-                query = query.where(col(DeliveryRow.id) < after)
-            return list(session.exec(query.order_by(col(DeliveryRow.id).desc()).limit(limit)))
-
-        return await self._run(work)
-
-    async def get_delivery(
-        self, bureau_id: str, delivery_id: str
-    ) -> tuple[DeliveryRow, list[AttemptRow]] | None:
-        def work(session: Session) -> tuple[DeliveryRow, list[AttemptRow]] | None:
-            row = session.get(DeliveryRow, delivery_id)
-            if row is None or row.bureau_id != bureau_id:
-                return None
-            attempts = list(
-                session.exec(
-                    select(AttemptRow)
-                    .where(AttemptRow.delivery_id == delivery_id)
-                    .order_by(col(AttemptRow.number))
-                )
-            )
-            return row, attempts
-
-        return await self._run(work)
-
-    async def redeliver(
-        self, bureau_id: str, delivery_id: str, now: datetime
-    ) -> DeliveryRow | None:
-        """Due again now, with a fresh retry schedule; its log is kept."""
-
-        def work(session: Session) -> DeliveryRow | None:
-            row = session.get(DeliveryRow, delivery_id)
-            if row is None or row.bureau_id != bureau_id:
-                return None
-            row.status = DeliveryStatus.pending.value
-            row.step = 0
-            row.next_attempt_at = now
-            row.lease_until = None
-            session.add(row)
-            session.commit()
-            return row
-
-        return await self._run(work)
-
-    async def add_delivery(self, row: DeliveryRow) -> None:
-        def work(session: Session) -> None:
-            session.add(row)
-            session.commit()
-
-        await self._run(work)
-
-    async def replay(
-        self,
-        bureau_id: str,
-        *,
-        since: datetime,
-        until: datetime,
-        subscription_id: str | None,
-        statuses: Sequence[str],
-        now: datetime,
-        limit: int,
-    ) -> tuple[int, datetime | None]:
-        """Make the bureau's deliveries created in ``[since, until)`` with one of
-        ``statuses``, of live and enabled subscriptions, due again now on a fresh schedule,
-        oldest first and at most ``limit`` of them. Returns how many, and the creation time
-        of the first one left over (None when none is)."""
-
-        def work(session: Session) -> tuple[int, datetime | None]:
-            query = (
-                select(DeliveryRow.id, DeliveryRow.created_at)
-                .join(SubscriptionRow, col(SubscriptionRow.id) == col(DeliveryRow.subscription_id))
-                .where(
-                    col(DeliveryRow.bureau_id) == bureau_id,
-                    col(DeliveryRow.created_at) >= since,
-                    col(DeliveryRow.created_at) < until,
-                    col(DeliveryRow.status).in_(list(statuses)),
-                    col(SubscriptionRow.enabled).is_(True),
-                    col(SubscriptionRow.deleted_at).is_(None),
-                )
-            )
-            if subscription_id is not None:
-                query = query.where(col(DeliveryRow.subscription_id) == subscription_id)
-            rows = session.exec(
-                query.order_by(col(DeliveryRow.created_at), col(DeliveryRow.id)).limit(limit + 1)
-            ).all()
-            chosen = [ident for ident, _ in rows[:limit]]
-            left_over = rows[limit][1] if len(rows) > limit else None
-            if not chosen:
-                return 0, left_over
-            result = session.execute(
-                update(DeliveryRow)
-                .where(
-                    col(DeliveryRow.id).in_(chosen),
-                    col(DeliveryRow.status).in_(list(statuses)),  # not taken meanwhile
-                )
-                .values(
-                    status=DeliveryStatus.pending.value,
-                    step=0,
-                    next_attempt_at=now,
-                    lease_until=None,
-                )
-            )
-            session.commit()
-            return int(result.rowcount), left_over  # type: ignore[attr-defined]
-
-        return await self._run(work)
-
-    async def delivery_counts(self) -> dict[str, int]:
-        def work(session: Session) -> dict[str, int]:
-            rows = session.exec(
-                select(DeliveryRow.status, func.count()).group_by(col(DeliveryRow.status))
-            ).all()
-            return {status: int(count) for status, count in rows}
 
         return await self._run(work)
 

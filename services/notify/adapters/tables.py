@@ -40,6 +40,8 @@ class BureauRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
+    #: Told by e-mail when one of the bureau's endpoints is disabled.
+    contact_email: str | None = Field(default=None, max_length=254)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -71,6 +73,8 @@ class SubscriptionRow(SQLModel, table=True):
     previous_secret_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     filters: str = Field(sa_type=Text)
     enabled: bool = True
+    #: immediate, daily or weekly (e-mail digests; ``domain.periods.Cadence``).
+    cadence: str = Field(default="immediate", max_length=16)
     disabled_reason: str | None = Field(default=None, sa_type=Text)
     failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
@@ -130,3 +134,22 @@ class ReceivedChange(SQLModel, table=True):
     kind: str = Field(max_length=16)
     payload: str
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DigestPeriodRow(SQLModel, table=True):
+    """A digest period of a subscription: claimed (``sending``), then ``sent`` (in the
+    transaction that marks its alerts delivered) or ``failed``; never sent twice."""
+
+    __tablename__ = "digest_periods"
+
+    subscription_id: str = Field(foreign_key="subscriptions.id", primary_key=True, max_length=40)
+    period: str = Field(primary_key=True, max_length=32)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    #: While ``sending``: the claim runs out then (a worker died holding it).
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: A failed try is tried again from then.
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    alerts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 from services.common.contracts import Alliance, EventType
 from services.common.places import Level, UnknownPlace
 from services.common.places import check as check_place
+from services.notify.domain.periods import Cadence
 
 
 class Channel(StrEnum):
@@ -134,6 +135,29 @@ def validate_target(channel: Channel, url: str) -> str:
     return url
 
 
+def validate_cadence(channel: Channel, cadence: Cadence) -> Cadence:
+    if cadence is not Cadence.immediate and channel is not Channel.email:
+        raise ValueError("only an e-mail subscription can be a daily or weekly digest")
+    return cadence
+
+
+def validate_contact(address: str | None) -> str | None:
+    if address is None or not address.strip():
+        return None
+    address = address.strip()
+    if not _EMAIL.match(address):
+        raise ValueError(f"not an e-mail address: {address!r}")
+    return address
+
+
+_CADENCE_HELP = (
+    "e-mail only: immediate (one e-mail per alert, the default), daily or weekly (one "
+    "digest of the period's alliances, grouped by region; sent at NOTIFY_DIGEST_HOUR, "
+    "Asia/Shanghai time, weekly on Monday)"
+)
+_CONTACT_HELP = "told by e-mail when one of the bureau's endpoints is disabled, and why"
+
+
 def email_recipients(url: str) -> list[str]:
     body = url.split(":", 1)[1] if ":" in url else url
     body = body.split("?", 1)[0]
@@ -174,6 +198,7 @@ class SubscriptionCreate(BaseModel):
     )
     filters: FiltersIn = Field(default_factory=FiltersIn)
     enabled: bool = True
+    cadence: Cadence = Field(Cadence.immediate, description=_CADENCE_HELP)
 
     @field_validator("url")
     @classmethod
@@ -187,6 +212,11 @@ class SubscriptionCreate(BaseModel):
         channel = info.data.get("channel")
         return validate_secret(channel, value) if channel is not None else value
 
+    @model_validator(mode="after")
+    def _cadence(self) -> SubscriptionCreate:
+        validate_cadence(self.channel, self.cadence)
+        return self
+
 
 class SubscriptionUpdate(BaseModel):
     """Fields to change; the channel cannot change (create another subscription)."""
@@ -198,6 +228,7 @@ class SubscriptionUpdate(BaseModel):
     secret: Annotated[str | None, Field(min_length=8, max_length=256)] = None
     filters: FiltersIn | None = None
     enabled: bool | None = None
+    cadence: Cadence | None = Field(None, description=_CADENCE_HELP)
 
 
 class SubscriptionPublic(BaseModel):
@@ -207,6 +238,7 @@ class SubscriptionPublic(BaseModel):
     url: str
     filters: Filters
     enabled: bool
+    cadence: Cadence = Field(Cadence.immediate, description=_CADENCE_HELP)
     disabled_reason: str | None = None
     failing_since: datetime | None = None
     previous_secret_until: datetime | None = Field(
@@ -289,21 +321,46 @@ class DeliveryQueued(BaseModel):
     delivery_id: str
 
 
+ContactEmail = Annotated[str | None, Field(max_length=254, description=_CONTACT_HELP)]
+
+
 class BureauCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    contact_email: ContactEmail = None
+
+    @field_validator("contact_email")
+    @classmethod
+    def _contact(cls, value: str | None) -> str | None:
+        return validate_contact(value)
+
+
+class BureauUpdate(BaseModel):
+    """Fields to change; ``contact_email: null`` removes the contact."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    contact_email: ContactEmail = None
+
+    @field_validator("contact_email")
+    @classmethod
+    def _contact(cls, value: str | None) -> str | None:
+        return validate_contact(value)
 
 
 class BureauPublic(BaseModel):
     id: str
     name: str
+    contact_email: str | None = None
     created_at: datetime
 
 
 class BureauCreated(BaseModel):
     id: str
     name: str
+    contact_email: str | None = None
     api_key: str = Field(description="shown once; only its hash is kept")
     key_id: str
 

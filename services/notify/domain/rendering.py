@@ -60,8 +60,9 @@ def institution_label(institution: Institution) -> str:
     return f"{institution.name}（{place}）" if place else institution.name
 
 
-def places(alliance: Alliance) -> str:
-    """The places the alliance reaches, e.g. 四川省成都市、重庆市（跨省）."""
+def places(alliance: Alliance, limit: int | None = None) -> str:
+    """The places the alliance reaches, e.g. 四川省成都市、重庆市（跨省）; at most
+    ``limit`` of them, then 等N地."""
     seen: list[str] = []
     for institution in institutions_of(alliance):
         place = place_of(institution)
@@ -69,10 +70,19 @@ def places(alliance: Alliance) -> str:
             seen.append(place)
     if not seen:
         seen = list(alliance.provinces)
-    text = "、".join(seen) if seen else "未注明"
+    shown = seen if limit is None else seen[:limit]
+    text = "、".join(shown) if shown else "未注明"
+    if limit is not None and len(seen) > limit:
+        text += f" 等{len(seen)}地"
     if alliance.cross_province:
         text += "（跨省）"
     return text
+
+
+def clip(text: str, limit: int) -> str:
+    """Plain words cut to ``limit`` characters, with an ellipsis when cut (markdown-free
+    text only: names, places, highlights)."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
 def _names(institutions: Sequence[Institution], limit: int | None = None) -> str:
@@ -175,7 +185,9 @@ def _excerpt(alliance: Alliance, limit: int = 120) -> str | None:
     return None
 
 
-def _facts(alliance: Alliance, member_limit: int | None) -> list[tuple[str, str]]:
+def _facts(
+    alliance: Alliance, member_limit: int | None, place_limit: int | None = None
+) -> list[tuple[str, str]]:
     facts = [
         ("类型", type_label(alliance.type)),
         ("专科", alliance.specialty or "未注明"),
@@ -185,7 +197,7 @@ def _facts(alliance: Alliance, member_limit: int | None) -> list[tuple[str, str]
             _names(alliance.members, member_limit),
         ),
         ("时间", format_date(alliance.date)),
-        ("地区", places(alliance)),
+        ("地区", places(alliance, place_limit)),
         ("可信度", confidence_label(alliance.confidence)),
     ]
     return facts
@@ -225,11 +237,14 @@ def _markdown(alert: Alert, member_limit: int, source_limit: int) -> tuple[str, 
     alliance = alert.alliance
     title = headline(alert)
     lines = [f"### {title}", ""]
+    # A long region line or highlight (hundreds of new members) is shortened, so that it
+    # never crowds the links out of a robot's message.
     for line in alert.highlights:
-        lines.append(f"> {line}")
+        lines.append(f"> {clip(line, 4 * member_limit + 40)}")
     if alert.highlights:
         lines.append("")
-    lines.extend(f"- **{name}**：{value}" for name, value in _facts(alliance, member_limit))
+    facts = _facts(alliance, member_limit, place_limit=member_limit)
+    lines.extend(f"- **{name}**：{value}" for name, value in facts)
     excerpt = _excerpt(alliance)
     if excerpt:
         lines += ["", f"> 原文摘录：{excerpt}"]
@@ -298,16 +313,19 @@ def digest_entry(number: int, alert: Alert) -> str:
             type_label(alliance.type),
             alliance.specialty or "专科未注明",
             format_date(alliance.date),
-            places(alliance),
+            places(alliance, 8),
             f"可信度{confidence_label(alliance.confidence)}",
         ]
     )
-    lines = [f"{number}. **{headline(alert)}**", f"   {facts}"]
+    # The link to the evidence comes right after the headline, and the lines that can grow
+    # long (places, highlights) are shortened: a digest cut to size keeps every link.
+    lines = [f"{number}. **{clip(headline(alert), 120)}**"]
     if alliance.url:
         lines.append(f"   [{EVIDENCE_LABEL}]({alliance.url})")
+    lines.append(f"   {clip(facts, 160)}")
     if alliance.members:
-        lines.append(f"   成员：{_names(alliance.members, 5)}")
-    lines.extend(f"   {h}" for h in alert.highlights[:2])
+        lines.append(f"   成员：{clip(_names(alliance.members, 5), 120)}")
+    lines.extend(f"   {clip(h, 120)}" for h in alert.highlights[:2])
     source = next((s for s in alliance.sources if s.url), None)
     if source is not None:
         lines.append(f"   [{source.title or '来源报道'}]({source.url})")

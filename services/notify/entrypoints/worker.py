@@ -25,14 +25,15 @@ from services.notify.adapters.repository import (
     AttemptResult,
     NotifyRepository,
     SubscriptionHealth,
-    new_id,
 )
 from services.notify.adapters.sealing import SecretBox, SecretUnreadable
 from services.notify.adapters.tables import DeliveryRow, SubscriptionRow
 from services.notify.domain.digest import WINDOW, plan_robot_sends
 from services.notify.domain.models import ROBOT_CHANNELS, Alert, Channel
 from services.notify.domain.rendering import DINGTALK_MAX_BYTES, WECOM_MAX_BYTES
+from services.notify.domain.robots import message_id_for, robot_key
 from services.notify.domain.schedule import Clock, RetrySchedule
+from services.notify.entrypoints.digests import DigestJob, Notices
 from services.notify.metrics import (
     CHANGE_TO_DELIVERY_SECONDS,
     DELIVERIES_PENDING,
@@ -68,6 +69,8 @@ class DeliveryWorker:
         schedule: RetrySchedule | None = None,
         options: WorkerOptions | None = None,
         rng: random.Random | None = None,
+        notices: Notices | None = None,
+        digests: DigestJob | None = None,
     ) -> None:
         self.repository = repository
         self.senders = senders
@@ -76,6 +79,11 @@ class DeliveryWorker:
         self.schedule = schedule or RetrySchedule()
         self.options = options or WorkerOptions()
         self.rng = rng or random.Random()
+        #: Tells a bureau's contact about a disabled endpoint; sends e-mail digests.
+        self.notices = notices
+        self.digests = digests
+        #: Robots (by ``robot_key``) that answered "rate limited", until when they block.
+        self._blocked_until: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -114,6 +122,8 @@ class DeliveryWorker:
                 self._wake.clear()
                 try:
                     handled = await self.run_once()
+                    if self.digests is not None:
+                        await self.digests.run_if_due()
                     DELIVERIES_PENDING.set(await self.repository.count_open())
                 except Exception:
                     # The database may be restarting: keep the loop, try again shortly.
@@ -139,12 +149,18 @@ class DeliveryWorker:
         for delivery, subscription in claimed:
             by_subscription[subscription.id].append(delivery)
             subscriptions[subscription.id] = subscription
-        await asyncio.gather(
-            *(
-                self._serve(subscriptions[sid], deliveries)
-                for sid, deliveries in by_subscription.items()
-            )
-        )
+        # Subscriptions posting to one robot share its budget: they are served one after
+        # the other, each counting the messages the previous ones sent.
+        lanes: dict[str, list[str]] = defaultdict(list)
+        for sid, subscription in subscriptions.items():
+            robot = Channel(subscription.channel) in ROBOT_CHANNELS
+            lanes[robot_key(subscription.url) if robot else sid].append(sid)
+
+        async def lane(sids: list[str]) -> None:
+            for sid in sids:
+                await self._serve(subscriptions[sid], by_subscription[sid])
+
+        await asyncio.gather(*(lane(sids) for sids in lanes.values()))
         return len(claimed)
 
     async def _serve(self, subscription: SubscriptionRow, deliveries: list[DeliveryRow]) -> None:
@@ -223,7 +239,14 @@ class DeliveryWorker:
         if not deliveries:
             return []
         now = self.clock.now()
-        recent = await self.repository.recent_messages(target.subscription_id, now - WINDOW)
+        robot = robot_key(target.url)
+        blocked = self._blocked_until.get(robot)
+        if blocked is not None and blocked > now:
+            # The robot blocked us (rate limited): nothing goes until the block is over.
+            DELIVERIES_POSTPONED.inc(len(deliveries))
+            await self.repository.postpone([d.id for d in deliveries], blocked)
+            return []
+        recent = await self.repository.robot_sends(target.channel.value, target.url, now - WINDOW)
         max_bytes = DINGTALK_MAX_BYTES if target.channel is Channel.dingtalk else WECOM_MAX_BYTES
         plan = plan_robot_sends(
             alerts, recent, now, max_bytes=max_bytes, limit=self.options.robot_limit
@@ -234,14 +257,25 @@ class DeliveryWorker:
                 [deliveries[i].id for i in plan.postponed], plan.resume_at
             )
         results: list[AttemptResult] = []
-        for group in plan.messages:
+        for number, group in enumerate(plan.messages):
             # One at a time: a robot counts messages, and order reads better in a group chat.
-            message_id = deliveries[group[0]].id if len(group) == 1 else new_id("msg")
+            message_id = message_id_for([deliveries[i].id for i in group])
             if len(group) > 1:
                 DIGESTS_SENT.inc()
-            results += await self._send(
+            sent = await self._send(
                 target, [deliveries[i] for i in group], [alerts[i] for i in group], message_id
             )
+            results += sent
+            if any(r.outcome == "gone" for r in sent):
+                rest = [i for g in plan.messages[number + 1 :] for i in g]
+                await self.repository.postpone([deliveries[i].id for i in rest], now)
+                break  # the robot is gone: the rest wait (the subscription is disabled)
+            throttled = [r.next_attempt_at for r in sent if not r.burns_step]
+            if throttled and throttled[0] is not None:
+                self._blocked_until[robot] = throttled[0]
+                rest = [i for g in plan.messages[number + 1 :] for i in g]
+                await self.repository.postpone([deliveries[i].id for i in rest], throttled[0])
+                break
         return results
 
     async def _send(
@@ -284,8 +318,18 @@ class DeliveryWorker:
         batch_size: int,
     ) -> AttemptResult:
         next_at = None
+        burns_step = True
         if outcome.ok:
             kind = "delivered"
+        elif (
+            outcome.throttled
+            and self.clock.now() - delivery.created_at < self.options.disable_after
+        ):
+            # The receiver said "too fast": wait out its block, on no step of the schedule
+            # (for as long as an endpoint may fail; a robot throttling us for days then
+            # runs out the schedule like any failing endpoint).
+            kind, burns_step = "retry", False
+            next_at = self.clock.now() + (outcome.retry_after or WINDOW)
         elif outcome.gone:
             kind = "gone"
         elif outcome.permanent:
@@ -306,6 +350,7 @@ class DeliveryWorker:
             error=outcome.error,
             next_attempt_at=next_at,
             batch_size=batch_size,
+            burns_step=burns_step,
         )
 
     def _unreadable(self, delivery: DeliveryRow, exc: ValidationError) -> AttemptResult:
@@ -335,12 +380,14 @@ class DeliveryWorker:
             subscription.id,
             succeeded=gone is None and any(r.outcome == "delivered" for r in results),
             disable_reason=(
-                f"endpoint answered 410 Gone at {gone.started_at.isoformat()}" if gone else None
+                f"endpoint gone ({gone.error}) at {gone.started_at.isoformat()}" if gone else None
             ),
             last_error=results[-1].error,
         )
+        # Waiting out a robot's rate limit is no sign of a failing endpoint.
+        waiting = all(not r.burns_step for r in results)
         disabled = await self.repository.record_attempts(
-            results, [health], self.clock.now(), self.options.disable_after
+            results, [] if waiting else [health], self.clock.now(), self.options.disable_after
         )
         for result in results:
             # One line per attempt, so an alert can be followed from its change to its end;
@@ -358,6 +405,8 @@ class DeliveryWorker:
         for subscription_id in disabled:
             SUBSCRIPTIONS_DISABLED.inc()
             log.warning("subscription %s disabled", subscription_id)
+            if self.notices is not None:
+                await self.notices.disabled(subscription_id)
 
 
 def _attempt_span(

@@ -41,7 +41,7 @@ async def test_migrations_run_at_start_up_and_again_harmlessly(database_url: str
     try:
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == "0005"
         repository = NotifyRepository(engine)
         assert await repository.list_bureaus() == []
     finally:
@@ -64,6 +64,28 @@ def test_migration_0003_adds_the_trace_context_of_deliveries_and_takes_it_away(
         assert "trace_context" not in columns()
         upgrade(engine)
         assert "trace_context" in columns()
+    finally:
+        engine.dispose()
+
+
+def test_migration_0005_adds_digests_and_contacts_and_takes_them_away(database_url: str) -> None:
+    engine = make_engine(database_url)
+
+    def columns(table: str) -> set[str]:
+        return {c["name"] for c in sa.inspect(engine).get_columns(table)}
+
+    try:
+        upgrade(engine)
+        assert "cadence" in columns("subscriptions")
+        assert "contact_email" in columns("bureaus")
+        assert {"subscription_id", "period", "status"} <= columns("digest_periods")
+        downgrade(engine, "0004")
+        assert current_revision(engine) == "0004"
+        assert "cadence" not in columns("subscriptions")
+        assert "contact_email" not in columns("bureaus")
+        assert not sa.inspect(engine).has_table("digest_periods")
+        upgrade(engine)
+        assert "cadence" in columns("subscriptions")
     finally:
         engine.dispose()
 

@@ -30,7 +30,16 @@ def echoes(secret: str, text: str) -> bool:
 CASES: list[tuple[type[BaseSettings], str, dict[str, str]]] = [
     (IngestSettings, "INGEST_API_TOKENS", {}),
     (RegistrySettings, "REGISTRY_OPERATOR_TOKEN", {}),
-    (NotifySettings, "NOTIFY_OPERATOR_TOKEN", {"NOTIFY_SECRETS_KEY": new_key()}),
+    (
+        NotifySettings,
+        "NOTIFY_OPERATOR_TOKEN",
+        {"NOTIFY_SECRETS_KEY": new_key(), "NOTIFY_UNSUBSCRIBE_SECRET": STRONG[::-1]},
+    ),
+    (
+        NotifySettings,
+        "NOTIFY_UNSUBSCRIBE_SECRET",
+        {"NOTIFY_SECRETS_KEY": new_key(), "NOTIFY_OPERATOR_TOKEN": STRONG[::-1]},
+    ),
 ]
 
 

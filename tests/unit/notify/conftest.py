@@ -9,13 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from aiosmtpd.controller import Controller
 
 from services.notify.adapters.net import system_resolver
 from services.notify.adapters.sealing import new_key
 from services.notify.bootstrap import NotifyComponents, build_app, build_components
 from services.notify.config import NotifySettings
 from services.notify.domain.schedule import FakeClock
-from tests.unit.notify.receivers import Receiver
+from tests.unit.notify.mailbox import Mailbox
+from tests.unit.notify.receivers import Receiver, free_port
 
 OPERATOR = "test-operator-token-0123456789"
 #: The tests' NOTIFY_SECRETS_KEY: fresh each run, as a deployment's would be.
@@ -95,3 +97,38 @@ def receiver() -> Iterator[Receiver]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    """A local SMTP server: its mailbox and port."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+@pytest_asyncio.fixture
+async def mail_api(
+    tmp_path: Path, smtp: tuple[Mailbox, int], clock: FakeClock
+) -> AsyncIterator[Api]:
+    """The notify app with the local SMTP server as its relay."""
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'notify.db'}",
+        NOTIFY_SMTP_HOST="127.0.0.1",
+        NOTIFY_SMTP_PORT=smtp[1],
+        NOTIFY_SMTP_FROM="alerts@alliance-watch.example",
+        NOTIFY_PUBLIC_URL="https://notify.example.cn",
+    )
+    parts = build_components(
+        settings, clock=clock, rng=random.Random(1), resolver=fake_dns_resolver
+    )
+    app = build_app(settings, components=parts, consume=False, run_worker=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
+            yield Api(client, parts, clock)

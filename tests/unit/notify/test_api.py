@@ -220,6 +220,9 @@ async def test_tenant_matrix(api: Api) -> None:
     assert (await api.client.get(f"/v1/subscriptions/{sub['id']}")).status_code == 401
 
 
+UNSUBSCRIBE_SECRET = "Vt3kP8wQz1LmR6yB9nXc4HdJ7sGf2AeU"
+
+
 def test_the_operator_token_is_required_and_strong_in_production(tmp_path: object) -> None:
     with pytest.raises(ValueError, match="empty"):
         make_settings("sqlite://", NOTIFY_OPERATOR_TOKEN="")
@@ -239,6 +242,7 @@ def test_the_operator_token_is_required_and_strong_in_production(tmp_path: objec
         "sqlite://",
         APP_ENV="production",
         NOTIFY_OPERATOR_TOKEN="Qm7vX2pL9sKd4TfW8zRb1NcY6hJe3GuA",
+        NOTIFY_UNSUBSCRIBE_SECRET=UNSUBSCRIBE_SECRET,
         NOTIFY_ALLOWED_NETWORKS="10.20.0.0/16,fd12:3456::/48",
     )
     assert isinstance(ok, NotifySettings) and len(ok.allowed) == 2
@@ -253,6 +257,7 @@ def test_production_opens_private_ranges_only(networks: str) -> None:
             "sqlite://",
             APP_ENV="production",
             NOTIFY_OPERATOR_TOKEN="Qm7vX2pL9sKd4TfW8zRb1NcY6hJe3GuA",
+            NOTIFY_UNSUBSCRIBE_SECRET=UNSUBSCRIBE_SECRET,
             NOTIFY_ALLOWED_NETWORKS=networks,
         )
     assert make_settings("sqlite://", NOTIFY_ALLOWED_NETWORKS=networks).allowed, (

@@ -11,6 +11,7 @@ from services.notify.domain.models import (
     BureauCreate,
     BureauCreated,
     BureauPublic,
+    BureauUpdate,
 )
 from services.notify.entrypoints.api.deps import Service, require_operator
 
@@ -22,12 +23,19 @@ router = APIRouter(
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BureauCreated)
 async def create_bureau(body: BureauCreate, service: Service) -> BureauCreated:
     """A new bureau and its first API key; the key is shown in this answer only."""
-    return await service.create_bureau(body.name)
+    return await service.create_bureau(body.name, body.contact_email)
 
 
 @router.get("", response_model=list[BureauPublic])
 async def list_bureaus(service: Service) -> list[BureauPublic]:
     return await service.list_bureaus()
+
+
+@router.patch("/{bureau_id}", response_model=BureauPublic)
+async def update_bureau(bureau_id: str, body: BureauUpdate, service: Service) -> BureauPublic:
+    """Change the bureau's name or contact e-mail (``contact_email: null`` removes it);
+    the contact is told by e-mail when one of the bureau's endpoints is disabled."""
+    return await service.update_bureau(bureau_id, body)
 
 
 @router.get("/{bureau_id}/keys", response_model=list[ApiKeyPublic])

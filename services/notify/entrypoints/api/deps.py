@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.notify.service import NotifyService
+
+if TYPE_CHECKING:
+    from services.notify.bootstrap import NotifyComponents
 
 _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -20,6 +23,11 @@ def get_service(request: Request) -> NotifyService:
 
 
 Service = Annotated[NotifyService, Depends(get_service)]
+
+
+def components_of(request: Request) -> NotifyComponents:
+    parts: NotifyComponents = request.app.state.components
+    return parts
 
 
 def _unauthorized(what: str) -> HTTPException:
