@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -37,6 +37,7 @@ from services.notify.adapters.sealing import SecretBox
 from services.notify.config import NotifySettings
 from services.notify.domain.models import Channel
 from services.notify.domain.schedule import DEFAULT_DELAYS, Clock, RetrySchedule, SystemClock
+from services.notify.entrypoints import portal
 from services.notify.entrypoints.api import bureaus, deliveries, keys, subscriptions
 from services.notify.entrypoints.consumer import make_notify_handler
 from services.notify.entrypoints.reseal import check_sealed_secrets
@@ -191,13 +192,16 @@ def build_app(
     app.state.components = parts
     for router in (bureaus.router, keys.router, subscriptions.router, deliveries.router):
         app.include_router(router)
+    portal.install(app, parts.service, session_hours=settings.portal_session_hours)
     _error_answers(app)
     return app
 
 
 def _error_answers(app: FastAPI) -> None:
-    def answer(code: int) -> Callable[[Request, Exception], JSONResponse]:
-        def handler(request: Request, exc: Exception) -> JSONResponse:
+    def answer(code: int) -> Callable[[Request, Exception], Response]:
+        def handler(request: Request, exc: Exception) -> Response:
+            if portal.is_portal(request):
+                return portal.error_page(code)
             return JSONResponse({"detail": str(exc)}, status_code=code)
 
         return handler
