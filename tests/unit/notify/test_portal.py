@@ -315,3 +315,59 @@ async def test_a_disabled_endpoint_is_re_enabled_only_after_a_successful_test(
 async def test_pages_need_a_session(api: Api, path: str) -> None:
     answer = await api.client.get(path)
     assert answer.status_code == 303 and answer.headers["location"] == "/portal/login"
+
+
+async def test_redelivering_from_the_log(api: Api, receiver: Receiver) -> None:
+    key = await new_key(api, "成都市卫生健康委员会")
+    async with browser(api) as client:
+        _, csrf = await sign_in(client, key)
+        sub = sub_id_of((await create(client, csrf, url=receiver.url + "/hook")).text)
+        await client.post(f"/portal/subscriptions/{sub}/test", data={"csrf": csrf})
+        await api.parts.worker.run_once()
+        page = (await client.get(f"/portal/subscriptions/{sub}")).text
+        delivery = re.search(r'data-delivery="(dlv_[0-9a-f]+)"', page)
+        assert delivery and 'data-status="delivered"' in page
+        again = await client.post(
+            f"/portal/deliveries/{delivery.group(1)}/redeliver", data={"csrf": csrf}
+        )
+        assert again.headers["location"] == f"/portal/subscriptions/{sub}?msg=redelivered"
+        assert 'data-status="pending"' in (await client.get(f"/portal/subscriptions/{sub}")).text
+        assert await api.parts.worker.run_once() == 1
+        page = (await client.get(f"/portal/subscriptions/{sub}")).text
+        assert 'data-status="delivered"' in page and '<td class="num">2</td>' in page
+        # Paused, a redelivery is refused with the reason, and nothing is queued.
+        await client.post(f"/portal/subscriptions/{sub}/pause", data={"csrf": csrf})
+        refused = await client.post(
+            f"/portal/deliveries/{delivery.group(1)}/redeliver", data={"csrf": csrf}
+        )
+        assert refused.headers["location"].endswith("msg=disabled")
+        resumed = await client.post(f"/portal/subscriptions/{sub}/reenable", data={"csrf": csrf})
+        assert resumed.headers["location"].endswith("msg=resumed")  # paused: no test needed
+    assert len(receiver.received) == 2
+
+
+async def test_robot_and_e_mail_subscriptions(api: Api) -> None:
+    key = await new_key(api, "成都市卫生健康委员会")
+    auth = {"Authorization": f"Bearer {key}"}
+    async with browser(api) as client:
+        _, csrf = await sign_in(client, key)
+        robot = await create(
+            client,
+            csrf,
+            channel="dingtalk",
+            url="https://oapi.dingtalk.com/robot/send?access_token=abc",
+            secret="SEC0123456789abcdef",
+        )
+        assert robot.status_code == 303 and robot.headers["location"].endswith("msg=created")
+        mail = await create(
+            client, csrf, channel="email", url="mailto:a@example.gov.cn,b@example.gov.cn"
+        )
+        assert mail.status_code == 303
+        wrong = await create(client, csrf, channel="email", url="https://x.example/")
+        assert wrong.status_code == 422 and "mailto:" in wrong.text
+        secret_on_wecom = await create(
+            client, csrf, channel="wecom", url="https://qyapi.weixin.qq.com/x", secret="abcdefgh1"
+        )
+        assert secret_on_wecom.status_code == 422 and "不需要密钥" in secret_on_wecom.text
+    items = (await api.client.get("/v1/subscriptions", headers=auth)).json()["items"]
+    assert sorted(i["channel"] for i in items) == ["dingtalk", "email"]

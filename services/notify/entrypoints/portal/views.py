@@ -215,10 +215,13 @@ def listing(items: list[SubscriptionPublic], banners: Html) -> Html:
     )
 
 
-def _button(action: str, label: str, csrf: str, *, ident: str, danger: bool = False) -> Html:
+def _button(
+    action: str, label: str, csrf: str, *, ident: str, danger: bool = False, confirm: str = ""
+) -> Html:
     cls = ' class="danger"' if danger else ""
+    ask = f' data-confirm="{e(confirm)}"' if confirm else ""
     return (
-        f'<form method="post" action="{e(action)}" class="inline">'
+        f'<form method="post" action="{e(action)}" class="inline"{ask}>'
         f'<input type="hidden" name="csrf" value="{e(csrf)}">'
         f'<button type="submit" id="{e(ident)}"{cls}>{e(label)}</button></form>'
     )
@@ -266,7 +269,16 @@ def detail(
         actions.append(_button(f"{base}/reenable", "恢复推送", csrf, ident="resume"))
     if sub.channel is Channel.webhook:
         actions.append(_button(f"{base}/rotate-secret", "更换签名密钥", csrf, ident="rotate"))
-    actions.append(_button(f"{base}/delete", "删除订阅", csrf, ident="delete", danger=True))
+    actions.append(
+        _button(
+            f"{base}/delete",
+            "删除订阅",
+            csrf,
+            ident="delete",
+            danger=True,
+            confirm="确定删除此订阅？删除后不再推送，且无法恢复。",
+        )
+    )
     facts = [
         ("接收方式", e(CHANNELS[sub.channel])),
         ("接收地址", f'<code class="target">{e(sub.url)}</code>'),

@@ -3,6 +3,12 @@
 "use strict";
 
 (function () {
+  // Forms that destroy something ask first.
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
   const picker = document.getElementById("region-picker");
   const chips = document.getElementById("regions");
   if (chips) {
