@@ -204,6 +204,7 @@ def record() -> dict[str, Any]:
             for spec in SERVICES
         },
         "dashboard": registry + "/",
+        "portal": SERVICES[2].url + "/portal/",
         "env_file": str(ENV_FILE),
     }
     STACK_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -363,6 +364,7 @@ def summary() -> list[str]:
         lines.append(f"  {spec.name:9} {spec.url:24} API docs {spec.url}/docs")
     lines += [
         f"  dashboard {registry}/",
+        f"  portal    {SERVICES[2].url}/portal/ (bureaus sign in with their API key)",
         f"  kafka     {_kafka_bootstrap()}"
         + (f" (local broker, data in {_shown(_kafka_dir())})" if _uses_local_kafka() else ""),
     ]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import TypedDict
 
 GAZETTEER_TSV = Path(__file__).with_name("data") / "gazetteer.tsv"
 
@@ -184,6 +185,55 @@ def keys_of(
     if county:
         keys |= {(Level.county, key) for key in county_keys(county)}
     return keys
+
+
+# -- the tree a picker offers ----------------------------------------------------------------
+
+#: Counties governed by the province directly (仙桃市, 济源市...) are listed under this.
+DIRECT_COUNTIES = "省直辖县级行政区划"
+
+
+class City(TypedDict):
+    name: str
+    #: False for DIRECT_COUNTIES, which is no place of its own: pick its counties.
+    pick: bool
+    counties: list[str]
+
+
+class Province(TypedDict):
+    name: str
+    cities: list[City]
+
+
+@lru_cache(maxsize=1)
+def region_tree() -> tuple[Province, ...]:
+    """Provinces (full names, 四川省), each with its cities, each with its counties, in the
+    order of their codes (the order of official lists): every name one a filter accepts."""
+    vocab = vocabulary()
+    by_level = {
+        level: sorted(
+            (d for d in vocab.divisions if d.level is level), key=lambda d: (d.code, d.name)
+        )
+        for level in Level
+    }
+    provinces = {d.code: Province(name=d.name, cities=[]) for d in by_level[Level.province]}
+    cities: dict[str, City] = {}
+    for division in by_level[Level.city]:
+        province = provinces.get(division.parent_code or "")
+        if province is not None:
+            cities[division.code] = City(name=division.name, pick=True, counties=[])
+            province["cities"].append(cities[division.code])
+    for division in by_level[Level.county]:
+        parent = division.parent_code or ""
+        city = cities.get(parent)
+        if city is None:
+            province = provinces.get(parent[:2] + "0000")
+            if province is None:
+                continue
+            city = cities[parent] = City(name=DIRECT_COUNTIES, pick=False, counties=[])
+            province["cities"].append(city)
+        city["counties"].append(division.name)
+    return tuple(provinces[code] for code in sorted(provinces))
 
 
 # -- refusing what is not a place -----------------------------------------------------------

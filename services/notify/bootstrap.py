@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -37,6 +37,7 @@ from services.notify.config import NotifySettings
 from services.notify.domain import unsubscribe as unsubscribe_tokens
 from services.notify.domain.models import Channel
 from services.notify.domain.schedule import DEFAULT_DELAYS, Clock, RetrySchedule, SystemClock
+from services.notify.entrypoints import portal
 from services.notify.entrypoints.api import bureaus, deliveries, keys, subscriptions, unsubscribe
 from services.notify.entrypoints.consumer import make_notify_handler
 from services.notify.entrypoints.digests import DigestJob, Notices
@@ -206,13 +207,16 @@ def build_app(
     routers = (bureaus, keys, subscriptions, deliveries, unsubscribe)
     for module in routers:
         app.include_router(module.router)
+    portal.install(app, parts.service, session_hours=settings.portal_session_hours)
     _error_answers(app)
     return app
 
 
 def _error_answers(app: FastAPI) -> None:
-    def answer(code: int) -> Callable[[Request, Exception], JSONResponse]:
-        def handler(request: Request, exc: Exception) -> JSONResponse:
+    def answer(code: int) -> Callable[[Request, Exception], Response]:
+        def handler(request: Request, exc: Exception) -> Response:
+            if portal.is_portal(request):
+                return portal.error_page(code)
             return JSONResponse({"detail": str(exc)}, status_code=code)
 
         return handler

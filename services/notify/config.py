@@ -50,6 +50,14 @@ class NotifySettings(ServiceSettings):
         20, ge=1, validation_alias="NOTIFY_ROBOT_MESSAGES_PER_MINUTE"
     )
 
+    #: How long a bureau stays signed in to the portal (/portal/) without signing in again.
+    portal_session_hours: float = Field(
+        8.0, gt=0, le=24 * 30, validation_alias="NOTIFY_PORTAL_SESSION_HOURS"
+    )
+    #: Mark the portal's cookies Secure (sent over HTTPS only) even when notify itself is
+    #: reached over plain HTTP behind a TLS-terminating proxy; requests over https always are.
+    portal_secure_cookies: bool = Field(False, validation_alias="NOTIFY_PORTAL_SECURE_COOKIES")
+
     #: The mail server for e-mail subscriptions (none when empty), and how to log in to it.
     smtp_host: str = Field("", validation_alias="NOTIFY_SMTP_HOST")
     smtp_port: int = Field(25, validation_alias="NOTIFY_SMTP_PORT")

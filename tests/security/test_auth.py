@@ -57,6 +57,7 @@ PUBLIC_PAGES = [
         for path in ("/openapi.json", "/docs", "/metrics")
     ),
     ("registry", "/"),
+    ("notify", "/portal/login"),
 ]
 
 #: Who a protected route is for, by its service and path; a protected route none of these

@@ -41,7 +41,7 @@ async def test_migrations_run_at_start_up_and_again_harmlessly(database_url: str
     try:
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0006"
         repository = NotifyRepository(engine)
         assert await repository.list_bureaus() == []
     finally:
@@ -105,6 +105,24 @@ def test_migration_0004_adds_the_previous_secret_and_takes_it_away(database_url:
         assert not added & columns()
         upgrade(engine)
         assert added <= columns()
+    finally:
+        engine.dispose()
+
+
+def test_migration_0006_adds_the_portal_sessions_and_takes_them_away(database_url: str) -> None:
+    engine = make_engine(database_url)
+
+    def tables() -> set[str]:
+        return set(sa.inspect(engine).get_table_names())
+
+    try:
+        upgrade(engine)
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("portal_sessions")}
+        assert columns == {"id", "bureau_id", "key_id", "created_at", "expires_at"}
+        downgrade(engine, "0005")
+        assert current_revision(engine) == "0005" and "portal_sessions" not in tables()
+        upgrade(engine)
+        assert "portal_sessions" in tables()
     finally:
         engine.dispose()
 
