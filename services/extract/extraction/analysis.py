@@ -11,7 +11,9 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from .institutions import Institution, Mention, Resolution, same_institution
+from .identity import same_institution
+from .institutions import Resolution
+from .name_rules import Institution, Mention
 
 _SENTENCE = re.compile(r"[^。!?;\n]+[。!?;]?")
 _SOFT_BREAK = re.compile(r"[,:、 ]")

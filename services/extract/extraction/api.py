@@ -14,7 +14,9 @@ from .analysis import ArticleText
 from .dates import dateline, find_dates
 from .events import Decision, EventWriter, decide, unnamed_but_sure
 from .features import ArticleFeatures
-from .institutions import Resolution, find_mentions, resolve, same_institution
+from .identity import same_institution
+from .institutions import Resolution, resolve
+from .mentions import find_mentions
 from .model import Models, trained_models
 from .places import PlaceContext, find_place_names
 from .text import normalise

@@ -1,4 +1,6 @@
-from services.extract.extraction.institutions import find_mentions, resolve, same_institution
+from services.extract.extraction.identity import same_institution
+from services.extract.extraction.institutions import resolve
+from services.extract.extraction.mentions import find_mentions
 from services.extract.extraction.places import PlaceContext, find_place_names
 
 

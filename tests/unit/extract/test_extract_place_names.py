@@ -9,7 +9,9 @@ import pytest
 from extract_testlib import pairs, run
 
 from services.extract.extraction import ArticleInput, extract
-from services.extract.extraction.institutions import find_mentions, is_generic, level_of
+from services.extract.extraction.institutions import level_of
+from services.extract.extraction.mentions import find_mentions
+from services.extract.extraction.name_rules import is_generic
 from services.extract.extraction.places import Place
 from services.extract.extraction.text import is_traditional, normalise, to_simplified
 from tools.articles import generate

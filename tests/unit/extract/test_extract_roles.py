@@ -5,7 +5,8 @@ from extract_testlib import pairs, run
 
 from services.common.contracts import EventType
 from services.extract.extraction import ArticleInput
-from services.extract.extraction.institutions import find_mentions, same_institution
+from services.extract.extraction.identity import same_institution
+from services.extract.extraction.mentions import find_mentions
 
 
 def test_place_numerals_are_not_ordinals() -> None:

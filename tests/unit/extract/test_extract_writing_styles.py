@@ -7,7 +7,7 @@ from extract_testlib import pairs, run
 
 from services.common.contracts import EventType
 from services.extract.extraction.dates import find_dates
-from services.extract.extraction.institutions import find_mentions
+from services.extract.extraction.mentions import find_mentions
 from services.extract.extraction.text import normalise
 
 
