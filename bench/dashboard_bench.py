@@ -58,12 +58,12 @@ def serve(database_url: str, port: int) -> None:
     """The child process: the registry's query API over an existing database."""
     import uvicorn
 
-    from services.registry.adapters.repository import RegistryRepository
     from services.registry.bootstrap import build_api
     from services.registry.config import RegistrySettings
+    from services.registry.service import RegistryService
 
     settings = RegistrySettings(REGISTRY_DATABASE_URL=database_url)
-    app = build_api(settings, RegistryRepository(make_engine(database_url)))
+    app = build_api(settings, RegistryService(make_engine(database_url)))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 

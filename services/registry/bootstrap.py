@@ -22,9 +22,8 @@ from services.common.kafka.publisher import KafkaPublisher
 from services.registry.adapters.migrate import upgrade
 from services.registry.adapters.outbox import OutboxRelay
 from services.registry.adapters.queries import RegistryQueries
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.config import RegistrySettings
-from services.registry.entrypoints import (
+from services.registry.entrypoints.api import (
     alliances,
     articles,
     dashboard,
@@ -35,11 +34,12 @@ from services.registry.entrypoints import (
     views,
 )
 from services.registry.entrypoints.consumer import make_registry_handler
+from services.registry.service import RegistryService
 
 log = logging.getLogger(__name__)
 
 
-def include_api(app: FastAPI, repository: RegistryRepository, settings: RegistrySettings) -> None:
+def include_api(app: FastAPI, repository: RegistryService, settings: RegistrySettings) -> None:
     app.state.repository = repository
     app.state.queries = RegistryQueries(repository.engine)
     app.state.settings = settings
@@ -47,7 +47,7 @@ def include_api(app: FastAPI, repository: RegistryRepository, settings: Registry
         app.include_router(module.router)
 
 
-def build_api(settings: RegistrySettings, repository: RegistryRepository) -> FastAPI:
+def build_api(settings: RegistrySettings, repository: RegistryService) -> FastAPI:
     """The query API alone, without Kafka (for tests and read-only replicas)."""
     app = create_app(
         title="Alliance Watch registry",
@@ -74,9 +74,9 @@ async def migrate_with_retry(engine: Engine, attempts: int = 30) -> None:
 def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     engine = make_engine(settings.database_url)
-    repository = RegistryRepository(engine)
+    repository = RegistryService(engine)
     relay = OutboxRelay(
-        repository,
+        engine,
         KafkaPublisher(settings.kafka_bootstrap_servers, client_id=f"{settings.group_id}-outbox"),
         settings.topic(TOPIC_ALLIANCES_CHANGES),
         poll_seconds=settings.outbox_poll_seconds,

@@ -17,9 +17,9 @@ from playwright.sync_api import Route
 
 from services.common.db import make_engine
 from services.registry.adapters.migrate import upgrade
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.bootstrap import build_api
 from services.registry.config import RegistrySettings
+from services.registry.service import RegistryService
 from tests.browser.conftest import BrowserPage
 from tools.localkafka import free_port
 
@@ -31,7 +31,7 @@ def registry_api(tmp_path: Path) -> Iterator[str]:
     engine = make_engine(url)
     upgrade(engine)
     settings = RegistrySettings(_env_file=None, REGISTRY_DATABASE_URL=url)  # type: ignore[call-arg]
-    app = build_api(settings, RegistryRepository(engine))
+    app = build_api(settings, RegistryService(engine))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

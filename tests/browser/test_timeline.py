@@ -19,9 +19,9 @@ from services.common.contracts import EventType, ExtractedArticle
 from services.common.db import make_engine
 from services.common.labels import TYPE_COLOURS, TYPE_LABELS
 from services.registry.adapters.migrate import upgrade
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.bootstrap import build_api
 from services.registry.config import RegistrySettings
+from services.registry.service import RegistryService
 from tests.browser.conftest import BrowserPage
 from tests.browser.test_views import event, mention
 from tools.harness import free_port
@@ -122,7 +122,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    repository = RegistryRepository(engine)
+    repository = RegistryService(engine)
     for number, item in enumerate(EVENTS):
         repository.apply_extraction(
             ExtractedArticle(

@@ -22,10 +22,10 @@ from services.common.contracts import (
 )
 from services.common.db import make_engine
 from services.registry.adapters.migrate import upgrade
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.bootstrap import build_api
 from services.registry.config import RegistrySettings
-from services.registry.entrypoints import dashboard
+from services.registry.entrypoints.api import dashboard
+from services.registry.service import RegistryService
 from tests.browser.conftest import BrowserPage
 from tools.harness import free_port
 
@@ -96,7 +96,7 @@ EVENTS = [
 def client(database_url: str) -> Iterator[TestClient]:
     engine = make_engine(database_url)
     upgrade(engine)
-    repository = RegistryRepository(engine)
+    repository = RegistryService(engine)
     for number, item in enumerate(EVENTS):
         repository.apply_extraction(
             ExtractedArticle(
@@ -225,7 +225,7 @@ def bare_registry(
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     engine = make_engine(url)
     upgrade(engine)
-    app = build_api(RegistrySettings(REGISTRY_DATABASE_URL=url), RegistryRepository(engine))
+    app = build_api(RegistrySettings(REGISTRY_DATABASE_URL=url), RegistryService(engine))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

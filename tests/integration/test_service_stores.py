@@ -18,7 +18,7 @@ from services.notify.adapters.migrate import upgrade as upgrade_notify
 from services.notify.adapters.repository import NotifyRepository
 from services.registry.adapters.migrate import upgrade as upgrade_registry
 from services.registry.adapters.queries import RegistryQueries
-from services.registry.adapters.repository import RegistryRepository
+from services.registry.service import RegistryService
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -71,7 +71,7 @@ async def test_ingest_takes_over_an_expired_claim_and_only_its_holder_ends_one(
 async def test_registry_keeps_one_report_per_article(database_url: str) -> None:
     engine = make_engine(database_url)
     upgrade_registry(engine)
-    registry = RegistryRepository(engine)
+    registry = RegistryService(engine)
     report = ExtractedArticle(
         article_id="u1", extractor_version="1", relevant=False, extracted_at=NOW
     )

@@ -1,20 +1,26 @@
 """What a group robot's answer means, and which robot a URL is.
 
 DingTalk and WeCom answer HTTP 200 with an ``errcode`` in the JSON body. The codes are
-told apart (from the public error-code tables of DingTalk's custom robots and of WeCom's
-group robots):
+told apart as below. WeCom's are checked against WeCom's global error-code table as the
+open-source WeCom clients carry it (45009 接口调用超过限制, 45033 接口并发调用超过限制, 93000
+机器人webhookurl不合法或者机器人已经被移除出群, 93004 机器人被停用, 93008 不在群里).
+Of DingTalk's, only 300001 ("token is not exist") could be checked here, against a
+recorded answer; the others follow DingTalk's custom-robot documentation as recalled and
+are unverified: a code missing from the table is retried on the schedule, so a wrong entry
+costs retries, not alerts.
 
 - rate limited: DingTalk 130101 (the older "send too fast, exceed 20 times per minute")
-  and 410100 ("发送速度太快而限流"), WeCom 45009 ("接口调用超过限制"). DingTalk then blocks
-  the robot for 10 minutes; WeCom counts by the minute. The delivery waits the block out,
-  and the wait is no failed attempt of its retry schedule.
+  and 410100 ("发送速度太快而限流"), WeCom 45009 and 45033. DingTalk then blocks the robot
+  for 10 minutes; WeCom counts by the minute. The delivery waits the block out, and the
+  wait is no failed attempt of its retry schedule.
 - the robot is gone or its address invalid: DingTalk 300001 ("token is not exist"),
   310000 (signature, keyword or IP settings of the robot refuse the message: "sign not
   match", "keywords not in content", "ip not in whitelist"), 400013 (group dissolved),
   400101 (access_token does not exist), 400102 (robot stopped), 400106 (robot does not
-  exist); WeCom 93000 ("invalid webhook url": wrong key, or the robot was removed from the
-  chat), 40001 and 40014 (invalid credential / access token). The subscription is
-  disabled with the reason, as for an HTTP 410: no retry mends it.
+  exist); WeCom 93000 (wrong key, or the robot was removed from the chat), 93004 (robot
+  disabled) and 93008 (not in the chat). The subscription is disabled with the reason, as
+  for an HTTP 410: no retry mends it. (WeCom's 40001 and 40014 are an application's bad
+  secret or access token, which a robot addressed by its key does not have: retried.)
 - the content was refused: DingTalk 430101 to 430104 (unsafe link, text, image, content).
   That message fails at once; other messages may pass.
 - anything else is retried on the schedule.
@@ -61,9 +67,10 @@ _DINGTALK: dict[int, RobotAnswer] = {
 }
 _WECOM: dict[int, RobotAnswer] = {
     45009: RobotAnswer.rate_limited,
+    45033: RobotAnswer.rate_limited,
     93000: RobotAnswer.gone,
-    40001: RobotAnswer.gone,
-    40014: RobotAnswer.gone,
+    93004: RobotAnswer.gone,
+    93008: RobotAnswer.gone,
 }
 
 
@@ -103,7 +110,9 @@ def robot_key(url: str) -> str:
 def message_id_for(delivery_ids: Sequence[str]) -> str:
     """The id of the message carrying these deliveries: the delivery's own id for one, and
     for a digest one derived from its deliveries, so that sending the same digest again
-    (a retried timeout) carries the same id, and DingTalk's ``msgUuid`` drops the copy."""
+    (a retried timeout) carries the same id. DingTalk gets it as ``msgUuid``, meant to let
+    DingTalk drop a copy; no DingTalk SDK or client read here sends that field, so whether
+    DingTalk honours it is unverified."""
     if len(delivery_ids) == 1:
         return delivery_ids[0]
     digest = hashlib.sha256("\n".join(sorted(delivery_ids)).encode()).hexdigest()

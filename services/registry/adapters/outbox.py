@@ -14,22 +14,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Gauge
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, col, select
 
 from services.common import tracing
 from services.common.kafka.publisher import BrokerUnavailable, ManagedPublisher
 from services.common.worker import connect_with_retry
-from services.registry.adapters.repository import RegistryRepository
+from services.registry.adapters.rows import utc
+from services.registry.adapters.tables import OutboxRow
 from services.registry.config import alliance_page_url
+from services.registry.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 
-OUTBOX_PUBLISHED = Counter("registry_outbox_published_total", "Changes relayed to Kafka.")
-OUTBOX_PENDING = Gauge("registry_outbox_pending", "Changes committed but not yet relayed.")
 _RELAY_LOCK = 0x72656F62  # "reob"
 
 
@@ -45,10 +45,39 @@ def with_alliance_url(payload: str, public_base_url: str | None) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
+def pending_changes(engine: Engine, limit: int) -> list[OutboxRow]:
+    """The oldest changes not yet acknowledged by the broker, in commit order."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(OutboxRow)
+                .where(col(OutboxRow.sent_at).is_(None))
+                .order_by(col(OutboxRow.id))
+                .limit(limit)
+            ).all()
+        )
+
+
+def mark_sent(engine: Engine, ids: Sequence[int], now: datetime) -> None:
+    if not ids:
+        return
+    with Session(engine) as session:
+        for row in session.exec(select(OutboxRow).where(col(OutboxRow.id).in_(ids))).all():
+            row.sent_at = utc(now)
+            session.add(row)
+        session.commit()
+
+
+def outbox(engine: Engine) -> list[OutboxRow]:
+    """Every change ever committed, sent or not, in commit order."""
+    with Session(engine) as session:
+        return list(session.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all())
+
+
 class OutboxRelay:
     def __init__(
         self,
-        repository: RegistryRepository,
+        engine: Engine,
         publisher: ManagedPublisher,
         topic: str,
         *,
@@ -57,7 +86,7 @@ class OutboxRelay:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         public_base_url: str | None = None,
     ) -> None:
-        self.repository = repository
+        self.engine = engine
         self.public_base_url = public_base_url
         self.publisher = publisher
         self.topic = topic
@@ -76,7 +105,7 @@ class OutboxRelay:
 
     def _lead(self) -> bool:
         """Whether this process is the relay (always on SQLite: one process owns the file)."""
-        engine = self.repository.engine
+        engine = self.engine
         if engine.dialect.name != "postgresql":
             return True
         if self._lock_connection is not None:
@@ -110,7 +139,7 @@ class OutboxRelay:
         """Publish what is pending, in order; returns how many were acknowledged."""
         if not await asyncio.to_thread(self._lead):
             return 0
-        rows = await asyncio.to_thread(self.repository.pending_changes, self.batch)
+        rows = await asyncio.to_thread(pending_changes, self.engine, self.batch)
         OUTBOX_PENDING.set(len(rows))
         sent: list[int] = []
         try:
@@ -126,7 +155,7 @@ class OutboxRelay:
         finally:
             # Only what the broker acknowledged is marked; the rest goes out next time.
             if sent:
-                await asyncio.to_thread(self.repository.mark_sent, sent, self.clock())
+                await asyncio.to_thread(mark_sent, self.engine, sent, self.clock())
                 OUTBOX_PUBLISHED.inc(len(sent))
         return len(sent)
 

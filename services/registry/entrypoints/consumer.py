@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from prometheus_client import Counter
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from services.common import tracing
@@ -15,20 +14,14 @@ from services.common.contracts import ExtractedArticle
 from services.common.errors import PoisonError, RetryableError
 from services.common.kafka.loop import Handler
 from services.common.kafka.records import Record
-from services.registry.adapters.repository import ApplyOutcome, RegistryRepository
+from services.registry.metrics import CHANGES, EXTRACTIONS
+from services.registry.service import ApplyOutcome, RegistryService
 
 log = logging.getLogger(__name__)
 
-EXTRACTIONS = Counter(
-    "registry_extractions_total",
-    "Extractions taken in, by outcome (applied, unchanged, stale).",
-    ["outcome"],
-)
-CHANGES = Counter("registry_alliance_changes_total", "Alliance changes committed.", ["kind"])
-
 
 async def apply_extraction(
-    repository: RegistryRepository,
+    repository: RegistryService,
     message: ExtractedArticle,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ApplyOutcome:
@@ -49,7 +42,7 @@ async def apply_extraction(
 
 
 def make_registry_handler(
-    repository: RegistryRepository,
+    repository: RegistryService,
     on_commit: Callable[[], None] = lambda: None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Handler[ExtractedArticle]:

@@ -29,8 +29,8 @@ from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, Extract
 from services.extract.replay import BoundedSource, replay
 from services.registry.adapters.migrate import upgrade
 from services.registry.adapters.queries import RegistryQueries
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.entrypoints.consumer import apply_extraction
+from services.registry.service import RegistryService
 from tests.integration.extract.test_extract_service import demo_articles
 from tools.localkafka import LocalKafka
 
@@ -156,7 +156,7 @@ async def test_replay_is_resumable_and_the_registry_keeps_the_newer(
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
     upgrade(engine)
     try:
-        repository = RegistryRepository(engine)
+        repository = RegistryService(engine)
         messages = [decode(ExtractedArticle, r.value or b"") for r in records]
         outcomes = [(await apply_extraction(repository, m)).status for m in messages]
         assert outcomes == ["applied"] * len(messages)

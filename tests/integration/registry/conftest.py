@@ -8,14 +8,14 @@ import pytest
 
 from services.common.db import make_engine
 from services.registry.adapters.migrate import upgrade
-from services.registry.adapters.repository import RegistryRepository
+from services.registry.service import RegistryService
 
 
 @pytest.fixture
-def repository(database_url: str) -> Iterator[RegistryRepository]:
+def repository(database_url: str) -> Iterator[RegistryService]:
     engine = make_engine(database_url)
     upgrade(engine)
     try:
-        yield RegistryRepository(engine)
+        yield RegistryService(engine)
     finally:
         engine.dispose()

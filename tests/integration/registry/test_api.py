@@ -12,16 +12,16 @@ from fastapi.testclient import TestClient
 
 from services.common.contracts import EventType
 from services.common.labels import TYPE_LABELS
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.bootstrap import build_api
 from services.registry.config import RegistrySettings
+from services.registry.service import RegistryService
 from tests.integration.registry.test_repository import apply, seed_messages
 
 TOKEN = "api-test-operator-token-0123456789"
 
 
 @pytest.fixture
-def client(repository: RegistryRepository) -> Iterator[TestClient]:
+def client(repository: RegistryService) -> Iterator[TestClient]:
     for message in seed_messages():
         apply(repository, message)
     settings = RegistrySettings(REGISTRY_OPERATOR_TOKEN=TOKEN)  # type: ignore[call-arg]
@@ -180,14 +180,14 @@ def test_renames_need_the_operator_token(client: TestClient) -> None:
     assert client.delete(f"/v1/renames/{rule}", headers=auth).status_code == 404
 
 
-def test_operator_endpoints_are_off_without_a_token(repository: RegistryRepository) -> None:
+def test_operator_endpoints_are_off_without_a_token(repository: RegistryService) -> None:
     settings = RegistrySettings(REGISTRY_OPERATOR_TOKEN="")  # type: ignore[call-arg]
     with TestClient(build_api(settings, repository)) as client:
         answer = client.get("/v1/renames", headers={"Authorization": "Bearer x"})
     assert answer.status_code == 503 and "REGISTRY_OPERATOR_TOKEN" in answer.json()["detail"]
 
 
-def test_every_alliance_names_its_evidence_page(repository: RegistryRepository) -> None:
+def test_every_alliance_names_its_evidence_page(repository: RegistryService) -> None:
     """The JSON API links each alliance to the page alerts link to (PUBLIC_BASE_URL)."""
     for message in seed_messages():
         apply(repository, message)

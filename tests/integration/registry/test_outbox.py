@@ -8,8 +8,8 @@ from services.common.contracts import AllianceChange
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
 from services.common.kafka.publisher import BrokerUnavailable, Headers
 from services.registry.adapters.outbox import OutboxRelay
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.config import RegistrySettings
+from services.registry.service import RegistryService
 from tests.integration.registry.test_repository import NOW, apply, seed_messages
 
 TOPIC = "t.alliances.changes"
@@ -32,13 +32,13 @@ class FlakyPublisher(InMemoryPublisher):
 
 
 async def test_only_acknowledged_changes_are_marked_sent(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     for message in seed_messages():
         apply(repository, message)
     broker = InMemoryBroker()
     publisher = FlakyPublisher(broker, allow=1)
-    relay = OutboxRelay(repository, publisher, TOPIC, clock=lambda: NOW)
+    relay = OutboxRelay(repository.engine, publisher, TOPIC, clock=lambda: NOW)
     with contextlib.suppress(BrokerUnavailable):
         await relay.relay_once()
     assert len(broker.records(TOPIC)) == 1
@@ -55,13 +55,13 @@ async def test_only_acknowledged_changes_are_marked_sent(
     assert sorted(c.change_id for c in changes) == sorted(r.change_id for r in repository.outbox())
 
 
-async def test_each_change_carries_its_alliance_page(repository: RegistryRepository) -> None:
+async def test_each_change_carries_its_alliance_page(repository: RegistryService) -> None:
     for message in seed_messages():
         apply(repository, message)
     settings = RegistrySettings(PUBLIC_BASE_URL="https://watch.example.cn/registry/")  # type: ignore[call-arg]
     broker = InMemoryBroker()
     relay = OutboxRelay(
-        repository,
+        repository.engine,
         InMemoryPublisher(broker),
         TOPIC,
         clock=lambda: NOW,

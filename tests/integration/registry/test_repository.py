@@ -25,19 +25,19 @@ from services.registry.adapters.migrate import (
     upgrade,
 )
 from services.registry.adapters.queries import AllianceFilters, RegistryQueries
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.adapters.tables import REGISTRY_TABLES
+from services.registry.service import RegistryService
 from tests.integration.registry.seeds import event_of, gold_rows, seed_messages
 
 NOW = datetime(2024, 6, 2, tzinfo=UTC)
 
 
-def queries(repository: RegistryRepository) -> RegistryQueries:
+def queries(repository: RegistryService) -> RegistryQueries:
     """The read model over the repository's database, as the API reads it."""
     return RegistryQueries(repository.engine)
 
 
-def snapshot(repository: RegistryRepository) -> dict[str, Any]:
+def snapshot(repository: RegistryService) -> dict[str, Any]:
     views = list(queries(repository).iter_alliances(AllianceFilters()))
     return {
         "alliances": {v.alliance.id: (v.revision, v.alliance.model_dump_json()) for v in views},
@@ -46,7 +46,7 @@ def snapshot(repository: RegistryRepository) -> dict[str, Any]:
     }
 
 
-def apply(repository: RegistryRepository, message: ExtractedArticle, hours: int = 0) -> Any:
+def apply(repository: RegistryService, message: ExtractedArticle, hours: int = 0) -> Any:
     return repository.apply_extraction(message, NOW + timedelta(hours=hours))
 
 
@@ -72,7 +72,7 @@ def red_cross_event(**changes: Any) -> Any:
 # --- schema ------------------------------------------------------------------------
 
 
-def test_migrations_build_exactly_the_modelled_schema(repository: RegistryRepository) -> None:
+def test_migrations_build_exactly_the_modelled_schema(repository: RegistryService) -> None:
     engine = repository.engine
     upgrade(engine)  # a second run is a no-op
     assert current_revision(engine) == "0003"
@@ -94,7 +94,7 @@ def test_migrations_build_exactly_the_modelled_schema(repository: RegistryReposi
 
 
 def test_migration_0002_adds_the_outbox_trace_context_and_takes_it_away(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     engine = repository.engine
 
@@ -110,7 +110,7 @@ def test_migration_0002_adds_the_outbox_trace_context_and_takes_it_away(
 
 
 def test_migration_0003_rebuilds_place_rows_in_the_one_vocabulary(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     apply(repository, county_hospitals("叙永县", "泸州市", "m1"))
     apply(repository, county_hospitals("朝阳区", "北京市", "m2"))
@@ -139,7 +139,7 @@ def test_migration_0003_rebuilds_place_rows_in_the_one_vocabulary(
 
 
 def test_the_four_seeds_give_four_alliances_however_often_they_arrive(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     for round_ in range(3):
         for message in seed_messages():
@@ -160,7 +160,7 @@ def test_the_four_seeds_give_four_alliances_however_often_they_arrive(
     assert snapshot(repository)["alliances"] == first["alliances"]
 
 
-def test_replaying_everything_changes_nothing(repository: RegistryRepository) -> None:
+def test_replaying_everything_changes_nothing(repository: RegistryService) -> None:
     messages = [
         *seed_messages(),
         article("b1", red_cross_event(date="2018-07")),
@@ -175,7 +175,7 @@ def test_replaying_everything_changes_nothing(repository: RegistryRepository) ->
 
 
 def test_two_differently_worded_reports_merge_with_two_sources(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     apply(repository, seed_messages()[0])
     reworded = red_cross_event(
@@ -200,7 +200,7 @@ def test_two_differently_worded_reports_merge_with_two_sources(
     assert queries(repository).counts()["institutions"] == 2
 
 
-def test_a_new_member_joining_updates_the_alliance(repository: RegistryRepository) -> None:
+def test_a_new_member_joining_updates_the_alliance(repository: RegistryService) -> None:
     apply(repository, seed_messages()[0])
     joining = red_cross_event(
         members=(InstitutionMention(name="德阳市人民医院"),), date="2019-05-10"
@@ -213,7 +213,7 @@ def test_a_new_member_joining_updates_the_alliance(repository: RegistryRepositor
 
 
 def test_re_extraction_replaces_the_articles_contribution(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     first = article(
         "x1",
@@ -237,7 +237,7 @@ def test_re_extraction_replaces_the_articles_contribution(
 
 
 def test_same_name_in_two_counties_stays_two_institutions(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     def hospital(county: str, article_id: str) -> ExtractedArticle:
         return article(
@@ -272,7 +272,7 @@ def county_hospitals(county: str, city: str, article_id: str) -> ExtractedArticl
 
 
 def test_a_district_and_a_county_of_one_stem_are_two_places(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     """The registry reads a place word as alert matching does (services.common.places)."""
 
@@ -290,7 +290,7 @@ def test_a_district_and_a_county_of_one_stem_are_two_places(
 
 
 def test_a_rename_folds_institutions_and_their_alliances(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     gold = next(r for r in gold_rows() if str(r["file"]).startswith("003"))
     event = gold["events"][0]  # type: ignore[index]
@@ -316,7 +316,7 @@ def test_a_rename_folds_institutions_and_their_alliances(
 
 
 def test_the_outbox_holds_one_change_per_committed_change(
-    repository: RegistryRepository,
+    repository: RegistryService,
 ) -> None:
     apply(repository, seed_messages()[0])
     apply(repository, seed_messages()[0])
@@ -334,7 +334,7 @@ def test_the_outbox_holds_one_change_per_committed_change(
     assert [r.change_id for r in repository.pending_changes(10)] == [rows[1].change_id]
 
 
-def test_filters_pagination_and_stats(repository: RegistryRepository) -> None:
+def test_filters_pagination_and_stats(repository: RegistryService) -> None:
     for message in seed_messages():
         apply(repository, message)
     everything = AllianceFilters()

@@ -41,8 +41,8 @@ from services.notify.bootstrap import build_components
 from services.notify.entrypoints.consumer import make_notify_handler
 from services.registry.adapters.migrate import upgrade
 from services.registry.adapters.outbox import OutboxRelay
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.entrypoints.consumer import make_registry_handler
+from services.registry.service import RegistryService
 from tests.unit.notify.conftest import OPERATOR, fake_dns_resolver, make_settings
 from tests.unit.notify.receivers import Receiver
 
@@ -158,7 +158,7 @@ async def test_one_articles_path_is_one_trace_through_headers_outbox_and_deliver
     )
     notify = build_notify(components=parts, consume=False, run_worker=False)
     receiver = Receiver().start()
-    registry = RegistryRepository(make_engine(f"sqlite:///{tmp_path / 'registry.db'}"))
+    registry = RegistryService(make_engine(f"sqlite:///{tmp_path / 'registry.db'}"))
     upgrade(registry.engine)
     try:
         async with (
@@ -204,7 +204,7 @@ async def test_one_articles_path_is_one_trace_through_headers_outbox_and_deliver
                 ExtractedArticle,
                 make_registry_handler(registry),
             )
-            relay = OutboxRelay(registry, InMemoryPublisher(broker), "t.alliances.changes")
+            relay = OutboxRelay(registry.engine, InMemoryPublisher(broker), "t.alliances.changes")
             assert await relay.drain() == 1, "one alliance created"
             await consume(
                 broker, "t.alliances.changes", AllianceChange, make_notify_handler(parts.service)

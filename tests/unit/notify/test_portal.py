@@ -273,6 +273,14 @@ async def test_creating_and_editing_with_filters(api: Api) -> None:
             data={"csrf": csrf, "name": "", "url": "x", "min_confidence": "3"},
         )
         assert bad.status_code == 422 and "最低置信度" in bad.text and "订阅名称" in bad.text
+        # A county the gazetteer does not know is named with the nearest ones it does.
+        typo = await client.post(
+            f"/portal/subscriptions/{sub}",
+            data={"csrf": csrf, "name": "x", "url": "https://hooks.bureau.example/b"}
+            | {"counties": "朝杨区"},
+        )
+        assert typo.status_code == 422
+        assert "“朝杨区”不是行政区划表中的地名" in typo.text and "朝阳区" in typo.text
         regions = (await client.get("/portal/regions.json")).json()
         sichuan = next(p for p in regions if p["name"] == "四川省")
         chengdu = next(c for c in sichuan["cities"] if c["name"] == "成都市")

@@ -61,10 +61,14 @@ def test_error_codes_are_told_apart() -> None:
         assert classify(Channel.dingtalk, code).kind is RobotAnswer.gone, code
     assert classify(Channel.dingtalk, 430102).kind is RobotAnswer.refused
     assert classify(Channel.dingtalk, -1).kind is RobotAnswer.retry
-    wecom = classify(Channel.wecom, 45009)
-    assert wecom.kind is RobotAnswer.rate_limited and wecom.wait == timedelta(minutes=1)
-    for code in (93000, 40001, 40014):
+    for code in (45009, 45033):
+        wecom = classify(Channel.wecom, code)
+        assert wecom.kind is RobotAnswer.rate_limited and wecom.wait == timedelta(minutes=1)
+    for code in (93000, 93004, 93008):
         assert classify(Channel.wecom, code).kind is RobotAnswer.gone, code
+    # An application's bad secret or token, which a robot does not have: retried, not gone.
+    for code in (40001, 40014):
+        assert classify(Channel.wecom, code).kind is RobotAnswer.retry, code
     # A code is read in its own channel's table only.
     assert classify(Channel.wecom, 130101).kind is RobotAnswer.retry
     assert classify(Channel.dingtalk, 45009).kind is RobotAnswer.retry

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from services.common.contracts import EventType
 from services.common.labels import TYPE_LABELS
-from services.notify.domain.models import Channel, Filters, SubscriptionPublic
+from services.notify.domain.models import Channel, FiltersIn, SubscriptionPublic
 from services.notify.entrypoints.portal.views import CHANNELS, _template, e
 
 Form = dict[str, list[str]]
@@ -100,6 +100,13 @@ def errors_of(exc: ValidationError) -> list[str]:
     for error in exc.errors():
         names = [str(p) for p in error["loc"] if isinstance(p, str)]
         label = next((FIELD_LABELS[n] for n in reversed(names) if n in FIELD_LABELS), "表单")
+        if error["type"] == "unknown_place":
+            # The gazetteer's nearest names are worth more than a translation of the rest.
+            ctx = error.get("ctx") or {}
+            nearest = "、".join(ctx.get("suggestions") or [])
+            message = f"“{ctx.get('word', '')}”不是行政区划表中的地名"
+            out.append(f"{label}：{message}" + (f"，相近的有：{nearest}" if nearest else ""))
+            continue
         out.append(f"{label}：{translate(str(error['msg']))}")
     return out
 
@@ -220,5 +227,6 @@ def channel_of(form: Form) -> Channel | None:
         return None
 
 
-def filters_model(form: Form) -> Filters:
-    return Filters.model_validate(filters_of(form))
+def filters_model(form: Form) -> FiltersIn:
+    """The filters as a bureau sends them: place words checked against the gazetteer."""
+    return FiltersIn.model_validate(filters_of(form))

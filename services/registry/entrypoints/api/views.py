@@ -30,7 +30,7 @@ from services.registry.adapters.dashboard import (
 )
 from services.registry.adapters.queries import AllianceFilters, AllianceView, RegistryQueries
 from services.registry.domain.names import PROVINCES
-from services.registry.entrypoints.deps import Filters, Queries, refuse_unknown_places
+from services.registry.entrypoints.api.deps import Filters, Queries, refuse_unknown_places
 
 router = APIRouter(prefix="/v1/views", tags=["dashboard"])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.registry.entrypoints.deps import Filters, Queries
-from services.registry.entrypoints.schemas import StatsPublic
+from services.registry.entrypoints.api.deps import Filters, Queries
+from services.registry.entrypoints.api.schemas import StatsPublic
 
 router = APIRouter(prefix="/v1/stats", tags=["stats"])
 

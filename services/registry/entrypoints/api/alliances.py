@@ -12,8 +12,8 @@ from fastapi.responses import StreamingResponse
 
 from services.common.labels import type_label
 from services.registry.adapters.queries import AllianceView, CursorError
-from services.registry.entrypoints.deps import Filters, PageBase, Queries
-from services.registry.entrypoints.schemas import AlliancePage, AlliancePublic
+from services.registry.entrypoints.api.deps import Filters, PageBase, Queries
+from services.registry.entrypoints.api.schemas import AlliancePage, AlliancePublic
 
 router = APIRouter(prefix="/v1", tags=["alliances"])
 

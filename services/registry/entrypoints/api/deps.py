@@ -14,18 +14,18 @@ from services.common.contracts import EventType
 from services.common.places import Level, UnknownPlace
 from services.common.places import check as check_place
 from services.registry.adapters.queries import AllianceFilters, RegistryQueries
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.config import RegistrySettings
+from services.registry.service import RegistryService
 
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_repository(request: Request) -> RegistryRepository:
-    repository: RegistryRepository = request.app.state.repository
+def get_repository(request: Request) -> RegistryService:
+    repository: RegistryService = request.app.state.repository
     return repository
 
 
-Repository = Annotated[RegistryRepository, Depends(get_repository)]
+Repository = Annotated[RegistryService, Depends(get_repository)]
 
 
 def get_queries(request: Request) -> RegistryQueries:

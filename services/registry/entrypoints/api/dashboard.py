@@ -21,10 +21,10 @@ from starlette.staticfiles import StaticFiles
 
 from services.common.contracts import Alliance, Institution
 from services.common.labels import type_label as label_of
-from services.registry.entrypoints.deps import Queries
+from services.registry.entrypoints.api.deps import Queries
 
-ROOT = Path(__file__).resolve().parents[3]
-WEB = Path(__file__).resolve().parent.parent / "web"
+ROOT = Path(__file__).resolve().parents[4]
+WEB = Path(__file__).resolve().parents[2] / "web"
 NODE_MODULES = ROOT / "node_modules"
 
 #: Packages served under /vendor/<name>: the directory of each that the pages load from.

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from services.registry.adapters.queries import CursorError
-from services.registry.entrypoints.deps import PageBase, Queries, refuse_unknown_places
-from services.registry.entrypoints.schemas import (
+from services.registry.entrypoints.api.deps import PageBase, Queries, refuse_unknown_places
+from services.registry.entrypoints.api.schemas import (
     AlliancePublic,
     InstitutionAlliancePublic,
     InstitutionDetailPublic,

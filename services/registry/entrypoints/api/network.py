@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 
 from services.common.contracts import EventType
 from services.registry.adapters.queries import AllianceView
-from services.registry.entrypoints.deps import Filters, Queries
-from services.registry.entrypoints.schemas import NetworkEdge, NetworkNode, NetworkPublic
+from services.registry.entrypoints.api.deps import Filters, Queries
+from services.registry.entrypoints.api.schemas import NetworkEdge, NetworkNode, NetworkPublic
 
 router = APIRouter(prefix="/v1/network", tags=["exports"])
 MAX_ALLIANCES = 20_000

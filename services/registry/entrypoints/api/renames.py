@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from sqlalchemy.exc import DBAPIError
 
-from services.registry.adapters.repository import RegistryRepository
 from services.registry.adapters.tables import RenameRow
-from services.registry.entrypoints.deps import Repository, require_operator
-from services.registry.entrypoints.schemas import RenameCreate, RenamePublic
+from services.registry.entrypoints.api.deps import Repository, require_operator
+from services.registry.entrypoints.api.schemas import RenameCreate, RenamePublic
+from services.registry.service import RegistryService
 
 router = APIRouter(
     prefix="/v1/renames", tags=["renames (operator)"], dependencies=[Depends(require_operator)]
@@ -51,7 +51,7 @@ def put_rename(body: RenameCreate, repository: Repository, response: Response) -
     return _public(row)
 
 
-def _apply(repository: RegistryRepository, body: RenameCreate) -> tuple[RenameRow, bool]:
+def _apply(repository: RegistryService, body: RenameCreate) -> tuple[RenameRow, bool]:
     try:
         return repository.put_rename(body.old_name, body.new_name, datetime.now(UTC))
     except DBAPIError as exc:

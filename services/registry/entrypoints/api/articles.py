@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from services.registry.adapters.queries import CursorError
 from services.registry.adapters.tables import ArticleRow
-from services.registry.entrypoints.deps import Queries
-from services.registry.entrypoints.schemas import ArticlePage, ArticlePublic
+from services.registry.entrypoints.api.deps import Queries
+from services.registry.entrypoints.api.schemas import ArticlePage, ArticlePublic
 
 router = APIRouter(prefix="/v1/articles", tags=["articles"])
 

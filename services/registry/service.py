@@ -1,0 +1,159 @@
+"""The registry's use cases: take in an article's extraction, record and forget renames.
+
+Each is one unit of work (``adapters/unit_of_work.py``): the decisions are the domain's
+(``domain/extractions.py`` whether an extraction is news, ``domain/alliances.py`` which
+alliance a report belongs to and what changed, ``domain/institutions.py`` who an
+institution is), the store applies them to the tables, and the unit of work commits them
+with their outbox entries or not at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from services.common.contracts import ExtractedArticle
+from services.registry.adapters.alliance_store import CommittedChange
+from services.registry.adapters.outbox import mark_sent, outbox, pending_changes
+from services.registry.adapters.repository import Working
+from services.registry.adapters.rows import row_of, utc
+from services.registry.adapters.tables import OutboxRow, RenameRow, ReportRow
+from services.registry.adapters.unit_of_work import UnitOfWork
+from services.registry.domain.alliances import Report, normalize_provinces, normalize_specialty
+from services.registry.domain.extractions import fingerprint, is_older
+from services.registry.domain.names import clean_name, name_key
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    """What taking in one extraction did."""
+
+    status: str  # "applied", "unchanged" (a replay) or "stale" (an older extraction)
+    alliance_ids: tuple[str, ...] = ()
+    changes: tuple[CommittedChange, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+def apply_extraction(uow: UnitOfWork, message: ExtractedArticle, now: datetime) -> ApplyOutcome:
+    """Take in one article's extraction; it replaces what an earlier extraction said."""
+    now = utc(now)
+    digest = fingerprint(message)
+    with uow:
+        store = uow.store
+        kept = store.article(message.article_id)
+        if kept is not None and kept.fingerprint == digest:
+            return ApplyOutcome("unchanged")
+        if kept is not None and is_older(message, kept.extractor_version, kept.extracted_at):
+            return ApplyOutcome("stale")
+        seen_at = store.record_article(message, digest, now)
+        work = Working()
+        ghosts = store.withdraw_reports(message.article_id, work)
+        renames = store.renames()
+        new_rows: list[ReportRow] = []
+        for index, event in enumerate(message.events if message.relevant else ()):
+            lead = store.resolve_all(event.lead, renames, now)
+            members = [i for i in store.resolve_all(event.members, renames, now) if i not in lead]
+            if not lead and not members:
+                continue  # nothing to identify an alliance by
+            report = Report(
+                article_id=message.article_id,
+                event_index=index,
+                type=event.type,
+                specialty=normalize_specialty(event.specialty),
+                lead=tuple(lead),
+                members=tuple(members),
+                date=event.date,
+                provinces=normalize_provinces(event.provinces),
+                cross_province=event.cross_province,
+                confidence=event.confidence,
+                evidence=event.evidence.text,
+                seen_at=seen_at,
+            )
+            alliance_id = store.place_report(work, ghosts, report, message.extractor_version)
+            work.reports.setdefault(alliance_id, []).append(report)
+            new_rows.append(row_of(report, alliance_id))
+        store.flush()
+        changes, removed = store.commit_alliances(work, now, new_rows)
+        touched = tuple(dict.fromkeys(r.alliance_id for r in new_rows))
+        uow.commit()
+    return ApplyOutcome("applied", touched, tuple(changes), tuple(removed))
+
+
+def put_rename(
+    uow: UnitOfWork, old_name: str, new_name: str, now: datetime
+) -> tuple[RenameRow, bool]:
+    """Record that ``old_name`` became ``new_name`` and fold the institutions together.
+
+    Returns the rule and whether it is new. Alliances whose institutions changed get an
+    ``updated`` change through the outbox, in the same transaction.
+    """
+    now = utc(now)
+    old_key, new_key = name_key(old_name), name_key(new_name)
+    if not old_key or not new_key or old_key == new_key:
+        raise ValueError("the old and the new name must be two different names")
+    with uow:
+        rule = uow.store.rename_rule(old_key)
+        created = rule is None
+        if rule is None:
+            rule = RenameRow(
+                old_key=old_key, old_name=clean_name(old_name), new_name="", created_at=now
+            )
+        rule.new_name = clean_name(new_name)
+        uow.store.save_rule(rule)
+        uow.store.fold_renamed(old_key, rule.new_name, now)
+        uow.commit()
+        uow.refresh(rule)
+        return rule, created
+
+
+def delete_rename(uow: UnitOfWork, rename_id: int) -> bool:
+    """Forget a rule; institutions already folded together stay together."""
+    with uow:
+        rule = uow.store.rename_rule_by_id(rename_id)
+        if rule is None:
+            return False
+        uow.store.delete_rule(rule)
+        uow.commit()
+        return True
+
+
+class RegistryService:
+    """The use cases bound to one database: what the consumer, the API and the relay call.
+
+    Writers share one lock, so one process never runs two units of work at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self._lock)
+
+    def apply_extraction(self, message: ExtractedArticle, now: datetime) -> ApplyOutcome:
+        return apply_extraction(self.unit_of_work(), message, now)
+
+    def put_rename(self, old_name: str, new_name: str, now: datetime) -> tuple[RenameRow, bool]:
+        return put_rename(self.unit_of_work(), old_name, new_name, now)
+
+    def delete_rename(self, rename_id: int) -> bool:
+        return delete_rename(self.unit_of_work(), rename_id)
+
+    def list_renames(self) -> list[RenameRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(RenameRow).order_by(col(RenameRow.id))).all())
+
+    # The outbox, for the relay that publishes it.
+
+    def pending_changes(self, limit: int) -> list[OutboxRow]:
+        return pending_changes(self.engine, limit)
+
+    def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
+        mark_sent(self.engine, ids, now)
+
+    def outbox(self) -> list[OutboxRow]:
+        return outbox(self.engine)
