@@ -196,7 +196,8 @@ class AllianceChange(Message):
     occurred_at: datetime
 
 
-#: Which model each main topic carries; the consumer loop validates against it.
+#: Which model each main topic carries: the AsyncAPI document (tools/asyncapi.py) and its
+#: drift test read it.
 TOPIC_MODELS: dict[str, type[Message]] = {
     TOPIC_ARTICLES_RAW: RawArticle,
     TOPIC_ALLIANCES_EXTRACTED: ExtractedArticle,

@@ -68,7 +68,7 @@ def _strip(word: str, suffixes: Iterable[str]) -> str:
 
 
 @dataclass(frozen=True)
-class Division:
+class AdminDivision:
     level: Level
     code: str
     name: str
@@ -85,20 +85,20 @@ class Division:
 class Vocabulary:
     """The gazetteer, indexed by level and by every name a division goes by."""
 
-    divisions: list[Division] = field(default_factory=list)
-    by_name: dict[Level, dict[str, list[Division]]] = field(
+    divisions: list[AdminDivision] = field(default_factory=list)
+    by_name: dict[Level, dict[str, list[AdminDivision]]] = field(
         default_factory=lambda: {level: {} for level in Level}
     )
-    by_code: dict[tuple[Level, str], Division] = field(default_factory=dict)
+    by_code: dict[tuple[Level, str], AdminDivision] = field(default_factory=dict)
 
-    def add(self, division: Division) -> None:
+    def add(self, division: AdminDivision) -> None:
         self.divisions.append(division)
         self.by_code[(division.level, division.code)] = division
         index = self.by_name[division.level]
         for name in {fold(n) for n in division.names if n}:
             index.setdefault(name, []).append(division)
 
-    def named(self, level: Level, word: str) -> list[Division]:
+    def named(self, level: Level, word: str) -> list[AdminDivision]:
         """The divisions of ``level`` that ``word`` names (empty when none)."""
         folded = fold(word)
         found = self.by_name[level].get(folded)
@@ -108,7 +108,7 @@ class Vocabulary:
             found = self.by_name[level].get(stem)
         return found or []
 
-    def parent(self, division: Division) -> Division | None:
+    def parent(self, division: AdminDivision) -> AdminDivision | None:
         if division.parent_code is None or division.level is Level.province:
             return None
         level = Level.city if division.level is Level.county else Level.province
@@ -123,7 +123,7 @@ def vocabulary() -> Vocabulary:
             continue
         level, code, name, alias, parent, others = (line.split("\t") + [""] * 6)[:6]
         vocab.add(
-            Division(
+            AdminDivision(
                 level=_GAZETTEER_LEVEL[level],
                 code=code,
                 name=name,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .identity import same_institution
 from .institutions import Resolution
-from .name_rules import Institution, Mention
+from .name_rules import ArticleInstitution, Mention
 
 _SENTENCE = re.compile(r"[^。!?;\n]+[。!?;]?")
 _SOFT_BREAK = re.compile(r"[,:、 ]")
@@ -142,13 +142,13 @@ class ArticleText:
     def __init__(self, text: str, res: Resolution, writer: int | None) -> None:
         self.text = text
         self.res = res
-        self.insts: list[Institution] = list(res.institutions)
+        self.insts: list[ArticleInstitution] = list(res.institutions)
         self.unnamed_writer: int | None = None
         if writer is None and _writer_signs(text, res.mentions):
             # "我院与郎溪县中医院签署协议" from a page that never names itself: the writer is a
             # party all the same, weighed like any other and left out of what is reported
             writer = self.unnamed_writer = len(self.insts)
-            self.insts.append(Institution(index=writer, names=["我院"], name="我院"))
+            self.insts.append(ArticleInstitution(index=writer, names=["我院"], name="我院"))
         self.writer = writer
         self.sentences = split_sentences(text)
         self.mentions = sorted(res.mentions, key=lambda m: (m.start, -m.end))

@@ -24,7 +24,7 @@ from .name_rules import (
     _STRONG_STOP,
     _TOWNSHIP_NAME,
     _WEAK_STOP,
-    Institution,
+    ArticleInstitution,
     Mention,
     _is_name_char,
     _is_place_chain,
@@ -112,7 +112,7 @@ def _in_municipality(g: Gazetteer, d: Division) -> bool:
 @dataclass
 class Resolution:
     mentions: list[Mention]
-    institutions: list[Institution]
+    institutions: list[ArticleInstitution]
 
 
 def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution:
@@ -248,11 +248,11 @@ def resolve(text: str, mentions: list[Mention], ctx: PlaceContext) -> Resolution
     groups = {}
     for n, i in index.items():
         groups.setdefault(find(i), []).append(n)
-    institutions: list[Institution] = []
+    institutions: list[ArticleInstitution] = []
     root_to_inst: dict[int, int] = {}
     counts = Counter(m.name for m in mentions if m.kind in ("name", "alias") and not m.plaque)
     for root, group in sorted(groups.items()):
-        inst = Institution(index=len(institutions), names=group)
+        inst = ArticleInstitution(index=len(institutions), names=group)
         inst.count = sum(counts[n] for n in group)
         inst.name, inst.relative = _canonical(group, ctx)
         inst.place, _ = locate_name(inst.name, ctx)
@@ -285,7 +285,7 @@ _BARE = re.compile(r"中心医院|人民医院|中医院|中医医院|妇幼保�
 
 
 def _bare_references(
-    text: str, mentions: list[Mention], institutions: list[Institution]
+    text: str, mentions: list[Mention], institutions: list[ArticleInstitution]
 ) -> list[Mention]:
     """ "中心医院副院长…来到我院" after "长沙市中心医院" in the title: a bare kind of hospital
     names the one institution of the article that is a place and that kind."""
@@ -372,7 +372,7 @@ def _expand_relative(name: str, ctx: PlaceContext) -> str:
 
 
 def _government_hospital(
-    stem: str, institutions: list[Institution], mentions: list[Mention]
+    stem: str, institutions: list[ArticleInstitution], mentions: list[Mention]
 ) -> int:
     """The hospital a county's or a town's government signs for ("叙永县人民政府与…签署医联体
     协议" -> 叙永县人民医院). A province or a city signs for itself: no hospital."""

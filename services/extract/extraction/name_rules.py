@@ -1,7 +1,7 @@
 """What an institution's name is made of, for the scanners: its suffixes (医院, 卫生院,
 社区卫生服务中心, ...), the stop words and slogans that end a name on its left, plaques,
 enumerations and places in front of a name; and the records found names become
-(:class:`Mention`, :class:`Institution`)."""
+(:class:`Mention`, :class:`ArticleInstitution`)."""
 
 from __future__ import annotations
 
@@ -315,7 +315,7 @@ class Mention:
 
 
 @dataclass
-class Institution:
+class ArticleInstitution:
     index: int
     names: list[str]
     name: str = ""

@@ -41,7 +41,7 @@ class Matcher:
 
 
 @dataclass(frozen=True)
-class AllianceFacts:
+class MatchingFacts:
     """An alliance's normalised places and names, computed once per change."""
 
     provinces: frozenset[str]
@@ -65,7 +65,7 @@ def compile_filters(filters: Filters) -> Matcher:
     )
 
 
-def facts_of(alliance: Alliance) -> AllianceFacts:
+def facts_of(alliance: Alliance) -> MatchingFacts:
     institutions = institutions_of(alliance)
     provinces = {province_key(p) for p in alliance.provinces}
     provinces |= {province_key(i.province) for i in institutions if i.province}
@@ -75,7 +75,7 @@ def facts_of(alliance: Alliance) -> AllianceFacts:
             # 南部县 is found by 南部县 and by its gazetteer alias 南部.
             counties |= county_keys(institution.county)
     names = {fold(n) for i in institutions for n in (i.id, i.name, *i.aliases)}
-    return AllianceFacts(
+    return MatchingFacts(
         provinces=frozenset(provinces),
         cities=frozenset(city_key(i.city) for i in institutions if i.city),
         counties=frozenset(counties),
@@ -95,10 +95,10 @@ def _specialty_matches(wanted: tuple[str, ...], specialty: str | None) -> bool:
     return any(w in specialty or specialty in w for w in wanted)
 
 
-def matches(filters: Filters | Matcher, alliance: Alliance | AllianceFacts) -> bool:
+def matches(filters: Filters | Matcher, alliance: Alliance | MatchingFacts) -> bool:
     """Whether an alliance is one the subscription asked for."""
     matcher = filters if isinstance(filters, Matcher) else compile_filters(filters)
-    facts = alliance if isinstance(alliance, AllianceFacts) else facts_of(alliance)
+    facts = alliance if isinstance(alliance, MatchingFacts) else facts_of(alliance)
     if facts.confidence < matcher.min_confidence:
         return False
     if matcher.types and facts.type not in matcher.types:

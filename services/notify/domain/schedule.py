@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Protocol
@@ -36,20 +36,6 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-@dataclass
-class FakeClock:
-    """A clock that moves only when told; for tests and the benchmark."""
-
-    current: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta | float) -> datetime:
-        self.current += delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
-        return self.current
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from services.common.contracts import EventType, Institution
 from services.registry.adapters.tables import InstitutionRow, ReportRow
 from services.registry.domain.alliances import Report
-from services.registry.domain.institutions import InstitutionRecord, Place
+from services.registry.domain.institutions import InstitutionPlace, InstitutionRecord
 
 
 def utc(moment: datetime) -> datetime:
@@ -27,7 +27,7 @@ def record_of(row: InstitutionRow) -> InstitutionRecord:
         name=row.name,
         key=row.key,
         aliases=tuple(json.loads(row.aliases)),
-        place=Place(province=row.province, city=row.city, county=row.county),
+        place=InstitutionPlace(province=row.province, city=row.city, county=row.county),
     )
 
 

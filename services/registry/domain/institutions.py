@@ -18,14 +18,14 @@ from services.registry.domain.names import (
 
 
 @dataclass(frozen=True)
-class Place:
+class InstitutionPlace:
     """Where an institution is; any part may be unknown."""
 
     province: str | None = None
     city: str | None = None
     county: str | None = None
 
-    def conflicts_with(self, other: Place) -> bool:
+    def conflicts_with(self, other: InstitutionPlace) -> bool:
         """Two known, different values at the same level mean two different places."""
         return any(
             mine is not None and theirs is not None and mine != theirs
@@ -36,7 +36,7 @@ class Place:
             )
         )
 
-    def agreement(self, other: Place) -> int:
+    def agreement(self, other: InstitutionPlace) -> int:
         """How many levels both know and agree on."""
         return sum(
             mine is not None and mine == theirs
@@ -47,8 +47,8 @@ class Place:
             )
         )
 
-    def filled_from(self, other: Place) -> Place:
-        return Place(
+    def filled_from(self, other: InstitutionPlace) -> InstitutionPlace:
+        return InstitutionPlace(
             province=self.province or other.province,
             city=self.city or other.city,
             county=self.county or other.county,
@@ -63,7 +63,7 @@ class ResolvedName:
     key: str
     alias_keys: frozenset[str]
     aliases: tuple[str, ...]
-    place: Place
+    place: InstitutionPlace
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class InstitutionRecord:
     name: str
     key: str
     aliases: tuple[str, ...] = ()
-    place: Place = field(default_factory=Place)
+    place: InstitutionPlace = field(default_factory=InstitutionPlace)
 
     @property
     def keys(self) -> frozenset[str]:
@@ -86,7 +86,7 @@ def resolve_name(mention: InstitutionMention, renames: Mapping[str, str]) -> Res
     original = clean_name(mention.name)
     current = clean_name(apply_renames(original, renames))
     stripped, named_province = strip_admin_prefix(current)
-    place = Place(
+    place = InstitutionPlace(
         province=province_short(mention.province) or named_province,
         city=clean_name(mention.city) if mention.city else None,
         county=clean_name(mention.county) if mention.county else None,
@@ -108,7 +108,7 @@ def resolve_name(mention: InstitutionMention, renames: Mapping[str, str]) -> Res
     )
 
 
-def institution_id(key: str, place: Place) -> str:
+def institution_id(key: str, place: InstitutionPlace) -> str:
     """A stable id: the same name in the same place always gets the same id."""
     county = division_short(place.county) or ""
     digest = hashlib.sha256(f"{key}|{county}".encode()).hexdigest()

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 
 from services.notify.bootstrap import NotifyComponents, build_app, build_components
 from services.notify.domain.periods import SHANGHAI
-from services.notify.domain.schedule import FakeClock
+from tests.clocks import FakeClock
 from tests.unit.notify.conftest import OPERATOR, fake_dns_resolver, make_settings
 from tests.unit.notify.factories import CHONGQING, HUAXI, SHANXI, alliance, change
 from tests.unit.notify.mailbox import Mailbox

@@ -28,7 +28,7 @@ from services.common.contracts import (
 from services.common.kafka.publisher import KafkaPublisher
 from services.common.kafka.source import KafkaSource
 from services.notify.bootstrap import NotifyComponents, build_app, build_components
-from services.notify.domain.schedule import FakeClock
+from tests.clocks import FakeClock
 from tests.unit.notify.conftest import OPERATOR, make_settings
 from tests.unit.notify.factories import CHONGQING, NANBU, SHANXI, XIAN, alliance, change
 from tests.unit.notify.receivers import Receiver, free_port

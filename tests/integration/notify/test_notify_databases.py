@@ -16,7 +16,7 @@ from services.common.db import make_engine
 from services.notify.adapters.migrate import current_revision, downgrade, upgrade
 from services.notify.adapters.repository import NotifyRepository
 from services.notify.bootstrap import build_app, build_components
-from services.notify.domain.schedule import FakeClock
+from tests.clocks import FakeClock
 from tests.unit.notify.conftest import Api, fake_dns_resolver, make_settings
 from tests.unit.notify.factories import alliance, change
 from tests.unit.notify.receivers import Receiver, Reply

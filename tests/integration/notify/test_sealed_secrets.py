@@ -18,12 +18,12 @@ from services.notify.adapters.migrate import current_revision, downgrade, upgrad
 from services.notify.adapters.repository import NotifyRepository
 from services.notify.adapters.sealing import SecretBox, new_key
 from services.notify.bootstrap import build_app, build_components
-from services.notify.domain.schedule import FakeClock
 from services.notify.entrypoints.reseal import (
     SecretsUnreadable,
     check_sealed_secrets,
     reseal_secrets,
 )
+from tests.clocks import FakeClock
 from tests.unit.notify.conftest import fake_dns_resolver, make_settings
 from tests.unit.notify.factories import change
 from tests.unit.notify.receivers import Receiver

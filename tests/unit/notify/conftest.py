@@ -15,7 +15,7 @@ from services.notify.adapters.net import system_resolver
 from services.notify.adapters.sealing import new_key
 from services.notify.bootstrap import NotifyComponents, build_app, build_components
 from services.notify.config import NotifySettings
-from services.notify.domain.schedule import FakeClock
+from tests.clocks import FakeClock
 from tests.unit.notify.mailbox import Mailbox
 from tests.unit.notify.receivers import Receiver, free_port
 

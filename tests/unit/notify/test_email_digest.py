@@ -190,7 +190,7 @@ async def daily(api: Api, auth: dict[str, str], **extra: Any) -> str:
 async def test_a_daily_digest_is_sent_once_per_period_even_across_restarts(
     tmp_path: Path, smtp: tuple[Mailbox, int]
 ) -> None:
-    from services.notify.domain.schedule import FakeClock
+    from tests.clocks import FakeClock
 
     mailbox, port = smtp
     settings = make_settings(

@@ -5,12 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notify.domain.schedule import (
-    DEFAULT_DELAYS,
-    FakeClock,
-    RetrySchedule,
-    parse_retry_after,
-)
+from services.notify.domain.schedule import DEFAULT_DELAYS, RetrySchedule, parse_retry_after
+from tests.clocks import FakeClock
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from services.common.contracts import InstitutionMention
 from services.registry.domain.institutions import (
+    InstitutionPlace,
     InstitutionRecord,
-    Place,
     institution_id,
     match_institution,
     merge_into,
@@ -71,14 +71,14 @@ def test_the_rename_table_files_old_names_under_the_new_one() -> None:
 
 
 def test_ids_are_stable_and_depend_on_county_only() -> None:
-    assert institution_id("叙永县人民医院", Place()) == institution_id(
-        "叙永县人民医院", Place(province="四川")
+    assert institution_id("叙永县人民医院", InstitutionPlace()) == institution_id(
+        "叙永县人民医院", InstitutionPlace(province="四川")
     )
-    assert institution_id("中医医院", Place(county="叙永县")) == institution_id(
-        "中医医院", Place(county="叙永")
+    assert institution_id("中医医院", InstitutionPlace(county="叙永县")) == institution_id(
+        "中医医院", InstitutionPlace(county="叙永")
     )
-    assert institution_id("中医医院", Place(county="叙永县")) != institution_id(
-        "中医医院", Place(county="古蔺县")
+    assert institution_id("中医医院", InstitutionPlace(county="叙永县")) != institution_id(
+        "中医医院", InstitutionPlace(county="古蔺县")
     )
 
 
@@ -99,7 +99,10 @@ def test_renamed_record_keeps_the_old_name_as_alias() -> None:
 def test_the_best_placed_match_wins() -> None:
     vague = known("人民医院")
     placed = InstitutionRecord(
-        id="i2", name="人民医院", key="人民医院", place=Place(province="四川", county="叙永县")
+        id="i2",
+        name="人民医院",
+        key="人民医院",
+        place=InstitutionPlace(province="四川", county="叙永县"),
     )
     mention = resolve_name(
         InstitutionMention(name="人民医院", province="四川省", county="叙永县"), {}
