@@ -38,12 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.benchstats import percentile  # noqa: E402
-from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract  # noqa: E402
-from services.extract.isolation import (  # noqa: E402
+from services.extract.adapters.isolation import (  # noqa: E402
     ArticleOverBudget,
     ExtractFn,
     ExtractionProcess,
 )
+from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 REAL_ARTICLES = ("seeds", "eval/dev", "eval/dev2", "eval/corpus")

@@ -94,7 +94,7 @@ def scorer() -> ModuleType:
 def predict(articles: list[Article]) -> list[dict[str, Any]]:
     import datetime as dt
 
-    from services.extract.cli import result_row
+    from services.extract.entrypoints.cli import result_row
 
     rows = []
     for a in articles:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from services.extract.cli import row_of
+from services.extract.entrypoints.cli import row_of
 from services.extract.extraction.api import (
     EXTRACTOR_VERSION,
     Analysis,

@@ -7,8 +7,8 @@ import os
 import sys
 
 from services.common.cli import Command, ServiceCli
-from services.extract import cli, replay
 from services.extract.config import ExtractSettings
+from services.extract.entrypoints import cli, replay
 
 
 def serve() -> None:

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from services.common.consumer_app import build_consumer_app
 from services.common.contracts import TOPIC_ALLIANCES_EXTRACTED, TOPIC_ARTICLES_RAW, RawArticle
+from services.extract.adapters.isolation import ExtractionProcess
 from services.extract.config import ExtractSettings
-from services.extract.handlers import make_extract_handler
-from services.extract.isolation import ExtractionProcess
+from services.extract.entrypoints.consumer import make_extract_handler
 
 
 def build_app(settings: ExtractSettings | None = None) -> FastAPI:

@@ -27,10 +27,10 @@ from services.common.kafka.loop import ConsumerLoop
 from services.common.kafka.publisher import KafkaPublisher
 from services.common.kafka.records import Record
 from services.common.kafka.source import KafkaSource
+from services.extract.adapters.isolation import ExtractionProcess
 from services.extract.bootstrap import build_app
 from services.extract.config import ExtractSettings
-from services.extract.handlers import make_extract_handler
-from services.extract.isolation import ExtractionProcess
+from services.extract.entrypoints.consumer import make_extract_handler
 from tests.unit.extract_service.extractors import MARK, gone, hang_on_marked
 from tools.localkafka import LocalKafka
 

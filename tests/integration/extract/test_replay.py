@@ -25,8 +25,8 @@ from services.common.db import make_engine
 from services.common.kafka.publisher import KafkaPublisher
 from services.common.kafka.records import Record
 from services.common.kafka.source import KafkaSource
+from services.extract.entrypoints.replay import BoundedSource, replay
 from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, ExtractionResult, extract
-from services.extract.replay import BoundedSource, replay
 from services.registry.adapters.migrate import upgrade
 from services.registry.adapters.queries import RegistryQueries
 from services.registry.entrypoints.consumer import apply_extraction

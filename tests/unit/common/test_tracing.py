@@ -32,8 +32,8 @@ from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher, InMe
 from services.common.kafka.records import Record
 from services.common.logs import JsonFormatter
 from services.common.settings import ServiceSettings
+from services.extract.entrypoints.consumer import make_extract_handler
 from services.extract.extraction import ArticleInput, ExtractionResult, extract
-from services.extract.handlers import make_extract_handler
 from services.ingest.bootstrap import build_app as build_ingest
 from services.ingest.config import IngestSettings
 from services.notify.bootstrap import build_app as build_notify

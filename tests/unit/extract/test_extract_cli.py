@@ -5,7 +5,7 @@ from pathlib import Path
 
 from extract_testlib import REPO
 
-from services.extract.cli import main
+from services.extract.entrypoints.cli import main
 
 
 def test_cli_one_line_per_file(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

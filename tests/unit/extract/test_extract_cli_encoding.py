@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.extract.cli import main
-from services.extract.decoding import decode_article
+from services.extract.adapters.decoding import decode_article
+from services.extract.entrypoints.cli import main
 
 SIGNING = "4月2日,济宁市第一人民医院与巨野县中医医院签订医联体协议。\n双方将开展远程会诊。"
 

@@ -8,8 +8,8 @@ import os
 import time
 from pathlib import Path
 
+from services.extract.adapters.isolation import WARM_UP
 from services.extract.extraction import ArticleInput, ExtractionResult, extract
-from services.extract.isolation import WARM_UP
 
 #: An article whose body carries this never finishes (hang) or kills its worker (crash).
 MARK = "【病理样本】"

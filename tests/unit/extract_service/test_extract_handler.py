@@ -15,9 +15,10 @@ from prometheus_client import REGISTRY
 from services.common.contracts import ExtractedArticle, RawArticle, decode, encode
 from services.common.kafka.loop import ConsumerLoop
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher, InMemorySource
-from services.extract import handlers
+from services.extract import service
+from services.extract.adapters.isolation import ExtractFn, ExtractionProcess
+from services.extract.entrypoints import consumer as handlers
 from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract
-from services.extract.isolation import ExtractFn, ExtractionProcess
 from tests.unit.extract_service.extractors import MARK, fail_on_marked, hang_on_marked
 
 NOW = datetime(2023, 10, 15, tzinfo=UTC)
@@ -163,8 +164,8 @@ async def test_the_partition_moves_past_an_article_over_its_time_budget(
 
 def test_a_truncated_extraction_is_flagged_in_its_message() -> None:
     result = extract(ArticleInput(body=FORMATION, published=date(2023, 10, 14)))
-    flagged = handlers.to_message(
+    flagged = service.to_message(
         article(FORMATION), dataclasses.replace(result, truncated=True), NOW
     )
     assert flagged.events_truncated and flagged.events == result.events
-    assert not handlers.to_message(article(FORMATION), result, NOW).events_truncated
+    assert not service.to_message(article(FORMATION), result, NOW).events_truncated

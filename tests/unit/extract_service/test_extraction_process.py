@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from services.common.errors import PoisonError, RetryableError
+from services.extract.adapters.isolation import ArticleOverBudget, ExtractionProcess
 from services.extract.extraction import ArticleInput
-from services.extract.isolation import ArticleOverBudget, ExtractionProcess
 from tests.unit.extract_service.extractors import (
     MARK,
     crash_on_marked,
@@ -166,7 +166,7 @@ def test_a_budget_must_be_positive() -> None:
 _KILLED_SERVICE = """
 import asyncio
 from services.extract.extraction import ArticleInput
-from services.extract.isolation import ExtractionProcess
+from services.extract.adapters.isolation import ExtractionProcess
 from tests.unit.extract_service.extractors import MARK, hang_on_marked
 
 async def main() -> None:

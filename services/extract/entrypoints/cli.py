@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from services.extract.decoding import decode_article
+from services.extract.adapters.decoding import decode_article
 from services.extract.extraction import ArticleInput, ExtractionResult, extract
 
 

@@ -1,4 +1,5 @@
-"""The extract step: one raw article in, its extraction result out, keyed by article."""
+"""The extract step on articles.raw: the use case (``service.py``) on each article, its
+message published to alliances.extracted keyed by article, counted and logged."""
 
 from __future__ import annotations
 
@@ -6,52 +7,18 @@ import logging
 from collections import Counter as Tally
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
-
-from prometheus_client import Counter
 
 from services.common import tracing
-from services.common.contracts import ExtractedArticle, RawArticle, encode
-from services.common.errors import PoisonError
+from services.common.contracts import RawArticle, encode
 from services.common.kafka.loop import Handler
 from services.common.kafka.publisher import Publisher
 from services.common.kafka.records import Record
 from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
-from services.extract.extraction import ArticleInput, ExtractionResult
-from services.extract.isolation import ArticleOverBudget
+from services.extract.adapters.isolation import ArticleOverBudget
+from services.extract.metrics import ARTICLES_EXTRACTED, ARTICLES_TRUNCATED, EVENTS_EXTRACTED
+from services.extract.service import ArticleExtractor, input_of, to_message
 
 log = logging.getLogger(__name__)
-
-ARTICLES_EXTRACTED = Counter(
-    "extract_articles_total", "Articles extracted, by relevance.", ["relevant"]
-)
-ARTICLES_TRUNCATED = Counter(
-    "extract_articles_truncated_total",
-    "Articles with more events than extraction keeps (the most confident were kept).",
-)
-EVENTS_EXTRACTED = Counter("extract_events_total", "Alliance events extracted, by type.", ["type"])
-
-
-class ArticleExtractor(Protocol):
-    """Extraction as the handler needs it (``isolation.ExtractionProcess`` in the service):
-    raises ``PoisonError`` for an article that cannot be extracted (its ``reason`` says
-    why) and ``RetryableError`` when the extractor itself is briefly unavailable."""
-
-    async def extract(self, article: ArticleInput) -> ExtractionResult: ...
-
-
-def to_message(article: RawArticle, result: ExtractionResult, now: datetime) -> ExtractedArticle:
-    return ExtractedArticle(
-        article_id=article.article_id,
-        extractor_version=result.extractor_version,
-        url=article.url,
-        title=article.title,
-        published_at=article.published_at,
-        relevant=result.relevant,
-        events=result.events,
-        events_truncated=result.truncated,
-        extracted_at=now,
-    )
 
 
 def make_extract_handler(
@@ -63,17 +30,7 @@ def make_extract_handler(
     max_article_chars: int = DEFAULT_MAX_ARTICLE_CHARS,
 ) -> Handler[RawArticle]:
     async def handle(article: RawArticle, record: Record) -> None:
-        if len(article.body) > max_article_chars:
-            # Ingest refuses such bodies; one may still come from a replay of older history.
-            raise PoisonError(
-                f"article body has {len(article.body)} characters, over {max_article_chars}"
-            )
-        source = ArticleInput(
-            body=article.body,
-            title=article.title,
-            content_type=article.content_type.value,
-            published=article.published_at,
-        )
+        source = input_of(article, max_article_chars)
         try:
             with tracing.tracer().start_as_current_span(
                 "extract article",

@@ -53,7 +53,8 @@ from services.common.kafka.loop import (
 from services.common.kafka.publisher import Headers, KafkaPublisher, Publisher
 from services.common.kafka.records import Record, TopicPartition
 from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
-from services.extract.handlers import ArticleExtractor, make_extract_handler
+from services.extract.entrypoints.consumer import make_extract_handler
+from services.extract.service import ArticleExtractor
 
 
 @dataclass
@@ -327,8 +328,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replay with the options ``configure`` defines; 0 once every article was replayed."""
+    from services.extract.adapters.isolation import ExtractionProcess
     from services.extract.config import ExtractSettings
-    from services.extract.isolation import ExtractionProcess
 
     settings = ExtractSettings()
     raw = settings.topic(TOPIC_ARTICLES_RAW)

@@ -1,0 +1,56 @@
+"""Extract's use case: one raw article in, the message that reports its extraction out.
+
+The extraction itself is the pure library in ``extraction/``; here an article becomes its
+input, an over-long one is refused, and the result becomes an ``ExtractedArticle``. The
+consumer (``entrypoints/consumer.py``) and the replay (``entrypoints/replay.py``) both
+publish what this returns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from services.common.contracts import ExtractedArticle, RawArticle
+from services.common.errors import PoisonError
+from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
+from services.extract.extraction import ArticleInput, ExtractionResult
+
+
+class ArticleExtractor(Protocol):
+    """Extraction as the use case needs it (``adapters.isolation.ExtractionProcess`` in the
+    service): raises ``PoisonError`` for an article that cannot be extracted (its
+    ``reason`` says why) and ``RetryableError`` when the extractor is briefly unavailable."""
+
+    async def extract(self, article: ArticleInput) -> ExtractionResult: ...
+
+
+def input_of(
+    article: RawArticle, max_article_chars: int = DEFAULT_MAX_ARTICLE_CHARS
+) -> ArticleInput:
+    """What the extractor reads of an article; an over-long body is poison."""
+    if len(article.body) > max_article_chars:
+        # Ingest refuses such bodies; one may still come from a replay of older history.
+        raise PoisonError(
+            f"article body has {len(article.body)} characters, over {max_article_chars}"
+        )
+    return ArticleInput(
+        body=article.body,
+        title=article.title,
+        content_type=article.content_type.value,
+        published=article.published_at,
+    )
+
+
+def to_message(article: RawArticle, result: ExtractionResult, now: datetime) -> ExtractedArticle:
+    return ExtractedArticle(
+        article_id=article.article_id,
+        extractor_version=result.extractor_version,
+        url=article.url,
+        title=article.title,
+        published_at=article.published_at,
+        relevant=result.relevant,
+        events=result.events,
+        events_truncated=result.truncated,
+        extracted_at=now,
+    )
