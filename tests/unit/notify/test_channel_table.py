@@ -153,3 +153,18 @@ async def test_the_new_channels_error_codes_come_from_its_entry(
     subscription = await api.parts.repository.get_subscription(bureau_id, sub_id)
     assert subscription is not None and not subscription.enabled
     assert "no such pager" in (subscription.disabled_reason or "")
+
+
+async def test_a_stored_channel_missing_from_this_build_waits_instead_of_failing(
+    api: Api, receiver: Receiver
+) -> None:
+    # The pager's subscription outlives the pager (a rollback): its alerts wait on the
+    # retry schedule, ready to go once the channel is back, and are never lost.
+    receiver.respond = lambda r: OK
+    _, sub_id, auth = await subscribe_pager(api, receiver.url + "/page?token=t")
+    await api.parts.service.receive_change(change("c-1", alliance("al-1")))
+    await api.parts.worker.run_once()
+    [delivery] = (await api.client.get("/v1/deliveries", headers=auth)).json()["items"]
+    assert delivery["status"] == "pending" and delivery["next_attempt_at"] is not None
+    assert "no channel 'pager'" in delivery["last_error"]
+    assert receiver.received == []
