@@ -20,6 +20,7 @@ from services.notify.adapters.tables import SubscriptionRow
 from services.notify.bootstrap import build_app, build_components
 from services.notify.channels import CHANNEL_TABLE, ChannelSpec, UnknownChannel, spec_of
 from services.notify.domain.models import Channel
+from services.notify.domain.schedule import FakeClock
 from tests.unit.notify import pager_channel as pager
 from tests.unit.notify.conftest import Api, fake_dns_resolver, make_settings
 from tests.unit.notify.factories import alliance, change
@@ -54,14 +55,14 @@ def test_a_name_without_an_entry_is_refused_by_name() -> None:
 
 @pytest_asyncio.fixture
 async def pager_api(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: object
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FakeClock
 ) -> AsyncIterator[Api]:
     # The one line a new channel needs (here only for this test).
     monkeypatch.setitem(CHANNEL_TABLE, pager.NAME, pager.SPEC)
     settings = make_settings(f"sqlite:///{tmp_path / 'notify.db'}")
     parts = build_components(
         settings,
-        clock=clock,  # type: ignore[arg-type]
+        clock=clock,
         rng=random.Random(1),
         resolver=fake_dns_resolver,
     )
@@ -69,7 +70,7 @@ async def pager_api(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
-            yield Api(client, parts, clock)  # type: ignore[arg-type]
+            yield Api(client, parts, clock)
 
 
 async def subscribe_pager(api: Api, url: str) -> tuple[str, str, dict[str, str]]:
