@@ -22,17 +22,12 @@ from services.common.consumer_app import build_consumer_app
 from services.common.contracts import TOPIC_ALLIANCES_CHANGES, AllianceChange
 from services.common.db import database_ready, make_engine
 from services.common.http import create_app
-from services.notify.adapters.channels import (
-    DingTalkSender,
-    Senders,
-    WebhookSender,
-    WeComSender,
-)
 from services.notify.adapters.mail import EmailSender, SmtpSettings
 from services.notify.adapters.migrate import upgrade
 from services.notify.adapters.net import AddressGuard, Resolver, guarded_client, system_resolver
 from services.notify.adapters.repository import NotifyRepository
 from services.notify.adapters.sealing import SecretBox
+from services.notify.channels import SenderKit, build_senders, spec_of
 from services.notify.config import NotifySettings
 from services.notify.domain import unsubscribe as unsubscribe_tokens
 from services.notify.domain.models import Channel
@@ -93,15 +88,8 @@ def build_components(
     def unsubscribe_url(subscription_id: str) -> str:
         return settings.unsubscribe_url(unsubscribe_tokens.sign(key, subscription_id))
 
-    mail = EmailSender(smtp, unsubscribe_url)
-    senders = Senders(
-        {
-            Channel.webhook: WebhookSender(client, wall, guard),
-            Channel.dingtalk: DingTalkSender(client, wall, guard),
-            Channel.wecom: WeComSender(client, wall, guard),
-            Channel.email: mail,
-        }
-    )
+    mail = EmailSender(smtp, unsubscribe_url, render=spec_of(Channel.email).render)
+    senders = build_senders(SenderKit(client, wall, guard, mail))
     digests = DigestJob(repository, mail, clock, hour=settings.digest_hour)
     worker = DeliveryWorker(
         repository,

@@ -45,7 +45,8 @@ class NotifySettings(ServiceSettings):
     retry_jitter: float = Field(0.1, ge=0, le=0.5, validation_alias="NOTIFY_RETRY_JITTER")
     #: A subscription whose endpoint kept failing this long is disabled, with the reason.
     disable_after_hours: float = Field(72.0, gt=0, validation_alias="NOTIFY_DISABLE_AFTER_HOURS")
-    #: DingTalk and WeCom robots take this many messages a minute; more are folded into a digest.
+    #: The most messages a minute to one robot, below each robot channel's own budget (20 for
+    #: DingTalk and WeCom, in its entry of the channel table); more are folded into a digest.
     robot_messages_per_minute: int = Field(
         20, ge=1, validation_alias="NOTIFY_ROBOT_MESSAGES_PER_MINUTE"
     )

@@ -14,9 +14,16 @@ from services.common import tracing
 from services.common.contracts import AllianceChange, ChangeKind
 from services.common.errors import PoisonError
 from services.notify.adapters.net import AddressGuard
+from services.notify.adapters.public import (
+    bureau_public,
+    delivery_public,
+    key_public,
+    subscription_public,
+)
 from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
 from services.notify.adapters.sealing import SecretBox
 from services.notify.adapters.tables import ApiKeyRow, BureauRow, DeliveryRow, SubscriptionRow
+from services.notify.channels import spec_of
 from services.notify.domain.matching import (
     Matcher,
     compile_filters,
@@ -55,12 +62,7 @@ from services.notify.domain.periods import Cadence
 from services.notify.domain.rendering import describe_changes
 from services.notify.domain.samples import TEST_ALLIANCE_ID, TEST_NOTE, sample_alliance
 from services.notify.domain.schedule import Clock, SystemClock
-from services.notify.domain.security import (
-    issue_api_key,
-    key_matches,
-    key_prefix,
-    new_webhook_secret,
-)
+from services.notify.domain.security import issue_api_key, key_matches, key_prefix
 from services.notify.domain.ssrf import AddressRefused
 from services.notify.metrics import ALERTS_CREATED, CHANGES_RECEIVED
 
@@ -81,57 +83,6 @@ class Conflict(Exception):
 
 class Invalid(Exception):
     """The request is well-formed but not acceptable (422)."""
-
-
-def _bureau_public(row: BureauRow) -> BureauPublic:
-    return BureauPublic(
-        id=row.id, name=row.name, contact_email=row.contact_email, created_at=row.created_at
-    )
-
-
-def _key_public(row: ApiKeyRow) -> ApiKeyPublic:
-    return ApiKeyPublic(
-        id=row.id,
-        prefix=row.prefix,
-        label=row.label,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
-
-
-def subscription_public(row: SubscriptionRow) -> SubscriptionPublic:
-    return SubscriptionPublic(
-        id=row.id,
-        name=row.name,
-        channel=Channel(row.channel),
-        url=row.url,
-        filters=Filters.model_validate_json(row.filters),
-        enabled=row.enabled,
-        cadence=Cadence(row.cadence),
-        disabled_reason=row.disabled_reason,
-        failing_since=row.failing_since,
-        previous_secret_until=row.previous_secret_until if row.previous_secret_sealed else None,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def delivery_public(row: DeliveryRow) -> DeliveryPublic:
-    return DeliveryPublic(
-        id=row.id,
-        subscription_id=row.subscription_id,
-        change_id=row.change_id,
-        alliance_id=row.alliance_id,
-        type=AlertType(row.type),
-        status=DeliveryStatus(row.status),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        last_latency_ms=row.last_latency_ms,
-        created_at=row.created_at,
-        delivered_at=row.delivered_at,
-    )
 
 
 class NotifyService:
@@ -184,10 +135,10 @@ class NotifyService:
         row = await self.repository.update_bureau(bureau_id, changes)
         if row is None:
             raise NotFound(f"no bureau {bureau_id}")
-        return _bureau_public(row)
+        return bureau_public(row)
 
     async def list_bureaus(self) -> list[BureauPublic]:
-        return [_bureau_public(b) for b in await self.repository.list_bureaus()]
+        return [bureau_public(b) for b in await self.repository.list_bureaus()]
 
     async def _require_bureau(self, bureau_id: str) -> BureauRow:
         bureau = await self.repository.get_bureau(bureau_id)
@@ -199,7 +150,7 @@ class NotifyService:
         await self._require_bureau(bureau_id)
         row, plaintext = self._new_key(bureau_id, label)
         await self.repository.add_key(row)
-        return ApiKeyIssued(**_key_public(row).model_dump(), api_key=plaintext)
+        return ApiKeyIssued(**key_public(row).model_dump(), api_key=plaintext)
 
     def _new_key(self, bureau_id: str, label: str | None) -> tuple[ApiKeyRow, str]:
         issued = issue_api_key()
@@ -215,13 +166,13 @@ class NotifyService:
 
     async def list_keys(self, bureau_id: str) -> list[ApiKeyPublic]:
         await self._require_bureau(bureau_id)
-        return [_key_public(k) for k in await self.repository.list_keys(bureau_id)]
+        return [key_public(k) for k in await self.repository.list_keys(bureau_id)]
 
     async def revoke_key(self, bureau_id: str, key_id: str) -> ApiKeyPublic:
         row = await self.repository.revoke_key(bureau_id, key_id, self.clock.now())
         if row is None:
             raise NotFound(f"no key {key_id}")
-        return _key_public(row)
+        return key_public(row)
 
     async def rotate_key(self, bureau_id: str, key_id: str) -> ApiKeyIssued:
         """A new key in place of a live one, which stops working at once."""
@@ -234,7 +185,7 @@ class NotifyService:
         rotated = await self.repository.rotate_key(bureau_id, key_id, row, self.clock.now())
         if rotated is None:
             raise Conflict(f"key {key_id} was revoked meanwhile")
-        return ApiKeyIssued(**_key_public(row).model_dump(), api_key=plaintext)
+        return ApiKeyIssued(**key_public(row).model_dump(), api_key=plaintext)
 
     async def authenticate(self, presented: str) -> str | None:
         """The bureau a presented API key belongs to, or None."""
@@ -251,8 +202,8 @@ class NotifyService:
 
     async def _check_reachable(self, channel: Channel, url: str) -> None:
         """The SSRF guard's verdict now, so that a bureau hears of a refused URL at once."""
-        if channel is Channel.email:
-            return  # mail goes to the operator's relay, not to a host the bureau names
+        if not spec_of(channel).guarded:
+            return  # e-mail goes to the operator's relay, not to a host the bureau names
         try:
             await self.guard.check_url(url)
         except AddressRefused as exc:
@@ -263,8 +214,9 @@ class NotifyService:
     ) -> SubscriptionWithSecret:
         await self._check_reachable(request.channel, request.url)
         secret = request.secret
-        if request.channel is Channel.webhook and secret is None:
-            secret = new_webhook_secret()
+        new_secret = spec_of(request.channel).new_secret
+        if secret is None and new_secret is not None:
+            secret = new_secret()
         now = self.clock.now()
         row = SubscriptionRow(
             id=new_id("sub"),
@@ -348,9 +300,10 @@ class NotifyService:
         within the overlap retires the oldest at once: two secrets at most."""
         request = request or SecretRotation()
         row = await self._subscription(bureau_id, subscription_id)
-        if row.channel != Channel.webhook.value:
+        new_secret = spec_of(row.channel).new_secret
+        if new_secret is None:
             raise Conflict("only a webhook's secret is generated here; PATCH a robot's secret")
-        secret = new_webhook_secret()
+        secret = new_secret()
         now = self.clock.now()
         overlap = request.overlap_seconds
         changes: dict[str, Any] = {

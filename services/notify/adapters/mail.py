@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from services.notify.adapters.channels import SendOutcome, Target
+from services.notify.adapters.sending import SendOutcome, Target
 from services.notify.domain.email_digest import DigestMail, unsubscribe_footer
-from services.notify.domain.models import Alert, email_recipients
-from services.notify.domain.rendering import render_text
+from services.notify.domain.models import Alert
+from services.notify.domain.rendering import plain_text
+from services.notify.domain.targets import email_recipients
 
 #: Made of a subscription id: the URL of its one-click unsubscribe link.
 UnsubscribeUrl = Callable[[str], str]
+#: Subject and text of an alert's e-mail (the e-mail channel's renderer).
+MailRenderer = Callable[[Sequence[Alert], int | None], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,15 @@ def refusal_reason(refused: dict[str, tuple[int, bytes]]) -> str:
 class EmailSender:
     """Its relay is configuration, not a bureau's choice: not put through the SSRF guard."""
 
-    def __init__(self, settings: SmtpSettings, unsubscribe_url: UnsubscribeUrl | None = None):
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        unsubscribe_url: UnsubscribeUrl | None = None,
+        render: MailRenderer = plain_text,
+    ):
         self.settings = settings
         self.unsubscribe_url = unsubscribe_url
+        self.render = render
 
     # --- composing ------------------------------------------------------------------
 
@@ -97,7 +106,7 @@ class EmailSender:
         return message
 
     def compose(self, target: Target, alert: Alert, message_id: str) -> EmailMessage:
-        subject, body = render_text(alert)
+        subject, body = self.render([alert], None)
         message = self._message(email_recipients(target.url), subject, message_id)
         message["X-Alliance-Id"] = alert.alliance.id
         url = self._unsubscribe(message, target)

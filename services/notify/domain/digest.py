@@ -39,15 +39,18 @@ def plan_robot_sends(
     limit: int = ROBOT_MESSAGES_PER_MINUTE,
     window: timedelta = WINDOW,
     reserve: int = RESERVE,
+    fold: bool = True,
 ) -> RobotPlan:
-    """Which due alerts go now, as which messages, within ``limit`` sends per ``window``."""
+    """Which due alerts go now, as which messages, within ``limit`` sends per ``window``;
+    ``fold=False`` (a robot that takes no digests) sends one message per alert, and what
+    the budget cannot take waits."""
     if not alerts:
         return RobotPlan()
     in_window = sorted(t for t in recent_sends if t > now - window)
     budget = limit - len(in_window)
     if budget <= 0:
         return RobotPlan([], list(range(len(alerts))), in_window[0] + window)
-    if len(alerts) <= max(1, budget - reserve):
+    if not fold or len(alerts) <= max(1, budget - reserve):
         groups = [[i] for i in range(len(alerts))]
     else:
         groups = fold_digests(alerts, max_bytes)

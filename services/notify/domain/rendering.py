@@ -1,7 +1,7 @@
 """Alerts as a bureau officer reads them, in Chinese: who leads, who joins, what, when, where.
 
-One alert renders as plain text (e-mail), as markdown for the group robots (DingTalk,
-WeCom; each with its own size limit), or folded with others into a digest when a robot's
+One alert renders as plain text (e-mail), as markdown for the group robots (each with its
+own size limit, in its entry of ``services.notify.channels``), or folded with others into a digest when a robot's
 rate limit would otherwise hold them back. The webhook body is JSON for machines.
 Every form links to the alliance's page on the registry's dashboard (``alliance.url``,
 查看证据), and shortening a robot message never drops that link nor cuts a line of
@@ -19,9 +19,6 @@ from services.common.labels import type_label
 from services.notify.domain.matching import institutions_of, material_changes, new_institutions
 from services.notify.domain.models import Alert, AlertType
 
-#: Size limits of one robot message's markdown, in UTF-8 bytes.
-WECOM_MAX_BYTES = 4096
-DINGTALK_MAX_BYTES = 20000
 _TRUNCATED = "\n\n…（内容过长，已截断，详见证据页）"
 #: The words of the link to the alliance's page.
 EVIDENCE_LABEL = "查看证据"
@@ -306,6 +303,22 @@ def render_markdown(alert: Alert, max_bytes: int) -> tuple[str, str]:
     return title, cut_to_bytes(text, room) + footer
 
 
+def robot_markdown(alerts: Sequence[Alert], max_bytes: int | None) -> tuple[str, str]:
+    """A robot's message: one alert's markdown, or a digest of several."""
+    if max_bytes is None:
+        raise ValueError("a robot message needs its channel's max_bytes")
+    if len(alerts) == 1:
+        return render_markdown(alerts[0], max_bytes)
+    return render_digest(alerts, max_bytes)
+
+
+def plain_text(alerts: Sequence[Alert], max_bytes: int | None = None) -> tuple[str, str]:
+    """One alert as subject and plain text (e-mail, and the text of a webhook's body)."""
+    if len(alerts) != 1:
+        raise ValueError("plain text carries one alert")
+    return render_text(alerts[0])
+
+
 def digest_entry(number: int, alert: Alert) -> str:
     alliance = alert.alliance
     facts = "｜".join(
@@ -365,9 +378,10 @@ def fold_digests(alerts: Sequence[Alert], max_bytes: int, max_items: int = 20) -
     return groups
 
 
-def webhook_body(alert: Alert) -> dict[str, Any]:
-    """The JSON a webhook receives: ``{type, timestamp, alliance, ...}``."""
-    title, text = render_text(alert)
+def webhook_body(alert: Alert, rendered: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The JSON a webhook receives: ``{type, timestamp, alliance, ...}``; ``rendered``:
+    its title and text, as the channel's renderer made them (plain text by default)."""
+    title, text = rendered or render_text(alert)
     return {
         "type": alert.type.value,
         "timestamp": _iso(alert.occurred_at),

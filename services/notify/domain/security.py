@@ -9,7 +9,7 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass
 
-from services.notify.domain.models import WEBHOOK_SECRET_PREFIX
+from services.notify.domain.targets import WEBHOOK_SECRET_PREFIX
 
 API_KEY_PREFIX = "aw"
 _PREFIX_LENGTH = 12

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from services.notify.adapters.channels import SendOutcome, Target
 from services.notify.adapters.digest_store import PeriodOutcome
 from services.notify.adapters.mail import EmailSender, Unencodable
 from services.notify.adapters.repository import NotifyRepository
+from services.notify.adapters.sending import SendOutcome, Target
 from services.notify.adapters.tables import SubscriptionRow
 from services.notify.domain.email_digest import disabled_notice, render_email_digest
 from services.notify.domain.models import Alert, Channel

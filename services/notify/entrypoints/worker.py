@@ -20,17 +20,17 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
 from services.common import tracing
-from services.notify.adapters.channels import Senders, SendOutcome, Target
 from services.notify.adapters.repository import (
     AttemptResult,
     NotifyRepository,
     SubscriptionHealth,
 )
 from services.notify.adapters.sealing import SecretBox, SecretUnreadable
+from services.notify.adapters.sending import Senders, SendOutcome, Target
 from services.notify.adapters.tables import DeliveryRow, SubscriptionRow
+from services.notify.channels import CHANNEL_TABLE, ChannelSpec, spec_of
 from services.notify.domain.digest import WINDOW, plan_robot_sends
-from services.notify.domain.models import ROBOT_CHANNELS, Alert, Channel
-from services.notify.domain.rendering import DINGTALK_MAX_BYTES, WECOM_MAX_BYTES
+from services.notify.domain.models import Alert
 from services.notify.domain.robots import message_id_for, robot_key
 from services.notify.domain.schedule import Clock, RetrySchedule
 from services.notify.entrypoints.digests import DigestJob, Notices
@@ -55,6 +55,8 @@ class WorkerOptions:
     concurrency: int = 16
     lease: timedelta = timedelta(minutes=5)
     disable_after: timedelta = timedelta(hours=72)
+    #: The operator's cap on messages a minute to one robot, below each robot channel's own
+    #: budget (its ``RobotLimits.per_minute``).
     robot_limit: int = 20
 
 
@@ -153,7 +155,8 @@ class DeliveryWorker:
         # the other, each counting the messages the previous ones sent.
         lanes: dict[str, list[str]] = defaultdict(list)
         for sid, subscription in subscriptions.items():
-            robot = Channel(subscription.channel) in ROBOT_CHANNELS
+            spec = CHANNEL_TABLE.get(subscription.channel)
+            robot = spec is not None and spec.robot is not None
             lanes[robot_key(subscription.url) if robot else sid].append(sid)
 
         async def lane(sids: list[str]) -> None:
@@ -166,12 +169,14 @@ class DeliveryWorker:
     async def _serve(self, subscription: SubscriptionRow, deliveries: list[DeliveryRow]) -> None:
         contexts = {d.id: d.trace_context for d in deliveries}
         try:
-            channel = Channel(subscription.channel)
+            channel = subscription.channel
             try:
+                spec = spec_of(channel)
                 secret = self.box.open(subscription.secret_sealed)
-            except SecretUnreadable as exc:
-                # A key went missing from NOTIFY_SECRETS_KEY: retried on the schedule, so
-                # the alerts go out once the key is back.
+            except (SecretUnreadable, LookupError) as exc:
+                # A key went missing from NOTIFY_SECRETS_KEY, or the subscription's channel
+                # from this build (a rollback): retried on the schedule, so the alerts go
+                # out once the key or the channel is back.
                 log.error("subscription %s: %s", subscription.id, exc)
                 unsent = Target(subscription.id, channel, subscription.url, None)
                 outcome = SendOutcome(False, None, 0.0, str(exc))
@@ -198,8 +203,8 @@ class DeliveryWorker:
                     readable.append(delivery)
                 except ValidationError as exc:
                     results.append(self._unreadable(delivery, exc))
-            if channel in ROBOT_CHANNELS:
-                results += await self._serve_robot(target, readable, alerts)
+            if spec.robot is not None:
+                results += await self._serve_robot(spec, target, readable, alerts)
             else:
                 # Alliances in parallel; the alerts about one alliance in their order.
                 chains: dict[str, list[tuple[DeliveryRow, Alert]]] = defaultdict(list)
@@ -234,10 +239,12 @@ class DeliveryWorker:
         return results
 
     async def _serve_robot(
-        self, target: Target, deliveries: list[DeliveryRow], alerts: list[Alert]
+        self, spec: ChannelSpec, target: Target, deliveries: list[DeliveryRow], alerts: list[Alert]
     ) -> list[AttemptResult]:
-        if not deliveries:
-            return []
+        """A group robot's deliveries, within its budget (its channel's entry, capped by the
+        operator's ``robot_limit``), folded into digests when a burst would not fit."""
+        if not deliveries or spec.robot is None or spec.max_bytes is None:
+            return []  # (an entry with robot limits has max_bytes: ChannelSpec checks)
         now = self.clock.now()
         robot = robot_key(target.url)
         blocked = self._blocked_until.get(robot)
@@ -246,10 +253,14 @@ class DeliveryWorker:
             DELIVERIES_POSTPONED.inc(len(deliveries))
             await self.repository.postpone([d.id for d in deliveries], blocked)
             return []
-        recent = await self.repository.robot_sends(target.channel.value, target.url, now - WINDOW)
-        max_bytes = DINGTALK_MAX_BYTES if target.channel is Channel.dingtalk else WECOM_MAX_BYTES
+        recent = await self.repository.robot_sends(target.channel, target.url, now - WINDOW)
         plan = plan_robot_sends(
-            alerts, recent, now, max_bytes=max_bytes, limit=self.options.robot_limit
+            alerts,
+            recent,
+            now,
+            max_bytes=spec.max_bytes,
+            limit=min(spec.robot.per_minute, self.options.robot_limit),
+            fold=spec.robot.fold_digests,
         )
         if plan.postponed and plan.resume_at is not None:
             DELIVERIES_POSTPONED.inc(len(plan.postponed))
@@ -291,20 +302,20 @@ class DeliveryWorker:
                 try:
                     outcome = await self.senders[target.channel].send(target, alerts, message_id)
                 except Exception as exc:  # a sender bug must not lose the delivery
-                    log.exception("sender for %s raised", target.channel.value)
+                    log.exception("sender for %s raised", target.channel)
                     outcome = SendOutcome(False, None, 0.0, f"internal error: {exc}")
                 if outcome.status_code is not None:
                     span.set_attribute("http.response.status_code", outcome.status_code)
                 if not outcome.ok:
                     span.set_status(Status(StatusCode.ERROR, outcome.error or "not delivered"))
-        SEND_SECONDS.labels(target.channel.value).observe((outcome.latency_ms or 0) / 1000)
+        SEND_SECONDS.labels(target.channel).observe((outcome.latency_ms or 0) / 1000)
         results: list[AttemptResult] = []
         for delivery, alert in zip(deliveries, alerts, strict=True):
             result = self._result(delivery, target, outcome, started, message_id, len(alerts))
-            MESSAGES_SENT.labels(target.channel.value, result.outcome).inc()
+            MESSAGES_SENT.labels(target.channel, result.outcome).inc()
             if result.outcome == "delivered":
                 lag = (datetime.now(UTC) - alert.occurred_at).total_seconds()
-                CHANGE_TO_DELIVERY_SECONDS.labels(target.channel.value).observe(max(0.0, lag))
+                CHANGE_TO_DELIVERY_SECONDS.labels(target.channel).observe(max(0.0, lag))
             results.append(result)
         return results
 
@@ -420,12 +431,12 @@ def _attempt_span(
         if (link := tracing.link_to(delivery.trace_context)) is not None
     ]
     return tracing.tracer().start_as_current_span(
-        f"deliver {target.channel.value}",
+        f"deliver {target.channel}",
         context=tracing.context_from_carrier(deliveries[0].trace_context),
         kind=SpanKind.CLIENT,
         links=links,
         attributes={
-            "notify.channel": target.channel.value,
+            "notify.channel": target.channel,
             "notify.subscription_id": target.subscription_id,
             "notify.message_id": message_id,
             "notify.delivery_ids": [d.id for d in deliveries],

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.notify.channels.wecom import MAX_BYTES as WECOM_MAX_BYTES
 from services.notify.domain.digest import plan_robot_sends
 from services.notify.domain.models import Alert, AlertType
-from services.notify.domain.rendering import WECOM_MAX_BYTES
 from tests.unit.notify.factories import alliance
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)

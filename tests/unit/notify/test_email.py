@@ -8,8 +8,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from services.notify.adapters.channels import Target
 from services.notify.adapters.mail import EmailSender, SmtpSettings
+from services.notify.adapters.sending import Target
 from services.notify.domain.models import Alert, AlertType, Channel
 from services.notify.domain.unsubscribe import verify
 from tests.unit.notify.conftest import OPERATOR, Api

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from services.common.contracts import ChangeKind, EventType
+from services.notify.channels.dingtalk import MAX_BYTES as DINGTALK_MAX_BYTES
+from services.notify.channels.wecom import MAX_BYTES as WECOM_MAX_BYTES
 from services.notify.domain.models import Alert, AlertType
 from services.notify.domain.rendering import (
-    DINGTALK_MAX_BYTES,
-    WECOM_MAX_BYTES,
     confidence_label,
     cut_to_bytes,
     describe_changes,

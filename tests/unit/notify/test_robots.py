@@ -11,20 +11,16 @@ from typing import Any
 from sqlmodel import Session
 
 from services.notify.adapters.tables import DeliveryRow
+from services.notify.channels import spec_of
+from services.notify.channels.dingtalk import BLOCK as DINGTALK_BLOCK
+from services.notify.channels.wecom import MAX_BYTES as WECOM_MAX_BYTES
 from services.notify.domain.models import Alert, AlertType, Channel
 from services.notify.domain.rendering import (
-    WECOM_MAX_BYTES,
     fold_digests,
     render_digest,
     render_markdown,
 )
-from services.notify.domain.robots import (
-    DINGTALK_BLOCK,
-    RobotAnswer,
-    classify,
-    message_id_for,
-    robot_key,
-)
+from services.notify.domain.robots import RobotAnswer, RobotVerdict, message_id_for, robot_key
 from tests.unit.notify.conftest import Api
 from tests.unit.notify.factories import NOW, alliance, change, institution
 from tests.unit.notify.receivers import Receiver, Reply
@@ -50,6 +46,12 @@ async def deliveries(api: Api, auth: dict[str, str], sub_id: str) -> list[dict[s
 
 
 # --- error codes ------------------------------------------------------------------------
+
+
+def classify(channel: Channel, code: int) -> RobotVerdict:
+    limits = spec_of(channel).robot
+    assert limits is not None
+    return limits.classify(code)
 
 
 def test_error_codes_are_told_apart() -> None:

@@ -1,5 +1,6 @@
-"""The channels alerts go out through: signed webhooks, DingTalk and WeCom robots (e-mail
-is in ``adapters.mail``).
+"""What every channel's sender shares: where a message goes (``Target``), what became of
+it (``SendOutcome``), and the guarded HTTP post of the webhook and robot senders. The
+senders themselves are in ``services.notify.channels``, one module per channel.
 
 Each sender takes one message's worth of alerts (one alert, or a robot's digest of several)
 and reports what happened: success, a failure to retry (with the endpoint's Retry-After),
@@ -11,9 +12,8 @@ a robot's errcode for an invalid or deleted robot), or that the receiver rate li
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -22,17 +22,8 @@ from urllib.parse import urljoin
 import httpx
 
 from services.notify.adapters.net import AddressGuard
-from services.notify.domain.models import Alert, Channel
-from services.notify.domain.rendering import (
-    DINGTALK_MAX_BYTES,
-    WECOM_MAX_BYTES,
-    render_digest,
-    render_markdown,
-    webhook_body,
-)
-from services.notify.domain.robots import RobotAnswer, classify
+from services.notify.domain.models import Alert
 from services.notify.domain.schedule import parse_retry_after
-from services.notify.domain.security import dingtalk_signed_url, webhook_headers
 from services.notify.domain.ssrf import AddressRefused
 
 _MAX_RESPONSE_BYTES = 64 * 1024
@@ -43,7 +34,8 @@ class Target:
     """Where a subscription's messages go."""
 
     subscription_id: str
-    channel: Channel
+    #: The channel's name (a ``Channel``, or a name only the channel table knows).
+    channel: str
     url: str
     secret: str | None
     #: A rotated-out webhook secret still in its overlap: it signs beside ``secret``.
@@ -156,104 +148,11 @@ class HttpSender:
         return SendOutcome(False, status, latency, f"HTTP {status}", retry_after=retry_after)
 
 
-class WebhookSender(HttpSender):
-    """Standard Webhooks: ``webhook-id`` (the delivery id, stable across retries),
-    ``webhook-timestamp`` and ``webhook-signature`` over the exact body bytes (two
-    signatures, space-separated, while a rotated-out secret is in its overlap)."""
-
-    async def send(self, target: Target, alerts: Sequence[Alert], message_id: str) -> SendOutcome:
-        if len(alerts) != 1 or not target.secret:
-            raise ValueError("a webhook message carries one alert and needs a secret")
-        body = json.dumps(webhook_body(alerts[0]), ensure_ascii=False).encode("utf-8")
-        headers = webhook_headers(
-            target.secret, message_id, int(self.wall()), body, previous=target.previous_secret
-        )
-        outcome, _ = await self._post(target.url, body, headers)
-        return outcome
-
-
-class _RobotSender(HttpSender):
-    max_bytes = WECOM_MAX_BYTES
-
-    def render(self, alerts: Sequence[Alert]) -> tuple[str, str]:
-        if len(alerts) == 1:
-            return render_markdown(alerts[0], self.max_bytes)
-        return render_digest(alerts, self.max_bytes)
-
-    def payload(self, title: str, text: str, message_id: str) -> dict[str, object]:
-        raise NotImplementedError
-
-    def url_for(self, target: Target) -> str:
-        return target.url
-
-    async def send(self, target: Target, alerts: Sequence[Alert], message_id: str) -> SendOutcome:
-        title, text = self.render(alerts)
-        payload = self.payload(title, text, message_id)
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        outcome, answer = await self._post(self.url_for(target), body, {})
-        if not outcome.ok:
-            return outcome
-        return judge_robot_answer(target.channel, outcome, answer)
-
-
-def judge_robot_answer(channel: Channel, outcome: SendOutcome, answer: bytes) -> SendOutcome:
-    """Robots answer 200 even when they refuse: the errcode in the body tells."""
-    try:
-        parsed = json.loads(answer or b"{}")
-    except ValueError:
-        return SendOutcome(False, outcome.status_code, outcome.latency_ms, "answer not JSON")
-    if not isinstance(parsed, dict):
-        return outcome
-    try:
-        code = int(parsed.get("errcode", 0) or 0)
-    except (TypeError, ValueError):
-        code = -1
-    if code == 0:
-        return outcome
-    error = f"errcode {code}: {str(parsed.get('errmsg', ''))[:300]}"
-    verdict = classify(channel, code)
-    status, latency = outcome.status_code, outcome.latency_ms
-    if verdict.kind is RobotAnswer.rate_limited:
-        error = f"{error} (rate limited: waiting {verdict.wait})"
-        return SendOutcome(False, status, latency, error, retry_after=verdict.wait, throttled=True)
-    if verdict.kind is RobotAnswer.gone:
-        error = f"the robot refuses its address or credentials, {error}"
-        return SendOutcome(False, status, latency, error, gone=True)
-    if verdict.kind is RobotAnswer.refused:
-        return SendOutcome(False, status, latency, f"content refused, {error}", permanent=True)
-    return SendOutcome(False, status, latency, error)
-
-
-class DingTalkSender(_RobotSender):
-    max_bytes = DINGTALK_MAX_BYTES
-
-    def payload(self, title: str, text: str, message_id: str) -> dict[str, object]:
-        # msgUuid: the same for every attempt at this message, so DingTalk posts a retried
-        # one (after a timeout that hid its success) once.
-        return {
-            "msgtype": "markdown",
-            "markdown": {"title": title, "text": text},
-            "msgUuid": message_id,
-        }
-
-    def url_for(self, target: Target) -> str:
-        if not target.secret:
-            return target.url
-        return dingtalk_signed_url(target.url, target.secret, int(self.wall() * 1000))
-
-
-class WeComSender(_RobotSender):
-    max_bytes = WECOM_MAX_BYTES
-
-    def payload(self, title: str, text: str, message_id: str) -> dict[str, object]:
-        return {"msgtype": "markdown", "markdown": {"content": text}}
-
-
 class Senders:
-    """The sender of each channel."""
+    """The sender of each channel, by the channel's name."""
 
-    def __init__(self, by_channel: dict[Channel, Sender]) -> None:
-        self.by_channel = by_channel
+    def __init__(self, by_channel: Mapping[str, Sender]) -> None:
+        self.by_channel = dict(by_channel)
 
-    def __getitem__(self, channel: Channel) -> Sender:
+    def __getitem__(self, channel: str) -> Sender:
         return self.by_channel[channel]
