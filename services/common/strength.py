@@ -4,12 +4,16 @@ A floor, not a proof: a secret that passes may still be guessable, but one that 
 certainly weak (too short, a default or placeholder, one character repeated, a repeated
 pattern, a run such as ``abcdef…``, or too few distinct characters to hold much entropy).
 Messages name the setting and what is wrong, never any part of the secret.
+
+``check_secret`` is the one rule set every service's settings apply to their secrets.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
+from typing import Literal
 
 MIN_LENGTH = 24
 #: Bits of (Shannon) entropy the characters must carry: a random 24-character base64 or
@@ -47,13 +51,25 @@ def _stepwise_share(secret: str) -> float:
     return sum(in_run) / max(1, len(codes))
 
 
-def weakness(secret: str) -> str | None:
-    """Why ``secret`` is too weak for production, or None when it passes the floor."""
+def _position(secrets: Sequence[str], position: int) -> str:
+    return f" (value {position} of {len(secrets)})" if len(secrets) > 1 else ""
+
+
+def _copied_default(secret: str) -> str | None:
+    """Why ``secret`` is a default or a placeholder, or None."""
     lowered = secret.lower()
     if lowered in _DEFAULTS:
         return "a default value"
     if any(word in lowered for word in _PLACEHOLDER_WORDS):
         return "a placeholder or a dictionary word"
+    return None
+
+
+def weakness(secret: str) -> str | None:
+    """Why ``secret`` is too weak for production, or None when it passes the floor."""
+    copied = _copied_default(secret)
+    if copied is not None:
+        return copied
     if len(secret) < MIN_LENGTH:
         return f"shorter than {MIN_LENGTH} characters"
     if _period(secret) <= len(secret) // 2:
@@ -67,13 +83,46 @@ def weakness(secret: str) -> str | None:
     return None
 
 
-def require_strong(setting: str, secrets: list[str] | tuple[str, ...]) -> None:
+def require_strong(setting: str, secrets: Sequence[str]) -> None:
     """Raise ValueError naming the setting (and which of several secrets) if one is weak."""
     for position, secret in enumerate(secrets, start=1):
         reason = weakness(secret)
         if reason is not None:
-            which = f" (value {position} of {len(secrets)})" if len(secrets) > 1 else ""
+            which = _position(secrets, position)
             raise ValueError(
                 f"{setting}{which} is too weak for production: {reason}; generate one "
                 "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+
+
+def check_secret(
+    setting: str,
+    secrets: Sequence[str],
+    *,
+    environment: str,
+    required: Literal["always", "in production"],
+    missing: str,
+) -> None:
+    """The one rule set for a secret from the settings (a token, or a list of them).
+
+    - None at all: refused when the service cannot run without one (``required="always"``)
+      or in production, with ``"<SETTING> is empty: <missing>"``.
+    - In production, every value must pass the floor of ``weakness``.
+    - In every environment, a default or placeholder value is refused: it is the one that
+      gets copied from a development file into production.
+    """
+    values = [s.strip() for s in secrets if s.strip()]
+    production = environment == "production"
+    if not values:
+        if required == "always" or production:
+            raise ValueError(f"{setting} is empty: {missing}")
+        return
+    if production:
+        require_strong(setting, values)
+        return
+    for position, secret in enumerate(values, start=1):
+        reason = _copied_default(secret)
+        if reason is not None:
+            raise ValueError(
+                f"{setting}{_position(values, position)} is {reason}: set a random one"
             )

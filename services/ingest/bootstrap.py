@@ -1,4 +1,5 @@
-"""Wires ingest: settings, Kafka publisher, the seen-articles store, the HTTP app."""
+"""Wires ingest: settings, the database (migrated at start-up), the Kafka publisher, the
+seen-articles store, the HTTP app."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from fastapi import FastAPI
 from services.common.contracts import TOPIC_ARTICLES_RAW
 from services.common.db import database_ready, make_engine
 from services.common.http import create_app
-from services.common.kafka.publisher import KafkaPublisher, ManagedPublisher
+from services.common.kafka.publisher import ManagedPublisher
+from services.common.migrations import migrate_with_retry
 from services.common.worker import connect_with_retry
-from services.ingest.api import router
+from services.ingest.adapters.migrate import upgrade
+from services.ingest.adapters.publisher import articles_publisher
+from services.ingest.adapters.store import SeenArticles
 from services.ingest.config import IngestSettings
+from services.ingest.entrypoints.api import articles
 from services.ingest.service import ClaimTimes, IngestService
-from services.ingest.store import SeenArticles
 
 
 def build_app(
@@ -26,16 +30,11 @@ def build_app(
     settings = settings or IngestSettings()
     engine = make_engine(settings.database_url)
     seen = SeenArticles(engine)
-    publisher = publisher or KafkaPublisher(
-        settings.kafka_bootstrap_servers,
-        client_id="ingest",
-        send_timeout_seconds=settings.send_timeout_seconds,
-        max_request_bytes=max(settings.max_article_bytes * 2, 1024 * 1024),
-    )
+    publisher = publisher or articles_publisher(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(seen.create_schema)
+        await migrate_with_retry(lambda: upgrade(engine))
         connecting = asyncio.create_task(connect_with_retry(publisher.start, "Kafka"))
         try:
             yield
@@ -62,5 +61,5 @@ def build_app(
             expiry_seconds=settings.claim_expiry_seconds,
         ),
     )
-    app.include_router(router)
+    app.include_router(articles.router)
     return app

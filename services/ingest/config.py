@@ -3,7 +3,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from services.common.settings import ArticleSettings, request_bytes_field
-from services.common.strength import require_strong
+from services.common.strength import check_secret
 
 
 class IngestSettings(ArticleSettings):
@@ -48,10 +48,13 @@ class IngestSettings(ArticleSettings):
 
     @model_validator(mode="after")
     def _refuse_missing_or_weak_tokens(self) -> IngestSettings:
-        if not self.tokens:
-            raise ValueError("INGEST_API_TOKENS is empty: set at least one crawler token")
-        if self.environment == "production":
-            require_strong("INGEST_API_TOKENS", self.tokens)
+        check_secret(
+            "INGEST_API_TOKENS",
+            self.tokens,
+            environment=self.environment,
+            required="always",
+            missing="set at least one crawler token",
+        )
         return self
 
     @model_validator(mode="after")

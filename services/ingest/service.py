@@ -1,4 +1,5 @@
-"""Accepting an article: claimed, durably in Kafka, then remembered, then answered.
+"""Accepting an article: claimed, durably in Kafka, then remembered, then answered; and a
+batch, each of its articles as if it were pushed alone.
 
 Of concurrent pushes of one article exactly one answers ``duplicate: false``: each first
 takes the article's claim in the store (one wins); the others wait for the holder's
@@ -16,25 +17,40 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
+
+from pydantic import ValidationError
 
 from services.common.contracts import ContentType, RawArticle, encode
 from services.common.errors import RetryableError
 from services.common.kafka.publisher import Publisher
 from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
-from services.ingest.domain import (
+from services.ingest.adapters.store import SeenArticles
+from services.ingest.domain import batches
+from services.ingest.domain.articles import (
     AcceptedArticle,
     ArticleCreate,
     ArticleTooLarge,
     article_id_for,
     content_hash,
 )
-from services.ingest.store import SeenArticles
+from services.ingest.domain.batches import BatchItem, BatchItemResult, BatchResult
+from services.ingest.metrics import ARTICLES
 
 log = logging.getLogger(__name__)
 
 
 class ArticleBeingAccepted(RetryableError):
     """Another request holds the article's claim past the wait: answered 503, retry later."""
+
+
+class BatchPartlyUnavailable(RetryableError):
+    """Some articles of a batch could not be made durable now: answered 503 with every
+    item's result, so the crawler pushes again only those marked unavailable."""
+
+    def __init__(self, results: list[BatchItemResult]) -> None:
+        super().__init__("some articles could not be stored durably; push them again later")
+        self.results = results
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,65 @@ class IngestService:
         """Raises ``ArticleTooLarge`` for an article refused for good, and a
         ``RetryableError`` (``BrokerUnavailable``, ``ArticleBeingAccepted``) when the
         article could not be made durable now."""
+        try:
+            accepted = await self._accept(article)
+        except ArticleTooLarge:
+            ARTICLES.labels("too_large").inc()
+            raise
+        except RetryableError:
+            ARTICLES.labels("unavailable").inc()
+            raise
+        ARTICLES.labels("duplicate" if accepted.duplicate else "accepted").inc()
+        return accepted
+
+    async def accept_batch(self, items: list[BatchItem], max_article_bytes: int) -> BatchResult:
+        """Each item answered on its own, with the status it would get pushed alone.
+        Raises ``BatchPartlyUnavailable`` once one could not be made durable now."""
+        results: list[BatchItemResult] = []
+        unavailable: RetryableError | None = None
+        for index, item in enumerate(items):
+            checked = self._check(index, item, max_article_bytes)
+            if isinstance(checked, BatchItemResult):
+                ARTICLES.labels(checked.status).inc()
+                results.append(checked)
+            elif unavailable is not None:
+                # Once the broker failed, the rest are not tried: each would wait it out again.
+                ARTICLES.labels("unavailable").inc()
+                results.append(batches.unavailable(index, str(unavailable)))
+            else:
+                try:
+                    accepted = await self.accept(checked)
+                except RetryableError as exc:
+                    unavailable = exc
+                    results.append(batches.unavailable(index, str(exc)))
+                else:
+                    results.append(batches.accepted(index, accepted.article_id, accepted.duplicate))
+        if unavailable is not None:
+            raise BatchPartlyUnavailable(results)
+        return BatchResult.of(results)
+
+    def _check(
+        self, index: int, item: BatchItem, max_bytes: int
+    ) -> ArticleCreate | BatchItemResult:
+        """The item as an article, or the answer of an item refused for good before it is
+        tried."""
+        if item.error is not None:
+            return batches.rejected(index, item.code, item.error)
+        if item.size > max_bytes:
+            return batches.too_large(
+                index, f"the article is {item.size} bytes as JSON, over the limit of {max_bytes}"
+            )
+        try:
+            article = ArticleCreate.model_validate(item.value)
+        except ValidationError as exc:
+            return batches.rejected(index, HTTPStatus.UNPROCESSABLE_ENTITY.value, _brief(exc))
+        try:
+            self.refuse_oversized(article)
+        except ArticleTooLarge as exc:
+            return batches.too_large(index, str(exc))
+        return article
+
+    async def _accept(self, article: ArticleCreate) -> AcceptedArticle:
         self.refuse_oversized(article)
         article_id = article_id_for(article)
         digest = content_hash(article.title, article.body)
@@ -135,3 +210,9 @@ class IngestService:
                 self.claims.expiry_seconds,
                 extra={"article_id": article_id},
             )
+
+
+def _brief(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'item'}: {err['msg']}" for err in exc.errors()
+    )

@@ -3,7 +3,6 @@ channel senders, the delivery worker, the consumer of alliances.changes, the HTT
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -22,6 +21,7 @@ from services.common.consumer_app import build_consumer_app
 from services.common.contracts import TOPIC_ALLIANCES_CHANGES, AllianceChange
 from services.common.db import database_ready, make_engine
 from services.common.http import create_app
+from services.common.migrations import migrate_with_retry
 from services.notify.adapters.mail import EmailSender, SmtpSettings
 from services.notify.adapters.migrate import upgrade
 from services.notify.adapters.net import AddressGuard, Resolver, guarded_client, system_resolver
@@ -117,23 +117,6 @@ def build_components(
     )
 
 
-async def migrate_with_retry(
-    engine: Engine, box: SecretBox | None = None, *, attempts: int = 30
-) -> None:
-    """The database may still be starting: try for about a minute before giving up."""
-    delay = 0.5
-    for attempt in range(1, attempts + 1):
-        try:
-            await asyncio.to_thread(upgrade, engine, "head", box)
-            return
-        except (OperationalError, InterfaceError) as exc:
-            if attempt == attempts:
-                raise
-            log.warning("database not reachable for migrations, retrying: %s", exc)
-            await asyncio.sleep(delay)
-            delay = min(5.0, delay * 2)
-
-
 def build_app(
     settings: NotifySettings | None = None,
     *,
@@ -147,7 +130,7 @@ def build_app(
     parts = components or build_components(settings)
 
     async def startup() -> None:
-        await migrate_with_retry(parts.engine, parts.box)
+        await migrate_with_retry(lambda: upgrade(parts.engine, "head", parts.box))
         await check_sealed_secrets(parts.repository, parts.box)
         if run_worker:
             parts.worker.start()

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from services.common.settings import ServiceSettings, request_bytes_field
-from services.common.strength import require_strong, weakness
+from services.common.strength import check_secret
 from services.notify.adapters.sealing import check_keys, split_keys
 from services.notify.domain.ssrf import (
     PRIVATE_RANGES,
@@ -78,11 +78,14 @@ class NotifySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _refuse_default_operator_token(self) -> NotifySettings:
-        token = self.operator_token.strip()
-        if not token:
-            raise ValueError("NOTIFY_OPERATOR_TOKEN is empty: set the operator's bearer token")
-        if self.environment == "production":
-            require_strong("NOTIFY_OPERATOR_TOKEN", [token])
+        # Always required: outside production the unsubscribe key is derived from it.
+        check_secret(
+            "NOTIFY_OPERATOR_TOKEN",
+            [self.operator_token],
+            environment=self.environment,
+            required="always",
+            missing="set the operator's bearer token",
+        )
         return self
 
     @model_validator(mode="after")
@@ -112,18 +115,13 @@ class NotifySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _refuse_default_unsubscribe_secret(self) -> NotifySettings:
-        secret = self.unsubscribe_secret.strip()
-        if self.environment == "production":
-            if not secret:
-                raise ValueError(
-                    "NOTIFY_UNSUBSCRIBE_SECRET is empty: set the key that signs unsubscribe links"
-                )
-            require_strong("NOTIFY_UNSUBSCRIBE_SECRET", [secret])
-        elif secret and weakness(secret) in (
-            "a default value",
-            "a placeholder or a dictionary word",
-        ):
-            raise ValueError(f"NOTIFY_UNSUBSCRIBE_SECRET is {weakness(secret)}: set a random one")
+        check_secret(
+            "NOTIFY_UNSUBSCRIBE_SECRET",
+            [self.unsubscribe_secret],
+            environment=self.environment,
+            required="in production",
+            missing="set the key that signs unsubscribe links",
+        )
         return self
 
     @model_validator(mode="after")

@@ -3,12 +3,7 @@ alliances.changes, and the query API, in one process."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from fastapi import FastAPI
-from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from services.common.consumer_app import build_consumer_app
 from services.common.contracts import (
@@ -19,6 +14,7 @@ from services.common.contracts import (
 from services.common.db import database_ready, make_engine
 from services.common.http import create_app
 from services.common.kafka.publisher import KafkaPublisher
+from services.common.migrations import migrate_with_retry
 from services.registry.adapters.migrate import upgrade
 from services.registry.adapters.outbox import OutboxRelay
 from services.registry.adapters.queries import RegistryQueries
@@ -35,8 +31,6 @@ from services.registry.entrypoints.api import (
 )
 from services.registry.entrypoints.consumer import make_registry_handler
 from services.registry.service import RegistryService
-
-log = logging.getLogger(__name__)
 
 
 def include_api(app: FastAPI, repository: RegistryService, settings: RegistrySettings) -> None:
@@ -58,19 +52,6 @@ def build_api(settings: RegistrySettings, repository: RegistryService) -> FastAP
     return app
 
 
-async def migrate_with_retry(engine: Engine, attempts: int = 30) -> None:
-    """Bring the schema up to date, waiting for a database that is still starting."""
-    for attempt in range(1, attempts + 1):
-        try:
-            await asyncio.to_thread(upgrade, engine)
-            return
-        except OperationalError as exc:
-            if attempt == attempts:
-                raise
-            log.warning("database not reachable for migrations (attempt %d): %s", attempt, exc)
-            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-
-
 def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     engine = make_engine(settings.database_url)
@@ -85,7 +66,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
     )
 
     async def startup() -> None:
-        await migrate_with_retry(engine)
+        await migrate_with_retry(lambda: upgrade(engine))
         relay.start()
 
     async def shutdown() -> None:

@@ -5,7 +5,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import AliasChoices, Field, model_validator
 
 from services.common.settings import ServiceSettings, request_bytes_field
-from services.common.strength import require_strong
+from services.common.strength import check_secret
 
 
 class RegistrySettings(ServiceSettings):
@@ -56,11 +56,14 @@ class RegistrySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_operator_token(self) -> RegistrySettings:
-        token = self.operator_token.strip()
-        if self.environment == "production":
-            if not token:
-                raise ValueError("REGISTRY_OPERATOR_TOKEN is empty: set the operator's token")
-            require_strong("REGISTRY_OPERATOR_TOKEN", [token])
+        # Optional outside production: without it only the rename table is off.
+        check_secret(
+            "REGISTRY_OPERATOR_TOKEN",
+            [self.operator_token],
+            environment=self.environment,
+            required="in production",
+            missing="set the operator's token",
+        )
         return self
 
 

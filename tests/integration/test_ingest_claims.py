@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
 from services.common.kafka.publisher import Headers
+from services.ingest.adapters.store import SeenArticles
 from services.ingest.bootstrap import build_app
 from services.ingest.config import IngestSettings
-from services.ingest.domain import ArticleCreate, article_id_for
+from services.ingest.domain.articles import ArticleCreate, article_id_for
 from services.ingest.service import IngestService
-from services.ingest.store import SeenArticles
 
 TOKEN = "claims-crawler-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

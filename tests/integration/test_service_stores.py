@@ -13,7 +13,8 @@ from services.common.contracts import (
     ExtractedArticle,
 )
 from services.common.db import database_ready, make_engine
-from services.ingest.store import SeenArticles
+from services.ingest.adapters.migrate import upgrade as upgrade_ingest
+from services.ingest.adapters.store import SeenArticles
 from services.notify.adapters.migrate import upgrade as upgrade_notify
 from services.notify.adapters.repository import NotifyRepository
 from services.registry.adapters.migrate import upgrade as upgrade_registry
@@ -26,7 +27,7 @@ NOW = datetime(2024, 5, 1, tzinfo=UTC)
 async def test_ingest_remembers_accepted_articles(database_url: str) -> None:
     engine = make_engine(database_url)
     seen = SeenArticles(engine)
-    seen.create_schema()
+    upgrade_ingest(engine)
     assert await database_ready(engine)
     assert not await seen.seen("u1", "h1")
     await seen.remember("u1", "h1")
@@ -41,7 +42,7 @@ async def test_ingest_gives_an_article_claim_to_exactly_one_concurrent_claimant(
 ) -> None:
     engine = make_engine(database_url)
     seen = SeenArticles(engine)
-    seen.create_schema()
+    upgrade_ingest(engine)
     for article in ("u1", "u2", "u3"):
         won = await asyncio.gather(*(seen.claim(article, f"c{n}", 60) for n in range(20)))
         assert sum(won) == 1, f"{sum(won)} of 20 concurrent claims of {article} won"
@@ -54,7 +55,7 @@ async def test_ingest_takes_over_an_expired_claim_and_only_its_holder_ends_one(
     engine = make_engine(database_url)
     now = [1_000.0]
     seen = SeenArticles(engine, clock=lambda: now[0])
-    seen.create_schema()
+    upgrade_ingest(engine)
     assert await seen.claim("u1", "dead", 60)
     now[0] += 59
     assert not await seen.claim("u1", "late", 60), "a claim younger than the expiry holds"

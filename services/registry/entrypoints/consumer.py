@@ -7,7 +7,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 
 from services.common import tracing
 from services.common.contracts import ExtractedArticle
@@ -33,8 +39,14 @@ async def apply_extraction(
     except IntegrityError as exc:
         # A concurrent writer won a race; the retry sees its rows and merges with them.
         raise RetryableError(f"registry write conflict: {exc.orig}") from exc
-    except (OperationalError, DBAPIError) as exc:
+    except (OperationalError, InterfaceError) as exc:
         raise RetryableError(f"registry database unavailable: {exc}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:  # the connection dropped mid-statement
+            raise RetryableError(f"registry database connection lost: {exc}") from exc
+        # Anything else (a ProgrammingError: a bug) would fail the same way forever: the
+        # loop tries it a few times, then dead-letters it with its reason.
+        raise
     EXTRACTIONS.labels(outcome.status).inc()
     for change in outcome.changes:
         CHANGES.labels(change.kind.value).inc()

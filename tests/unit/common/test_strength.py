@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 
-from services.common.strength import require_strong, weakness
+from services.common.strength import check_secret, require_strong, weakness
 
 WEAK = [
     ("aaaaaaaaaaaaaaaaaaaaaaaa", "repeated pattern"),
@@ -51,3 +51,29 @@ def test_the_refusal_names_the_setting_and_position_but_no_part_of_the_secret() 
 def test_a_random_hex_token_with_many_neighbouring_pairs_passes() -> None:
     # one that the pairwise rule refused: 16 of its 31 neighbours are a code point apart
     assert weakness("cddd56701def1feccfcf4087efedcd7a") is None
+
+
+def test_the_one_rule_set_of_every_secret_setting() -> None:
+    strong = secrets.token_urlsafe(24)
+    # empty: refused where required, in production always, else allowed
+    with pytest.raises(ValueError, match="^X_TOKEN is empty: set one$"):
+        check_secret("X_TOKEN", [" "], environment="test", required="always", missing="set one")
+    with pytest.raises(ValueError, match="^X_TOKEN is empty: set one$"):
+        check_secret(
+            "X_TOKEN", [], environment="production", required="in production", missing="set one"
+        )
+    check_secret("X_TOKEN", [], environment="development", required="in production", missing="-")
+    # production: the whole floor; elsewhere only defaults and placeholders
+    with pytest.raises(ValueError, match="too weak for production: shorter than 24"):
+        check_secret(
+            "X_TOKEN", ["dev-token"], environment="production", required="always", missing="-"
+        )
+    check_secret(
+        "X_TOKEN", ["dev-token"], environment="development", required="always", missing="-"
+    )
+    for copied, reason in (("changeme", "a default value"), ("replace-me-please", "a placeholder")):
+        with pytest.raises(ValueError, match=f"X_TOKEN \\(value 2 of 2\\) is {reason}"):
+            check_secret(
+                "X_TOKEN", [strong, copied], environment="test", required="always", missing="-"
+            )
+    check_secret("X_TOKEN", [strong], environment="production", required="always", missing="-")

@@ -1,4 +1,4 @@
-from services.ingest.domain import ArticleCreate, article_id_for, canonical_url
+from services.ingest.domain.articles import ArticleCreate, article_id_for, canonical_url
 
 
 def test_cosmetic_url_differences_give_one_article_id() -> None:

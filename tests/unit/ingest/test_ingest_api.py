@@ -346,3 +346,19 @@ def test_settings_refuse_a_claim_expiry_a_live_push_could_outlast() -> None:
         IngestSettings(
             INGEST_API_TOKENS=TOKEN, INGEST_SEND_TIMEOUT_SECONDS=30, INGEST_CLAIM_EXPIRY_SECONDS=60
         )
+
+
+def test_each_pushed_article_is_counted_by_outcome(client: TestClient) -> None:
+    def counted(outcome: str) -> float:
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith(f'ingest_articles_total{{outcome="{outcome}"}}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    before = {o: counted(o) for o in ("accepted", "duplicate", "rejected", "too_large")}
+    one = article(url="https://news.example.cn/counted.html")
+    client.post("/v1/articles", json=one, headers=AUTH)
+    batch = [one, {"body": ""}, article(url="https://x.cn/big", body="字" * 9_000)]
+    assert client.post("/v1/articles/batch", json=batch, headers=AUTH).status_code == 202
+    after = {o: counted(o) - before[o] for o in before}
+    assert after == {"accepted": 1, "duplicate": 1, "rejected": 1, "too_large": 1}

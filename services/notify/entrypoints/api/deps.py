@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
+from services.common.auth import BearerGuard, Credentials, unauthorized
 from services.notify.service import NotifyService
 
 if TYPE_CHECKING:
     from services.notify.bootstrap import NotifyComponents
-
-_bearer = HTTPBearer(auto_error=False)
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def get_service(request: Request) -> NotifyService:
@@ -30,26 +26,23 @@ def components_of(request: Request) -> NotifyComponents:
     return parts
 
 
-def _unauthorized(what: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail=f"{what} is required (Authorization: Bearer <token>)",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+def _operator_token(request: Request) -> list[str]:
+    return [request.app.state.settings.operator_token.strip()]
 
 
-def require_operator(request: Request, credentials: Credentials) -> None:
-    expected: str = request.app.state.settings.operator_token.strip()
-    presented = credentials.credentials if credentials else ""
-    if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise _unauthorized("the operator token")
+require_operator = BearerGuard(
+    _operator_token,
+    setting="NOTIFY_OPERATOR_TOKEN",
+    credential="the operator token",
+    routes="operator endpoints",
+)
 
 
 async def current_bureau(service: Service, credentials: Credentials) -> str:
     """The id of the bureau whose API key was presented."""
     bureau_id = await service.authenticate(credentials.credentials) if credentials else None
     if bureau_id is None:
-        raise _unauthorized("a valid bureau API key")
+        raise unauthorized("a valid bureau API key")
     return bureau_id
 
 

@@ -3,21 +3,18 @@ the operator check."""
 
 from __future__ import annotations
 
-import hmac
 from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.common.auth import BearerGuard
 from services.common.contracts import EventType
 from services.common.places import Level, UnknownPlace
 from services.common.places import check as check_place
 from services.registry.adapters.queries import AllianceFilters, RegistryQueries
 from services.registry.config import RegistrySettings
 from services.registry.service import RegistryService
-
-_bearer = HTTPBearer(auto_error=False)
 
 
 def get_repository(request: Request) -> RegistryService:
@@ -102,21 +99,16 @@ def public_base_url(request: Request) -> str:
 PageBase = Annotated[str, Depends(public_base_url)]
 
 
-def require_operator(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
+def _operator_token(request: Request) -> list[str]:
     settings: RegistrySettings = request.app.state.settings
-    token = settings.operator_token.strip()
-    if not token:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="operator endpoints are disabled: REGISTRY_OPERATOR_TOKEN is not set",
-        )
-    presented = credentials.credentials.encode() if credentials else b""
-    if credentials is None or not hmac.compare_digest(presented, token.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="the operator token is required (Authorization: Bearer <token>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    return [settings.operator_token.strip()]
+
+
+#: The rename table's guard; without REGISTRY_OPERATOR_TOKEN (allowed outside production)
+#: those routes answer 503 and the rest of the registry runs.
+require_operator = BearerGuard(
+    _operator_token,
+    setting="REGISTRY_OPERATOR_TOKEN",
+    credential="the operator token",
+    routes="operator endpoints",
+)

@@ -11,40 +11,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Delete, Engine, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col
+from sqlmodel import Session, col
 
-
-class IngestedArticle(SQLModel, table=True):
-    __tablename__ = "ingested_articles"
-
-    article_id: str = Field(primary_key=True, max_length=64)
-    content_hash: str = Field(max_length=64)
-    first_accepted_at: datetime
-    last_accepted_at: datetime
-
-
-class ArticleClaim(SQLModel, table=True):
-    """An article one request is publishing. Its primary key makes exactly one of
-    concurrent inserts win; it is deleted once the article is remembered, or when
-    publishing failed. One older than the expiry was left by a process that died while
-    publishing, and is taken over."""
-
-    __tablename__ = "article_claims"
-
-    article_id: str = Field(primary_key=True, max_length=64)
-    claimant: str = Field(max_length=64)
-    #: Unix time, in seconds: a number compares the same way in SQLite and PostgreSQL.
-    claimed_at: float
+from services.ingest.adapters.tables import ArticleClaim, IngestedArticle
 
 
 class SeenArticles:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.clock = clock
-
-    def create_schema(self) -> None:
-        tables = [IngestedArticle.__table__, ArticleClaim.__table__]  # type: ignore[attr-defined]
-        SQLModel.metadata.create_all(self.engine, tables=tables)
 
     async def seen(self, article_id: str, content_hash: str) -> bool:
         """Whether this exact content was already accepted under this id."""

@@ -4,11 +4,11 @@ that one broken line is that item's error and the other lines still count."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from email.message import Message
 from typing import Any, Literal
 
 from services.common.bodies import UnreadableBody, decode_utf8, parse_json
+from services.ingest.domain.batches import BatchItem
 
 BatchFormat = Literal["json", "ndjson"]
 _NDJSON_SUBTYPES = {"x-ndjson", "ndjson", "jsonl", "x-jsonlines", "jsonlines"}
@@ -21,17 +21,6 @@ class UnsupportedBatchType(Exception):
 
 class BatchNotJson(Exception):
     """A JSON batch that is not a JSON array: no article in it can be told apart."""
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    """One article of a batch as read: its JSON value and size, or why it cannot be read.
-    ``code`` is the status a lone push of it would get: 400 unreadable, 422 not JSON."""
-
-    value: Any = None
-    size: int = 0
-    error: str | None = None
-    code: int = 0
 
 
 def batch_format(content_type: str | None) -> BatchFormat:

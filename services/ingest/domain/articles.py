@@ -103,22 +103,3 @@ class ArticleTooLarge(AllianceWatchError):
 class AcceptedArticle(BaseModel):
     article_id: str
     duplicate: bool
-
-
-class BatchItemResult(BaseModel):
-    index: int
-    status: Literal["accepted", "duplicate", "rejected", "too_large", "unavailable"]
-    #: The HTTP status this article would get pushed alone: 202 accepted or duplicate,
-    #: 400 / 422 rejected and 413 too large (permanent), 503 unavailable (retry later).
-    code: int
-    article_id: str | None = None
-    duplicate: bool = False
-    error: str | None = None
-
-
-class BatchResult(BaseModel):
-    accepted: int
-    duplicates: int
-    rejected: int
-    too_large: int = 0
-    results: list[BatchItemResult]
