@@ -27,7 +27,7 @@ lint: setup
 test: lint  ## set up, lint, type-check and run the whole suite (real Kafka, real PostgreSQL)
 	$(PY) -m pytest -q -p no:cacheprovider
 
-BENCHES := kafka extract registry notify dashboard e2e
+BENCHES := kafka extract registry notify dashboard e2e profile
 
 bench: setup  ## benchmarks, each bounded in time; figures in bench/results/ (JSON and markdown)
 	@for b in $(BENCHES); do \
