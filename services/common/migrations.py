@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,55 @@ def current_revision(engine: Engine, version_table: str) -> str | None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": version_table})
         return context.get_current_revision()
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One service's migrations: their folder, the table that records the revision, and
+    the advisory lock its replicas take turns on."""
+
+    directory: Path
+    version_table: str
+    lock_key: int
+
+    def upgrade(self, engine: Engine, revision: str = "head") -> None:
+        upgrade(alembic_config(self.directory), engine, self.lock_key, revision)
+
+    def downgrade(self, engine: Engine, revision: str = "base") -> None:
+        downgrade(alembic_config(self.directory), engine, revision)
+
+    def current_revision(self, engine: Engine) -> str | None:
+        return current_revision(engine, self.version_table)
+
+
+def run_environment(version_table: str) -> None:
+    """The body of every service's ``migrations/env.py``: migrate on the connection the
+    service handed over (``upgrade`` above), or, run from the alembic command line, on the
+    configuration's ``sqlalchemy.url``."""
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run_migrations(connection, version_table)
+        return
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no connection handed over and no sqlalchemy.url to migrate")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as own:
+            _run_migrations(own, version_table)
+    finally:
+        engine.dispose()
+
+
+def _run_migrations(connection: Connection, version_table: str) -> None:
+    context.configure(
+        connection=connection,
+        version_table=version_table,
+        # SQLite alters a table by copying it; Alembic's batch mode does that.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 async def migrate_with_retry(

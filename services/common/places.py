@@ -306,16 +306,3 @@ def check(level: Level, word: str) -> None:
             hint = f"{'/'.join(names)} is a {other.value}, not a {level.value}"
             break
     raise UnknownPlace(level, word, suggest(level, word), hint)
-
-
-def check_all(
-    provinces: Iterable[str] = (), cities: Iterable[str] = (), counties: Iterable[str] = ()
-) -> None:
-    """Check every word of a filter; the first unknown one raises."""
-    for level, words in (
-        (Level.province, provinces),
-        (Level.city, cities),
-        (Level.county, counties),
-    ):
-        for word in words:
-            check(level, word)

@@ -10,19 +10,17 @@ with their outbox entries or not at all.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
 from services.common.contracts import ExtractedArticle
+from services.common.values import utc
 from services.registry.adapters.alliance_store import CommittedChange
-from services.registry.adapters.outbox import mark_sent, outbox, pending_changes
 from services.registry.adapters.repository import Working
-from services.registry.adapters.rows import row_of, utc
-from services.registry.adapters.tables import OutboxRow, RenameRow, ReportRow
+from services.registry.adapters.rows import row_of
+from services.registry.adapters.tables import RenameRow, ReportRow
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.domain.alliances import Report, normalize_provinces, normalize_specialty
 from services.registry.domain.extractions import fingerprint, is_older
@@ -123,7 +121,7 @@ def delete_rename(uow: UnitOfWork, rename_id: int) -> bool:
 
 
 class RegistryService:
-    """The use cases bound to one database: what the consumer, the API and the relay call.
+    """The use cases bound to one database: what the consumer and the API call.
 
     Writers share one lock, so one process never runs two units of work at once."""
 
@@ -142,18 +140,3 @@ class RegistryService:
 
     def delete_rename(self, rename_id: int) -> bool:
         return delete_rename(self.unit_of_work(), rename_id)
-
-    def list_renames(self) -> list[RenameRow]:
-        with Session(self.engine) as session:
-            return list(session.exec(select(RenameRow).order_by(col(RenameRow.id))).all())
-
-    # The outbox, for the relay that publishes it.
-
-    def pending_changes(self, limit: int) -> list[OutboxRow]:
-        return pending_changes(self.engine, limit)
-
-    def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
-        mark_sent(self.engine, ids, now)
-
-    def outbox(self) -> list[OutboxRow]:
-        return outbox(self.engine)

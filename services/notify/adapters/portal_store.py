@@ -3,14 +3,13 @@ endpoint lately. Every query about a bureau's data filters on the bureau's id.""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import delete
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from services.notify.adapters.store import Store
 from services.notify.adapters.tables import ApiKeyRow, AttemptRow, DeliveryRow, UTCDateTime
 
 T = TypeVar("T")
@@ -28,17 +27,7 @@ class PortalSessionRow(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
-class PortalStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    async def _run(self, work: Callable[[Session], T]) -> T:
-        def call() -> T:
-            with Session(self.engine, expire_on_commit=False) as session:
-                return work(session)
-
-        return await asyncio.to_thread(call)
-
+class PortalStore(Store):
     async def add_session(self, row: PortalSessionRow, now: datetime) -> None:
         """Store a new session, and forget the expired ones while at it."""
 

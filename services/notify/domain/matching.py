@@ -13,7 +13,7 @@ from services.common.contracts import (
     EventType,
     Institution,
 )
-from services.common.places import city_key, county_key, county_keys, fold, province_key
+from services.common.places import Level, city_key, county_key, fold, keys_of, province_key
 from services.notify.domain.models import Filters
 
 #: Fields of an alliance whose change is news to a bureau. Another source article, a later
@@ -67,18 +67,19 @@ def compile_filters(filters: Filters) -> Matcher:
 
 def facts_of(alliance: Alliance) -> MatchingFacts:
     institutions = institutions_of(alliance)
-    provinces = {province_key(p) for p in alliance.provinces}
-    provinces |= {province_key(i.province) for i in institutions if i.province}
-    counties: set[str] = set()
+    # The keys the registry stores to filter on (南部县 is found by 南部县 and by 南部).
+    places = {(Level.province, province_key(p)) for p in alliance.provinces}
     for institution in institutions:
-        if institution.county:
-            # 南部县 is found by 南部县 and by its gazetteer alias 南部.
-            counties |= county_keys(institution.county)
+        places |= keys_of(institution.province, institution.city, institution.county)
     names = {fold(n) for i in institutions for n in (i.id, i.name, *i.aliases)}
+
+    def at(level: Level) -> frozenset[str]:
+        return frozenset(key for kind, key in places if kind is level)
+
     return MatchingFacts(
-        provinces=frozenset(provinces),
-        cities=frozenset(city_key(i.city) for i in institutions if i.city),
-        counties=frozenset(counties),
+        provinces=at(Level.province),
+        cities=at(Level.city),
+        counties=at(Level.county),
         names=frozenset(names),
         specialty=fold(alliance.specialty) if alliance.specialty else None,
         type=alliance.type,

@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from services.common import tracing
 from services.common.contracts import AllianceChange, ChangeKind
 from services.common.places import keys_of, province_key
+from services.common.values import canonical_json as dumps
 from services.registry.adapters.queries import alliance_views
-from services.registry.adapters.rows import dumps
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AlliancePlaceRow,

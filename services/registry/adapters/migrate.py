@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine
+from services.common.migrations import Schema
 
-from services.common import migrations
-
-VERSION_TABLE = "registry_schema_version"
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-#: Replicas starting together on one PostgreSQL take turns migrating.
-_MIGRATION_LOCK = 0x72656769  # "regi"
-
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    migrations.upgrade(migrations.alembic_config(MIGRATIONS), engine, _MIGRATION_LOCK, revision)
-
-
-def downgrade(engine: Engine, revision: str = "base") -> None:
-    migrations.downgrade(migrations.alembic_config(MIGRATIONS), engine, revision)
-
-
-def current_revision(engine: Engine) -> str | None:
-    return migrations.current_revision(engine, VERSION_TABLE)
+SCHEMA = Schema(
+    directory=Path(__file__).resolve().parents[1] / "migrations",
+    version_table="registry_schema_version",
+    lock_key=0x72656769,  # "regi": replicas starting together take turns migrating
+)
+VERSION_TABLE = SCHEMA.version_table
+upgrade = SCHEMA.upgrade
+downgrade = SCHEMA.downgrade
+current_revision = SCHEMA.current_revision

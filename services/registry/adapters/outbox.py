@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 
 from services.common import tracing
 from services.common.kafka.publisher import BrokerUnavailable, ManagedPublisher
+from services.common.values import utc
 from services.common.worker import connect_with_retry
-from services.registry.adapters.rows import utc
 from services.registry.adapters.tables import OutboxRow
 from services.registry.config import alliance_page_url
 from services.registry.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED

@@ -16,7 +16,9 @@ from sqlmodel import Session, col, select
 
 from services.common.contracts import Alliance, AllianceSource, EventType, Institution
 from services.common.places import city_key, county_key, province_key
-from services.registry.adapters.rows import dumps, institution_of, utc
+from services.common.values import canonical_json as dumps
+from services.common.values import utc
+from services.registry.adapters.rows import institution_of
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AlliancePlaceRow,
@@ -25,6 +27,7 @@ from services.registry.adapters.tables import (
     InstitutionNameRow,
     InstitutionRow,
     OutboxRow,
+    RenameRow,
     ReportRow,
 )
 from services.registry.domain.alliances import Alternative, normalize_specialty
@@ -389,3 +392,7 @@ class RegistryQueries:
                     ("outbox", OutboxRow),
                 )
             }
+
+    def list_renames(self) -> list[RenameRow]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(RenameRow).order_by(col(RenameRow.id))).all())

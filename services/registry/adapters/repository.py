@@ -21,19 +21,15 @@ from services.common.contracts import (
     ChangeKind,
     ExtractedArticle,
 )
+from services.common.values import canonical_json as dumps
+from services.common.values import utc
 from services.registry.adapters.alliance_store import (
     CommittedChange,
     alliance_document,
     append_outbox,
     write_alliance,
 )
-from services.registry.adapters.rows import (
-    dumps,
-    fill_institution,
-    record_of,
-    report_of,
-    utc,
-)
+from services.registry.adapters.rows import fill_institution, record_of, report_of
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AllianceRow,

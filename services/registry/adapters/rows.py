@@ -1,24 +1,15 @@
-"""How the registry's domain values are stored: rows to records and back, times and JSON."""
+"""How the registry's domain values are stored: rows to records and back."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any
 
 from services.common.contracts import EventType, Institution
+from services.common.values import canonical_json as dumps
+from services.common.values import utc
 from services.registry.adapters.tables import InstitutionRow, ReportRow
 from services.registry.domain.alliances import Report
 from services.registry.domain.institutions import InstitutionPlace, InstitutionRecord
-
-
-def utc(moment: datetime) -> datetime:
-    """Aware UTC; SQLite hands back naive datetimes, which are UTC by construction."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def record_of(row: InstitutionRow) -> InstitutionRecord:

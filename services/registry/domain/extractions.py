@@ -4,17 +4,16 @@ replay), an older one (delivered late, or from an older extractor), or newer."""
 from __future__ import annotations
 
 import hashlib
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.common.contracts import ExtractedArticle
+from services.common.values import canonical_json, utc
 
 
 def fingerprint(message: ExtractedArticle) -> str:
     """What an extraction says, without when it was made: equal for a replayed message."""
     body = message.model_dump(mode="json", exclude={"extracted_at", "schema_version"})
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
@@ -28,9 +27,4 @@ def is_older(message: ExtractedArticle, kept_version: str, kept_extracted_at: da
     new, kept = version_key(message.extractor_version), version_key(kept_version)
     if new != kept:
         return new < kept
-    return _utc(message.extracted_at) < _utc(kept_extracted_at)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes, which are UTC by construction.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc(message.extracted_at) < utc(kept_extracted_at)

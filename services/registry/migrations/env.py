@@ -1,24 +1,8 @@
-"""Alembic environment: migrations run programmatically, on a connection handed in."""
+"""Alembic environment of the registry: see services.common.migrations.run_environment."""
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy.engine import Connection
-
+from services.common.migrations import run_environment
 from services.registry.adapters.migrate import VERSION_TABLE
 
-
-def run_migrations(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        version_table=VERSION_TABLE,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-_connection = context.config.attributes.get("connection")
-if _connection is None:
-    raise RuntimeError("run the registry migrations through services.registry.adapters.migrate")
-run_migrations(_connection)
+run_environment(VERSION_TABLE)

@@ -22,6 +22,7 @@ from services.common.contracts import (
 from services.common.kafka.publisher import KafkaPublisher
 from services.common.kafka.records import Record
 from services.common.kafka.source import KafkaSource
+from services.registry.adapters import outbox as outbox_rows
 from services.registry.bootstrap import build_app
 from services.registry.config import RegistrySettings
 from tests.integration.registry.seeds import EXTRACTED_AT, event_of, gold_rows, seed_messages
@@ -95,7 +96,7 @@ async def test_seeds_through_the_broker_give_four_alliances_and_one_change_each(
             return 0 if loop is None else int(loop.processed)
 
         def outbox_drained() -> bool:
-            return not app.state.repository.pending_changes(1)
+            return not outbox_rows.pending_changes(app.state.repository.engine, 1)
 
         # The four seeds, re-sent three times, and re-extracted by a newer version.
         await publish_all(kafka, extracted, seed_messages() * 3 + seed_messages("gold-2"))

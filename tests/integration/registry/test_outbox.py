@@ -7,6 +7,7 @@ import contextlib
 from services.common.contracts import AllianceChange
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
 from services.common.kafka.publisher import BrokerUnavailable, Headers
+from services.registry.adapters import outbox as outbox_rows
 from services.registry.adapters.outbox import OutboxRelay
 from services.registry.config import RegistrySettings
 from services.registry.service import RegistryService
@@ -42,7 +43,9 @@ async def test_only_acknowledged_changes_are_marked_sent(
     with contextlib.suppress(BrokerUnavailable):
         await relay.relay_once()
     assert len(broker.records(TOPIC)) == 1
-    assert len(repository.pending_changes(10)) == 3, "the unacknowledged three stay pending"
+    assert len(outbox_rows.pending_changes(repository.engine, 10)) == 3, (
+        "the unacknowledged three stay pending"
+    )
 
     publisher.allow = 100
     assert await relay.drain() == 3
@@ -51,8 +54,10 @@ async def test_only_acknowledged_changes_are_marked_sent(
     changes = [AllianceChange.model_validate_json(r.value or b"") for r in records]
     assert len({c.change_id for c in changes}) == 4
     assert all(r.key == c.alliance_id.encode() for r, c in zip(records, changes, strict=True))
-    assert all(row.sent_at is not None for row in repository.outbox())
-    assert sorted(c.change_id for c in changes) == sorted(r.change_id for r in repository.outbox())
+    assert all(row.sent_at is not None for row in outbox_rows.outbox(repository.engine))
+    assert sorted(c.change_id for c in changes) == sorted(
+        r.change_id for r in outbox_rows.outbox(repository.engine)
+    )
 
 
 async def test_each_change_carries_its_alliance_page(repository: RegistryService) -> None:
@@ -77,5 +82,5 @@ async def test_each_change_carries_its_alliance_page(repository: RegistryService
     # What the table keeps is the change as committed; the page is added on the way out.
     assert all(
         AllianceChange.model_validate_json(r.payload).alliance.url is None
-        for r in repository.outbox()
+        for r in outbox_rows.outbox(repository.engine)
     )

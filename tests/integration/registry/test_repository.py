@@ -18,6 +18,7 @@ from services.common.contracts import (
     ExtractedArticle,
     InstitutionMention,
 )
+from services.registry.adapters import outbox as outbox_rows
 from services.registry.adapters.migrate import (
     VERSION_TABLE,
     current_revision,
@@ -42,7 +43,7 @@ def snapshot(repository: RegistryService) -> dict[str, Any]:
     return {
         "alliances": {v.alliance.id: (v.revision, v.alliance.model_dump_json()) for v in views},
         "counts": queries(repository).counts(),
-        "outbox": [(r.change_id, r.payload) for r in repository.outbox()],
+        "outbox": [(r.change_id, r.payload) for r in outbox_rows.outbox(repository.engine)],
     }
 
 
@@ -310,9 +311,9 @@ def test_a_rename_folds_institutions_and_their_alliances(
     # Later articles under the old name land on the same institution and alliance.
     apply(repository, article("older-wording", old), 2)
     assert queries(repository).counts()["alliances"] == 1
-    assert json.loads(repository.outbox()[-1].payload)["kind"] == "updated"
+    assert json.loads(outbox_rows.outbox(repository.engine)[-1].payload)["kind"] == "updated"
     assert repository.delete_rename(rule.id)
-    assert repository.list_renames() == []
+    assert queries(repository).list_renames() == []
 
 
 def test_the_outbox_holds_one_change_per_committed_change(
@@ -321,7 +322,7 @@ def test_the_outbox_holds_one_change_per_committed_change(
     apply(repository, seed_messages()[0])
     apply(repository, seed_messages()[0])
     apply(repository, article("b1", red_cross_event(date="2018-07")))
-    rows = repository.outbox()
+    rows = outbox_rows.outbox(repository.engine)
     changes = [AllianceChange.model_validate_json(r.payload) for r in rows]
     assert [c.kind for c in changes] == ["created", "updated"]
     assert [c.change_id for c in changes] == [
@@ -329,9 +330,13 @@ def test_the_outbox_holds_one_change_per_committed_change(
         f"{changes[0].alliance_id}-r2",
     ]
     assert len(changes[1].alliance.sources) == 2
-    assert [r.change_id for r in repository.pending_changes(10)] == [r.change_id for r in rows]
-    repository.mark_sent([rows[0].id or 0], NOW)
-    assert [r.change_id for r in repository.pending_changes(10)] == [rows[1].change_id]
+    assert [r.change_id for r in outbox_rows.pending_changes(repository.engine, 10)] == [
+        r.change_id for r in rows
+    ]
+    outbox_rows.mark_sent(repository.engine, [rows[0].id or 0], NOW)
+    assert [r.change_id for r in outbox_rows.pending_changes(repository.engine, 10)] == [
+        rows[1].change_id
+    ]
 
 
 def test_filters_pagination_and_stats(repository: RegistryService) -> None:

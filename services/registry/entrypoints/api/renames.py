@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from sqlalchemy.exc import DBAPIError
 
 from services.registry.adapters.tables import RenameRow
-from services.registry.entrypoints.api.deps import Repository, require_operator
+from services.registry.entrypoints.api.deps import Queries, Repository, require_operator
 from services.registry.entrypoints.api.schemas import RenameCreate, RenamePublic
 from services.registry.service import RegistryService
 
@@ -26,8 +26,8 @@ def _public(row: RenameRow) -> RenamePublic:
 
 
 @router.get("", response_model=list[RenamePublic])
-def list_renames(repository: Repository) -> list[RenamePublic]:
-    return [_public(r) for r in repository.list_renames()]
+def list_renames(queries: Queries) -> list[RenamePublic]:
+    return [_public(r) for r in queries.list_renames()]
 
 
 @router.post(
