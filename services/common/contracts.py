@@ -183,6 +183,9 @@ class Alliance(BaseModel):
 class ChangeKind(StrEnum):
     created = "created"
     updated = "updated"
+    #: an analyst rejected the alliance, or merged it into another: bureaus that were
+    #: alerted of it are told it no longer stands
+    retracted = "retracted"
 
 
 class AllianceChange(Message):
