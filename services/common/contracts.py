@@ -197,6 +197,11 @@ class AllianceChange(Message):
     changed_fields: tuple[str, ...] = ()
     alliance: Alliance
     occurred_at: datetime
+    #: the change is an analyst's review action (a correction, a rejection, a merge or a
+    #: split), not what a new report said
+    by_review: bool = False
+    #: for a retraction by a merge: the alliance that absorbed this one
+    merged_into: str | None = None
 
 
 #: Which model each main topic carries: the AsyncAPI document (tools/asyncapi.py) and its
