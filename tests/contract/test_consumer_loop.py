@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from services.common.contracts import RawArticle, encode
@@ -223,3 +224,137 @@ async def test_a_message_not_finished_before_stop_is_delivered_again(kit: Broker
     again = ConsumerLoop(await kit.source("g6"), kit.publisher, RawArticle, handle)
     await run_until(again, done)
     assert got == ["a1"]
+
+
+# --- batches: a fetch handled at once, message by message only to find what is at fault
+
+
+async def publish_articles(kit: BrokerKit, numbers: range) -> None:
+    for n in numbers:
+        await kit.publisher.publish(kit.topic, f"a{n}".encode(), encode(article(n)))
+
+
+async def test_a_fetch_is_handled_as_one_batch_and_committed_after_it(kit: BrokerKit) -> None:
+    await publish_articles(kit, range(5))
+    batches: list[list[str]] = []
+    done = asyncio.Event()
+
+    async def one(message: RawArticle, record: Record) -> None:
+        raise AssertionError("a batch that succeeds never goes message by message")
+
+    async def many(messages: Sequence[tuple[RawArticle, Record]]) -> None:
+        batches.append([m.article_id for m, _ in messages])
+        if sum(map(len, batches)) == 5:
+            done.set()
+
+    first = await kit.source("gb1")
+    loop = ConsumerLoop(first, kit.publisher, RawArticle, one, batch_handler=many)
+    await run_until(loop, done)
+    await kit.leave(first)
+    assert [n for batch in batches for n in batch] == [f"a{n}" for n in range(5)]
+    assert max(map(len, batches)) > 1, "the messages fetched together came together"
+    assert loop.processed == 5
+
+    again: list[str] = []
+
+    async def count(messages: Sequence[tuple[RawArticle, Record]]) -> None:
+        again.extend(m.article_id for m, _ in messages)
+
+    second = ConsumerLoop(
+        await kit.source("gb1"), kit.publisher, RawArticle, one, batch_handler=count
+    )
+    task = asyncio.create_task(second.run())
+    await asyncio.sleep(2)
+    second.request_stop()
+    await task
+    assert again == [], "the batch's offsets were committed"
+
+
+async def test_poison_in_a_batch_is_found_message_by_message_and_only_it_dead_lettered(
+    kit: BrokerKit,
+) -> None:
+    await publish_articles(kit, range(4))
+    one_by_one: list[str] = []
+    tried_as_batch = 0
+    done = asyncio.Event()
+
+    async def one(message: RawArticle, record: Record) -> None:
+        if message.article_id == "a2":
+            raise PoisonError("names a region that does not exist")
+        one_by_one.append(message.article_id)
+        if len(one_by_one) == 3:
+            done.set()
+
+    async def many(messages: Sequence[tuple[RawArticle, Record]]) -> None:
+        nonlocal tried_as_batch
+        tried_as_batch += 1
+        if any(m.article_id == "a2" for m, _ in messages):
+            raise PoisonError("one of the batch names a region that does not exist")
+        one_by_one.extend(m.article_id for m, _ in messages)  # a fetch without a2
+        if len(one_by_one) == 3:
+            done.set()
+
+    loop = ConsumerLoop(await kit.source("gb2"), kit.publisher, RawArticle, one, batch_handler=many)
+    await run_until(loop, done)
+    [dead] = await kit.read_all(kit.topic + ".dlq", 1)
+    assert dead.key == b"a2" and dead.header("dlq.reason") == b"poison"
+    assert tried_as_batch >= 1
+    assert one_by_one == ["a0", "a1", "a3"]
+
+
+async def test_a_retryable_batch_is_retried_whole(kit: BrokerKit) -> None:
+    await publish_articles(kit, range(3))
+    attempts: list[list[str]] = []
+    delays: list[float] = []
+    done = asyncio.Event()
+
+    async def record_sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    async def one(message: RawArticle, record: Record) -> None:
+        raise AssertionError("a retryable batch is not split")
+
+    async def many(messages: Sequence[tuple[RawArticle, Record]]) -> None:
+        attempts.append([m.article_id for m, _ in messages])
+        if len(attempts) < 3:
+            raise RetryableError("database restarting")
+        done.set()
+
+    loop = ConsumerLoop(
+        await kit.source("gb3"),
+        kit.publisher,
+        RawArticle,
+        one,
+        batch_handler=many,
+        retry=RetryPolicy(initial_backoff_seconds=1, max_backoff_seconds=60),
+        sleep=record_sleep,
+    )
+    # The first fetch may bring fewer than all three; the batch it brought is retried.
+    await run_until(loop, done)
+    assert attempts[0] == attempts[1] == attempts[2]
+    assert delays[:2] == [1, 2]
+
+
+async def test_an_invalid_message_in_a_batch_is_dead_lettered_and_the_rest_handled(
+    kit: BrokerKit,
+) -> None:
+    await kit.publisher.publish(kit.topic, b"a0", encode(article(0)))
+    await kit.publisher.publish(kit.topic, b"bad", b"{not json")
+    await kit.publisher.publish(kit.topic, b"a2", encode(article(2)))
+    handled: list[str] = []
+    done = asyncio.Event()
+
+    async def one(message: RawArticle, record: Record) -> None:
+        handled.append(message.article_id)
+        if len(handled) == 2:
+            done.set()
+
+    async def many(messages: Sequence[tuple[RawArticle, Record]]) -> None:
+        for message, record in messages:
+            await one(message, record)
+
+    loop = ConsumerLoop(await kit.source("gb4"), kit.publisher, RawArticle, one, batch_handler=many)
+    await run_until(loop, done)
+    [dead] = await kit.read_all(kit.topic + ".dlq", 1)
+    assert dead.key == b"bad" and dead.header("dlq.reason") == b"invalid"
+    assert handled == ["a0", "a2"]

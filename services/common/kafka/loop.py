@@ -20,7 +20,7 @@ import logging
 import time
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 Handler = Callable[[M, Record], Awaitable[None]]
+#: Handles every valid message of one fetch at once (one database transaction, say): all
+#: of them take effect, or none. A PoisonError or an unexpected error from it sends the
+#: fetch through the one-message handler, so that only the message at fault is
+#: dead-lettered; a RetryableError retries the whole batch.
+BatchHandler = Callable[[Sequence[tuple[M, Record]]], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 
 #: Header names on a dead-lettered message.
@@ -146,11 +151,13 @@ class ConsumerLoop(Generic[M]):
         sleep: Sleep = asyncio.sleep,
         fetch_timeout_seconds: float = 0.5,
         max_batch: int = 100,
+        batch_handler: BatchHandler[M] | None = None,
     ) -> None:
         self._source = source
         self._publisher = publisher
         self._model = model
         self._handler = handler
+        self._batch_handler = batch_handler
         self._retry = retry
         self._dlq = _DlqWindow(dlq_limit)
         self._sleep = sleep
@@ -202,6 +209,10 @@ class ConsumerLoop(Generic[M]):
                 continue
             done: dict[TopicPartition, int] = {}
             try:
+                batched = self._batch_handler is not None and len(records) > 1
+                if batched and await self._process_batch(records):
+                    done = _ends(records)
+                    records = []
                 for record in records:
                     if self.stopping:
                         break
@@ -269,6 +280,58 @@ class ConsumerLoop(Generic[M]):
             finally:
                 self._set_retrying(record.topic, 0)
 
+    async def _process_batch(self, records: list[Record]) -> bool:
+        """Hand every valid message of the fetch to the batch handler at once; then
+        dead-letter the invalid ones. False when the batch has to go message by message
+        (the batch handler found poison, or failed unexpectedly): nothing of it took
+        effect, and each message is then handled, retried or dead-lettered on its own."""
+        assert self._batch_handler is not None
+        batch_handler = self._batch_handler
+        started = time.perf_counter()
+        valid: list[tuple[M, Record]] = []
+        invalid: list[tuple[Record, ValueError]] = []
+        for record in records:
+            try:
+                valid.append((self._decode(record), record))
+            except ValueError as exc:
+                invalid.append((record, exc))
+        if valid:
+            first = valid[0][1]
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    await self._attempt(lambda: batch_handler(valid), interruptible=attempt > 1)
+                    break
+                except RetryableError as exc:
+                    MESSAGES_FAILED.labels(first.topic, "retryable").inc()
+                    self._set_retrying(first.topic, attempt)
+                    await self._back_off(first, attempt, "retryable", exc)
+                except Exception as exc:  # poison or a bug: find the message at fault
+                    self._set_retrying(first.topic, 0)
+                    log.warning(
+                        "batch of %d from %s failed (%s); handling it message by message",
+                        len(valid),
+                        first.topic,
+                        exc,
+                        exc_info=not isinstance(exc, PoisonError),
+                    )
+                    return False
+            self._set_retrying(first.topic, 0)
+        share = (time.perf_counter() - started) / max(1, len(valid))
+        for _, record in valid:
+            MESSAGES_CONSUMED.labels(record.topic).inc()
+            # Each message's share of the batch: seconds of work per message, as in the
+            # one-by-one path, so that throughput reads the same either way.
+            PROCESSING_SECONDS.labels(record.topic).observe(share)
+            self._dlq.add(False)
+        self.processed += len(valid)
+        for record, reason in invalid:
+            MESSAGES_CONSUMED.labels(record.topic).inc()
+            MESSAGES_FAILED.labels(record.topic, "invalid").inc()
+            await self._dead_letter(record, "invalid", reason)
+        return True
+
     def _set_retrying(self, topic: str, attempts: int) -> None:
         self.retry_attempts = attempts
         self.retrying = attempts > 0
@@ -288,7 +351,9 @@ class ConsumerLoop(Generic[M]):
         while True:
             attempt += 1
             try:
-                await self._attempt(message, record, interruptible=attempt > 1)
+                await self._attempt(
+                    lambda: self._handler(message, record), interruptible=attempt > 1
+                )
                 break
             except PoisonError as exc:
                 MESSAGES_FAILED.labels(record.topic, "poison").inc()
@@ -318,17 +383,17 @@ class ConsumerLoop(Generic[M]):
         self._dlq.add(False)
         self.processed += 1
 
-    async def _attempt(self, message: M, record: Record, *, interruptible: bool) -> None:
+    async def _attempt(self, call: Callable[[], Awaitable[None]], *, interruptible: bool) -> None:
         """One call of the handler. A first attempt is finished even when stop is
         requested meanwhile; a retry is abandoned at once (the message stays uncommitted
         and comes back; the handlers are idempotent), so SIGTERM never waits for a
         dependency that is away."""
         if not interruptible:
-            await self._handler(message, record)
+            await call()
             return
         if self.stopping:
             raise _Stopped
-        attempt = asyncio.ensure_future(self._handler(message, record))
+        attempt = asyncio.ensure_future(call())
         stopper = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({attempt, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -431,3 +496,12 @@ class ConsumerLoop(Generic[M]):
         for (topic, partition), lag in lags.items():
             CONSUMER_LAG.labels(topic, str(partition)).set(lag)
         self._lag_reported = set(lags)
+
+
+def _ends(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """The offset to commit per partition once all of ``records`` are finished."""
+    ends: dict[TopicPartition, int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        ends[key] = max(ends.get(key, 0), record.offset + 1)
+    return ends
