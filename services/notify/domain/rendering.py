@@ -184,6 +184,10 @@ _FIELD_LABELS = {
 }
 
 
+#: The fields an analyst may correct that are not news by themselves, named too.
+_CORRECTED_LABELS = {**_FIELD_LABELS, "confidence": "可信度", "sources": "来源报道"}
+
+
 def _differ(current: Sequence[Institution], previous: Sequence[Institution]) -> bool:
     return bool(new_institutions(current, previous) or new_institutions(previous, current))
 
@@ -217,12 +221,14 @@ def describe_corrections(change: AllianceChange, previous: Alliance | None) -> t
             lines.append(f"涉及省份更正为：{'、'.join(current.provinces) or '未注明'}")
         if current.cross_province != previous.cross_province:
             lines.append(f"跨省情况更正为：{'跨省' if current.cross_province else '不跨省'}")
-    else:
+    if len(lines) == 1:
+        # Nothing material differs from the alliance as last received (or it is unknown):
+        # the corrected fields by name, so that the alert says what the analyst touched.
         named = {field_root(f) for f in change.changed_fields}
-        touched = [f for f in _FIELD_LABELS if f in named]
+        touched = [f for f in _CORRECTED_LABELS if f in named]
         if touched:
-            lines.append("更正内容：" + "、".join(_FIELD_LABELS[f] for f in touched))
-        if "lead" in touched:
+            lines.append("更正内容：" + "、".join(_CORRECTED_LABELS[f] for f in touched))
+        if previous is None and "lead" in touched:
             lines.append(f"牵头单位更正为：{_names(current.lead)}")
     return tuple(lines)
 

@@ -92,7 +92,18 @@ def test_a_member_made_lead_is_not_said_to_be_removed() -> None:
 def test_without_the_state_before_a_correction_names_the_fields() -> None:
     after = alliance(lead=(NANCHONG,))
     lines = describe_corrections(correction("c-2", after, ("lead", "members[2]", "sources")), None)
-    assert lines == (REVIEW_NOTE, "更正内容：牵头单位、成员单位", "牵头单位更正为：南充市中心医院")
+    assert lines == (
+        REVIEW_NOTE,
+        "更正内容：牵头单位、成员单位、来源报道",
+        "牵头单位更正为：南充市中心医院",
+    )
+
+
+def test_a_correction_of_nothing_material_names_what_the_analyst_touched() -> None:
+    before = alliance(confidence=0.7)
+    after = alliance(confidence=1.0, sources=2)
+    lines = describe_corrections(correction("c-2", after, ("confidence", "sources")), before)
+    assert lines == (REVIEW_NOTE, "更正内容：可信度、来源报道")
 
 
 def test_a_corrected_alert_is_titled_as_a_correction() -> None:
