@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.common import tracing
-from services.common.contracts import AllianceChange, ChangeKind
+from services.common.contracts import Alliance, AllianceChange, ChangeKind
 from services.common.errors import PoisonError
 from services.notify.adapters.net import AddressGuard
 from services.notify.adapters.public import (
@@ -59,7 +59,11 @@ from services.notify.domain.models import (
     validate_target,
 )
 from services.notify.domain.periods import Cadence
-from services.notify.domain.rendering import describe_changes
+from services.notify.domain.rendering import (
+    describe_changes,
+    describe_corrections,
+    retraction_highlights,
+)
 from services.notify.domain.samples import TEST_ALLIANCE_ID, TEST_NOTE, sample_alliance
 from services.notify.domain.schedule import Clock, SystemClock
 from services.notify.domain.security import issue_api_key, key_matches, key_prefix
@@ -71,6 +75,9 @@ log = logging.getLogger(__name__)
 #: Longest ids the tables hold; a change with longer ones can never be stored.
 _MAX_ID = 128
 FIRST_MATCH_NOTE = "该医联体首次符合本订阅的条件"
+#: To a subscription an analyst's correction brought the alliance to (never told of it
+#: before): the alliance is new to it, so it comes as ``alliance.created`` with this note.
+CORRECTED_INTO_NOTE = "经人工审核更正后，该医联体符合本订阅的条件（此前未曾推送）"
 
 
 class NotFound(Exception):
@@ -472,6 +479,51 @@ class NotifyService:
         self._filter_cache[subscription.id] = (key, matcher)
         return matcher
 
+    def _recipients(
+        self,
+        change: AllianceChange,
+        previous: Alliance | None,
+        subscriptions: list[SubscriptionRow],
+        told: set[str],
+    ) -> list[tuple[SubscriptionRow, AlertType, tuple[str, ...]]]:
+        """Who hears of a change, as what, with which highlights (``subscriptions``: the
+        enabled ones; ``told``: those already alerted of this alliance).
+
+        - created: the subscriptions whose filters it matches;
+        - retracted (an analyst rejected it or merged it away): only those told of it,
+          whatever their filters say now, and nobody else;
+        - corrected by an analyst: those told of it (``经人工审核更正`` and what changed),
+          and those whose filters the corrected alliance now matches, which hear of it
+          for the first time, as ``alliance.created`` with ``CORRECTED_INTO_NOTE``;
+        - otherwise updated: the matching subscriptions when the change is material; else
+          only those that never heard of it and match now (``FIRST_MATCH_NOTE``).
+        """
+        if change.kind is ChangeKind.retracted:
+            reason = retraction_highlights(change)
+            return [(s, AlertType.retracted, reason) for s in subscriptions if s.id in told]
+        facts = facts_of(change.alliance)
+        concerned = [
+            s for s in subscriptions if (m := self._matcher(s)) is not None and matches(m, facts)
+        ]
+        if change.kind is ChangeKind.created:
+            return [(s, AlertType.created, ()) for s in concerned]
+        if change.by_review:
+            corrections = describe_corrections(change, previous)
+            newcomers = {s.id for s in concerned} - told
+            return [
+                (s, AlertType.updated, corrections)
+                if s.id in told
+                else (s, AlertType.created, (CORRECTED_INTO_NOTE,))
+                for s in subscriptions
+                if s.id in told or s.id in newcomers
+            ]
+        if is_alert_worthy(change, previous):
+            highlights = describe_changes(change, previous)
+            return [(s, AlertType.updated, highlights) for s in concerned]
+        # Not news in itself; but a subscription that never heard of this alliance (its
+        # confidence just reached the subscription's minimum) hears now.
+        return [(s, AlertType.updated, (FIRST_MATCH_NOTE,)) for s in concerned if s.id not in told]
+
     async def receive_change(self, change: AllianceChange) -> int:
         """Record the change and one delivery per subscription it concerns; idempotent by
         ``change_id``. Returns the number of deliveries created."""
@@ -481,29 +533,12 @@ class NotifyService:
         if seen:
             CHANGES_RECEIVED.labels("duplicate").inc()
             return 0
-        facts = facts_of(change.alliance)
-        concerned = [
-            s for s in subscriptions if (m := self._matcher(s)) is not None and matches(m, facts)
-        ]
-        highlights: tuple[str, ...] = ()
-        if change.kind is ChangeKind.created:
-            alert_type = AlertType.created
-            recipients = concerned
-        else:
-            alert_type = AlertType.updated
-            highlights = describe_changes(change, previous)
-            if is_alert_worthy(change, previous):
-                recipients = concerned
-            else:
-                # Not news in itself; but a subscription that never heard of this alliance
-                # (its confidence just reached the subscription's minimum) hears now.
-                recipients = [s for s in concerned if s.id not in told]
-                highlights = (FIRST_MATCH_NOTE,) if recipients else ()
+        plan = self._recipients(change, previous, subscriptions, told)
         now = self.clock.now()
         # Each attempt's span continues the trace of the change (the consumer's span).
         trace_context = tracing.current_carrier()
         deliveries: list[DeliveryRow] = []
-        for subscription in recipients:
+        for subscription, alert_type, highlights in plan:
             alert = Alert(
                 type=alert_type,
                 change_id=change.change_id,
@@ -511,6 +546,8 @@ class NotifyService:
                 highlights=highlights,
                 alliance=change.alliance,
                 occurred_at=change.occurred_at,
+                by_review=change.by_review,
+                merged_into=change.merged_into,
             )
             deliveries.append(
                 DeliveryRow(
@@ -520,7 +557,7 @@ class NotifyService:
                     change_id=change.change_id,
                     alliance_id=change.alliance_id,
                     dedupe_key=f"{subscription.id}:{change.change_id}",
-                    type=alert_type.value,
+                    type=alert.type.value,
                     payload=alert.model_dump_json(),
                     status=DeliveryStatus.pending.value,
                     # A digest subscription's alerts are held (no attempt time) for its digest.

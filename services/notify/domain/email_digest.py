@@ -1,6 +1,7 @@
 """E-mail digests: a period's alliances, grouped by region (province, then city), in
-Chinese, as HTML with a plain-text part. Each alliance links to its evidence page; every
-message ends with its one-click unsubscribe link."""
+Chinese, as HTML with a plain-text part. Each alliance links to its evidence page (a
+retracted one is titled 【撤回】 with its reason, a merged one also links to the record it
+went into); every message ends with its one-click unsubscribe link."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from services.notify.domain.models import Alert
 from services.notify.domain.periods import Cadence, Period
 from services.notify.domain.rendering import (
     EVIDENCE_LABEL,
+    MERGED_LABEL,
     confidence_label,
     format_date,
     headline,
+    merged_page,
 )
 
 UNKNOWN_PROVINCE = "未注明省份"
@@ -138,6 +141,9 @@ def render_email_digest(
             text.extend(f"    {h}" for h in alert.highlights[:2])
             if alliance.url:
                 text.append(f"    {EVIDENCE_LABEL}：{alliance.url}")
+            survivor = merged_page(alert)
+            if survivor:
+                text.append(f"    {MERGED_LABEL}：{survivor}")
             heading = escape(title)
             if alliance.url:
                 link = escape(alliance.url, quote=True)
@@ -151,6 +157,8 @@ def render_email_digest(
                 html.append(
                     f'<br><a href="{escape(alliance.url, quote=True)}">{EVIDENCE_LABEL}</a>'
                 )
+            if survivor:
+                html.append(f'<br><a href="{escape(survivor, quote=True)}">{MERGED_LABEL}</a>')
             html.append("</li>")
         html.append("</ol>")
     footer = "不想再收到此订阅的邮件？"

@@ -141,8 +141,11 @@ def material_changes(change: AllianceChange, previous: Alliance | None = None) -
 
 
 def is_alert_worthy(change: AllianceChange, previous: Alliance | None = None) -> bool:
-    """A new alliance, or a material change to one; not one more article about it."""
-    return change.kind is ChangeKind.created or bool(material_changes(change, previous))
+    """A new alliance, a material change to one, or an analyst's review action (a
+    correction or a retraction is news to whoever was told); not one more article."""
+    if change.kind is not ChangeKind.updated or change.by_review:
+        return True
+    return bool(material_changes(change, previous))
 
 
 def _ids(institutions: Iterable[Institution]) -> list[str]:

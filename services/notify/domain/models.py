@@ -43,7 +43,11 @@ class DeliveryStatus(StrEnum):
 
 class AlertType(StrEnum):
     created = "alliance.created"
+    #: A material change, or an analyst's correction (``Alert.by_review``).
     updated = "alliance.updated"
+    #: An analyst rejected the alliance, or merged it into another (``Alert.merged_into``):
+    #: sent only to the subscriptions that were told of it.
+    retracted = "alliance.retracted"
     #: A sample alliance a bureau asked for (``POST /v1/subscriptions/{id}/test``).
     test = "alliance.test"
 
@@ -377,14 +381,19 @@ class DeliveryList(BaseModel):
 
 
 class Alert(BaseModel):
-    """What one delivery says: an alliance, created or materially changed."""
+    """What one delivery says: an alliance, created, materially changed or corrected, or
+    retracted."""
 
     model_config = ConfigDict(frozen=True)
 
     type: AlertType
     change_id: str
     changed_fields: tuple[str, ...] = ()
-    #: Readable lines on what changed (新增成员单位：…), for updates.
+    #: Readable lines on what changed (新增成员单位：…), for updates; why, for retractions.
     highlights: tuple[str, ...] = ()
     alliance: Alliance
     occurred_at: datetime
+    #: The change is an analyst's review action (a correction, a rejection, a merge).
+    by_review: bool = False
+    #: For a retraction by a merge: the id of the alliance that absorbed this one.
+    merged_into: str | None = None

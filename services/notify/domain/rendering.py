@@ -6,6 +6,10 @@ rate limit would otherwise hold them back. The webhook body is JSON for machines
 Every form links to the alliance's page on the registry's dashboard (``alliance.url``,
 查看证据), and shortening a robot message never drops that link nor cuts a line of
 markdown in two.
+
+An analyst's review reads as such: a correction's first highlight is ``经人工审核更正``
+(``describe_corrections``); a retraction is titled ``【撤回】`` and says why
+(``retraction_highlights``), and one by a merge links to the record that absorbed it.
 """
 
 from __future__ import annotations
@@ -13,15 +17,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from services.common.contracts import Alliance, AllianceChange, EventType, Institution
 from services.common.labels import type_label
-from services.notify.domain.matching import institutions_of, material_changes, new_institutions
+from services.notify.domain.matching import (
+    field_root,
+    institutions_of,
+    material_changes,
+    new_institutions,
+)
 from services.notify.domain.models import Alert, AlertType
 
 _TRUNCATED = "\n\n…（内容过长，已截断，详见证据页）"
 #: The words of the link to the alliance's page.
 EVIDENCE_LABEL = "查看证据"
+#: The words of the link to the record a merged alliance was merged into.
+MERGED_LABEL = "查看合并后的记录"
+#: The first highlight of an analyst's correction.
+REVIEW_NOTE = "经人工审核更正"
+#: Why an alliance is retracted: an analyst rejected it, or merged it into another.
+REJECTED_NOTE = "经人工审核，该条目不是医联体组建事件，已撤回"
+MERGED_NOTE = "经人工审核，该条目与另一条记录为同一医联体，已合并"
+#: Above the facts of a retracted alliance: they are what the bureau was told, not news.
+RETRACTED_FACTS = "撤回前的条目内容："
 
 
 def format_date(value: str | None) -> str:
@@ -116,8 +135,10 @@ def headline(alert: Alert) -> str:
         core = f"新{subject_of(alliance)}"
     if alert.type is AlertType.test:
         return f"【测试消息】{core}"
+    if alert.type is AlertType.retracted:
+        return f"【撤回】{core}"
     if alert.type is AlertType.updated:
-        return f"【医联体动态更新】{core}"
+        return f"【医联体更正】{core}" if alert.by_review else f"【医联体动态更新】{core}"
     return f"【新医联体】{core}"
 
 
@@ -145,17 +166,91 @@ def describe_changes(change: AllianceChange, previous: Alliance | None) -> tuple
         if added:
             lines.append(f"新增涉及省份：{'、'.join(added)}")
     elif touched:
-        labels = {
-            "members": "成员单位",
-            "lead": "牵头单位",
-            "type": "类型",
-            "specialty": "专科",
-            "date": "日期",
-            "provinces": "涉及省份",
-            "cross_province": "跨省情况",
-        }
-        lines.append("更新内容：" + "、".join(labels[f] for f in sorted(touched) if f in labels))
+        lines.append(
+            "更新内容："
+            + "、".join(_FIELD_LABELS[f] for f in sorted(touched) if f in _FIELD_LABELS)
+        )
     return tuple(lines)
+
+
+_FIELD_LABELS = {
+    "lead": "牵头单位",
+    "members": "成员单位",
+    "type": "类型",
+    "specialty": "专科",
+    "date": "日期",
+    "provinces": "涉及省份",
+    "cross_province": "跨省情况",
+}
+
+
+#: The fields an analyst may correct that are not news by themselves, named too.
+_CORRECTED_LABELS = {**_FIELD_LABELS, "confidence": "可信度", "sources": "来源报道"}
+
+
+def _differ(current: Sequence[Institution], previous: Sequence[Institution]) -> bool:
+    return bool(new_institutions(current, previous) or new_institutions(previous, current))
+
+
+def describe_corrections(change: AllianceChange, previous: Alliance | None) -> tuple[str, ...]:
+    """Readable lines on an analyst's correction, first ``经人工审核更正``: the lead set as
+    it now is, the members added and removed, type, specialty, date, provinces. Without
+    the alliance as last received, the corrected fields by name (and the lead as it is)."""
+    current = change.alliance
+    lines = [REVIEW_NOTE]
+    if previous is not None:
+        if _differ(current.lead, previous.lead):
+            lines.append(f"牵头单位更正为：{_names(current.lead)}")
+        joined = new_institutions(current.members, previous.members)
+        # A member that now leads is not gone: the lead line names it.
+        left = new_institutions(previous.members, (*current.members, *current.lead))
+        if joined or left:
+            parts = ([f"新增 {_names(joined, 20)}"] if joined else []) + (
+                [f"移除 {_names(left, 20)}"] if left else []
+            )
+            lines.append("成员单位更正：" + "；".join(parts))
+        if current.type != previous.type:
+            lines.append(f"类型更正：{type_label(previous.type)} → {type_label(current.type)}")
+        if current.specialty != previous.specialty:
+            lines.append(
+                f"专科更正：{previous.specialty or '未注明'} → {current.specialty or '未注明'}"
+            )
+        if current.date != previous.date:
+            lines.append(f"日期更正：{format_date(previous.date)} → {format_date(current.date)}")
+        if set(current.provinces) != set(previous.provinces):
+            lines.append(f"涉及省份更正为：{'、'.join(current.provinces) or '未注明'}")
+        if current.cross_province != previous.cross_province:
+            lines.append(f"跨省情况更正为：{'跨省' if current.cross_province else '不跨省'}")
+    if len(lines) == 1:
+        # Nothing material differs from the alliance as last received (or it is unknown):
+        # the corrected fields by name, so that the alert says what the analyst touched.
+        named = {field_root(f) for f in change.changed_fields}
+        touched = [f for f in _CORRECTED_LABELS if f in named]
+        if touched:
+            lines.append("更正内容：" + "、".join(_CORRECTED_LABELS[f] for f in touched))
+        if previous is None and "lead" in touched:
+            lines.append(f"牵头单位更正为：{_names(current.lead)}")
+    return tuple(lines)
+
+
+def retraction_highlights(change: AllianceChange) -> tuple[str, ...]:
+    """Why the alliance is retracted, in the words a bureau officer reads."""
+    if change.merged_into:
+        return (MERGED_NOTE, f"合并后的记录编号：{change.merged_into}")
+    return (REJECTED_NOTE,)
+
+
+def merged_page(alert: Alert) -> str | None:
+    """The page of the record a merged alliance went into: the registry's page of this
+    one (``<base>/alliances/<id>``) with the survivor's id in its place; None when either
+    is unknown or the page is not of that form."""
+    alliance = alert.alliance
+    if not alert.merged_into or not alliance.url:
+        return None
+    tail = "/" + quote(alliance.id, safe="")
+    if not alliance.url.endswith(tail):
+        return None
+    return alliance.url[: -len(tail)] + "/" + quote(alert.merged_into, safe="")
 
 
 def _source_lines(alliance: Alliance, limit: int, markdown: bool) -> list[str]:
@@ -214,8 +309,13 @@ def render_text(alert: Alert) -> tuple[str, str]:
     alliance = alert.alliance
     lines = [headline(alert), ""]
     lines.extend(alert.highlights)
-    if alert.highlights:
+    survivor = merged_page(alert)
+    if survivor:
+        lines.append(f"{MERGED_LABEL}：{survivor}")
+    if alert.highlights or survivor:
         lines.append("")
+    if alert.type is AlertType.retracted:
+        lines.append(RETRACTED_FACTS)
     lines.extend(f"{name}：{value}" for name, value in _facts(alliance, None))
     evidence = evidence_line(alliance, markdown=False)
     if evidence:
@@ -240,6 +340,8 @@ def _markdown(alert: Alert, member_limit: int, source_limit: int) -> tuple[str, 
         lines.append(f"> {clip(line, 4 * member_limit + 40)}")
     if alert.highlights:
         lines.append("")
+    if alert.type is AlertType.retracted:
+        lines.append(RETRACTED_FACTS)
     facts = _facts(alliance, member_limit, place_limit=member_limit)
     lines.extend(f"- **{name}**：{value}" for name, value in facts)
     excerpt = _excerpt(alliance)
@@ -292,9 +394,18 @@ def cut_to_bytes(text: str, limit: int, marker: str = _TRUNCATED) -> str:
 
 def render_markdown(alert: Alert, max_bytes: int) -> tuple[str, str]:
     """Title and markdown for a robot, shortened (fewer names, fewer links) to fit; the
-    link to the alliance's page is the last line, kept whatever else has to go."""
-    evidence = evidence_line(alert.alliance, markdown=True)
-    footer = f"\n\n{evidence}" if evidence else ""
+    link to the alliance's page is the last line (after it, a merged alliance's link to
+    the record it went into), kept whatever else has to go."""
+    survivor = merged_page(alert)
+    links = [
+        link
+        for link in (
+            evidence_line(alert.alliance, markdown=True),
+            f"[{MERGED_LABEL}]({survivor})" if survivor else None,
+        )
+        if link
+    ]
+    footer = "\n\n" + "\n".join(links) if links else ""
     room = max_bytes - utf8_len(footer)
     for member_limit, source_limit in ((30, 5), (10, 3), (5, 2), (3, 1)):
         title, text = _markdown(alert, member_limit, source_limit)
@@ -335,6 +446,9 @@ def digest_entry(number: int, alert: Alert) -> str:
     lines = [f"{number}. **{clip(headline(alert), 120)}**"]
     if alliance.url:
         lines.append(f"   [{EVIDENCE_LABEL}]({alliance.url})")
+    survivor = merged_page(alert)
+    if survivor:
+        lines.append(f"   [{MERGED_LABEL}]({survivor})")
     lines.append(f"   {clip(facts, 160)}")
     if alliance.members:
         lines.append(f"   成员：{clip(_names(alliance.members, 5), 120)}")
@@ -380,9 +494,11 @@ def fold_digests(alerts: Sequence[Alert], max_bytes: int, max_items: int = 20) -
 
 def webhook_body(alert: Alert, rendered: tuple[str, str] | None = None) -> dict[str, Any]:
     """The JSON a webhook receives: ``{type, timestamp, alliance, ...}``; ``rendered``:
-    its title and text, as the channel's renderer made them (plain text by default)."""
+    its title and text, as the channel's renderer made them (plain text by default).
+    ``by_review``: an analyst's action; a retraction also carries ``merged_into`` (the id
+    of the record it was merged into, null for a rejection) and ``merged_into_url``."""
     title, text = rendered or render_text(alert)
-    return {
+    body: dict[str, Any] = {
         "type": alert.type.value,
         "timestamp": _iso(alert.occurred_at),
         "change_id": alert.change_id,
@@ -393,7 +509,12 @@ def webhook_body(alert: Alert, rendered: tuple[str, str] | None = None) -> dict[
         #: The alliance's page (evidence); also ``alliance.url``. None when unknown.
         "url": alert.alliance.url,
         "alliance": alert.alliance.model_dump(mode="json"),
+        "by_review": alert.by_review,
     }
+    if alert.type is AlertType.retracted:
+        body["merged_into"] = alert.merged_into
+        body["merged_into_url"] = merged_page(alert)
+    return body
 
 
 def _iso(moment: datetime) -> str:

@@ -18,7 +18,7 @@ from services.notify.adapters.repository import NotifyRepository
 from services.notify.bootstrap import build_app, build_components
 from tests.clocks import FakeClock
 from tests.unit.notify.conftest import Api, fake_dns_resolver, make_settings
-from tests.unit.notify.factories import alliance, change
+from tests.unit.notify.factories import alliance, change, rejection
 from tests.unit.notify.receivers import Receiver, Reply
 
 
@@ -207,3 +207,36 @@ async def test_claims_are_exclusive_between_workers(db_api: Api) -> None:
     assert len(ids) == 10 and len(set(ids)) == 10
     assert await repository.claim_due(now, 6, lease) == []
     assert len(await repository.claim_due(now + lease + timedelta(seconds=1), 20, lease)) == 10
+
+
+async def test_a_retraction_reaches_only_the_subscription_that_was_told(db_api: Api) -> None:
+    api = db_api
+    _, auth = await api.bureau("四川省卫生健康委员会")
+    ids = {}
+    for name, province in (("told", "四川"), ("elsewhere", "山西")):
+        answer = await api.client.post(
+            "/v1/subscriptions",
+            json={
+                "name": name,
+                "channel": "webhook",
+                "url": f"https://hooks.example.cn/{name}",
+                "filters": {"provinces": [province]},
+            },
+            headers=auth,
+        )
+        ids[name] = answer.json()["id"]
+    assert await api.parts.service.receive_change(change("c-1")) == 1
+    # Subscribed after the alert, matching: never told, so nothing to take back.
+    late = await api.client.post(
+        "/v1/subscriptions",
+        json={"name": "late", "channel": "webhook", "url": "https://hooks.example.cn/late"},
+        headers=auth,
+    )
+    assert late.status_code == 201
+    assert await api.parts.service.receive_change(rejection("c-2")) == 1
+    assert await api.parts.service.receive_change(rejection("c-2")) == 0
+    items = (await api.client.get("/v1/deliveries", headers=auth)).json()["items"]
+    assert [(i["subscription_id"], i["type"]) for i in items] == [
+        (ids["told"], "alliance.retracted"),
+        (ids["told"], "alliance.created"),
+    ]

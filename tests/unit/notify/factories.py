@@ -97,6 +97,8 @@ def change(
     kind: ChangeKind = ChangeKind.created,
     changed_fields: tuple[str, ...] = (),
     occurred_at: datetime | None = None,
+    by_review: bool = False,
+    merged_into: str | None = None,
 ) -> AllianceChange:
     body = alliance_ or alliance()
     return AllianceChange(
@@ -106,4 +108,29 @@ def change(
         changed_fields=changed_fields,
         alliance=body,
         occurred_at=occurred_at or datetime.now(UTC),
+        by_review=by_review,
+        merged_into=merged_into,
+    )
+
+
+def rejection(change_id: str, alliance_: Alliance | None = None) -> AllianceChange:
+    """An analyst rejected the alliance: not an alliance formation after all."""
+    return change(change_id, alliance_, kind=ChangeKind.retracted, by_review=True)
+
+
+def merger(change_id: str, alliance_: Alliance | None, into: str) -> AllianceChange:
+    """An analyst merged the alliance into ``into``, the same alliance reported twice."""
+    return change(change_id, alliance_, kind=ChangeKind.retracted, by_review=True, merged_into=into)
+
+
+def correction(
+    change_id: str, alliance_: Alliance, changed_fields: tuple[str, ...]
+) -> AllianceChange:
+    """An analyst corrected the alliance's ``changed_fields``; ``alliance_`` as corrected."""
+    return change(
+        change_id,
+        alliance_,
+        kind=ChangeKind.updated,
+        changed_fields=changed_fields,
+        by_review=True,
     )

@@ -81,6 +81,13 @@ def test_created_is_always_worth_an_alert() -> None:
     assert is_alert_worthy(change(kind=ChangeKind.created))
 
 
+def test_an_analysts_review_is_always_worth_an_alert() -> None:
+    assert is_alert_worthy(change(kind=ChangeKind.retracted, by_review=True))
+    confirmed = change(kind=ChangeKind.updated, changed_fields=("confidence",), by_review=True)
+    assert is_alert_worthy(confirmed)
+    assert not is_alert_worthy(confirmed.model_copy(update={"by_review": False}))
+
+
 @pytest.mark.parametrize(
     ("fields", "worthy"),
     [

@@ -43,6 +43,7 @@ STATUSES = {
 ALERT_TYPES = {
     AlertType.created: "新医联体",
     AlertType.updated: "医联体变更",
+    AlertType.retracted: "医联体撤回",
     AlertType.test: "测试消息",
 }
 #: Short notices a redirect asks for (?msg=...): fixed texts, nothing echoed from the URL.
