@@ -1,13 +1,24 @@
-"""End to end: push-to-webhook latency at fixed rates, sustained throughput, and the
-ceiling of a bare three-hop aiokafka relay of the same payloads on the same broker.
+"""End to end: sustained articles/s and push-to-webhook latency, for an all-relevant load
+and a realistic mix, each stage alone, and a bare three-hop aiokafka relay as the ceiling.
 
-    python bench/e2e_bench.py [--rates 10,50,200] [--seconds 10]
+    python bench/e2e_bench.py [--sustained 600] [--rate 50] [--seconds 10] [--stage-articles 400]
 
 Runs the whole system in a temporary directory (own broker on free loopback ports, the
 four services as processes, SQLite), subscribes one webhook endpoint to everything, and
-pushes synthetic articles (each a distinct alliance) at each rate for ``--seconds``
-(fewer at the highest rate, see ``--max-articles``). Latency is from the push to the
-signed webhook arriving. Writes bench/results/e2e.{json,md,png}.
+pushes synthetic articles (each relevant one a distinct alliance):
+
+- for each load, ``all`` (every article reports an alliance) and ``mix`` (one in ten does,
+  the rest is hospital news): ``--sustained`` articles as fast as eight crawlers push them
+  (articles/s from the first push until the registry took in every article and every
+  alert arrived), then ``--rate`` articles/s for ``--seconds`` (push-to-webhook p50, p95,
+  p99 over the alerts, matched to their articles by source URL);
+- each stage alone: consumers stopped, ``--stage-articles`` pushed to ingest (ingest's
+  rate), then extract, registry and notify started one at a time on the backlog the stage
+  before left (each one's rate between 10 % and 90 % of the backlog, so start-up is not
+  counted);
+- the bare relay of the same payloads, as fast as one producer sends and at ``--rate``.
+
+Writes bench/results/e2e.{json,md,png}.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.benchstats import percentile  # noqa: E402
-from tools.articles import SyntheticArticle, generate  # noqa: E402
+from tools.articles import SyntheticArticle, generate, generate_mix  # noqa: E402
 from tools.harness import CRAWLER_TOKEN, Stack, WebhookReceiver  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -90,29 +102,79 @@ def processes(stack: Stack) -> dict[str, int]:
 
 @dataclass
 class Phase:
-    rate: int
+    load: str  # "all" or "mix"
+    rate: int  # pushes per second; 0: as fast as the crawlers go
     pushed: int
     accepted: int
+    expected_alerts: int
     arrived: int
     latencies: list[float]
     push_seconds: float
-    last_arrival_after_first_push: float
+    done_after_first_push: float
     cpu: dict[str, float]
 
     def summary(self) -> dict[str, Any]:
         return {
+            "load": self.load,
             "rate": self.rate,
             "pushed": self.pushed,
             "accepted": self.accepted,
+            "alerts_expected": self.expected_alerts,
             "alerts_arrived": self.arrived,
             "latency_p50_ms": percentile(self.latencies, 0.50) * 1000,
             "latency_p95_ms": percentile(self.latencies, 0.95) * 1000,
             "latency_p99_ms": percentile(self.latencies, 0.99) * 1000,
-            "throughput_per_second": self.arrived / self.last_arrival_after_first_push
-            if self.last_arrival_after_first_push
+            "articles_per_second": self.accepted / self.done_after_first_push
+            if self.done_after_first_push
             else 0.0,
             "cpu_seconds": self.cpu,
         }
+
+
+PUSHERS = 8
+
+
+async def push_fast(
+    ingest: str, articles: list[SyntheticArticle]
+) -> tuple[dict[str, float], int, float]:
+    """Push as fast as ``PUSHERS`` crawlers go; the same answer as :func:`push_at_rate`."""
+    sent: dict[str, float] = {}
+    accepted = 0
+    queue = list(reversed(articles))
+    limits = httpx.Limits(max_connections=PUSHERS, max_keepalive_connections=PUSHERS)
+    async with httpx.AsyncClient(
+        limits=limits, timeout=60, headers={"Authorization": f"Bearer {CRAWLER_TOKEN}"}
+    ) as client:
+
+        async def crawler() -> None:
+            nonlocal accepted
+            while queue:
+                article = queue.pop()
+                sent[article.url] = time.time()
+                answer = await client.post(ingest + "/v1/articles", json=article.payload())
+                accepted += answer.status_code == 202
+
+        started = time.monotonic()
+        await asyncio.gather(*(crawler() for _ in range(PUSHERS)))
+        return sent, accepted, time.monotonic() - started
+
+
+def metric_total(url: str, name: str) -> float:
+    """The sum of a counter's samples on a service's /metrics (0 when it does not answer)."""
+    try:
+        text = httpx.get(url + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )
+
+
+def taken_in(stack: Stack) -> float:
+    """Extractions the registry took in (applied, unchanged or stale)."""
+    return metric_total(stack["registry"].url, "registry_extractions_total")
 
 
 async def push_at_rate(
@@ -146,39 +208,91 @@ async def push_at_rate(
 def run_phase(
     stack: Stack,
     receiver: WebhookReceiver,
+    load: str,
     articles: list[SyntheticArticle],
     rate: int,
     drain_seconds: float,
 ) -> Phase:
+    """Push ``articles`` (at ``rate``, or as fast as possible for 0) and wait until the
+    registry took in every accepted one and every relevant one's alert arrived."""
     pids = processes(stack)
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     before = len(receiver.snapshot())
-    sent, accepted, push_seconds = asyncio.run(push_at_rate(stack["ingest"].url, articles, rate))
-    urls = set(sent)
+    registry_before = taken_in(stack)
+    ingest = stack["ingest"].url
+    pushing = push_at_rate(ingest, articles, rate) if rate > 0 else push_fast(ingest, articles)
+    sent, accepted, push_seconds = asyncio.run(pushing)
+    alerting = {a.url for a in articles if a.relevant}
     deadline = time.monotonic() + drain_seconds
     arrival: dict[str, float] = {}
+    registry_done: float | None = None
     while time.monotonic() < deadline:
         for webhook in receiver.snapshot()[before:]:
-            if webhook.payload.get("type") != "alliance.created":
+            # A mix article may report an alliance an earlier phase created: an update.
+            if webhook.payload.get("type") not in ("alliance.created", "alliance.updated"):
                 continue
             for source in webhook.payload["alliance"].get("sources", []):
-                if source.get("url") in urls:
+                if source.get("url") in alerting:
                     arrival.setdefault(source["url"], webhook.received_at)
-        if len(arrival) >= len(urls):
+        if registry_done is None and taken_in(stack) - registry_before >= accepted:
+            registry_done = time.time()
+        if len(arrival) >= len(alerting) and registry_done is not None:
             break
         time.sleep(0.2)
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     first_push = min(sent.values())
+    done = max([*arrival.values(), registry_done or time.time()])
     return Phase(
+        load=load,
         rate=rate,
         pushed=len(articles),
         accepted=accepted,
+        expected_alerts=len(alerting),
         arrived=len(arrival),
         latencies=[arrival[u] - sent[u] for u in arrival],
         push_seconds=push_seconds,
-        last_arrival_after_first_push=max(arrival.values(), default=first_push) - first_push,
+        done_after_first_push=done - first_push,
         cpu=cpu,
     )
+
+
+def watch_rate(count: Callable[[], float], total: int, timeout: float) -> float:
+    """Items per second while ``count()`` went from 10 % to 90 % of ``total``."""
+    low, high = max(1, total // 10), max(2, total * 9 // 10)
+    low_at: float | None = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now, seen = time.monotonic(), count()
+        if low_at is None and seen >= low:
+            low_at = now
+        if seen >= high and low_at is not None:
+            return (high - low) / (now - low_at) if now > low_at else 0.0
+        time.sleep(0.05)
+    return 0.0
+
+
+def stages_alone(
+    stack: Stack, receiver: WebhookReceiver, articles: list[SyntheticArticle], timeout: float
+) -> dict[str, float]:
+    """Each stage's rate on its own: the consumers stopped, ingest takes the articles, then
+    extract, registry and notify are started one at a time on the backlog left for them."""
+    for name in ("notify", "registry", "extract"):
+        stack[name].stop()
+    _, accepted, seconds = asyncio.run(push_fast(stack["ingest"].url, articles))
+    rates = {"ingest": accepted / seconds if seconds else 0.0}
+    alerts_before = len(receiver.snapshot())
+    counters = {
+        "extract": lambda: metric_total(stack["extract"].url, "extract_articles_total"),
+        "registry": lambda: taken_in(stack),
+        "notify": lambda: len(receiver.snapshot()) - alerts_before,
+    }
+    for name in ("extract", "registry", "notify"):
+        # A restarted service counts from zero; the receiver is counted from here.
+        stack[name].start(stack.workdir)
+        rates[name] = watch_rate(counters[name], accepted, timeout)
+        stack[name].wait_ready()
+        print(f"[e2e]   {name} alone: {rates[name]:.1f}/s", flush=True)
+    return rates
 
 
 async def relay_ceiling(
@@ -245,7 +359,7 @@ async def relay_ceiling(
     sent: dict[bytes, float] = {}
     started = time.monotonic()
     for n, payload in enumerate(payloads):
-        delay = started + n / rate - time.monotonic()
+        delay = started + n / rate - time.monotonic() if rate > 0 else 0
         if delay > 0:
             await asyncio.sleep(delay)
         key = str(n).encode()
@@ -273,69 +387,141 @@ async def relay_ceiling(
     }
 
 
-def plot(phases: list[dict[str, Any]], relays: list[dict[str, Any]], path: Path) -> None:
+def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4.2))
-    rates = [p["rate"] for p in phases]
-    for key, style in (
-        ("latency_p50_ms", "o-"),
-        ("latency_p95_ms", "s--"),
-        ("latency_p99_ms", "^:"),
-    ):
-        axis.plot(rates, [p[key] for p in phases], style, label=f"pipeline {key[8:11]}")
-    axis.plot(
-        [r["rate"] for r in relays],
-        [r["latency_p50_ms"] for r in relays],
-        "k.-",
-        label="bare 3-hop relay p50",
-    )
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("push rate (articles per second)")
-    axis.set_ylabel("push-to-webhook latency (ms)")
-    axis.set_title("Alliance Watch end to end, one machine (2 cores)")
-    axis.grid(True, which="both", alpha=0.3)
-    axis.legend()
+    figure, (rates, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
+    bars = {
+        f"pipeline ({p['load']})": p["articles_per_second"]
+        for p in result["pipeline"]
+        if p["rate"] == 0
+    }
+    bars.update({f"{name} alone": rate for name, rate in result["stages_alone"].items()})
+    bars["bare relay"] = result["bare_relay"][0]["throughput_per_second"]
+    rates.barh(list(bars), list(bars.values()), color="tab:blue")
+    rates.set_xscale("log")
+    rates.set_xlabel("articles per second (log)")
+    rates.set_title("Sustained, as fast as possible")
+    rates.invert_yaxis()
+    rates.grid(True, axis="x", which="both", alpha=0.3)
+    paced = [p for p in result["pipeline"] if p["rate"] > 0]
+    names = [f"{p['load']} at {p['rate']}/s" for p in paced]
+    width = 0.25
+    for shift, key in enumerate(("latency_p50_ms", "latency_p95_ms", "latency_p99_ms")):
+        latency.bar(
+            [i + (shift - 1) * width for i in range(len(paced))],
+            [p[key] for p in paced],
+            width,
+            label=key[8:11],
+        )
+    latency.axhline(1000, color="k", linestyle=":", linewidth=1, label="1 s")
+    latency.set_xticks(range(len(paced)), names)
+    latency.set_yscale("log")
+    latency.set_ylabel("push-to-webhook latency (ms, log)")
+    latency.set_title("Latency at a fixed rate")
+    latency.legend()
+    figure.suptitle("Alliance Watch end to end, one machine")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
 
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"# End to end ({result['machine']}; SQLite, 3 partitions, one replica each)",
+        "",
+        "| load | push rate | pushed | alerts (expected) | p50 ms | p95 ms | p99 ms | articles/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for p in result["pipeline"]:
+        rate = f"{p['rate']}/s" if p["rate"] else "as fast as possible"
+        lines.append(
+            f"| {p['load']} | {rate} | {p['pushed']} | {p['alerts_arrived']} "
+            f"({p['alerts_expected']}) | {p['latency_p50_ms']:.0f} | {p['latency_p95_ms']:.0f} "
+            f"| {p['latency_p99_ms']:.0f} | {p['articles_per_second']:.1f} |"
+        )
+    lines += ["", "Each stage alone, on a backlog (articles/s):", ""]
+    lines.append("| " + " | ".join(result["stages_alone"]) + " |")
+    lines.append("| " + " | ".join("---" for _ in result["stages_alone"]) + " |")
+    lines.append("| " + " | ".join(f"{v:.1f}" for v in result["stages_alone"].values()) + " |")
+    lines += ["", "Bare three-hop aiokafka relay of the same payloads:", ""]
+    lines.append("| push rate | messages | p50 ms | p99 ms | messages/s |")
+    lines.append("| --- | --- | --- | --- | --- |")
+    for r in result["bare_relay"]:
+        rate = f"{r['rate']}/s" if r["rate"] else "as fast as possible"
+        lines.append(
+            f"| {rate} | {r['arrived']} | {r['latency_p50_ms']:.1f} | {r['latency_p99_ms']:.1f} "
+            f"| {r['throughput_per_second']:.1f} |"
+        )
+    ratio = result["sustained_over_relay"]
+    lines += ["", f"Sustained all-relevant pipeline / bare relay: {ratio:.3f}", ""]
+    lines += ["CPU seconds per process, by phase:", ""]
+    names = sorted(result["pipeline"][0]["cpu_seconds"])
+    lines.append("| load | push rate | " + " | ".join(names) + " |")
+    lines.append("| --- | --- | " + " | ".join("---" for _ in names) + " |")
+    for p in result["pipeline"]:
+        rate = f"{p['rate']}/s" if p["rate"] else "max"
+        cpu = " | ".join(str(p["cpu_seconds"].get(n, "")) for n in names)
+        lines.append(f"| {p['load']} | {rate} | {cpu} |")
+    lines += [
+        "",
+        "Peak resident memory (MB, with child processes): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result["peak_rss_mb"].items())),
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rates", default="10,50,200")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--max-articles", type=int, default=1000)
-    parser.add_argument("--drain", type=float, default=120, help="seconds to wait per phase")
+    parser.add_argument("--sustained", type=int, default=600, help="articles pushed at full speed")
+    parser.add_argument("--rate", type=int, default=50, help="articles/s of the latency phase")
+    parser.add_argument("--seconds", type=float, default=10, help="length of the latency phase")
+    parser.add_argument("--stage-articles", type=int, default=400)
+    parser.add_argument("--drain", type=float, default=180, help="seconds to wait per phase")
     args = parser.parse_args()
-    rates = [int(r) for r in args.rates.split(",")]
-    counts = [min(args.max_articles, int(rate * args.seconds)) for rate in rates]
-    corpus = list(generate(sum(counts), seed=3, run=f"bench{int(time.time())}"))
+    paced = int(args.rate * args.seconds)
+    run = f"bench{int(time.time())}"
+    loads = {
+        "all": list(generate(args.sustained + paced + args.stage_articles, seed=3, run=run)),
+        "mix": list(generate_mix(args.sustained + paced, seed=5, run=run + "m")),
+    }
     phases: list[Phase] = []
-    relays: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="aw-e2e-bench-") as workdir, WebhookReceiver() as rx:
         stack = Stack(Path(workdir), partitions=3)
         stack.start()
         try:
             bureau = stack.create_bureau("国家卫生健康委员会")
             rx.secrets["all"] = stack.subscribe(bureau, "all", rx.url("all"), {})["secret"]
-            offset = 0
-            for rate, count in zip(rates, counts, strict=True):
-                batch = corpus[offset : offset + count]
-                offset += count
-                print(f"[e2e] {count} articles at {rate}/s ...", flush=True)
-                phases.append(run_phase(stack, rx, batch, rate, args.drain))
-                print(f"[e2e]   {json.dumps(phases[-1].summary(), ensure_ascii=False)}", flush=True)
+            for load, corpus in loads.items():
+                for rate, batch in (
+                    (0, corpus[: args.sustained]),
+                    (args.rate, corpus[args.sustained : args.sustained + paced]),
+                ):
+                    pace = f"{rate}/s" if rate else "as fast as possible"
+                    print(f"[e2e] {load}: {len(batch)} articles, {pace} ...", flush=True)
+                    phases.append(run_phase(stack, rx, load, batch, rate, args.drain))
+                    print(
+                        f"[e2e]   {json.dumps(phases[-1].summary(), ensure_ascii=False)}",
+                        flush=True,
+                    )
+            print(f"[e2e] each stage alone, {args.stage_articles} articles ...", flush=True)
+            stages = stages_alone(stack, rx, loads["all"][-args.stage_articles :], args.drain)
             pids = processes(stack)
             memory = {name: round(peak_rss_mb(pid), 1) for name, pid in pids.items()}
             assert stack.kafka is not None
-            payloads = [a.payload() for a in corpus[: max(counts)]]
-            encoded = [json.dumps(p, ensure_ascii=False).encode() for p in payloads]
-            for rate, count in zip(rates, counts, strict=True):
-                print(f"[e2e] bare relay: {count} messages at {rate}/s ...", flush=True)
+            encoded = [
+                json.dumps(a.payload(), ensure_ascii=False).encode()
+                for a in loads["all"][: max(args.sustained, paced)]
+            ]
+            relays = []
+            for rate, count in ((0, args.sustained), (args.rate, paced)):
+                print(
+                    f"[e2e] bare relay: {count} messages at {rate or 'full speed'}/s ...",
+                    flush=True,
+                )
                 relays.append(
                     asyncio.run(
                         relay_ceiling(
@@ -347,57 +533,30 @@ def main() -> int:
             stack.stop()
 
     summaries = [p.summary() for p in phases]
+    sustained_all = next(p for p in summaries if p["load"] == "all" and p["rate"] == 0)
+    relay_max = relays[0]["throughput_per_second"]
     result = {
         "benchmark": "e2e",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "pipeline": summaries,
+        "stages_alone": {k: round(v, 1) for k, v in stages.items()},
         "bare_relay": relays,
+        "sustained_over_relay": sustained_all["articles_per_second"] / relay_max
+        if relay_max
+        else 0.0,
+        "lost_alerts": sum(p["alerts_expected"] - p["alerts_arrived"] for p in summaries),
         "peak_rss_mb": memory,
-        "ratios_pipeline_over_relay": [
-            {
-                "rate": p["rate"],
-                "latency_p50": p["latency_p50_ms"] / r["latency_p50_ms"]
-                if r["latency_p50_ms"]
-                else None,
-                "throughput": p["throughput_per_second"] / r["throughput_per_second"]
-                if r["throughput_per_second"]
-                else None,
-            }
-            for p, r in zip(summaries, relays, strict=True)
-        ],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "e2e.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    plot(summaries, relays, RESULTS / "e2e.png")
-    lines = [
-        "# End to end: push to signed webhook (one machine, SQLite, 3 partitions)",
-        "",
-        "| rate /s | pushed | alerts | p50 ms | p95 ms | p99 ms | through /s | relay p50 ms | relay /s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for p, r in zip(summaries, relays, strict=True):
-        lines.append(
-            f"| {p['rate']} | {p['pushed']} | {p['alerts_arrived']} | {p['latency_p50_ms']:.0f} "
-            f"| {p['latency_p95_ms']:.0f} | {p['latency_p99_ms']:.0f} | {p['throughput_per_second']:.1f} "
-            f"| {r['latency_p50_ms']:.1f} | {r['throughput_per_second']:.1f} |"
-        )
-    lines += ["", "CPU seconds per process, by phase:", ""]
-    names = sorted(summaries[0]["cpu_seconds"])
-    lines.append("| rate /s | " + " | ".join(names) + " |")
-    lines.append("| --- | " + " | ".join("---" for _ in names) + " |")
-    for p in summaries:
-        lines.append(
-            f"| {p['rate']} | " + " | ".join(str(p["cpu_seconds"][n]) for n in names) + " |"
-        )
-    lines += [
-        "",
-        "Peak resident memory (MB, with child processes): "
-        + ", ".join(f"{k} {v}" for k, v in sorted(memory.items())),
-        "",
-    ]
-    (RESULTS / "e2e.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    plot(result, RESULTS / "e2e.png")
+    text = markdown(result)
+    (RESULTS / "e2e.md").write_text(text)
+    print(text)
+    if result["lost_alerts"]:
+        print(f"[e2e] {result['lost_alerts']} alerts did not arrive in time", file=sys.stderr)
+        return 1
     return 0
 
 

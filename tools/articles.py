@@ -31,6 +31,18 @@ _TEMPLATES = (
     "远程会诊和资源共享等方面深入合作。",
 )
 
+#: Hospital news that reports no alliance: most of what a crawler pushes is like this.
+_UNRELATED = (
+    "{month}月{day}日,{hospital}在门诊大厅开展“{specialty}健康宣传周”义诊活动,"
+    "专家为前来咨询的群众免费测量血压、血糖,并发放健康手册。",
+    "本报讯 {month}月{day}日,{city}卫生健康委员会召开全市医疗质量安全工作会议,"
+    "通报上半年医疗质量检查情况,部署下一阶段重点工作。",
+    "{month}月{day}日,{hospital}{specialty}团队成功完成一例高难度手术,"
+    "患者术后恢复良好,已于近日康复出院。",
+    "为提升护理服务水平,{hospital}于{month}月{day}日举办护理技能竞赛,"
+    "来自各临床科室的护士参加了比赛。",
+)
+
 _FILLER = (
     "仪式上,双方负责人分别致辞,并就下一步合作进行了深入交流。",
     "近年来,当地持续推进医疗联合体建设,推动优质医疗资源下沉。",
@@ -55,6 +67,8 @@ class SyntheticArticle:
     member: str
     specialty: str
     province: str
+    #: False for hospital news that reports no alliance (``lead`` and ``member`` empty)
+    relevant: bool = True
 
     def payload(self) -> dict[str, str]:
         return {
@@ -116,4 +130,40 @@ def generate(count: int, *, seed: int = 7, run: str = "r0") -> Iterator[Syntheti
             member=member,
             specialty=specialty,
             province=place.province,
+        )
+
+
+def generate_mix(
+    count: int, *, relevant_every: int = 10, seed: int = 7, run: str = "r0"
+) -> Iterator[SyntheticArticle]:
+    """``count`` articles of which one in ``relevant_every`` reports an alliance (as from
+    :func:`generate`) and the rest are hospital news that reports none."""
+    rng = random.Random(seed + 1)
+    places = _places()
+    alliances = generate(count // relevant_every + 1, seed=seed, run=f"{run}a")
+    start = date(2024, 3, 1)
+    for n in range(count):
+        if n % relevant_every == 0:
+            yield next(alliances)
+            continue
+        place = places[n % len(places)]
+        day = start + timedelta(days=n % 200)
+        hospital = rng.choice((f"{place.city}中心医院", f"{place.county}人民医院"))
+        body = rng.choice(_UNRELATED).format(
+            month=day.month,
+            day=day.day,
+            hospital=hospital,
+            city=place.city,
+            specialty=SPECIALTIES[n % len(SPECIALTIES)],
+        )
+        yield SyntheticArticle(
+            url=f"https://synthetic.alliance-watch.local/{run}/news/{n}.html",
+            title=f"{hospital}新闻",
+            body=body,
+            published_at=(day + timedelta(days=1)).isoformat(),
+            lead="",
+            member="",
+            specialty="",
+            province=place.province,
+            relevant=False,
         )

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.common.contracts import Message
 from services.common.http import ReadinessCheck, create_app
-from services.common.kafka.loop import ConsumerLoop, DlqLimit, Handler, RetryPolicy
+from services.common.kafka.loop import BatchHandler, ConsumerLoop, DlqLimit, Handler, RetryPolicy
 from services.common.kafka.publisher import KafkaPublisher, Publisher
 from services.common.kafka.source import KafkaSource
 from services.common.settings import ServiceSettings
@@ -25,13 +25,16 @@ def build_consumer_app(
     topic: str,
     model: type[Message],
     make_handler: Callable[[Publisher], Handler[Any]],
+    make_batch_handler: Callable[[Publisher], BatchHandler[Any]] | None = None,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     retry: RetryPolicy | None = None,
     dlq_limit: DlqLimit | None = None,
 ) -> FastAPI:
-    """Consume ``topic`` (already prefixed) as ``group_id`` with the handler it makes.
+    """Consume ``topic`` (already prefixed) as ``group_id`` with the handler it makes (and
+    the batch handler, when given: every fetch at once, one message at a time only to find
+    the one at fault).
 
     Retries and the dead-letter limit come from ``settings`` unless given. ``/readyz``
     has a ``consumer`` check besides ``kafka``: false while a message is being retried
@@ -42,7 +45,15 @@ def build_consumer_app(
     source = KafkaSource(settings.kafka_bootstrap_servers, [topic], group_id, client_id=group_id)
 
     def make_loop(src: KafkaSource, pub: KafkaPublisher) -> ConsumerLoop[Any]:
-        return ConsumerLoop(src, pub, model, make_handler(pub), retry=retry, dlq_limit=dlq_limit)
+        return ConsumerLoop(
+            src,
+            pub,
+            model,
+            make_handler(pub),
+            retry=retry,
+            dlq_limit=dlq_limit,
+            batch_handler=make_batch_handler(pub) if make_batch_handler is not None else None,
+        )
 
     worker = ConsumerWorker(publisher, source, make_loop)
 

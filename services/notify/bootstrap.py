@@ -34,7 +34,7 @@ from services.notify.domain.models import Channel
 from services.notify.domain.schedule import DEFAULT_DELAYS, Clock, RetrySchedule, SystemClock
 from services.notify.entrypoints import portal
 from services.notify.entrypoints.api import bureaus, deliveries, keys, subscriptions, unsubscribe
-from services.notify.entrypoints.consumer import make_notify_handler
+from services.notify.entrypoints.consumer import make_notify_batch_handler, make_notify_handler
 from services.notify.entrypoints.digests import DigestJob, Notices
 from services.notify.entrypoints.reseal import check_sealed_secrets
 from services.notify.entrypoints.worker import DeliveryWorker, WorkerOptions
@@ -152,6 +152,7 @@ def build_app(
             topic=settings.topic(TOPIC_ALLIANCES_CHANGES),
             model=AllianceChange,
             make_handler=lambda publisher: make_notify_handler(parts.service),
+            make_batch_handler=lambda publisher: make_notify_batch_handler(parts.service),
             readiness=readiness,
             on_startup=startup,
             on_shutdown=shutdown,

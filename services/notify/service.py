@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.common import tracing
-from services.common.contracts import Alliance, AllianceChange, ChangeKind
-from services.common.errors import PoisonError
 from services.notify.adapters.net import AddressGuard
 from services.notify.adapters.public import (
     bureau_public,
@@ -23,13 +19,10 @@ from services.notify.adapters.public import (
 from services.notify.adapters.repository import NotifyRepository, filters_json, new_id
 from services.notify.adapters.sealing import SecretBox
 from services.notify.adapters.tables import ApiKeyRow, BureauRow, DeliveryRow, SubscriptionRow
+from services.notify.changes import ChangeIntake
 from services.notify.channels import spec_of
 from services.notify.domain.matching import (
     Matcher,
-    compile_filters,
-    facts_of,
-    is_alert_worthy,
-    matches,
 )
 from services.notify.domain.models import (
     MAX_REPLAY,
@@ -46,7 +39,6 @@ from services.notify.domain.models import (
     DeliveryPublic,
     DeliveryQueued,
     DeliveryStatus,
-    Filters,
     ReplayAnswer,
     ReplayRequest,
     SecretRotation,
@@ -59,25 +51,12 @@ from services.notify.domain.models import (
     validate_target,
 )
 from services.notify.domain.periods import Cadence
-from services.notify.domain.rendering import (
-    describe_changes,
-    describe_corrections,
-    retraction_highlights,
-)
 from services.notify.domain.samples import TEST_ALLIANCE_ID, TEST_NOTE, sample_alliance
 from services.notify.domain.schedule import Clock, SystemClock
 from services.notify.domain.security import issue_api_key, key_matches, key_prefix
 from services.notify.domain.ssrf import AddressRefused
-from services.notify.metrics import ALERTS_CREATED, CHANGES_RECEIVED
 
 log = logging.getLogger(__name__)
-
-#: Longest ids the tables hold; a change with longer ones can never be stored.
-_MAX_ID = 128
-FIRST_MATCH_NOTE = "该医联体首次符合本订阅的条件"
-#: To a subscription an analyst's correction brought the alliance to (never told of it
-#: before): the alliance is new to it, so it comes as ``alliance.created`` with this note.
-CORRECTED_INTO_NOTE = "经人工审核更正后，该医联体符合本订阅的条件（此前未曾推送）"
 
 
 class NotFound(Exception):
@@ -92,7 +71,7 @@ class Invalid(Exception):
     """The request is well-formed but not acceptable (422)."""
 
 
-class NotifyService:
+class NotifyService(ChangeIntake):
     def __init__(
         self,
         repository: NotifyRepository,
@@ -460,120 +439,3 @@ class NotifyService:
         if replayed and self.on_new_deliveries is not None:
             self.on_new_deliveries()
         return ReplayAnswer(replayed=replayed, more=left_over is not None, next_since=left_over)
-
-    # --- changes from the registry --------------------------------------------------
-
-    def _matcher(self, subscription: SubscriptionRow) -> Matcher | None:
-        """A subscription's filters, parsed once per version of the subscription."""
-        key = (subscription.id, subscription.updated_at.isoformat())
-        cached = self._filter_cache.get(subscription.id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        try:
-            matcher = compile_filters(Filters.model_validate_json(subscription.filters))
-        except ValidationError:
-            log.error("subscription %s has unreadable filters", subscription.id)
-            return None
-        if len(self._filter_cache) > 100_000:
-            self._filter_cache.clear()
-        self._filter_cache[subscription.id] = (key, matcher)
-        return matcher
-
-    def _recipients(
-        self,
-        change: AllianceChange,
-        previous: Alliance | None,
-        subscriptions: list[SubscriptionRow],
-        told: set[str],
-    ) -> list[tuple[SubscriptionRow, AlertType, tuple[str, ...]]]:
-        """Who hears of a change, as what, with which highlights (``subscriptions``: the
-        enabled ones; ``told``: those already alerted of this alliance).
-
-        - created: the subscriptions whose filters it matches;
-        - retracted (an analyst rejected it or merged it away): only those told of it,
-          whatever their filters say now, and nobody else;
-        - corrected by an analyst: those told of it (``经人工审核更正`` and what changed),
-          and those whose filters the corrected alliance now matches, which hear of it
-          for the first time, as ``alliance.created`` with ``CORRECTED_INTO_NOTE``;
-        - otherwise updated: the matching subscriptions when the change is material; else
-          only those that never heard of it and match now (``FIRST_MATCH_NOTE``).
-        """
-        if change.kind is ChangeKind.retracted:
-            reason = retraction_highlights(change)
-            return [(s, AlertType.retracted, reason) for s in subscriptions if s.id in told]
-        facts = facts_of(change.alliance)
-        concerned = [
-            s for s in subscriptions if (m := self._matcher(s)) is not None and matches(m, facts)
-        ]
-        if change.kind is ChangeKind.created:
-            return [(s, AlertType.created, ()) for s in concerned]
-        if change.by_review:
-            corrections = describe_corrections(change, previous)
-            newcomers = {s.id for s in concerned} - told
-            return [
-                (s, AlertType.updated, corrections)
-                if s.id in told
-                else (s, AlertType.created, (CORRECTED_INTO_NOTE,))
-                for s in subscriptions
-                if s.id in told or s.id in newcomers
-            ]
-        if is_alert_worthy(change, previous):
-            highlights = describe_changes(change, previous)
-            return [(s, AlertType.updated, highlights) for s in concerned]
-        # Not news in itself; but a subscription that never heard of this alliance (its
-        # confidence just reached the subscription's minimum) hears now.
-        return [(s, AlertType.updated, (FIRST_MATCH_NOTE,)) for s in concerned if s.id not in told]
-
-    async def receive_change(self, change: AllianceChange) -> int:
-        """Record the change and one delivery per subscription it concerns; idempotent by
-        ``change_id``. Returns the number of deliveries created."""
-        if len(change.change_id) > _MAX_ID or len(change.alliance_id) > _MAX_ID:
-            raise PoisonError("change_id / alliance_id longer than 128 characters")
-        seen, previous, subscriptions, told = await self.repository.change_context(change)
-        if seen:
-            CHANGES_RECEIVED.labels("duplicate").inc()
-            return 0
-        plan = self._recipients(change, previous, subscriptions, told)
-        now = self.clock.now()
-        # Each attempt's span continues the trace of the change (the consumer's span).
-        trace_context = tracing.current_carrier()
-        deliveries: list[DeliveryRow] = []
-        for subscription, alert_type, highlights in plan:
-            alert = Alert(
-                type=alert_type,
-                change_id=change.change_id,
-                changed_fields=change.changed_fields,
-                highlights=highlights,
-                alliance=change.alliance,
-                occurred_at=change.occurred_at,
-                by_review=change.by_review,
-                merged_into=change.merged_into,
-            )
-            deliveries.append(
-                DeliveryRow(
-                    id=new_id("dlv"),
-                    bureau_id=subscription.bureau_id,
-                    subscription_id=subscription.id,
-                    change_id=change.change_id,
-                    alliance_id=change.alliance_id,
-                    dedupe_key=f"{subscription.id}:{change.change_id}",
-                    type=alert.type.value,
-                    payload=alert.model_dump_json(),
-                    status=DeliveryStatus.pending.value,
-                    # A digest subscription's alerts are held (no attempt time) for its digest.
-                    next_attempt_at=now
-                    if subscription.cadence == Cadence.immediate.value
-                    else None,
-                    created_at=now,
-                    trace_context=trace_context,
-                )
-            )
-        # Received-at orders snapshots of one alliance: real time, whatever the clock says.
-        fresh = await self.repository.record_change(change, datetime.now(UTC), deliveries)
-        CHANGES_RECEIVED.labels("new" if fresh else "duplicate").inc()
-        created = len(deliveries) if fresh else 0
-        if created:
-            ALERTS_CREATED.inc(created)
-            if self.on_new_deliveries is not None:
-                self.on_new_deliveries()
-        return created

@@ -34,6 +34,20 @@ from services.notify.domain.models import AlertType, DeliveryStatus
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class ChangesContext:
+    """What deciding a batch of changes' deliveries needs, read at once."""
+
+    #: change ids already received
+    seen: set[str]
+    #: each alliance as last received, by alliance id
+    previous: dict[str, Alliance]
+    #: the live subscriptions
+    subscriptions: list[SubscriptionRow]
+    #: by alliance id: the subscriptions already alerted about it
+    told: dict[str, set[str]]
+
+
 def new_id(prefix: str) -> str:
     """Time-ordered ids (``dlv_0192f3a4b5c6d7e8f9a0b1c2``): newer sorts later."""
     return f"{prefix}_{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
@@ -347,6 +361,84 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
             )
             for delivery in deliveries:
                 session.add(delivery)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+            return True
+
+        return await self._run(work)
+
+    async def changes_context(self, changes: Sequence[AllianceChange]) -> ChangesContext:
+        """``change_context`` for a batch of changes, in one round trip."""
+
+        def work(session: Session) -> ChangesContext:
+            ids = list(dict.fromkeys(c.change_id for c in changes))
+            alliance_ids = list(dict.fromkeys(c.alliance_id for c in changes))
+            seen = set(
+                session.exec(
+                    select(ReceivedChange.change_id).where(col(ReceivedChange.change_id).in_(ids))
+                ).all()
+            )
+            latest = (
+                select(
+                    ReceivedChange.alliance_id,
+                    func.max(ReceivedChange.received_at).label("at"),
+                )
+                .where(col(ReceivedChange.alliance_id).in_(alliance_ids))
+                .group_by(col(ReceivedChange.alliance_id))
+                .subquery()
+            )
+            previous: dict[str, Alliance] = {}
+            for row in session.exec(
+                select(ReceivedChange).join(
+                    latest,
+                    and_(
+                        col(ReceivedChange.alliance_id) == latest.c.alliance_id,
+                        col(ReceivedChange.received_at) == latest.c.at,
+                    ),
+                )
+            ).all():
+                previous[row.alliance_id] = AllianceChange.model_validate_json(row.payload).alliance
+            subscriptions = list(
+                session.exec(
+                    select(SubscriptionRow).where(
+                        col(SubscriptionRow.enabled).is_(True),
+                        col(SubscriptionRow.deleted_at).is_(None),
+                    )
+                ).all()
+            )
+            told: dict[str, set[str]] = {a: set() for a in alliance_ids}
+            for alliance_id, subscription_id in session.exec(
+                select(DeliveryRow.alliance_id, DeliveryRow.subscription_id)
+                .where(col(DeliveryRow.alliance_id).in_(alliance_ids))
+                .distinct()
+            ).all():
+                told[alliance_id].add(subscription_id)
+            return ChangesContext(seen, previous, subscriptions, told)
+
+        return await self._run(work)
+
+    async def record_changes(
+        self, received: Sequence[tuple[AllianceChange, datetime, Sequence[DeliveryRow]]]
+    ) -> bool:
+        """Keep a batch of changes and their deliveries in one transaction. False, with
+        nothing written, when one of them was received meanwhile (a concurrent replica):
+        then each is recorded on its own (``record_change``)."""
+
+        def work(session: Session) -> bool:
+            for change, received_at, deliveries in received:
+                session.add(
+                    ReceivedChange(
+                        change_id=change.change_id,
+                        alliance_id=change.alliance_id,
+                        kind=change.kind.value,
+                        payload=change.model_dump_json(),
+                        received_at=received_at,
+                    )
+                )
+                session.add_all(deliveries)
             try:
                 session.commit()
             except IntegrityError:

@@ -12,6 +12,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
+from services.common.contracts import ChangeKind
 from services.common.db import make_engine
 from services.notify.adapters.migrate import current_revision, downgrade, upgrade
 from services.notify.adapters.repository import NotifyRepository
@@ -239,4 +240,35 @@ async def test_a_retraction_reaches_only_the_subscription_that_was_told(db_api: 
     assert [(i["subscription_id"], i["type"]) for i in items] == [
         (ids["told"], "alliance.retracted"),
         (ids["told"], "alliance.created"),
+    ]
+
+
+async def test_a_batch_of_changes_is_read_at_once_and_written_at_once(db_api: Api) -> None:
+    """The batch path's queries (each alliance's latest snapshot, who was told) on this
+    database: a correction compared with the snapshot received before the batch, a
+    rejection told to the subscription alerted earlier, a re-delivered batch ignored."""
+    api = db_api
+    _, auth = await api.bureau("四川省卫生健康委员会")
+    answer = await api.client.post(
+        "/v1/subscriptions",
+        json={"name": "sc", "channel": "webhook", "url": "https://hooks.example.cn/sc"},
+        headers=auth,
+    )
+    assert answer.status_code == 201
+    first, second = alliance("al-1"), alliance("al-2", specialty="儿科")
+    assert await api.parts.service.receive_change(change("c-0", first)) == 1
+    api.clock.advance(timedelta(seconds=1))
+    batch = [
+        change("c-1", first.model_copy(update={"specialty": "眼科"}), kind=ChangeKind.updated),
+        change("c-2", second),
+        rejection("c-3", first),
+    ]
+    assert await api.parts.service.receive_changes([(c, None) for c in batch]) == 3
+    assert await api.parts.service.receive_changes([(c, None) for c in batch]) == 0
+    items = (await api.client.get("/v1/deliveries", headers=auth)).json()["items"]
+    assert sorted((i["alliance_id"], i["type"]) for i in items) == [
+        ("al-1", "alliance.created"),
+        ("al-1", "alliance.retracted"),
+        ("al-1", "alliance.updated"),
+        ("al-2", "alliance.created"),
     ]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.notify.changes import CORRECTED_INTO_NOTE
 from services.notify.domain.rendering import MERGED_NOTE, REJECTED_NOTE, REVIEW_NOTE
-from services.notify.service import CORRECTED_INTO_NOTE
 from tests.unit.notify.conftest import Api
 from tests.unit.notify.factories import (
     CHONGQING,

@@ -1,0 +1,15 @@
+"""The benchmarks' realistic mix: one article in ten reports an alliance, and the
+extractor agrees which one (the generator's claim, checked against the real extractor)."""
+
+from __future__ import annotations
+
+from services.extract.extraction import ArticleInput, extract
+from tools.articles import generate_mix
+
+
+def test_one_article_in_ten_of_the_mix_reports_an_alliance() -> None:
+    articles = list(generate_mix(100, run="mix"))
+    assert sum(a.relevant for a in articles) == 10
+    assert len({a.url for a in articles}) == 100
+    found = [extract(ArticleInput(body=a.body, title=a.title)).relevant for a in articles]
+    assert found == [a.relevant for a in articles]
