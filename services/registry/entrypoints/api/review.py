@@ -50,7 +50,6 @@ T = TypeVar("T")
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "no such alliance"},
     409: {"description": "the alliance was merged into another (named in the detail)"},
-    422: {"description": "the action cannot be done as asked (the detail says why)"},
     503: {"description": "the registry database is unavailable"},
 }
 
