@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from services.common.contracts import (
     ChangeKind,
+    EventType,
     ExtractedArticle,
 )
 from services.common.values import canonical_json as dumps
@@ -32,6 +33,7 @@ from services.registry.adapters.alliance_store import (
 from services.registry.adapters.rows import fill_institution, record_of, report_of
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
+    AlliancePlaceRow,
     AllianceRow,
     ArticleRow,
     InstitutionNameRow,
@@ -58,8 +60,7 @@ from services.registry.domain.institutions import (
     resolve_name,
 )
 from services.registry.domain.names import clean_name, name_key
-
-MAX_NAME_LENGTH = 120
+from services.registry.domain.review import MAX_NAME_LENGTH, ReviewStatus, apply_corrections
 
 
 @dataclass
@@ -69,6 +70,8 @@ class Working:
     before: dict[str, AllianceFacts | None] = field(default_factory=dict)
     reports: dict[str, list[Report]] = field(default_factory=dict)
     existing: set[str] = field(default_factory=set)
+    #: An analyst's corrections of each alliance loaded ({} for none): laid over its facts.
+    corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class RegistryStore:
@@ -218,9 +221,20 @@ class RegistryStore:
         reports = [report_of(r) for r in rows]
         work.reports[alliance_id] = reports
         work.existing.add(alliance_id)
-        work.before[alliance_id] = (
-            aggregate(reports, self.provinces_of(reports)) if reports else None
-        )
+        row = self.session.get(AllianceRow, alliance_id)
+        work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
+        work.before[alliance_id] = self.facts_of(work, alliance_id, reports) if reports else None
+
+    def facts_of(self, work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceFacts:
+        """The alliance's facts from its reports, with an analyst's corrections laid over:
+        a locked field never takes what the reports say."""
+        facts = aggregate(reports, self.provinces_of(reports))
+        corrections = work.corrections.get(alliance_id) or {}
+        if not corrections:
+            return facts
+        corrected = [*corrections.get("lead", ()), *corrections.get("members", ())]
+        provinces = self.provinces_of_ids(corrected)
+        return apply_corrections(facts, corrections, provinces)
 
     def place_report(
         self,
@@ -239,9 +253,11 @@ class RegistryStore:
             self.load_alliance(work, alliance_id)
         summaries = []
         for alliance_id, reports in work.reports.items():
-            basis = reports or ghosts.get(alliance_id, [])
+            # What the article said before counts too: a re-extraction goes back where its
+            # earlier report was filed, even after an analyst moved that one (a merge).
+            basis = [*reports, *ghosts.get(alliance_id, [])]
             if basis:
-                summaries.append(AllianceSummary.of(alliance_id, basis))
+                summaries.append(self._summary(work, alliance_id, basis))
         found = best_match(report, summaries)
         if found is not None:
             return found
@@ -252,8 +268,31 @@ class RegistryStore:
         work.before[alliance_id] = None
         return alliance_id
 
+    @staticmethod
+    def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
+        """What identity matching knows of an alliance: a report naming the institutions
+        an analyst corrected it to is about it too."""
+        summary = AllianceSummary.of(alliance_id, reports)
+        fixes = work.corrections.get(alliance_id) or {}
+        if not fixes:
+            return summary
+        return replace(
+            summary,
+            types=summary.types | ({EventType(fixes["type"])} if "type" in fixes else set()),
+            specialties=summary.specialties
+            | ({fixes["specialty"]} if fixes.get("specialty") else set()),
+            # Every institution the reports name still identifies the alliance, whatever
+            # role the analyst gave it (as ``apply_corrections`` places them).
+            lead=frozenset(fixes.get("lead", summary.lead)),
+            members=frozenset(fixes.get("members", summary.members | summary.lead))
+            - frozenset(fixes.get("lead", ())),
+        )
+
     def provinces_of(self, reports: Sequence[Report]) -> dict[str, str | None]:
-        ids = {i for r in reports for i in r.institutions}
+        return self.provinces_of_ids({i for r in reports for i in r.institutions})
+
+    def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
+        ids = set(ids)
         if not ids:
             return {}
         rows = self.session.exec(
@@ -273,6 +312,10 @@ class RegistryStore:
             reports = work.reports[alliance_id]
             current = self.session.get(AllianceRow, alliance_id)
             if not reports:
+                if current is not None and current.review_status != ReviewStatus.unreviewed:
+                    # An analyst's verdict outlives the reports it was given on: the
+                    # record stays as it was rather than vanish with its review.
+                    continue
                 if current is not None:
                     self.session.exec(  # type: ignore[call-overload]
                         delete(ReportRow).where(col(ReportRow.alliance_id) == alliance_id)
@@ -280,7 +323,7 @@ class RegistryStore:
                     self.session.delete(current)
                     removed.append(alliance_id)
                 continue
-            facts = aggregate(reports, self.provinces_of(reports))
+            facts = self.facts_of(work, alliance_id, reports)
             document = alliance_document(self.session, facts, reports)
             before = work.before.get(alliance_id)
             if current is not None and before is not None:
@@ -311,6 +354,10 @@ class RegistryStore:
                 if report_row.alliance_id == alliance_id:
                     self.session.add(report_row)
             self.session.flush()
+            if current.review_status == ReviewStatus.rejected:
+                # Rejected stays rejected: bureaus were told it does not stand, and more
+                # reports of it are no news to them.
+                continue
             change = CommittedChange(
                 change_id=f"{alliance_id}-r{current.revision}",
                 alliance_id=alliance_id,
@@ -388,6 +435,7 @@ class RegistryStore:
                 report_row.lead = dumps(_swap(json.loads(report_row.lead), old.id, target.id))
                 report_row.members = dumps(_swap(json.loads(report_row.members), old.id, target.id))
                 self.session.add(report_row)
+            self._swap_corrected(work, old.id, target.id)
             self.session.exec(  # type: ignore[call-overload]
                 delete(AllianceInstitutionRow).where(
                     col(AllianceInstitutionRow.institution_id) == old.id
@@ -399,6 +447,22 @@ class RegistryStore:
         self.merge_duplicates(work)
         self.commit_alliances(work, now, [])
 
+    def _swap_corrected(self, work: Working, old: str, new: str) -> None:
+        """An analyst's corrections name institutions by id: the folded one's id becomes
+        the id it was folded into, as in the reports."""
+        for alliance_id, fixes in work.corrections.items():
+            roles = [r for r in ("lead", "members") if old in fixes.get(r, ())]
+            if not roles:
+                continue
+            fixes = {**fixes, **{r: _swap(list(fixes[r]), old, new) for r in roles}}
+            if "lead" in fixes and "members" in fixes:
+                fixes["members"] = [i for i in fixes["members"] if i not in fixes["lead"]]
+            work.corrections[alliance_id] = fixes
+            row = self.session.get(AllianceRow, alliance_id)
+            if row is not None:
+                row.corrections = dumps(fixes)
+                self.session.add(row)
+
     def merge_duplicates(self, work: Working) -> None:
         """Move the reports of alliances that turned out to be one (``fold_duplicates``)."""
         for keep, other in fold_duplicates(work.reports):
@@ -409,6 +473,16 @@ class RegistryStore:
                 .where(col(ReportRow.alliance_id) == other)
                 .values(alliance_id=keep)
             )
+            row = self.session.get(AllianceRow, other)
+            if row is not None and row.review_status != ReviewStatus.unreviewed:
+                # A reviewed alliance is kept with its review (see commit_alliances): as an
+                # analyst's merge would, it now points at the one it turned out to be.
+                row.merged_into = keep
+                self.session.add(row)
+                for table in (AllianceInstitutionRow, AlliancePlaceRow):
+                    self.session.exec(  # type: ignore[call-overload]
+                        delete(table).where(col(table.alliance_id) == other)
+                    )
 
 
 def _swap(ids: list[str], old: str, new: str) -> list[str]:
