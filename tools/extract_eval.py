@@ -3,6 +3,11 @@
     python -m tools.extract_eval                 # every tuning set, then all of them together
     python -m tools.extract_eval --sets dev2 -v  # one set, every missed / spurious pair
     python -m tools.extract_eval --sealed        # the sealed third of the corpus (end of a round)
+    python -m tools.extract_eval --gold reviews.jsonl --texts DIR   # analysts' reviewed articles
+
+``--gold`` scores any file in the gold format, such as the registry's export of the
+articles analysts reviewed (``GET /v1/reviews/export.jsonl``), each article's text read
+from ``DIR/<file>`` or ``DIR/<file>.txt``.
 
 The corpus is split once, by a hash of each file name (:func:`is_sealed`): a third of it is
 sealed and is scored only with ``--sealed``, at the end of a round of work, never while
@@ -81,6 +86,30 @@ def load_set(set_name: str, part: str = "tuning") -> list[Article]:
     return out
 
 
+def load_gold(gold_path: Path, texts: Path) -> list[Article]:
+    """The articles of a gold file whose texts are in ``texts`` (as ``<file>`` or
+    ``<file>.txt``); FileNotFoundError naming every article whose text is missing."""
+    if not gold_path.is_file():
+        raise FileNotFoundError(f"no gold file at {gold_path}")
+    out: list[Article] = []
+    missing: list[str] = []
+    for line in gold_path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        name = str(row["file"])
+        found = next((p for p in (texts / name, texts / f"{name}.txt") if p.is_file()), None)
+        if found is None:
+            missing.append(name)
+            continue
+        out.append(Article(gold_path.stem, found, row))
+    if missing:
+        raise FileNotFoundError(
+            f"no text in {texts} (as <file> or <file>.txt) for: {', '.join(missing)}"
+        )
+    return out
+
+
 def scorer() -> ModuleType:
     path = shared_dir() / "eval" / "score.py"
     spec = importlib.util.spec_from_file_location("aw_shared_score", path)
@@ -99,7 +128,9 @@ def predict(articles: list[Article]) -> list[dict[str, Any]]:
     rows = []
     for a in articles:
         published = dt.date.fromisoformat(a.published) if a.published else None
-        rows.append(result_row(str(a.path), published))
+        row = result_row(str(a.path), published)
+        row["file"] = a.file  # the gold's name for it, whatever the text file is called
+        rows.append(row)
     return rows
 
 
@@ -127,8 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sealed", action="store_true", help="score the sealed third of the corpus")
     p.add_argument("-v", "--verbose", action="store_true", help="list every error")
     p.add_argument("--json", action="store_true", help="one JSON object with every score")
+    p.add_argument("--gold", type=Path, help="score this gold file (e.g. the reviews export)")
+    p.add_argument("--texts", type=Path, help="with --gold: the folder of the articles' texts")
     args = p.parse_args(argv)
+    if (args.gold is None) != (args.texts is None):
+        p.error("--gold and --texts go together")
     score = scorer()
+    if args.gold is not None:
+        return _score_gold(score, args.gold, args.texts, args.verbose, args.json)
     names = ["corpus"] if args.sealed else [s.strip() for s in args.sets.split(",") if s.strip()]
     part = "sealed" if args.sealed else "tuning"
     everything_gold: list[dict[str, Any]] = []
@@ -160,6 +197,25 @@ def main(argv: list[str] | None = None) -> int:
             print(_line("all", result))
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+def _score_gold(score: ModuleType, gold: Path, texts: Path, verbose: bool, as_json: bool) -> int:
+    try:
+        articles = load_gold(gold, texts)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    preds = predict(articles)
+    result, errors = score.score([a.gold for a in articles], preds)
+    if as_json:
+        print(json.dumps({gold.stem: result}, ensure_ascii=False))
+        return 0
+    print(_line(gold.stem[:14], result, time.perf_counter() - started))
+    if verbose:
+        for e in errors:
+            print("   ", *e)
     return 0
 
 

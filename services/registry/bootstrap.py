@@ -21,11 +21,13 @@ from services.registry.adapters.queries import RegistryQueries
 from services.registry.config import RegistrySettings
 from services.registry.entrypoints.api import (
     alliances,
+    analysts,
     articles,
     dashboard,
     institutions,
     network,
     renames,
+    review,
     stats,
     views,
 )
@@ -37,7 +39,18 @@ def include_api(app: FastAPI, repository: RegistryService, settings: RegistrySet
     app.state.repository = repository
     app.state.queries = RegistryQueries(repository.engine)
     app.state.settings = settings
-    for module in (alliances, institutions, stats, network, articles, renames, views, dashboard):
+    for module in (
+        review,  # first: its /v1/alliances/{id}/... routes are more specific than alliances'
+        alliances,
+        institutions,
+        stats,
+        network,
+        articles,
+        renames,
+        analysts,
+        views,
+        dashboard,
+    ):
         app.include_router(module.router)
 
 

@@ -12,3 +12,8 @@ EXTRACTIONS = Counter(
 CHANGES = Counter("registry_alliance_changes_total", "Alliance changes committed.", ["kind"])
 OUTBOX_PUBLISHED = Counter("registry_outbox_published_total", "Changes relayed to Kafka.")
 OUTBOX_PENDING = Gauge("registry_outbox_pending", "Changes committed but not yet relayed.")
+REVIEW_ACTIONS = Counter(
+    "registry_review_actions_total",
+    "Analysts' review actions done (confirm, correct, reject, merge, split).",
+    ["action"],
+)

@@ -10,21 +10,27 @@ with their outbox entries or not at all.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from services.common.contracts import ExtractedArticle
 from services.common.values import utc
+from services.registry import review_service
 from services.registry.adapters.alliance_store import CommittedChange
 from services.registry.adapters.repository import Working
+from services.registry.adapters.review_store import analyst_row_by_key
 from services.registry.adapters.rows import row_of
-from services.registry.adapters.tables import RenameRow, ReportRow
+from services.registry.adapters.tables import AnalystRow, RenameRow, ReportRow
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.domain.alliances import Report, normalize_provinces, normalize_specialty
 from services.registry.domain.extractions import fingerprint, is_older
 from services.registry.domain.names import clean_name, name_key
+from services.registry.domain.review import Analyst
 
 
 @dataclass(frozen=True)
@@ -140,3 +146,56 @@ class RegistryService:
 
     def delete_rename(self, rename_id: int) -> bool:
         return delete_rename(self.unit_of_work(), rename_id)
+
+    # --- analysts and their review (``review_service.py``) -----------------------------
+
+    def analyst_by_key(self, key: str) -> Analyst | None:
+        """The analyst holding this live key, or None (unknown or revoked): what the API
+        and the dashboard authenticate analysts by."""
+        with Session(self.engine) as session:
+            row = analyst_row_by_key(session, key)
+            return Analyst(row.id, row.name) if row is not None else None
+
+    def create_analyst(self, name: str, now: datetime) -> tuple[AnalystRow, str]:
+        return review_service.create_analyst(self.unit_of_work(), name, now)
+
+    def revoke_analyst(self, analyst_id: str, now: datetime) -> bool:
+        return review_service.revoke_analyst(self.unit_of_work(), analyst_id, now)
+
+    def review(
+        self,
+        alliance_id: str,
+        analyst: Analyst,
+        action: str,
+        now: datetime,
+        changes: Mapping[str, Any] | None = None,
+        note: str | None = None,
+    ) -> review_service.ReviewOutcome:
+        """Confirm, correct or reject an alliance (``action``); ``changes`` for correct."""
+        return review_service.review(
+            self.unit_of_work(), alliance_id, analyst, action, now, changes, note
+        )
+
+    def merge(
+        self,
+        alliance_id: str,
+        other_id: str,
+        analyst: Analyst,
+        now: datetime,
+        note: str | None = None,
+    ) -> review_service.ReviewOutcome:
+        """Merge ``other_id`` into ``alliance_id``, which survives."""
+        return review_service.merge(self.unit_of_work(), alliance_id, other_id, analyst, now, note)
+
+    def split(
+        self,
+        alliance_id: str,
+        source_ids: list[str],
+        analyst: Analyst,
+        now: datetime,
+        note: str | None = None,
+    ) -> review_service.ReviewOutcome:
+        """Move the reports of ``source_ids`` into a new alliance (the outcome's id)."""
+        return review_service.split(
+            self.unit_of_work(), alliance_id, source_ids, analyst, now, note
+        )

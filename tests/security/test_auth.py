@@ -65,6 +65,13 @@ PUBLIC_PAGES = [
 ROLES = [
     ("ingest", "/v1/articles", "crawler"),
     ("registry", "/v1/renames", "operator"),
+    ("registry", "/v1/analysts", "operator"),
+    ("registry", "/v1/review", "analyst"),
+    ("registry", "/v1/reviews", "analyst"),
+    *(
+        ("registry", f"/v1/alliances/{{alliance_id}}/{action}", "analyst")
+        for action in ("review", "merge", "split", "history")
+    ),
     ("notify", "/v1/bureaus", "operator"),
     ("notify", "/v1/keys", "bureau"),
     ("notify", "/v1/subscriptions", "bureau"),
@@ -77,6 +84,7 @@ ACCEPTED = {
     "crawler": ("ingest", "POST", "/v1/articles/batch", b"[]", 202),
     "operator": ("notify", "GET", "/v1/bureaus", None, 200),
     "bureau": ("notify", "GET", "/v1/subscriptions", None, 200),
+    "analyst": ("registry", "GET", "/v1/review/queue", None, 200),
 }
 
 
@@ -108,7 +116,7 @@ def credentials(role: str, tokens: dict[str, str]) -> dict[str, dict[str, str]]:
         "revoked bureau key": {"Authorization": f"Bearer {tokens['revoked']}"},
         "forged bureau key": {"Authorization": f"Bearer {forged(tokens['bureau'])}"},
     }
-    for other in ("crawler", "operator", "bureau"):
+    for other in ("crawler", "operator", "bureau", "analyst"):
         if other != role:
             attempts[f"{other} token"] = {"Authorization": f"Bearer {tokens[other]}"}
     return attempts
@@ -164,6 +172,17 @@ def bureau_keys(client: httpx.Client, stack: Stack) -> tuple[str, str]:
     return bureau["api_key"], spare.json()["api_key"]
 
 
+def analyst_key(client: httpx.Client, stack: Stack) -> str:
+    """A live review key the registry's operator issued."""
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    created = client.post(
+        stack["registry"].url + "/v1/analysts", json={"name": "鉴权测试分析员"}, headers=operator
+    )
+    created.raise_for_status()
+    key: str = created.json()["api_key"]
+    return key
+
+
 def test_every_route_refuses_without_the_right_credentials(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -175,6 +194,7 @@ def test_every_route_refuses_without_the_right_credentials(
             "operator": OPERATOR_TOKEN,
             "bureau": bureau,
             "revoked": revoked,
+            "analyst": analyst_key(client, stack),
         }
         for role, (service, method, path, body, status) in ACCEPTED.items():
             headers = {

@@ -36,6 +36,10 @@ class CommittedChange:
     alliance_id: str
     kind: ChangeKind
     changed_fields: tuple[str, ...]
+    #: an analyst's action made the change (``AllianceChange.by_review``)
+    by_review: bool = False
+    #: for a retraction by a merge, the survivor
+    merged_into: str | None = None
 
 
 def alliance_document(
@@ -141,6 +145,8 @@ def append_outbox(session: Session, change: CommittedChange, now: datetime) -> N
         changed_fields=change.changed_fields,
         alliance=view.alliance,
         occurred_at=now,
+        by_review=change.by_review,
+        merged_into=change.merged_into,
     )
     session.add(
         OutboxRow(

@@ -23,15 +23,38 @@ from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AlliancePlaceRow,
     AllianceRow,
+    AnalystRow,
     ArticleRow,
     InstitutionNameRow,
     InstitutionRow,
     OutboxRow,
     RenameRow,
     ReportRow,
+    ReviewActionRow,
 )
 from services.registry.domain.alliances import Alternative, normalize_specialty
 from services.registry.domain.names import clean_name, name_key
+from services.registry.domain.review import LOCKABLE_FIELDS, ReviewStatus
+
+
+@dataclass(frozen=True)
+class ReviewInfo:
+    """An alliance's review state as the API shows it (``domain/review.py``)."""
+
+    status: str = "unreviewed"
+    reviewed_at: datetime | None = None
+    reviewed_by: str | None = None
+    reviewed_by_name: str | None = None
+    locked_fields: tuple[str, ...] = ()
+
+    def public(self) -> dict[str, Any]:
+        """The ``review`` block of the alliance's JSON."""
+        return {
+            "status": self.status,
+            "reviewed_at": self.reviewed_at.isoformat() if self.reviewed_at else None,
+            "reviewed_by_name": self.reviewed_by_name,
+            "locked_fields": list(self.locked_fields),
+        }
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,17 @@ class AllianceView:
     alliance: Alliance
     alternatives: Mapping[str, tuple[Alternative, ...]]
     revision: int
+    review: ReviewInfo = ReviewInfo()
+    #: the survivor an analyst merged this alliance into (it answers with a redirect)
+    merged_into: str | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The alliance's public JSON with its review block: what the audit trail keeps."""
+        return {
+            **self.alliance.model_dump(mode="json"),
+            "review": self.review.public(),
+            "merged_into": self.merged_into,
+        }
 
 
 @dataclass(frozen=True)
@@ -58,6 +92,9 @@ class AllianceFilters:
     since: date | None = None
     until: date | None = None
     q: str | None = None
+    #: rejected alliances are left out of lists, exports, stats and the dashboard unless
+    #: asked for; alliances merged into another are always left out
+    include_rejected: bool = False
 
 
 class CursorError(ValueError):
@@ -98,6 +135,16 @@ def alliance_views(session: Session, ids: Sequence[str]) -> list[AllianceView]:
     roles: dict[str, dict[str, list[Institution]]] = defaultdict(lambda: {"lead": [], "member": []})
     for link, inst in links:
         roles[link.alliance_id][link.role].append(institution_of(inst))
+    reviewers = {r.reviewed_by for r in rows.values() if r.reviewed_by}
+    names = (
+        dict(
+            session.exec(
+                select(AnalystRow.id, AnalystRow.name).where(col(AnalystRow.id).in_(reviewers))
+            ).all()
+        )
+        if reviewers
+        else {}
+    )
     views = []
     for ident in ids:
         row = rows.get(ident)
@@ -124,7 +171,16 @@ def alliance_views(session: Session, ids: Sequence[str]) -> list[AllianceView]:
             )
             for name, alts in document.get("alternatives", {}).items()
         }
-        views.append(AllianceView(alliance, alternatives, row.revision))
+        review = ReviewInfo(
+            status=row.review_status,
+            reviewed_at=utc(row.reviewed_at) if row.reviewed_at else None,
+            reviewed_by=row.reviewed_by,
+            reviewed_by_name=names.get(row.reviewed_by) if row.reviewed_by else None,
+            locked_fields=tuple(
+                f for f in LOCKABLE_FIELDS if f in json.loads(row.corrections or "{}")
+            ),
+        )
+        views.append(AllianceView(alliance, alternatives, row.revision, review, row.merged_into))
     return views
 
 
@@ -135,7 +191,9 @@ class RegistryQueries:
         self.engine = engine
 
     def conditions(self, session: Session, filters: AllianceFilters) -> list[Any]:
-        conditions: list[Any] = []
+        conditions: list[Any] = [col(AllianceRow.merged_into).is_(None)]
+        if not filters.include_rejected:
+            conditions.append(col(AllianceRow.review_status) != ReviewStatus.rejected.value)
         for kind, value in (
             ("province", filters.province and province_key(filters.province)),
             ("city", filters.city and city_key(filters.city)),
@@ -392,6 +450,72 @@ class RegistryQueries:
                     ("outbox", OutboxRow),
                 )
             }
+
+    # --- review (the analysts' reads) -----------------------------------------------------
+
+    def review_queue(
+        self,
+        limit: int,
+        cursor: str | None = None,
+        province: str | None = None,
+        type: EventType | None = None,
+    ) -> tuple[list[AllianceView], str | None]:
+        """Unreviewed alliances for analysts: the least certain first (then the newest,
+        then by id), keyset-paginated."""
+        filters = AllianceFilters(province=province, type=type)
+        with Session(self.engine) as session:
+            stmt = select(AllianceRow.id, AllianceRow.confidence, AllianceRow.first_seen).where(
+                *self.conditions(session, filters),
+                col(AllianceRow.review_status) == ReviewStatus.unreviewed.value,
+            )
+            if cursor:
+                confidence_text, seen_text, last_id = decode_cursor(cursor, 3)
+                try:
+                    confidence = float(confidence_text)
+                    seen = datetime.fromisoformat(seen_text)
+                except ValueError as exc:
+                    raise CursorError("invalid cursor") from exc
+                same = col(AllianceRow.confidence) == confidence
+                stmt = stmt.where(
+                    or_(
+                        col(AllianceRow.confidence) > confidence,
+                        and_(same, col(AllianceRow.first_seen) < seen),
+                        and_(
+                            same, col(AllianceRow.first_seen) == seen, col(AllianceRow.id) > last_id
+                        ),
+                    )
+                )
+            stmt = stmt.order_by(
+                col(AllianceRow.confidence), col(AllianceRow.first_seen).desc(), col(AllianceRow.id)
+            )
+            page = session.exec(stmt.limit(limit + 1)).all()
+            views = alliance_views(session, [ident for ident, _, _ in page[:limit]])
+        next_cursor = None
+        if len(page) > limit:
+            ident, confidence, seen = page[limit - 1]
+            next_cursor = encode_cursor(repr(float(confidence)), utc(seen).isoformat(), ident)
+        return views, next_cursor
+
+    def history(self, alliance_id: str) -> list[ReviewActionRow] | None:
+        """The alliance's review actions, oldest first; None if there is no such alliance."""
+        with Session(self.engine) as session:
+            if session.get(AllianceRow, alliance_id) is None:
+                return None
+            return list(
+                session.exec(
+                    select(ReviewActionRow)
+                    .where(ReviewActionRow.alliance_id == alliance_id)
+                    .order_by(col(ReviewActionRow.at), col(ReviewActionRow.id))
+                ).all()
+            )
+
+    def list_analysts(self) -> list[AnalystRow]:
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(AnalystRow).order_by(col(AnalystRow.created_at), col(AnalystRow.id))
+                ).all()
+            )
 
     def list_renames(self) -> list[RenameRow]:
         with Session(self.engine) as session:

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from services.common.contracts import (
     ChangeKind,
+    EventType,
     ExtractedArticle,
 )
 from services.common.values import canonical_json as dumps
@@ -58,8 +59,7 @@ from services.registry.domain.institutions import (
     resolve_name,
 )
 from services.registry.domain.names import clean_name, name_key
-
-MAX_NAME_LENGTH = 120
+from services.registry.domain.review import MAX_NAME_LENGTH, ReviewStatus, apply_corrections
 
 
 @dataclass
@@ -69,6 +69,8 @@ class Working:
     before: dict[str, AllianceFacts | None] = field(default_factory=dict)
     reports: dict[str, list[Report]] = field(default_factory=dict)
     existing: set[str] = field(default_factory=set)
+    #: An analyst's corrections of each alliance loaded ({} for none): laid over its facts.
+    corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class RegistryStore:
@@ -218,9 +220,20 @@ class RegistryStore:
         reports = [report_of(r) for r in rows]
         work.reports[alliance_id] = reports
         work.existing.add(alliance_id)
-        work.before[alliance_id] = (
-            aggregate(reports, self.provinces_of(reports)) if reports else None
-        )
+        row = self.session.get(AllianceRow, alliance_id)
+        work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
+        work.before[alliance_id] = self.facts_of(work, alliance_id, reports) if reports else None
+
+    def facts_of(self, work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceFacts:
+        """The alliance's facts from its reports, with an analyst's corrections laid over:
+        a locked field never takes what the reports say."""
+        facts = aggregate(reports, self.provinces_of(reports))
+        corrections = work.corrections.get(alliance_id) or {}
+        if not corrections:
+            return facts
+        corrected = [*corrections.get("lead", ()), *corrections.get("members", ())]
+        provinces = self.provinces_of_ids(corrected)
+        return apply_corrections(facts, corrections, provinces)
 
     def place_report(
         self,
@@ -239,9 +252,11 @@ class RegistryStore:
             self.load_alliance(work, alliance_id)
         summaries = []
         for alliance_id, reports in work.reports.items():
-            basis = reports or ghosts.get(alliance_id, [])
+            # What the article said before counts too: a re-extraction goes back where its
+            # earlier report was filed, even after an analyst moved that one (a merge).
+            basis = [*reports, *ghosts.get(alliance_id, [])]
             if basis:
-                summaries.append(AllianceSummary.of(alliance_id, basis))
+                summaries.append(self._summary(work, alliance_id, basis))
         found = best_match(report, summaries)
         if found is not None:
             return found
@@ -252,8 +267,31 @@ class RegistryStore:
         work.before[alliance_id] = None
         return alliance_id
 
+    @staticmethod
+    def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
+        """What identity matching knows of an alliance: a report naming the institutions
+        an analyst corrected it to is about it too."""
+        summary = AllianceSummary.of(alliance_id, reports)
+        fixes = work.corrections.get(alliance_id) or {}
+        if not fixes:
+            return summary
+        return replace(
+            summary,
+            types=summary.types | ({EventType(fixes["type"])} if "type" in fixes else set()),
+            specialties=summary.specialties
+            | ({fixes["specialty"]} if fixes.get("specialty") else set()),
+            # Every institution the reports name still identifies the alliance, whatever
+            # role the analyst gave it (as ``apply_corrections`` places them).
+            lead=frozenset(fixes.get("lead", summary.lead)),
+            members=frozenset(fixes.get("members", summary.members | summary.lead))
+            - frozenset(fixes.get("lead", ())),
+        )
+
     def provinces_of(self, reports: Sequence[Report]) -> dict[str, str | None]:
-        ids = {i for r in reports for i in r.institutions}
+        return self.provinces_of_ids({i for r in reports for i in r.institutions})
+
+    def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
+        ids = set(ids)
         if not ids:
             return {}
         rows = self.session.exec(
@@ -273,6 +311,10 @@ class RegistryStore:
             reports = work.reports[alliance_id]
             current = self.session.get(AllianceRow, alliance_id)
             if not reports:
+                if current is not None and current.review_status != ReviewStatus.unreviewed:
+                    # An analyst's verdict outlives the reports it was given on: the
+                    # record stays as it was rather than vanish with its review.
+                    continue
                 if current is not None:
                     self.session.exec(  # type: ignore[call-overload]
                         delete(ReportRow).where(col(ReportRow.alliance_id) == alliance_id)
@@ -280,7 +322,7 @@ class RegistryStore:
                     self.session.delete(current)
                     removed.append(alliance_id)
                 continue
-            facts = aggregate(reports, self.provinces_of(reports))
+            facts = self.facts_of(work, alliance_id, reports)
             document = alliance_document(self.session, facts, reports)
             before = work.before.get(alliance_id)
             if current is not None and before is not None:
@@ -311,6 +353,10 @@ class RegistryStore:
                 if report_row.alliance_id == alliance_id:
                     self.session.add(report_row)
             self.session.flush()
+            if current.review_status == ReviewStatus.rejected:
+                # Rejected stays rejected: bureaus were told it does not stand, and more
+                # reports of it are no news to them.
+                continue
             change = CommittedChange(
                 change_id=f"{alliance_id}-r{current.revision}",
                 alliance_id=alliance_id,

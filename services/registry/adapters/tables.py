@@ -75,6 +75,16 @@ class AllianceRow(SQLModel, table=True):
     #: Sources and alternatives, as JSON; lead and members come from alliance_institutions.
     document: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     updated_at: datetime
+    #: An analyst's verdict (``domain/review.py: ReviewStatus``), and who gave it when.
+    review_status: str = Field(default="unreviewed", max_length=12, index=True)
+    reviewed_at: datetime | None = None
+    reviewed_by: str | None = Field(default=None, max_length=40)
+    #: The values an analyst corrected, as JSON ({field: value}; lead and members as
+    #: institution ids): its keys are the locked fields, which later extractions never
+    #: overwrite.
+    corrections: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    #: The alliance an analyst merged this one into; it then has no reports of its own.
+    merged_into: str | None = Field(default=None, max_length=40, index=True)
 
 
 class AllianceInstitutionRow(SQLModel, table=True):
@@ -151,6 +161,35 @@ class OutboxRow(SQLModel, table=True):
     trace_context: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class AnalystRow(SQLModel, table=True):
+    """Someone the operator gave a review key; only the key's SHA-256 is kept."""
+
+    __tablename__ = "analysts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=80)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class ReviewActionRow(SQLModel, table=True):
+    """The audit trail: one analyst action on one alliance, with the alliance before and
+    after it (its public JSON). The analyst's name is copied so the trail outlives them."""
+
+    __tablename__ = "review_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alliance_id: str = Field(max_length=40, index=True)
+    analyst_id: str = Field(max_length=40)
+    analyst_name: str = Field(max_length=80)
+    action: str = Field(max_length=12)
+    at: datetime
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 REGISTRY_TABLES = (
     ArticleRow,
     InstitutionRow,
@@ -161,4 +200,6 @@ REGISTRY_TABLES = (
     ReportRow,
     RenameRow,
     OutboxRow,
+    AnalystRow,
+    ReviewActionRow,
 )

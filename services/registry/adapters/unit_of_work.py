@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from services.registry.adapters.repository import RegistryStore
+from services.registry.adapters.review_store import ReviewStore
 
 _WRITE_LOCK_KEY = 0x72656772  # "regr"
 
@@ -26,12 +27,14 @@ class UnitOfWork:
         self._lock = lock
         self._session: Session | None = None
         self.store: RegistryStore  # the tables, as this transaction sees them
+        self.reviews: ReviewStore  # analysts and their actions, in the same transaction
 
     def __enter__(self) -> UnitOfWork:
         self._lock.acquire()
         try:
             self._session = Session(self.engine)
             self.store = RegistryStore(self._session)
+            self.reviews = ReviewStore(self._session, self.store)
             if self.engine.dialect.name == "postgresql":
                 self._session.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK_KEY}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from services.common.labels import type_label
 from services.registry.adapters.queries import AllianceView, CursorError
@@ -104,13 +104,23 @@ def export_csv(queries: Queries, filters: Filters) -> StreamingResponse:
     )
 
 
-@router.get("/alliances/{alliance_id}", response_model=AlliancePublic)
+@router.get(
+    "/alliances/{alliance_id}",
+    response_model=AlliancePublic,
+    responses={308: {"description": "merged into another alliance: its address"}},
+)
 def get_alliance(
     queries: Queries,
     page_base: PageBase,
     alliance_id: Annotated[str, Path(max_length=40)],
-) -> AlliancePublic:
+) -> AlliancePublic | RedirectResponse:
+    """One alliance, rejected ones too (with their review block); one an analyst merged
+    into another answers 308 to the survivor."""
     view = queries.get_alliance(alliance_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
+    if view.merged_into:
+        return RedirectResponse(
+            f"/v1/alliances/{view.merged_into}", status.HTTP_308_PERMANENT_REDIRECT
+        )
     return AlliancePublic.of(view, page_base)

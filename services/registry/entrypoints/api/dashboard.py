@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from services.common.contracts import Alliance, Institution
@@ -161,13 +161,22 @@ def dashboard() -> HTMLResponse:
     return _page("index.html")
 
 
-@router.get("/alliances/{alliance_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/alliances/{alliance_id}",
+    response_class=HTMLResponse,
+    response_model=None,
+    include_in_schema=False,
+)
 def alliance_page(
     queries: Queries, alliance_id: Annotated[str, PathParam(max_length=40)]
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     view = queries.get_alliance(alliance_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no alliance {alliance_id}")
+    if view.merged_into:  # an analyst merged it: its page is the survivor's
+        return RedirectResponse(
+            f"/alliances/{view.merged_into}", status.HTTP_308_PERMANENT_REDIRECT
+        )
     a = view.alliance
     type_label = label_of(a.type)
     names, key_names = _names_of(a)

@@ -48,6 +48,9 @@ def alliance_filters(
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, description="Search in names")
     ] = None,
+    include_rejected: Annotated[
+        bool, Query(description="Also alliances an analyst rejected (left out by default)")
+    ] = False,
 ) -> AllianceFilters:
     refuse_unknown_places(province=province, city=city, county=county)
     if since is not None and until is not None and since > until:
@@ -62,6 +65,7 @@ def alliance_filters(
         since=since,
         until=until,
         q=q,
+        include_rejected=include_rejected,
     )
 
 

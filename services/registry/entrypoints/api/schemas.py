@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +42,20 @@ class AlternativePublic(_Public):
     article_ids: list[str]
 
 
+class ReviewPublic(_Public):
+    """Where an analyst's review of the alliance stands."""
+
+    status: Annotated[str, Field(pattern="^(unreviewed|confirmed|corrected|rejected)$")] = (
+        "unreviewed"
+    )
+    reviewed_at: datetime | None = None
+    reviewed_by_name: str | None = None
+    locked_fields: list[str] = Field(
+        default_factory=list,
+        description="Fields an analyst corrected: later extractions never overwrite them.",
+    )
+
+
 class AlliancePublic(_Public):
     id: Id
     type: EventType
@@ -65,6 +79,7 @@ class AlliancePublic(_Public):
         description="The alliance's page, <PUBLIC_BASE_URL>/alliances/<id>, which alerts link "
         "to as its evidence (PUBLIC_BASE_URL defaults to the registry's own address).",
     )
+    review: ReviewPublic = Field(default_factory=ReviewPublic)
 
     @classmethod
     def of(cls, view: AllianceView, public_base_url: str = "") -> AlliancePublic:
@@ -80,6 +95,7 @@ class AlliancePublic(_Public):
             for name, alts in view.alternatives.items()
         }
         data["revision"] = view.revision
+        data["review"] = view.review.public()
         return cls.model_validate(data)
 
 
@@ -172,3 +188,88 @@ class NetworkPublic(_Public):
     edges: list[NetworkEdge]
     alliance_count: Annotated[int, Field(ge=0)]
     truncated: bool = False
+
+
+# --- analysts and review ---------------------------------------------------------------
+
+Note = Annotated[str | None, Field(max_length=2000, description="Why, for the audit trail.")]
+
+
+class AnalystCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class AnalystPublic(_Public):
+    id: Id
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class AnalystCreated(_Public):
+    id: Id
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    api_key: str = Field(description="ak_…: shown this once; only its SHA-256 is kept.")
+    created_at: datetime
+
+
+InstitutionNames = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=120)]], Field(max_length=200)
+]
+
+
+class Corrections(BaseModel):
+    """The facts to set; each one given is locked against later extractions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead: InstitutionNames | None = None
+    members: InstitutionNames | None = None
+    type: EventType | None = None
+    specialty: Annotated[str | None, Field(max_length=60)] = None
+    date: EventDate | None = None
+    provinces: (
+        Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=40)] | None
+    ) = None
+
+
+class ReviewCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Annotated[str, Field(pattern="^(confirm|correct|reject)$")]
+    changes: Corrections | None = Field(None, description="For `correct`: the fields to set.")
+    note: Note = None
+
+    def given_changes(self) -> dict[str, object] | None:
+        """Only the fields the analyst sent (a null specialty or date clears it)."""
+        return None if self.changes is None else self.changes.model_dump(exclude_unset=True)
+
+
+class MergeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    other_id: Id = Field(description="The alliance to absorb into this one.")
+    note: Note = None
+
+
+class SplitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source_ids: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=128)]],
+        Field(min_length=1, max_length=500, description="Article ids to move to a new alliance."),
+    ]
+    note: Note = None
+
+
+class ReviewActionPublic(_Public):
+    id: Annotated[int, Field(ge=1)]
+    at: datetime
+    analyst_id: Id
+    analyst_name: str
+    action: Annotated[str, Field(pattern="^(confirm|correct|reject|merge|split|absorbed)$")]
+    before: dict[str, Any] | None = Field(None, description="The alliance before (its JSON).")
+    after: dict[str, Any] | None = Field(None, description="The alliance after (its JSON).")
+    note: str | None = None
