@@ -17,9 +17,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -84,22 +84,31 @@ def one(form: Form, name: str) -> str:
     return values[0].strip()
 
 
-def check_origin(request: Request) -> None:
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, as a browser names it in ``Origin``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_origin(request: Request, trusted: Collection[str] = ()) -> None:
     """A browser names the page a request was sent from (``Origin``): it must be this
-    site. Without the header (an older browser, a same-origin GET turned POST by hand)
+    site, as the request reached the service, or one of the ``trusted`` origins (the
+    address it is published at, behind a proxy). Without the header (an older browser)
     the CSRF token alone decides."""
     origin = request.headers.get("origin")
     if origin is None:
         return
     expected = f"{request.url.scheme}://{request.url.netloc}"
-    if origin != expected:
+    if origin != expected and origin not in trusted:
         raise CsrfRefused(f"请求来源 {origin} 不是本站（{expected}）")
 
 
-def check_csrf(request: Request, presented: str, expected: str) -> None:
+def check_csrf(
+    request: Request, presented: str, expected: str, trusted: Collection[str] = ()
+) -> None:
     """The Origin, then the CSRF token presented (a form field or a header) against the
     session's, compared in constant time."""
-    check_origin(request)
+    check_origin(request, trusted)
     if not presented:
         raise CsrfRefused("表单缺少安全校验码（CSRF token）")
     if not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
@@ -117,6 +126,8 @@ class SessionCookies:
     #: Whether to mark them Secure even on a plain-http request (a TLS-terminating proxy
     #: in front); a request over https always gets Secure cookies.
     always_secure: Callable[[Request], bool] = lambda request: False
+    #: Origins besides the request's own that the pages' posts may come from.
+    trusted_origins: Callable[[Request], Collection[str]] = lambda request: ()
 
     def secure(self, request: Request) -> bool:
         return request.url.scheme == "https" or self.always_secure(request)
@@ -156,11 +167,17 @@ class SessionCookies:
 
     def check_login_form(self, request: Request, presented: str) -> None:
         """The sign-in form's post: from this site, with the token its page set."""
-        check_origin(request)
+        trusted = self.trusted_origins(request)
+        check_origin(request, trusted)
         expected = request.cookies.get(self.login, "")
         if not expected:
             raise CsrfRefused("登录页面已过期或浏览器未保存 Cookie，请刷新登录页后重试")
-        check_csrf(request, presented, expected)
+        check_csrf(request, presented, expected, trusted)
+
+    def check_form(self, request: Request, presented: str, expected: str) -> None:
+        """A signed-in page's post: from this site (or a trusted origin), with the
+        session's CSRF token."""
+        check_csrf(request, presented, expected, self.trusted_origins(request))
 
 
 #: Headers of every page that carries a session's forms: nothing loaded from elsewhere,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.testclient import TestClient
@@ -13,10 +14,12 @@ from services.common.web_sessions import (
     FormTooLarge,
     SessionCookies,
     check_csrf,
+    check_origin,
     csrf_of,
     login_token,
     new_token,
     one,
+    origin_of,
     plausible_token,
     read_form,
     token_digest,
@@ -109,6 +112,31 @@ def test_posts_need_the_token_and_this_origin() -> None:
         client.cookies.clear()
         login = client.post("/area/login", data={"csrf": "whatever"})
         assert login.status_code == 403 and "登录页面已过期" in login.text
+
+
+def posted_from(origin: str) -> Request:
+    """A POST that reached http://backend:8002 (behind a proxy), sent from ``origin``."""
+    return Request(
+        {
+            "type": "http",
+            "method": "POST",
+            "scheme": "http",
+            "server": ("backend", 8002),
+            "path": "/area/act",
+            "headers": [(b"host", b"backend:8002"), (b"origin", origin.encode())],
+        }
+    )
+
+
+def test_a_trusted_origin_is_accepted_as_well() -> None:
+    assert origin_of("https://watch.example.cn/prefix") == "https://watch.example.cn"
+    published = posted_from("https://watch.example.cn")
+    check_origin(published, ("https://watch.example.cn",))
+    with pytest.raises(CsrfRefused):
+        check_origin(published)
+    with pytest.raises(CsrfRefused):
+        check_origin(posted_from("https://evil.example"), ("https://watch.example.cn",))
+    check_origin(posted_from("http://backend:8002"))
 
 
 def test_a_form_too_large_is_refused() -> None:

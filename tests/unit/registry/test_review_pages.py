@@ -221,6 +221,23 @@ def test_cookies_are_secure_when_the_dashboard_is_published_over_https(tmp_path:
             )
             assert answer.status_code == 303
             assert "secure" in flags(answer, "aw_analyst")
+            # Posts come from the published address, which the proxy does not name.
+            client.cookies.set("aw_analyst", client.cookies["aw_analyst"], path="/review")
+            csrf = session_csrf(client)
+            alliance = registry.ids()["西安市红会医院"]
+            action = f"/review/alliances/{alliance}/review"
+            elsewhere = client.post(
+                action,
+                data={"csrf": csrf, "action": "confirm"},
+                headers={"Origin": "https://evil.example"},
+            )
+            assert elsewhere.status_code == 403
+            published = client.post(
+                action,
+                data={"csrf": csrf, "action": "confirm"},
+                headers={"Origin": "https://watch.example.cn"},
+            )
+            assert published.status_code == 303, published.text
 
 
 def test_a_wrong_key_is_told_clearly_and_next_stays_on_the_site(registry: Registry) -> None:

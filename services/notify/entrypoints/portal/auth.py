@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.web_sessions import (
     Form,
     SessionCookies,
-    check_csrf,
     login_token,
     one,
     read_form,
@@ -66,7 +65,7 @@ Session = Annotated[PortalSession, Depends(current_session)]
 async def checked_form(request: Request, session: Session) -> Form:
     """The posted form, once its CSRF token is the session's."""
     form = await read_form(request)
-    check_csrf(request, one(form, "csrf"), session.csrf)
+    COOKIES.check_form(request, one(form, "csrf"), session.csrf)
     return form
 
 

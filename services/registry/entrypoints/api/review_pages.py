@@ -27,9 +27,9 @@ from services.common.web_sessions import (
     Form,
     FormTooLarge,
     SessionCookies,
-    check_csrf,
     login_token,
     one,
+    origin_of,
     read_form,
 )
 from services.registry.analyst_sessions import AnalystSession, AnalystSessions, WrongKey
@@ -65,6 +65,8 @@ COOKIES = SessionCookies(
     login="aw_analyst_login",
     path=PATH,
     always_secure=lambda request: _settings(request).public_base_url.startswith("https://"),
+    #: Behind a proxy, the browser names the address the dashboard is published at.
+    trusted_origins=lambda request: (origin_of(_settings(request).public_base_url),),
 )
 
 
@@ -95,7 +97,7 @@ Session = Annotated[AnalystSession, Depends(current_session)]
 async def checked_form(request: Request, session: Session) -> Form:
     """The posted form, once it comes from this site with the session's CSRF token."""
     form = await read_form(request)
-    check_csrf(request, one(form, "csrf"), session.csrf)
+    COOKIES.check_form(request, one(form, "csrf"), session.csrf)
     return form
 
 
