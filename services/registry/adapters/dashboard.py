@@ -146,7 +146,12 @@ def dashboard_facets(
         count = func.count()
         specialties = session.exec(
             select(AllianceRow.specialty, count)
-            .where(col(AllianceRow.specialty).is_not(None))
+            .where(
+                col(AllianceRow.specialty).is_not(None),
+                # as the lists: not what analysts rejected or merged away
+                col(AllianceRow.merged_into).is_(None),
+                col(AllianceRow.review_status) != "rejected",
+            )
             .group_by(col(AllianceRow.specialty))
             .order_by(count.desc(), col(AllianceRow.specialty))
             .limit(limit)

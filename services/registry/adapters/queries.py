@@ -336,24 +336,31 @@ class RegistryQueries:
         return views, next_cursor
 
     def get_institution(
-        self, institution_id: str, limit: int = 500
+        self, institution_id: str, limit: int = 500, include_rejected: bool = False
     ) -> tuple[InstitutionView, list[tuple[str, AllianceView]]] | None:
-        """The institution and its alliances (newest first), each with its role."""
+        """The institution and its alliances (newest first), each with its role; those an
+        analyst rejected only with ``include_rejected``."""
         with Session(self.engine) as session:
             row = session.get(InstitutionRow, institution_id)
             if row is None:
                 return None
+            standing: list[Any] = [AllianceInstitutionRow.institution_id == institution_id]
+            if not include_rejected:
+                standing.append(col(AllianceRow.review_status) != ReviewStatus.rejected.value)
             links = session.exec(
                 select(AllianceInstitutionRow.alliance_id, AllianceInstitutionRow.role)
                 .join(AllianceRow, col(AllianceRow.id) == AllianceInstitutionRow.alliance_id)
-                .where(AllianceInstitutionRow.institution_id == institution_id)
+                .where(*standing)
                 .order_by(col(AllianceRow.first_seen).desc(), col(AllianceRow.id).desc())
                 .limit(limit)
             ).all()
             roles = dict(links)
             views = alliance_views(session, [a for a, _ in links])
             total = session.exec(
-                select(func.count()).where(AllianceInstitutionRow.institution_id == institution_id)
+                select(func.count())
+                .select_from(AllianceInstitutionRow)
+                .join(AllianceRow, col(AllianceRow.id) == AllianceInstitutionRow.alliance_id)
+                .where(*standing)
             ).one()
         return InstitutionView(institution_of(row), int(total)), [
             (roles[v.alliance.id], v) for v in views

@@ -33,6 +33,7 @@ from services.registry.adapters.alliance_store import (
 from services.registry.adapters.rows import fill_institution, record_of, report_of
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
+    AlliancePlaceRow,
     AllianceRow,
     ArticleRow,
     InstitutionNameRow,
@@ -434,6 +435,7 @@ class RegistryStore:
                 report_row.lead = dumps(_swap(json.loads(report_row.lead), old.id, target.id))
                 report_row.members = dumps(_swap(json.loads(report_row.members), old.id, target.id))
                 self.session.add(report_row)
+            self._swap_corrected(work, old.id, target.id)
             self.session.exec(  # type: ignore[call-overload]
                 delete(AllianceInstitutionRow).where(
                     col(AllianceInstitutionRow.institution_id) == old.id
@@ -445,6 +447,22 @@ class RegistryStore:
         self.merge_duplicates(work)
         self.commit_alliances(work, now, [])
 
+    def _swap_corrected(self, work: Working, old: str, new: str) -> None:
+        """An analyst's corrections name institutions by id: the folded one's id becomes
+        the id it was folded into, as in the reports."""
+        for alliance_id, fixes in work.corrections.items():
+            roles = [r for r in ("lead", "members") if old in fixes.get(r, ())]
+            if not roles:
+                continue
+            fixes = {**fixes, **{r: _swap(list(fixes[r]), old, new) for r in roles}}
+            if "lead" in fixes and "members" in fixes:
+                fixes["members"] = [i for i in fixes["members"] if i not in fixes["lead"]]
+            work.corrections[alliance_id] = fixes
+            row = self.session.get(AllianceRow, alliance_id)
+            if row is not None:
+                row.corrections = dumps(fixes)
+                self.session.add(row)
+
     def merge_duplicates(self, work: Working) -> None:
         """Move the reports of alliances that turned out to be one (``fold_duplicates``)."""
         for keep, other in fold_duplicates(work.reports):
@@ -455,6 +473,16 @@ class RegistryStore:
                 .where(col(ReportRow.alliance_id) == other)
                 .values(alliance_id=keep)
             )
+            row = self.session.get(AllianceRow, other)
+            if row is not None and row.review_status != ReviewStatus.unreviewed:
+                # A reviewed alliance is kept with its review (see commit_alliances): as an
+                # analyst's merge would, it now points at the one it turned out to be.
+                row.merged_into = keep
+                self.session.add(row)
+                for table in (AllianceInstitutionRow, AlliancePlaceRow):
+                    self.session.exec(  # type: ignore[call-overload]
+                        delete(table).where(col(table.alliance_id) == other)
+                    )
 
 
 def _swap(ids: list[str], old: str, new: str) -> list[str]:

@@ -249,3 +249,18 @@ def test_the_export_scores_one_against_itself(repository: RegistryService, tmp_p
     )
     result = json.loads(scored.stdout)
     assert result["pairs"]["f1"] == 1.0 and result["relevance"]["f1"] == 1.0
+
+
+def test_a_rename_folds_a_corrected_institution_and_the_correction_follows(
+    repository: RegistryService,
+) -> None:
+    _, alliance_id = red_cross(repository)
+    repository.review(
+        alliance_id, analyst(repository), "correct", NOW, changes={"lead": ["红会医院新院区"]}
+    )
+    assert names(view(repository, alliance_id).alliance.lead) == ["红会医院新院区"]
+    repository.put_rename("红会医院新院区", "西安市红会医院", NOW)
+    after = view(repository, alliance_id)
+    assert names(after.alliance.lead) == ["西安市红会医院"]
+    assert names(after.alliance.members) == ["广汉市第二人民医院"]
+    assert after.review.locked_fields == ("lead",)

@@ -159,6 +159,11 @@ def test_a_rejected_alliance_leaves_every_list_but_still_answers(client: TestCli
     assert alliance_id not in client.get("/v1/alliances.csv").text
     assert alliance_id in client.get("/v1/alliances.csv?include_rejected=true").text
     assert client.get(f"/v1/alliances/{alliance_id}").json()["review"]["status"] == "rejected"
+    lead = client.get(f"/v1/alliances/{alliance_id}").json()["lead"][0]["id"]
+    detail = client.get(f"/v1/institutions/{lead}").json()
+    assert detail["alliances"] == [] and detail["alliance_count"] == 0
+    with_rejected = client.get(f"/v1/institutions/{lead}", params={"include_rejected": "true"})
+    assert with_rejected.json()["alliance_count"] == 1
     [action] = client.get(f"/v1/alliances/{alliance_id}/history", headers=me).json()
     assert action["action"] == "reject" and action["analyst_name"] == "李审核"
     assert action["before"]["review"]["status"] == "unreviewed"

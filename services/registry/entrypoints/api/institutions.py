@@ -44,9 +44,12 @@ def get_institution(
     page_base: PageBase,
     institution_id: Annotated[str, Path(max_length=40)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    include_rejected: Annotated[
+        bool, Query(description="Also alliances an analyst rejected (left out by default)")
+    ] = False,
 ) -> InstitutionDetailPublic:
     """The institution with its alliances, newest first, and its role in each."""
-    found = queries.get_institution(institution_id, limit)
+    found = queries.get_institution(institution_id, limit, include_rejected)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no institution {institution_id}")
     view, alliances = found
