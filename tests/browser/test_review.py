@@ -7,6 +7,8 @@ the analyst's name, and no page logged an error."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from tools.localkafka import LocalKafka
 #: The page's script marks its state on <body>; the pages forbid eval (their CSP), so
 #: the test waits on selectors, never on evaluated strings.
 READY = "body[data-review=ready]"
+DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "review.png"
 
 
 def wait(web: BrowserPage, selector: str) -> None:
@@ -96,7 +99,10 @@ def test_an_analyst_reviews_in_the_browser(registry: ServiceProcess, web: Browse
     assert current(web) == luzhou
     page.keyboard.press("k")
     assert current(web) == xian
-    web.screenshot("review-queue")
+    shot = web.screenshot("review-queue")
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":  # the README's picture, on demand
+        DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, DOCS_IMAGE)
 
     # e opens the edit form prefilled, Esc closes it.
     page.keyboard.press("e")
