@@ -151,6 +151,22 @@ def test_an_analyst_reviews_in_the_browser(registry: ServiceProcess, web: Browse
     assert all("张分析" in text for text in history.all_inner_texts())
     assert "德阳市人民医院" in history.nth(0).inner_text()
     web.screenshot("review-panel")
+    assert web.problems.all() == []
+
+    # A refusal shows in the panel with its reason, and nothing changes.
+    page.click("#review-edit-open")
+    page.fill("#edit-date", "2018-13-01")
+    page.click("#review-save")
+    wait(web, "body[data-review=error]")
+    error = page.inner_text("#review-error")
+    assert page.is_visible("#review-error") and "HTTP 422" in error, error
+    assert page.is_visible("#review-edit-form"), "the form stays open to fix it"
+    # The browser reports the 422 itself (the network, the console): the only problems.
+    assert [p for p in web.problems.all() if "422" not in p] == []
+    web.problems.failed_requests.clear()
+    web.problems.console_errors.clear()
+    page.click("#review-edit-form button.cancel")
+    assert page.is_hidden("#review-edit-form")
 
     # The registry's JSON says the same.
     alliance = httpx.get(base + f"/v1/alliances/{xian}", timeout=10).json()

@@ -342,12 +342,19 @@ async def review_action(
         )
     if not wants_json(request):
         return RedirectResponse(f"/alliances/{alliance_id}", status_code=303)
-    html = await run_in_threadpool(_panel_html, queries, session, alliance_id, evidence)
+    after = await run_in_threadpool(_after, queries, session, alliance_id, evidence)
+    return JSONResponse(after, headers={"Cache-Control": "no-store"})
+
+
+def _after(
+    queries: Queries, session: AnalystSession, alliance_id: str, with_evidence: bool
+) -> dict[str, str | None]:
+    """What a fetch gets after an action: the alliance's status and its panel now."""
     view = queries.get_alliance(alliance_id)
-    return JSONResponse(
-        {"status": view.review.status if view else None, "panel": html},
-        headers={"Cache-Control": "no-store"},
-    )
+    return {
+        "status": view.review.status if view else None,
+        "panel": _panel_html(queries, session, alliance_id, with_evidence),
+    }
 
 
 def install(app: FastAPI, repository: RegistryService, settings: RegistrySettings) -> None:
