@@ -4,13 +4,10 @@ does is NotifyService's, called with the signed-in bureau's id, as the JSON API 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.common.web_sessions import csrf_of, new_token, plausible_token, token_digest
 from services.notify.adapters.portal_store import PortalSessionRow, PortalStore
 from services.notify.domain.models import AlertType, SubscriptionPublic, SubscriptionUpdate
 from services.notify.domain.security import key_matches, key_prefix
@@ -38,15 +35,8 @@ class SignedIn:
     session: PortalSession
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def csrf_of(token: str) -> str:
-    """The CSRF token of a session: derived from its secret token, so nothing more is
-    stored, and no page of another session can know it."""
-    mac = hmac.new(token.encode("utf-8"), b"portal-csrf", hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+#: What the portal's CSRF tokens are derived for (services.common.web_sessions.csrf_of).
+CSRF_PURPOSE = b"portal-csrf"
 
 
 def system_disabled(subscription: SubscriptionPublic) -> bool:
@@ -77,7 +67,7 @@ class BureauPortal:
         if bureau is None:
             raise WrongKey("the key's bureau is gone")
         now = self.service.clock.now()
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         row = PortalSessionRow(
             id=token_digest(token),
             bureau_id=bureau.id,
@@ -87,13 +77,14 @@ class BureauPortal:
         )
         await self.store.add_session(row, now)
         return SignedIn(
-            token, PortalSession(bureau.id, bureau.name, csrf_of(token), row.expires_at)
+            token,
+            PortalSession(bureau.id, bureau.name, csrf_of(token, CSRF_PURPOSE), row.expires_at),
         )
 
     async def session(self, token: str) -> PortalSession | None:
         """The live session of a cookie's token, or None (unknown, expired, signed out, or
         its API key revoked)."""
-        if not token or len(token) > 256:
+        if not plausible_token(token):
             return None
         row = await self.store.live_session(token_digest(token), self.service.clock.now())
         if row is None:
@@ -101,7 +92,7 @@ class BureauPortal:
         bureau = await self.service.repository.get_bureau(row.bureau_id)
         if bureau is None:
             return None
-        return PortalSession(bureau.id, bureau.name, csrf_of(token), row.expires_at)
+        return PortalSession(bureau.id, bureau.name, csrf_of(token, CSRF_PURPOSE), row.expires_at)
 
     async def sign_out(self, token: str) -> None:
         await self.store.end_session(token_digest(token))

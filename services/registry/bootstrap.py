@@ -28,6 +28,7 @@ from services.registry.entrypoints.api import (
     network,
     renames,
     review,
+    review_pages,
     stats,
     views,
 )
@@ -52,6 +53,7 @@ def include_api(app: FastAPI, repository: RegistryService, settings: RegistrySet
         dashboard,
     ):
         app.include_router(module.router)
+    review_pages.install(app, repository, settings)
 
 
 def build_api(settings: RegistrySettings, repository: RegistryService) -> FastAPI:

@@ -35,6 +35,12 @@ class RegistrySettings(ServiceSettings):
         "", validation_alias=AliasChoices("PUBLIC_BASE_URL", "REGISTRY_PUBLIC_BASE_URL")
     )
 
+    #: How long an analyst stays signed in to the dashboard's review pages (/review/)
+    #: without signing in again; revoking the analyst's key ends the session sooner.
+    analyst_session_hours: float = Field(
+        8.0, gt=0, le=24 * 30, validation_alias="REGISTRY_ANALYST_SESSION_HOURS"
+    )
+
     @model_validator(mode="after")
     def _check_public_base_url(self) -> RegistrySettings:
         base = self.public_base_url.strip()

@@ -58,6 +58,7 @@ PUBLIC_PAGES = [
     ),
     ("registry", "/"),
     ("notify", "/portal/login"),
+    ("registry", "/review/login"),
 ]
 
 #: Who a protected route is for, by its service and path; a protected route none of these

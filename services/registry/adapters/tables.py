@@ -190,6 +190,21 @@ class ReviewActionRow(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class AnalystSessionRow(SQLModel, table=True):
+    """An analyst signed in to the dashboard's review pages (migration 0005)."""
+
+    __tablename__ = "analyst_sessions"
+
+    #: SHA-256 (hex) of the session token in the cookie; never the token itself.
+    id: str = Field(primary_key=True, max_length=64)
+    #: Revoking the analyst's key ends the session (it is live only while the key is).
+    analyst_id: str = Field(
+        foreign_key="analysts.id", ondelete="CASCADE", index=True, max_length=40
+    )
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
 REGISTRY_TABLES = (
     ArticleRow,
     InstitutionRow,
@@ -202,4 +217,5 @@ REGISTRY_TABLES = (
     OutboxRow,
     AnalystRow,
     ReviewActionRow,
+    AnalystSessionRow,
 )

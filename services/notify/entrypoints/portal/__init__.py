@@ -9,9 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from services.common.web_sessions import CsrfRefused, FormTooLarge
 from services.notify.adapters.portal_store import PortalStore
 from services.notify.entrypoints.portal import auth, routes, views
-from services.notify.entrypoints.portal.forms import FormTooLarge
 from services.notify.portal import BureauPortal
 from services.notify.service import NotifyService
 
@@ -35,7 +35,7 @@ def install(app: FastAPI, service: NotifyService, *, session_hours: float) -> Bu
             "/portal/login?msg=expired" if expired else "/portal/login", status_code=303
         )
         if expired:
-            auth.clear_cookie(request, answer, auth.SESSION_COOKIE)
+            auth.COOKIES.end(request, answer)
         return answer
 
     def refused(request: Request, exc: Exception) -> Response:
@@ -50,7 +50,7 @@ def install(app: FastAPI, service: NotifyService, *, session_hours: float) -> Bu
         return views.message("内容过多", "提交的内容超过了允许的大小。", status_code=413)
 
     app.add_exception_handler(auth.SignInRequired, sign_in)
-    app.add_exception_handler(auth.CsrfRefused, refused)
+    app.add_exception_handler(CsrfRefused, refused)
     app.add_exception_handler(FormTooLarge, too_large)
     return portal
 

