@@ -32,7 +32,10 @@ from services.registry.entrypoints.api import (
     stats,
     views,
 )
-from services.registry.entrypoints.consumer import make_registry_handler
+from services.registry.entrypoints.consumer import (
+    make_registry_batch_handler,
+    make_registry_handler,
+)
 from services.registry.service import RegistryService
 
 
@@ -95,6 +98,7 @@ def build_app(settings: RegistrySettings | None = None) -> FastAPI:
         topic=settings.topic(TOPIC_ALLIANCES_EXTRACTED),
         model=ExtractedArticle,
         make_handler=lambda publisher: make_registry_handler(repository, relay.wake),
+        make_batch_handler=lambda publisher: make_registry_batch_handler(repository, relay.wake),
         readiness={"database": lambda: database_ready(engine), "outbox": relay.ready},
         on_startup=startup,
         on_shutdown=shutdown,

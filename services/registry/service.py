@@ -10,7 +10,8 @@ with their outbox entries or not at all.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from services.common.contracts import ExtractedArticle
 from services.common.values import utc
 from services.registry import review_service
 from services.registry.adapters.alliance_store import CommittedChange
-from services.registry.adapters.repository import Working
+from services.registry.adapters.repository import RegistryStore, Working
 from services.registry.adapters.review_store import analyst_row_by_key
 from services.registry.adapters.rows import row_of
 from services.registry.adapters.tables import AnalystRow, RenameRow, ReportRow
@@ -45,46 +46,75 @@ class ApplyOutcome:
 
 def apply_extraction(uow: UnitOfWork, message: ExtractedArticle, now: datetime) -> ApplyOutcome:
     """Take in one article's extraction; it replaces what an earlier extraction said."""
-    now = utc(now)
-    digest = fingerprint(message)
     with uow:
-        store = uow.store
-        kept = store.article(message.article_id)
-        if kept is not None and kept.fingerprint == digest:
-            return ApplyOutcome("unchanged")
-        if kept is not None and is_older(message, kept.extractor_version, kept.extracted_at):
-            return ApplyOutcome("stale")
-        seen_at = store.record_article(message, digest, now)
-        work = Working()
-        ghosts = store.withdraw_reports(message.article_id, work)
-        renames = store.renames()
-        new_rows: list[ReportRow] = []
-        for index, event in enumerate(message.events if message.relevant else ()):
-            lead = store.resolve_all(event.lead, renames, now)
-            members = [i for i in store.resolve_all(event.members, renames, now) if i not in lead]
-            if not lead and not members:
-                continue  # nothing to identify an alliance by
-            report = Report(
-                article_id=message.article_id,
-                event_index=index,
-                type=event.type,
-                specialty=normalize_specialty(event.specialty),
-                lead=tuple(lead),
-                members=tuple(members),
-                date=event.date,
-                provinces=normalize_provinces(event.provinces),
-                cross_province=event.cross_province,
-                confidence=event.confidence,
-                evidence=event.evidence.text,
-                seen_at=seen_at,
-            )
-            alliance_id = store.place_report(work, ghosts, report, message.extractor_version)
-            work.reports.setdefault(alliance_id, []).append(report)
-            new_rows.append(row_of(report, alliance_id))
-        store.flush()
-        changes, removed = store.commit_alliances(work, now, new_rows)
-        touched = tuple(dict.fromkeys(r.alliance_id for r in new_rows))
-        uow.commit()
+        outcome = _take_in(uow.store, message, utc(now))
+        if outcome.status == "applied":
+            uow.commit()
+    return outcome
+
+
+#: Opens what one message's work runs in (its trace span); see ``apply_extractions``.
+Around = Callable[[ExtractedArticle], AbstractContextManager[object]]
+
+
+def apply_extractions(
+    uow: UnitOfWork,
+    messages: Sequence[ExtractedArticle],
+    now: datetime,
+    around: Around | None = None,
+) -> list[ApplyOutcome]:
+    """Take in several extractions, in order, in one transaction: all of them, or (an
+    exception) none. Each runs inside ``around(message)`` when given, so that the outbox
+    entries of its changes keep its own trace context."""
+    now = utc(now)
+    outcomes: list[ApplyOutcome] = []
+    with uow:
+        for message in messages:
+            with around(message) if around is not None else nullcontext():
+                outcomes.append(_take_in(uow.store, message, now))
+        if any(o.status == "applied" for o in outcomes):
+            uow.commit()
+    return outcomes
+
+
+def _take_in(store: RegistryStore, message: ExtractedArticle, now: datetime) -> ApplyOutcome:
+    """One extraction, written to the open transaction (not committed)."""
+    digest = fingerprint(message)
+    kept = store.article(message.article_id)
+    if kept is not None and kept.fingerprint == digest:
+        return ApplyOutcome("unchanged")
+    if kept is not None and is_older(message, kept.extractor_version, kept.extracted_at):
+        return ApplyOutcome("stale")
+    seen_at = store.record_article(message, digest, now)
+    work = Working()
+    ghosts = store.withdraw_reports(message.article_id, work)
+    renames = store.renames()
+    new_rows: list[ReportRow] = []
+    for index, event in enumerate(message.events if message.relevant else ()):
+        lead = store.resolve_all(event.lead, renames, now)
+        members = [i for i in store.resolve_all(event.members, renames, now) if i not in lead]
+        if not lead and not members:
+            continue  # nothing to identify an alliance by
+        report = Report(
+            article_id=message.article_id,
+            event_index=index,
+            type=event.type,
+            specialty=normalize_specialty(event.specialty),
+            lead=tuple(lead),
+            members=tuple(members),
+            date=event.date,
+            provinces=normalize_provinces(event.provinces),
+            cross_province=event.cross_province,
+            confidence=event.confidence,
+            evidence=event.evidence.text,
+            seen_at=seen_at,
+        )
+        alliance_id = store.place_report(work, ghosts, report, message.extractor_version)
+        work.reports.setdefault(alliance_id, []).append(report)
+        new_rows.append(row_of(report, alliance_id))
+    store.flush()
+    changes, removed = store.commit_alliances(work, now, new_rows)
+    touched = tuple(dict.fromkeys(r.alliance_id for r in new_rows))
     return ApplyOutcome("applied", touched, tuple(changes), tuple(removed))
 
 
@@ -140,6 +170,11 @@ class RegistryService:
 
     def apply_extraction(self, message: ExtractedArticle, now: datetime) -> ApplyOutcome:
         return apply_extraction(self.unit_of_work(), message, now)
+
+    def apply_extractions(
+        self, messages: Sequence[ExtractedArticle], now: datetime, around: Around | None = None
+    ) -> list[ApplyOutcome]:
+        return apply_extractions(self.unit_of_work(), messages, now, around)
 
     def put_rename(self, old_name: str, new_name: str, now: datetime) -> tuple[RenameRow, bool]:
         return put_rename(self.unit_of_work(), old_name, new_name, now)

@@ -1,0 +1,104 @@
+"""A fetch of extractions taken in as one transaction leaves the registry exactly as taking
+them in one at a time does: the same alliances, the same outcomes, the same changes in the
+outbox, in order; on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DataError
+
+from services.common.contracts import Evidence, ExtractedArticle, InstitutionMention
+from services.common.db import make_engine
+from services.registry.adapters import outbox as outbox_rows
+from services.registry.adapters.migrate import upgrade
+from services.registry.adapters.queries import AllianceFilters, RegistryQueries
+from services.registry.service import ApplyOutcome, RegistryService
+from tests.integration.registry.seeds import seed_messages
+from tests.integration.registry.test_repository import article, red_cross_event
+
+NOW = datetime(2024, 6, 2, tzinfo=UTC)
+
+
+def story() -> list[ExtractedArticle]:
+    """Seeds, a second report of one of them, a member joining, an article re-extracted
+    by a newer extractor and the same message delivered twice."""
+    reworded = red_cross_event(
+        lead=(InstitutionMention(name="陕西省西安市红会医院", province="陕西省"),),
+        evidence=Evidence(text="红会医院与广汉二院建立骨科专科联盟", start=0, end=16),
+    )
+    joining = red_cross_event(members=(InstitutionMention(name="德阳市人民医院"),))
+    wrong = red_cross_event(members=(InstitutionMention(name="错误医院"),))
+    return [
+        *seed_messages(),
+        article("other-outlet", reworded),
+        article("x1", wrong, version="1.9"),
+        article("joining", joining),
+        article("x1", red_cross_event(), version="1.10", minutes=1),
+        article("joining", joining),
+    ]
+
+
+def state(repository: RegistryService) -> dict[str, Any]:
+    """The registry's facts without the ids it makes up."""
+    views = RegistryQueries(repository.engine).iter_alliances(AllianceFilters())
+    alliances = sorted(
+        (
+            tuple(i.name for i in v.alliance.lead),
+            tuple(i.name for i in v.alliance.members),
+            tuple(s.article_id for s in v.alliance.sources),
+            v.alliance.type.value,
+            v.alliance.date,
+        )
+        for v in views
+    )
+    changes = [
+        (change["kind"], tuple(change["changed_fields"]))
+        for change in (json.loads(r.payload) for r in outbox_rows.outbox(repository.engine))
+    ]
+    return {"alliances": alliances, "changes": changes}
+
+
+def summary(outcomes: list[ApplyOutcome]) -> list[tuple[Any, ...]]:
+    return [
+        (o.status, len(o.alliance_ids), [(c.kind, c.changed_fields) for c in o.changes])
+        for o in outcomes
+    ]
+
+
+@pytest.fixture
+def one_at_a_time(tmp_path: Path) -> RegistryService:
+    engine = make_engine(f"sqlite:///{tmp_path}/one-at-a-time.db")
+    upgrade(engine)
+    return RegistryService(engine)
+
+
+def test_a_batch_leaves_the_registry_as_one_at_a_time_does(
+    repository: RegistryService, one_at_a_time: RegistryService
+) -> None:
+    singles = [one_at_a_time.apply_extraction(m, NOW) for m in story()]
+    batched = repository.apply_extractions(story(), NOW)
+    assert summary(batched) == summary(singles)
+    assert [o.status for o in batched][-1] == "unchanged", "the message delivered twice"
+    assert state(repository) == state(one_at_a_time)
+    assert len(state(repository)["alliances"]) == 4
+
+
+def test_a_batch_that_fails_writes_nothing(repository: RegistryService) -> None:
+    messages = seed_messages()
+    boom = DataError("INSERT", {}, Exception("value too long"))
+
+    def around(message: ExtractedArticle) -> Any:
+        if message.article_id == messages[-1].article_id:
+            raise boom
+        return nullcontext()
+
+    with pytest.raises(DataError):
+        repository.apply_extractions(messages, NOW, around)
+    assert RegistryQueries(repository.engine).counts()["alliances"] == 0
+    assert outbox_rows.outbox(repository.engine) == []
