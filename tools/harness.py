@@ -7,8 +7,9 @@ one PostgreSQL (a given ``LocalPostgres``, or one the stack starts and stops), a
 ``replicas=N`` extract, registry and notify run N processes each (``extract``,
 ``extract-2``, …), every replica of a service in its consumer group and on its database,
 as a deployment scales them. Services can be SIGKILLed and restarted on the same ports,
-the broker stopped and started again. A ``WebhookReceiver`` plays a bureau's endpoint and checks signatures;
-an ``OtlpCollector`` plays a tracing back-end (OTLP/HTTP) and keeps the spans it is sent.
+the broker stopped and started again. A ``WebhookReceiver`` plays a bureau's endpoint and
+checks signatures; an ``OtlpCollector`` plays a tracing back-end (OTLP/HTTP) and keeps the
+spans it is sent.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from tools.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_NAMES = ("ingest", "extract", "registry", "notify")
+CRAWLER_TOKEN = "harness-crawler-token-0123456789"
+OPERATOR_TOKEN = "harness-operator-token-0123456789"
 #: The services that run ``replicas`` processes each (ingest stays one: crawlers push to
 #: one address).
 SCALED = ("extract", "registry", "notify")
@@ -57,10 +60,6 @@ WITH_DATABASE = ("ingest", "registry", "notify")
 def replica_name(service: str, index: int) -> str:
     """``extract`` for the first replica, ``extract-2`` for the second, and so on."""
     return service if index == 1 else f"{service}-{index}"
-
-
-CRAWLER_TOKEN = "harness-crawler-token-0123456789"
-OPERATOR_TOKEN = "harness-operator-token-0123456789"
 
 
 @dataclass
