@@ -38,8 +38,9 @@ clean: down
 	rm -rf .run
 
 CHAOS_ARTICLES ?= 60
+CHAOS_REPLICAS ?= 1
 chaos: setup  ## push articles while killing services and restarting the broker; prove nothing lost or doubled
-	$(PY) -m tools.chaos --articles $(CHAOS_ARTICLES) --kills 2
+	$(PY) -m tools.chaos --articles $(CHAOS_ARTICLES) --kills 2 --replicas $(CHAOS_REPLICAS)
 
 eval: setup  ## the extractor on the real labelled articles of ../shared/eval (tuning part)
 	$(PY) -m tools.extract_eval

@@ -2,9 +2,14 @@
 
 A ``Stack`` runs its own Kafka broker (or uses a given one), creates its topics and runs
 the four services as real processes on free loopback ports, with SQLite files in its
-directory. Services can be SIGKILLed and restarted on the same ports, the broker stopped
-and started again. A ``WebhookReceiver`` plays a bureau's endpoint and checks signatures;
-an ``OtlpCollector`` plays a tracing back-end (OTLP/HTTP) and keeps the spans it is sent.
+directory. With ``database="postgres"`` the services' databases are instead databases of
+one PostgreSQL (a given ``LocalPostgres``, or one the stack starts and stops), and with
+``replicas=N`` extract, registry and notify run N processes each (``extract``,
+``extract-2``, …), every replica of a service in its consumer group and on its database,
+as a deployment scales them. Services can be SIGKILLed and restarted on the same ports,
+the broker stopped and started again. A ``WebhookReceiver`` plays a bureau's endpoint and
+checks signatures; an ``OtlpCollector`` plays a tracing back-end (OTLP/HTTP) and keeps the
+spans it is sent.
 """
 
 from __future__ import annotations
@@ -16,15 +21,18 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -35,12 +43,23 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tools.localkafka import LocalKafka, free_port
+from tools.localpg import LocalPostgres
 from tools.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_NAMES = ("ingest", "extract", "registry", "notify")
 CRAWLER_TOKEN = "harness-crawler-token-0123456789"
 OPERATOR_TOKEN = "harness-operator-token-0123456789"
+#: The services that run ``replicas`` processes each (ingest stays one: crawlers push to
+#: one address).
+SCALED = ("extract", "registry", "notify")
+#: The services with a database (extract has none).
+WITH_DATABASE = ("ingest", "registry", "notify")
+
+
+def replica_name(service: str, index: int) -> str:
+    """``extract`` for the first replica, ``extract-2`` for the second, and so on."""
+    return service if index == 1 else f"{service}-{index}"
 
 
 @dataclass
@@ -50,6 +69,12 @@ class ServiceProcess:
     log: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    #: The service this process runs (``services.<service>``); its name by default, and
+    #: ``extract`` for a replica named ``extract-2``.
+    service: str = ""
+
+    def __post_init__(self) -> None:
+        self.service = self.service or self.name
 
     @property
     def url(self) -> str:
@@ -57,7 +82,7 @@ class ServiceProcess:
 
     def start(self, cwd: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"services.{self.name}"],
+            [sys.executable, "-m", f"services.{self.service}"],
             cwd=cwd,  # away from the checkout's .env
             env=self.env,
             stdout=self.log.open("ab"),
@@ -108,12 +133,35 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     owns_broker: bool = False
+    #: Processes of each of extract, registry and notify; more than one needs PostgreSQL.
+    replicas: int = 1
+    #: Where ingest, registry and notify keep their data: SQLite files in ``workdir``, or
+    #: databases of one PostgreSQL (``postgres``, or a server of the stack's own).
+    database: Literal["sqlite", "postgres"] = "sqlite"
+    postgres: LocalPostgres | None = None
+    owns_postgres: bool = False
+    #: The databases this stack made on ``postgres``, by service, dropped by ``stop()``.
+    databases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.replicas < 1:
+            raise ValueError("replicas must be at least 1")
+        if self.postgres is not None:
+            self.database = "postgres"
+        if self.replicas > 1 and self.database != "postgres":
+            raise ValueError(
+                "replicas of registry and notify share one database: use database='postgres' "
+                "(SQLite is one process's file)"
+            )
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.kafka is None:
             self.kafka = LocalKafka(self.workdir / "kafka")
             self.owns_broker = True
+        if self.database == "postgres" and self.postgres is None:
+            # Not under workdir: when we are root the server runs as the `postgres` user,
+            # which must reach its directory (pytest's and TemporaryDirectory's are private).
+            self.postgres = LocalPostgres(Path(tempfile.mkdtemp(prefix="aw-stack-pg-")))
+            self.owns_postgres = True
         base = {k: v for k, v in os.environ.items() if not k.endswith(("_PORT", "_DATABASE_URL"))}
         env = {
             **base,
@@ -127,19 +175,49 @@ class Stack:
             "NOTIFY_UNSUBSCRIBE_SECRET": base64.urlsafe_b64encode(os.urandom(24)).decode(),
             "REGISTRY_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "NOTIFY_ALLOWED_NETWORKS": "127.0.0.1/32",
-            "INGEST_DATABASE_URL": f"sqlite:///{self.workdir}/ingest.db",
-            "REGISTRY_DATABASE_URL": f"sqlite:///{self.workdir}/registry.db",
-            "NOTIFY_DATABASE_URL": f"sqlite:///{self.workdir}/notify.db",
+            **{
+                f"{name.upper()}_DATABASE_URL": f"sqlite:///{self.workdir}/{name}.db"
+                for name in WITH_DATABASE
+            },
             "EXTRACT_GROUP_ID": f"{self.topic_prefix}extract",
             "REGISTRY_GROUP_ID": f"{self.topic_prefix}registry",
             "NOTIFY_GROUP_ID": f"{self.topic_prefix}notify",
-            **self.extra_env,
         }
-        for name in SERVICE_NAMES:
-            port = free_port()
+        if self.database == "postgres":
+            # The URLs are known before the server runs (its port is fixed); the databases
+            # are made by start().
+            assert self.postgres is not None
+            token = uuid.uuid4().hex[:10]
+            for name in WITH_DATABASE:
+                self.databases[name] = f"aw_{name}_{token}"
+                env[f"{name.upper()}_DATABASE_URL"] = self.postgres.database_url(
+                    self.databases[name]
+                )
+        ports = {name: free_port() for name in self._process_names()}
+        if self.replicas > 1:
+            # Alerts link to the dashboard at one address, whichever replica relays them.
+            env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports['registry']}"
+        env.update(self.extra_env)
+        for name, port in ports.items():
+            service = name.split("-")[0]
             self.services[name] = ServiceProcess(
-                name, port, self.workdir / f"{name}.log", {**env, f"{name.upper()}_PORT": str(port)}
+                name,
+                port,
+                self.workdir / f"{name}.log",
+                {**env, f"{service.upper()}_PORT": str(port)},
+                service=service,
             )
+
+    def _process_names(self) -> list[str]:
+        return [
+            replica_name(service, index)
+            for service in SERVICE_NAMES
+            for index in range(1, (self.replicas if service in SCALED else 1) + 1)
+        ]
+
+    def replicas_of(self, service: str) -> list[ServiceProcess]:
+        """The processes of one service (its replicas), first to last."""
+        return [p for p in self.services.values() if p.service == service]
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
@@ -150,6 +228,12 @@ class Stack:
 
     def start(self) -> None:
         assert self.kafka is not None
+        if self.owns_postgres:
+            assert self.postgres is not None
+            self.postgres.start()
+        if self.postgres is not None:
+            for database in self.databases.values():
+                self.postgres.create_database(database)
         if self.owns_broker:
             self.kafka.start()
         asyncio.run(
@@ -182,6 +266,13 @@ class Stack:
         codes = {name: service.stop() for name, service in self.services.items()}
         if self.owns_broker and self.kafka is not None:
             self.kafka.stop()
+        if self.postgres is not None:
+            if self.owns_postgres:
+                self.postgres.stop()
+                shutil.rmtree(self.postgres.workdir, ignore_errors=True)
+            else:
+                for database in self.databases.values():
+                    self.postgres.drop_database(database)
         return codes
 
     # --- the APIs, as a crawler, an operator and a bureau use them ---------------------

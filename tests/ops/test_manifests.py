@@ -364,6 +364,30 @@ def test_extract_scales_on_cpu_up_to_the_partition_count() -> None:
     assert metric["resource"]["name"] == "cpu"
 
 
+def test_replicas_fit_the_partitions_and_share_their_group_and_database() -> None:
+    """README's *Running replicas*: two of each service (extract's count is the
+    autoscaler's), no more than the partitions, one group id per service whatever the pod,
+    PostgreSQL for every service with a database, one PUBLIC_BASE_URL."""
+    deployments = of_kind("Deployment")
+    (hpa,) = of_kind("HorizontalPodAutoscaler").values()
+    (job,) = of_kind("Job").values()
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    partitions = int(args[args.index("--partitions") + 1])
+    assert "replicas" not in deployments["extract"]["spec"], "the autoscaler owns it"
+    assert 2 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= partitions
+    for name in ("ingest", "registry", "notify"):
+        assert 2 <= deployments[name]["spec"]["replicas"] <= partitions
+    (secret,) = of_kind("Secret").values()
+    for name in ("ingest", "registry", "notify"):
+        assert secret["stringData"][f"{name.upper()}_DATABASE_URL"].startswith("postgresql")
+    for name in ("extract", "registry", "notify"):
+        (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
+        group = {e["name"]: e for e in container["env"]}[f"{name.upper()}_GROUP_ID"]
+        assert group == {"name": f"{name.upper()}_GROUP_ID", "value": name}
+    (config,) = of_kind("ConfigMap").values()
+    assert config["data"]["PUBLIC_BASE_URL"].startswith("https://")
+
+
 def test_a_job_creates_the_topics() -> None:
     (job,) = of_kind("Job").values()
     spec = job["spec"]["template"]["spec"]

@@ -130,8 +130,14 @@ class OutboxRelay:
         return True
 
     def _release(self) -> None:
+        """Give up the lead. The lock belongs to the database session, which outlives a
+        pooled connection's close(): the session itself is ended (the connection is
+        invalidated, not returned to the pool), else the lock would stay with an idle
+        pooled connection and no replica, this one included, could relay again."""
         connection, self._lock_connection = self._lock_connection, None
         if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.invalidate()
             with contextlib.suppress(Exception):
                 connection.close()
 
