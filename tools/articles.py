@@ -104,15 +104,19 @@ def _places() -> list[Place]:
     return sorted(places.values(), key=lambda p: (p.province, p.city))
 
 
-def generate(count: int, *, seed: int = 7, run: str = "r0") -> Iterator[SyntheticArticle]:
-    """``count`` articles; distinct alliances for as many articles as there are cities."""
+def generate(
+    count: int, *, seed: int = 7, run: str = "r0", rounds_from: int = 0
+) -> Iterator[SyntheticArticle]:
+    """``count`` articles; distinct alliances for as many articles as there are cities.
+    Articles of calls with ``rounds_from`` far enough apart report distinct alliances: the
+    lead of round ``r`` is a city's ``第{r+1}人民医院`` (round 0: its 中心医院)."""
     rng = random.Random(seed)
     places = _places()
     rng.shuffle(places)
     start = date(2024, 3, 1)
     for n in range(count):
         place = places[n % len(places)]
-        round_ = n // len(places)
+        round_ = rounds_from + n // len(places)
         lead = f"{place.city}中心医院" if round_ == 0 else f"{place.city}第{round_ + 1}人民医院"
         member = f"{place.county}人民医院"
         specialty = SPECIALTIES[n % len(SPECIALTIES)]
@@ -140,7 +144,8 @@ def generate_mix(
     :func:`generate`) and the rest are hospital news that reports none."""
     rng = random.Random(seed + 1)
     places = _places()
-    alliances = generate(count // relevant_every + 1, seed=seed, run=f"{run}a")
+    # Leads of their own (第21人民医院 on): none is an alliance the all-relevant load made.
+    alliances = generate(count // relevant_every + 1, seed=seed, run=f"{run}a", rounds_from=20)
     start = date(2024, 3, 1)
     for n in range(count):
         if n % relevant_every == 0:

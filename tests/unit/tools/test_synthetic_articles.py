@@ -4,7 +4,7 @@ extractor agrees which one (the generator's claim, checked against the real extr
 from __future__ import annotations
 
 from services.extract.extraction import ArticleInput, extract
-from tools.articles import generate_mix
+from tools.articles import generate, generate_mix
 
 
 def test_one_article_in_ten_of_the_mix_reports_an_alliance() -> None:
@@ -13,3 +13,12 @@ def test_one_article_in_ten_of_the_mix_reports_an_alliance() -> None:
     assert len({a.url for a in articles}) == 100
     found = [extract(ArticleInput(body=a.body, title=a.title)).relevant for a in articles]
     assert found == [a.relevant for a in articles]
+
+
+def test_the_mix_reports_alliances_the_all_relevant_load_does_not() -> None:
+    """Else a mix article would only add a source to an alliance the benchmark already made,
+    and no alert would be due for it."""
+    everything = {(a.lead, a.member) for a in generate(1500, seed=3, run="all")}
+    mixed = {(a.lead, a.member) for a in generate_mix(1000, seed=5, run="mix") if a.relevant}
+    assert len(mixed) == 100
+    assert not everything & mixed

@@ -54,7 +54,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-def _act(action: Callable[[], T]) -> T:
+def run_review_action(action: Callable[[], T]) -> T:
     """Run a write, turning the domain's refusals into 4xx answers with their reason."""
     try:
         return action()
@@ -109,7 +109,7 @@ def review_alliance(
     specialty, date, provinces; each locked against later extractions); `reject` it (a
     `note` saying why is required: it leaves lists, exports, stats and the dashboard, and
     bureaus get a retraction). Answers with the alliance after the action."""
-    outcome = _act(
+    outcome = run_review_action(
         lambda: repository.review(
             alliance_id,
             analyst,
@@ -134,7 +134,7 @@ def merge_alliances(
 ) -> AlliancePublic:
     """Absorb `other_id` into this alliance, which keeps its locked fields and gains the
     other's sources and institutions; the other's id answers 308 to this one from now on."""
-    outcome = _act(
+    outcome = run_review_action(
         lambda: repository.merge(
             alliance_id, body.other_id, analyst, datetime.now(UTC), note=body.note
         )
@@ -158,7 +158,7 @@ def split_alliance(
     page_base: PageBase,
 ) -> AlliancePublic:
     """Move what the articles `source_ids` report out into a new alliance (the answer)."""
-    outcome = _act(
+    outcome = run_review_action(
         lambda: repository.split(
             alliance_id, list(body.source_ids), analyst, datetime.now(UTC), note=body.note
         )

@@ -36,7 +36,7 @@ from services.registry.analyst_sessions import AnalystSession, AnalystSessions, 
 from services.registry.config import RegistrySettings
 from services.registry.entrypoints.api import review_html as views
 from services.registry.entrypoints.api.deps import Queries, Repository, refuse_unknown_places
-from services.registry.entrypoints.api.review import _act
+from services.registry.entrypoints.api.review import run_review_action
 from services.registry.metrics import REVIEW_ACTIONS
 from services.registry.service import RegistryService
 
@@ -299,7 +299,7 @@ def _review(
             raise Refused(422, "没有改动任何字段：请修改后再保存，或直接确认")
     note = one(form, "note") or None
     try:
-        _act(
+        run_review_action(
             lambda: repository.review(
                 alliance_id,
                 session.analyst,
