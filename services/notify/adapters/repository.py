@@ -308,35 +308,15 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
     ) -> tuple[bool, Alliance | None, list[SubscriptionRow], set[str]]:
         """In one round trip: whether the change was seen, the alliance as last received,
         the live subscriptions, and those already alerted about this alliance."""
-
-        def work(session: Session) -> tuple[bool, Alliance | None, list[SubscriptionRow], set[str]]:
-            if session.get(ReceivedChange, change.change_id) is not None:
-                return True, None, [], set()
-            row = session.exec(
-                select(ReceivedChange)
-                .where(ReceivedChange.alliance_id == change.alliance_id)
-                .order_by(col(ReceivedChange.received_at).desc())
-                .limit(1)
-            ).first()
-            previous = AllianceChange.model_validate_json(row.payload).alliance if row else None
-            subscriptions = list(
-                session.exec(
-                    select(SubscriptionRow).where(
-                        col(SubscriptionRow.enabled).is_(True),
-                        col(SubscriptionRow.deleted_at).is_(None),
-                    )
-                ).all()
-            )
-            told = set(
-                session.exec(
-                    select(DeliveryRow.subscription_id)
-                    .where(DeliveryRow.alliance_id == change.alliance_id)
-                    .distinct()
-                ).all()
-            )
-            return False, previous, subscriptions, told
-
-        return await self._run(work)
+        context = await self.changes_context([change])
+        if change.change_id in context.seen:
+            return True, None, [], set()
+        return (
+            False,
+            context.previous.get(change.alliance_id),
+            context.subscriptions,
+            context.told[change.alliance_id],
+        )
 
     async def record_change(
         self, change: AllianceChange, received_at: datetime, deliveries: Sequence[DeliveryRow]
@@ -346,29 +326,7 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
         False when the change was already received (a re-consumption, or a concurrent
         consumer that won the race): then nothing is written.
         """
-
-        def work(session: Session) -> bool:
-            if session.get(ReceivedChange, change.change_id) is not None:
-                return False
-            session.add(
-                ReceivedChange(
-                    change_id=change.change_id,
-                    alliance_id=change.alliance_id,
-                    kind=change.kind.value,
-                    payload=change.model_dump_json(),
-                    received_at=received_at,
-                )
-            )
-            for delivery in deliveries:
-                session.add(delivery)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-            return True
-
-        return await self._run(work)
+        return await self.record_changes([(change, received_at, deliveries)])
 
     async def changes_context(self, changes: Sequence[AllianceChange]) -> ChangesContext:
         """``change_context`` for a batch of changes, in one round trip."""
@@ -424,8 +382,8 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
         self, received: Sequence[tuple[AllianceChange, datetime, Sequence[DeliveryRow]]]
     ) -> bool:
         """Keep a batch of changes and their deliveries in one transaction. False, with
-        nothing written, when one of them was received meanwhile (a concurrent replica):
-        then each is recorded on its own (``record_change``)."""
+        nothing written, when one of them was already received (its change id is the key
+        of ``received_changes``: a re-consumption, or a concurrent replica that won)."""
 
         def work(session: Session) -> bool:
             for change, received_at, deliveries in received:
