@@ -47,3 +47,16 @@ def test_in_memory_databases_create_no_file() -> None:
     for url in ("sqlite://", "sqlite:///:memory:"):
         make_engine(url).dispose()
     assert set(os.listdir(".")) == before
+
+
+def test_a_commit_on_sqlite_is_on_disk_when_it_returns(tmp_path: Path) -> None:
+    """WAL for readers beside the writer, and synchronous FULL: the consumers commit their
+    Kafka offsets right after their transaction, which must then survive a power cut."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        engine.dispose()
