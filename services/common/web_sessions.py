@@ -47,11 +47,6 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def token_digest(token: str) -> str:
-    """What is stored of a session token: its SHA-256, in hex (64 characters)."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def login_token() -> str:
     """A fresh CSRF token for a sign-in form (see ``SessionCookies.offer_login_form``)."""
     return secrets.token_urlsafe(24)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.common.web_sessions import csrf_of, new_token, plausible_token, token_digest
+from services.common.values import token_digest
+from services.common.web_sessions import csrf_of, new_token, plausible_token
 from services.notify.adapters.portal_store import PortalSessionRow, PortalStore
 from services.notify.domain.models import AlertType, SubscriptionPublic, SubscriptionUpdate
 from services.notify.domain.security import key_matches, key_prefix

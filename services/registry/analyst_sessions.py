@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.common.values import utc
-from services.common.web_sessions import csrf_of, new_token, plausible_token, token_digest
+from services.common.values import token_digest, utc
+from services.common.web_sessions import csrf_of, new_token, plausible_token
 from services.registry.adapters import analyst_sessions as store
 from services.registry.adapters.tables import AnalystSessionRow
 from services.registry.domain.review import Analyst

@@ -9,6 +9,7 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass
 
+from services.common.values import token_digest
 from services.notify.domain.targets import WEBHOOK_SECRET_PREFIX
 
 API_KEY_PREFIX = "aw"
@@ -24,16 +25,11 @@ class IssuedKey:
     digest: str
 
 
-def hash_key(plaintext: str) -> str:
-    # The key carries 256 random bits: a fast hash cannot be brute-forced, so no slow KDF.
-    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
-
-
 def issue_api_key() -> IssuedKey:
     """``aw_<12-char lookup prefix>_<43-char secret>``."""
     prefix = secrets.token_hex(_PREFIX_LENGTH // 2)
     plaintext = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    return IssuedKey(plaintext, prefix, hash_key(plaintext))
+    return IssuedKey(plaintext, prefix, token_digest(plaintext))
 
 
 def key_prefix(presented: str) -> str | None:
@@ -46,7 +42,7 @@ def key_prefix(presented: str) -> str | None:
 
 def key_matches(presented: str, digest: str) -> bool:
     """Constant-time comparison of a presented key with a stored digest."""
-    return hmac.compare_digest(hash_key(presented).encode(), digest.encode())
+    return hmac.compare_digest(token_digest(presented).encode(), digest.encode())
 
 
 def new_webhook_secret() -> str:

@@ -5,7 +5,6 @@ The decisions are ``domain/review.py``'s; the use cases are ``review_service.py`
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from services.common.contracts import ChangeKind
 from services.common.values import canonical_json as dumps
+from services.common.values import token_digest
 from services.registry.adapters.alliance_store import (
     CommittedChange,
     alliance_document,
@@ -38,10 +38,6 @@ KEY_PREFIX = "ak_"
 ID_PREFIX = "an_"
 
 
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
@@ -59,7 +55,10 @@ class ReviewStore:
     def add_analyst(self, name: str, now: datetime) -> tuple[AnalystRow, str]:
         key = new_key()
         row = AnalystRow(
-            id=ID_PREFIX + secrets.token_hex(8), name=name, key_hash=key_hash(key), created_at=now
+            id=ID_PREFIX + secrets.token_hex(8),
+            name=name,
+            key_hash=token_digest(key),
+            created_at=now,
         )
         self.session.add(row)
         self.session.flush()
@@ -187,6 +186,6 @@ def analyst_row_by_key(session: Session, key: str) -> AnalystRow | None:
         return None
     return session.exec(
         select(AnalystRow).where(
-            AnalystRow.key_hash == key_hash(key), col(AnalystRow.revoked_at).is_(None)
+            AnalystRow.key_hash == token_digest(key), col(AnalystRow.revoked_at).is_(None)
         )
     ).first()

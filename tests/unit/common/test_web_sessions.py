@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.testclient import TestClient
 
+from services.common.values import token_digest
 from services.common.web_sessions import (
     CsrfRefused,
     FormTooLarge,
@@ -22,7 +23,6 @@ from services.common.web_sessions import (
     origin_of,
     plausible_token,
     read_form,
-    token_digest,
 )
 
 
