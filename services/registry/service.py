@@ -46,10 +46,7 @@ class ApplyOutcome:
 
 def apply_extraction(uow: UnitOfWork, message: ExtractedArticle, now: datetime) -> ApplyOutcome:
     """Take in one article's extraction; it replaces what an earlier extraction said."""
-    with uow:
-        outcome = _take_in(uow.store, message, utc(now))
-        if outcome.status == "applied":
-            uow.commit()
+    [outcome] = apply_extractions(uow, [message], now)
     return outcome
 
 
@@ -69,15 +66,21 @@ def apply_extractions(
     now = utc(now)
     outcomes: list[ApplyOutcome] = []
     with uow:
+        renames = uow.store.renames()  # the batch holds the write lock: they cannot change
         for message in messages:
             with around(message) if around is not None else nullcontext():
-                outcomes.append(_take_in(uow.store, message, now))
+                outcomes.append(_take_in(uow.store, message, now, renames))
         if any(o.status == "applied" for o in outcomes):
             uow.commit()
     return outcomes
 
 
-def _take_in(store: RegistryStore, message: ExtractedArticle, now: datetime) -> ApplyOutcome:
+def _take_in(
+    store: RegistryStore,
+    message: ExtractedArticle,
+    now: datetime,
+    renames: Mapping[str, str],
+) -> ApplyOutcome:
     """One extraction, written to the open transaction (not committed)."""
     digest = fingerprint(message)
     kept = store.article(message.article_id)
@@ -88,7 +91,6 @@ def _take_in(store: RegistryStore, message: ExtractedArticle, now: datetime) -> 
     seen_at = store.record_article(message, digest, now)
     work = Working()
     ghosts = store.withdraw_reports(message.article_id, work)
-    renames = store.renames()
     new_rows: list[ReportRow] = []
     for index, event in enumerate(message.events if message.relevant else ()):
         lead = store.resolve_all(event.lead, renames, now)
