@@ -19,10 +19,11 @@ import hmac
 import secrets
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import Request
-from fastapi.responses import Response
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 #: A form is small: a name, a target, and a few hundred place names at most.
 MAX_FORM_BYTES = 256 * 1024
@@ -31,6 +32,13 @@ MAX_TOKEN_CHARS = 256
 
 #: A posted form, every field as a list (some fields repeat).
 Form = dict[str, list[str]]
+
+
+class SignInRequired(Exception):
+    """No live session: a page sends the browser to the sign-in page, a script gets 401."""
+
+    def __init__(self, expired: bool) -> None:
+        self.expired = expired
 
 
 class CsrfRefused(Exception):
@@ -187,3 +195,55 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+
+class MessagePage(Protocol):
+    """A site's page that tells the reader something went wrong, and why."""
+
+    def __call__(
+        self, title: str, text: str, *, status_code: int, detail: str | None = None
+    ) -> Response: ...
+
+
+def install_session_answers(
+    app: FastAPI,
+    cookies: SessionCookies,
+    *,
+    login_path: str,
+    message: MessagePage,
+    wants_json: Callable[[Request], bool] = lambda request: False,
+) -> None:
+    """How a site with sessions answers a missing or expired session (to the sign-in page,
+    or 401 for a script), a refused post (403 with the reason) and a form too large (413)."""
+
+    def sign_in(request: Request, exc: Exception) -> Response:
+        expired = isinstance(exc, SignInRequired) and exc.expired
+        answer: Response
+        if wants_json(request):
+            answer = JSONResponse(
+                {"detail": "登录已过期或已退出，请重新登录。", "login": login_path},
+                status_code=401,
+            )
+        else:
+            target = f"{login_path}?msg=expired" if expired else login_path
+            answer = RedirectResponse(target, status_code=303)
+        if expired:
+            cookies.end(request, answer)
+        return answer
+
+    def refused(request: Request, exc: Exception) -> Response:
+        if wants_json(request):
+            return JSONResponse({"detail": f"请求被拒绝：{exc}"}, status_code=403)
+        return message(
+            "请求被拒绝",
+            "出于安全原因，本次操作未执行。请返回上一页，刷新后重试。",
+            status_code=403,
+            detail=f"原因：{exc}",
+        )
+
+    def too_large(request: Request, exc: Exception) -> Response:
+        return message("内容过多", "提交的内容超过了允许的大小。", status_code=413)
+
+    app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(CsrfRefused, refused)
+    app.add_exception_handler(FormTooLarge, too_large)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from services.common.web_sessions import CsrfRefused, FormTooLarge
+from services.common.web_sessions import install_session_answers
 from services.notify.adapters.portal_store import PortalStore
 from services.notify.entrypoints.portal import auth, routes, views
 from services.notify.portal import BureauPortal
@@ -29,29 +29,7 @@ def install(app: FastAPI, service: NotifyService, *, session_hours: float) -> Bu
     app.include_router(routes.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=views.WEB / "static"), name="portal-static")
 
-    def sign_in(request: Request, exc: Exception) -> Response:
-        expired = isinstance(exc, auth.SignInRequired) and exc.expired
-        answer = RedirectResponse(
-            "/portal/login?msg=expired" if expired else "/portal/login", status_code=303
-        )
-        if expired:
-            auth.COOKIES.end(request, answer)
-        return answer
-
-    def refused(request: Request, exc: Exception) -> Response:
-        return views.message(
-            "请求被拒绝",
-            "出于安全原因，本次操作未执行。请返回上一页，刷新后重试。",
-            status_code=403,
-            detail=f"原因：{exc}",
-        )
-
-    def too_large(request: Request, exc: Exception) -> Response:
-        return views.message("内容过多", "提交的内容超过了允许的大小。", status_code=413)
-
-    app.add_exception_handler(auth.SignInRequired, sign_in)
-    app.add_exception_handler(CsrfRefused, refused)
-    app.add_exception_handler(FormTooLarge, too_large)
+    install_session_answers(app, auth.COOKIES, login_path=f"{PREFIX}/login", message=views.message)
     return portal
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.web_sessions import (
     Form,
     SessionCookies,
+    SignInRequired,
     login_token,
     one,
     read_form,
@@ -20,13 +21,6 @@ from services.notify.entrypoints.portal import views
 from services.notify.portal import BureauPortal, PortalSession, WrongKey
 
 PATH = "/portal"
-
-
-class SignInRequired(Exception):
-    """No live session: the browser is sent to the sign-in page."""
-
-    def __init__(self, expired: bool) -> None:
-        self.expired = expired
 
 
 def get_portal(request: Request) -> BureauPortal:

@@ -115,6 +115,13 @@ def _institution_links(institutions: tuple[Institution, ...]) -> str:
     return "、".join(f'<a href="/institutions/{_e(i.id)}">{_e(i.name)}</a>' for i in institutions)
 
 
+def evidence_quote(evidence: str, names: list[str], key_names: set[str]) -> str:
+    """A source's evidence sentence, highlighted, as its block (or a note that it has none)."""
+    if not evidence:
+        return '<p class="muted">（无证据句）</p>'
+    return f'<blockquote class="evidence-text">{highlight(evidence, names, key_names)}</blockquote>'
+
+
 def highlight(evidence: str, names: list[str], key_names: set[str]) -> str:
     """The evidence as HTML: each sentence marked, and the institution names (and other
     key terms) inside it emphasised. Longest names win where names overlap."""
@@ -192,12 +199,7 @@ def alliance_page(
             if source.url and source.url.startswith(("http://", "https://"))
             else _e(title)
         )
-        evidence = (
-            f'<blockquote class="evidence-text">{highlight(source.evidence, names, key_names)}'
-            "</blockquote>"
-            if source.evidence
-            else '<p class="muted">（无证据句）</p>'
-        )
+        evidence = evidence_quote(source.evidence, names, key_names)
         sources.append(
             f'<li class="source"><div class="source-head">来源 {number}：{link}'
             f'<span class="muted"> · 发布日期 {_e(source.published_at or "未知")}'

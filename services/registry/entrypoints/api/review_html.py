@@ -21,7 +21,7 @@ from services.registry.adapters.tables import ReviewActionRow
 from services.registry.analyst_sessions import AnalystSession
 from services.registry.domain.names import PROVINCES
 from services.registry.entrypoints.api.dashboard import _e as e
-from services.registry.entrypoints.api.dashboard import _names_of, _template, highlight
+from services.registry.entrypoints.api.dashboard import _names_of, _template, evidence_quote
 
 Html = str
 #: Times as the analysts read clocks: China Standard Time.
@@ -210,12 +210,7 @@ def evidence_block(view: AllianceView) -> Html:
     sources = []
     for source in a.sources:
         title = source.title or source.url or source.article_id
-        evidence = (
-            f'<blockquote class="evidence-text">{highlight(source.evidence, names, key_names)}'
-            "</blockquote>"
-            if source.evidence
-            else '<p class="muted">（无证据句）</p>'
-        )
+        evidence = evidence_quote(source.evidence, names, key_names)
         sources.append(
             f'<li class="source"><div class="source-head">{e(title)}'
             f'<span class="muted"> · {e(source.published_at or "日期未知")}</span></div>'

@@ -23,10 +23,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from services.common.contracts import Alliance, EventType
 from services.common.web_sessions import (
-    CsrfRefused,
     Form,
-    FormTooLarge,
     SessionCookies,
+    SignInRequired,
+    install_session_answers,
     login_token,
     one,
     origin_of,
@@ -45,13 +45,6 @@ ACTIONS = ("confirm", "correct", "reject")
 _SEPARATORS = re.compile(r"[\n\r、,，;；]+")
 #: Where the sign-in page may send an analyst back to: a page of the dashboard.
 _NEXT = re.compile(r"^/(review/[\w/-]*|alliances/[\w-]{1,40})$")
-
-
-class SignInRequired(Exception):
-    """No live session: a page sends the browser to the sign-in page, a fetch gets 401."""
-
-    def __init__(self, expired: bool) -> None:
-        self.expired = expired
 
 
 def _settings(request: Request) -> RegistrySettings:
@@ -365,34 +358,6 @@ def install(app: FastAPI, repository: RegistryService, settings: RegistrySetting
     )
     app.include_router(router)
 
-    def sign_in(request: Request, exc: Exception) -> Response:
-        expired = isinstance(exc, SignInRequired) and exc.expired
-        if wants_json(request):
-            answer: Response = JSONResponse(
-                {"detail": "登录已过期或已退出，请重新登录。", "login": f"{PATH}/login"},
-                status_code=401,
-            )
-        else:
-            answer = RedirectResponse(
-                f"{PATH}/login?msg=expired" if expired else f"{PATH}/login", status_code=303
-            )
-        if expired:
-            COOKIES.end(request, answer)
-        return answer
-
-    def refused(request: Request, exc: Exception) -> Response:
-        if wants_json(request):
-            return JSONResponse({"detail": f"请求被拒绝：{exc}"}, status_code=403)
-        return views.message(
-            "请求被拒绝",
-            "出于安全原因，本次操作未执行。请返回上一页，刷新后重试。",
-            status_code=403,
-            detail=f"原因：{exc}",
-        )
-
-    def too_large(request: Request, exc: Exception) -> Response:
-        return views.message("内容过多", "提交的内容超过了允许的大小。", status_code=413)
-
-    app.add_exception_handler(SignInRequired, sign_in)
-    app.add_exception_handler(CsrfRefused, refused)
-    app.add_exception_handler(FormTooLarge, too_large)
+    install_session_answers(
+        app, COOKIES, login_path=f"{PATH}/login", message=views.message, wants_json=wants_json
+    )
