@@ -337,6 +337,12 @@ class ReceivedWebhook:
     traceparent: str = ""
 
 
+class _Server(ThreadingHTTPServer):
+    # http.server's backlog of 5 drops connections when notify opens its 16 at once.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class WebhookReceiver:
     """A bureau's webhook endpoint on 127.0.0.1 that records what arrives.
 
@@ -352,21 +358,26 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as a bureau's web server would: notify reuses its connections.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if receiver.down:
                     self.send_response(503)
                     self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 receiver.record(self.path, dict(self.headers.items()), body)
                 self.send_response(200)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -463,7 +474,7 @@ class OtlpCollector:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -145,6 +145,11 @@ def resumed(stored: str | None) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
+
+
+def resumed_or_current(stored: str | None) -> AbstractContextManager[None]:
+    """:func:`resumed` for a stored context; the current one left as it is for None."""
+    return resumed(stored) if stored is not None else nullcontext()
 
 
 def link_to(stored: str | None) -> Link | None:

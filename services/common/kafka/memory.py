@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import zlib
 from collections import defaultdict
+from collections.abc import Sequence
 
 from services.common import tracing
-from services.common.kafka.publisher import BrokerUnavailable, Headers
+from services.common.kafka.publisher import BrokerUnavailable, Headers, Outgoing, publish_each
 from services.common.kafka.records import Record, TopicPartition
 
 
@@ -65,6 +66,10 @@ class InMemoryPublisher:
     ) -> None:
         with tracing.producer_span(topic, key):
             self.broker.append(topic, key, value, tracing.with_trace_headers(headers))
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        # Through ``publish``, so that a test's publisher overriding it is used for both.
+        await publish_each(self, messages)
 
 
 class InMemorySource:

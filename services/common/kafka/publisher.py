@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -20,12 +21,55 @@ class BrokerUnavailable(RetryableError):
     """The broker did not acknowledge in time; nothing may be assumed sent."""
 
 
+class PartlyPublished(BrokerUnavailable):
+    """Some messages of a ``publish_many`` were not acknowledged: ``acknowledged[i]`` says
+    whether message ``i`` was, so the caller keeps those and sends the rest again."""
+
+    def __init__(self, message: str, acknowledged: Sequence[bool]) -> None:
+        super().__init__(message)
+        self.acknowledged = tuple(acknowledged)
+
+    @property
+    def leading(self) -> int:
+        """How many messages from the first were all acknowledged (an ordered stream may
+        keep only these: a later one acknowledged past a lost one would jump the queue)."""
+        return next((i for i, ok in enumerate(self.acknowledged) if not ok), len(self.acknowledged))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a ``publish_many``; ``trace_context`` is the stored context (see
+    ``tracing.current_carrier``) it is sent in, None for the current one."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers = ()
+    trace_context: str | None = None
+
+
 class Publisher(Protocol):
     async def publish(
         self, topic: str, key: bytes | None, value: bytes, headers: Headers = ()
     ) -> None:
         """Return once the broker acknowledged; raise ``BrokerUnavailable`` otherwise."""
         ...
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        """Send all, in order, and return once the broker acknowledged every one; raise
+        ``PartlyPublished`` (which says which were) otherwise."""
+        ...
+
+
+async def publish_each(publisher: Publisher, messages: Sequence[Outgoing]) -> None:
+    """``publish_many`` one message at a time, for publishers with nothing better."""
+    for number, message in enumerate(messages):
+        try:
+            with tracing.resumed_or_current(message.trace_context):
+                await publisher.publish(message.topic, message.key, message.value, message.headers)
+        except BrokerUnavailable as exc:
+            acknowledged = [True] * number + [False] * (len(messages) - number)
+            raise PartlyPublished(str(exc), acknowledged) from exc
 
 
 class ManagedPublisher(Publisher, Protocol):
@@ -98,6 +142,52 @@ class KafkaPublisher:
                     f"broker did not acknowledge {topic}: {type(exc).__name__} {exc}"
                 ) from exc
         MESSAGES_PRODUCED.labels(topic).inc()
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        """All handed to the producer at once, so they share its requests (linger,
+        batching) instead of one round trip each; then every acknowledgement awaited."""
+        producer = self._producer
+        if producer is None:
+            raise PartlyPublished("the producer is not connected", [False] * len(messages))
+        pending: list[asyncio.Future[Any]] = []
+        failure: BaseException | None = None
+        for message in messages:
+            try:
+                with (
+                    tracing.resumed_or_current(message.trace_context),
+                    tracing.producer_span(message.topic, message.key),
+                ):
+                    pending.append(
+                        await asyncio.wait_for(
+                            producer.send(
+                                message.topic,
+                                message.value,
+                                key=message.key,
+                                headers=tracing.with_trace_headers(message.headers),
+                            ),
+                            timeout=self._send_timeout,
+                        )
+                    )
+            except (KafkaError, TimeoutError) as exc:
+                failure = exc
+                break  # the rest are not handed over: they would only jump this one's place
+        acknowledged = [False] * len(messages)
+        if pending:
+            done, _ = await asyncio.wait(pending, timeout=self._send_timeout)
+            for number, future in enumerate(pending):
+                if future in done and future.exception() is None:
+                    acknowledged[number] = True
+                    MESSAGES_PRODUCED.labels(messages[number].topic).inc()
+                elif future in done:
+                    failure = failure or future.exception()
+                else:
+                    future.cancel()
+        if not all(acknowledged):
+            reason = f"{type(failure).__name__} {failure}" if failure else "timed out"
+            raise PartlyPublished(
+                f"broker acknowledged {sum(acknowledged)} of {len(messages)}: {reason}",
+                acknowledged,
+            )
 
     async def check(self, timeout: float = 3.0) -> bool:
         """Whether the cluster answers a metadata request now (for /readyz)."""

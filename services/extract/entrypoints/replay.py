@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
@@ -50,7 +50,13 @@ from services.common.kafka.loop import (
     DlqLimit,
     RetryPolicy,
 )
-from services.common.kafka.publisher import Headers, KafkaPublisher, Publisher
+from services.common.kafka.publisher import (
+    Headers,
+    KafkaPublisher,
+    Outgoing,
+    Publisher,
+    publish_each,
+)
 from services.common.kafka.records import Record, TopicPartition
 from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
 from services.extract.entrypoints.consumer import make_extract_handler
@@ -103,6 +109,9 @@ class CountingPublisher:
     ) -> None:
         await self._inner.publish(topic, key, value, headers)
         self._progress.published[self._kinds.get(topic, topic)] += 1
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        await publish_each(self, messages)
 
 
 class BoundedSource:
