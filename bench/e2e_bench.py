@@ -9,9 +9,11 @@ pushes synthetic articles (each relevant one a distinct alliance):
 
 - for each load, ``all`` (every article reports an alliance) and ``mix`` (one in ten does,
   the rest is hospital news): ``--sustained`` articles as fast as eight crawlers push them
-  (articles/s from the first push until the registry took in every article and every
-  alert arrived), then ``--rate`` articles/s for ``--seconds`` (push-to-webhook p50, p95,
-  p99 over the alerts, matched to their articles by source URL);
+  one a request, ``--sustained`` more as eight crawlers push feeds of 50 to the batch
+  endpoint (articles/s from the first push until the registry took in every article and
+  every alert arrived), then ``--rate`` articles/s for ``--seconds`` (push-to-webhook p50,
+  p95, p99 over the alerts, matched to their articles by source URL); in every phase an
+  alert that arrives twice (a webhook-id seen before) is counted as duplicated;
 - each stage alone: consumers stopped, ``--stage-articles`` pushed to ingest (ingest's
   rate), then extract, registry and notify started one at a time on the backlog the stage
   before left (each one's rate between 10 % and 90 % of the backlog, so start-up is not
@@ -112,6 +114,10 @@ class Phase:
     push_seconds: float
     done_after_first_push: float
     cpu: dict[str, float]
+    #: deliveries that arrived with a webhook-id seen before (the same alert twice)
+    duplicated: int = 0
+    #: articles per push: 1 for one article a request, more for a feed pushed in batches
+    per_push: int = 1
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -121,6 +127,8 @@ class Phase:
             "accepted": self.accepted,
             "alerts_expected": self.expected_alerts,
             "alerts_arrived": self.arrived,
+            "alerts_duplicated": self.duplicated,
+            "articles_per_push": self.per_push,
             "latency_p50_ms": percentile(self.latencies, 0.50) * 1000,
             "latency_p95_ms": percentile(self.latencies, 0.95) * 1000,
             "latency_p99_ms": percentile(self.latencies, 0.99) * 1000,
@@ -132,15 +140,18 @@ class Phase:
 
 
 PUSHERS = 8
+#: Articles per request when crawlers push their feeds (POST /v1/articles/batch).
+FEED_BATCH = 50
 
 
 async def push_fast(
-    ingest: str, articles: list[SyntheticArticle]
+    ingest: str, articles: list[SyntheticArticle], per_push: int = 1
 ) -> tuple[dict[str, float], int, float]:
-    """Push as fast as ``PUSHERS`` crawlers go; the same answer as :func:`push_at_rate`."""
+    """Push as fast as ``PUSHERS`` crawlers go, one article a request or ``per_push`` at
+    a time through the batch endpoint; the same answer as :func:`push_at_rate`."""
     sent: dict[str, float] = {}
     accepted = 0
-    queue = list(reversed(articles))
+    queue = [articles[i : i + per_push] for i in range(0, len(articles), per_push)][::-1]
     limits = httpx.Limits(max_connections=PUSHERS, max_keepalive_connections=PUSHERS)
     async with httpx.AsyncClient(
         limits=limits, timeout=60, headers={"Authorization": f"Bearer {CRAWLER_TOKEN}"}
@@ -149,10 +160,18 @@ async def push_fast(
         async def crawler() -> None:
             nonlocal accepted
             while queue:
-                article = queue.pop()
-                sent[article.url] = time.time()
-                answer = await client.post(ingest + "/v1/articles", json=article.payload())
-                accepted += answer.status_code == 202
+                feed = queue.pop()
+                pushed_at = time.time()
+                sent.update((article.url, pushed_at) for article in feed)
+                if per_push == 1:
+                    answer = await client.post(ingest + "/v1/articles", json=feed[0].payload())
+                    accepted += answer.status_code == 202
+                    continue
+                answer = await client.post(
+                    ingest + "/v1/articles/batch", json=[a.payload() for a in feed]
+                )
+                if answer.status_code == 202:
+                    accepted += sum(r["status"] == "accepted" for r in answer.json()["results"])
 
         started = time.monotonic()
         await asyncio.gather(*(crawler() for _ in range(PUSHERS)))
@@ -212,15 +231,19 @@ def run_phase(
     articles: list[SyntheticArticle],
     rate: int,
     drain_seconds: float,
+    per_push: int = 1,
 ) -> Phase:
-    """Push ``articles`` (at ``rate``, or as fast as possible for 0) and wait until the
-    registry took in every accepted one and every relevant one's alert arrived."""
+    """Push ``articles`` (at ``rate``, or as fast as possible for 0, ``per_push`` a
+    request) and wait until the registry took in every accepted one and every relevant
+    one's alert arrived."""
     pids = processes(stack)
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     before = len(receiver.snapshot())
     registry_before = taken_in(stack)
     ingest = stack["ingest"].url
-    pushing = push_at_rate(ingest, articles, rate) if rate > 0 else push_fast(ingest, articles)
+    pushing = (
+        push_at_rate(ingest, articles, rate) if rate > 0 else push_fast(ingest, articles, per_push)
+    )
     sent, accepted, push_seconds = asyncio.run(pushing)
     alerting = {a.url for a in articles if a.relevant}
     deadline = time.monotonic() + drain_seconds
@@ -239,6 +262,8 @@ def run_phase(
         if len(arrival) >= len(alerting) and registry_done is not None:
             break
         time.sleep(0.2)
+    time.sleep(1.0)  # a duplicate would come after the original: give it a moment
+    webhook_ids = [w.webhook_id for w in receiver.snapshot()[before:]]
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     first_push = min(sent.values())
     done = max([*arrival.values(), registry_done or time.time()])
@@ -253,20 +278,23 @@ def run_phase(
         push_seconds=push_seconds,
         done_after_first_push=done - first_push,
         cpu=cpu,
+        duplicated=len(webhook_ids) - len(set(webhook_ids)),
+        per_push=per_push,
     )
 
 
 def watch_rate(count: Callable[[], float], total: int, timeout: float) -> float:
-    """Items per second while ``count()`` went from 10 % to 90 % of ``total``."""
+    """Items per second from the last look below 10 % of ``total`` to the first at or over
+    90 % (a stage that takes its backlog in batches may jump across both in one look)."""
     low, high = max(1, total // 10), max(2, total * 9 // 10)
-    low_at: float | None = None
+    below: tuple[float, float] | None = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         now, seen = time.monotonic(), count()
-        if low_at is None and seen >= low:
-            low_at = now
-        if seen >= high and low_at is not None:
-            return (high - low) / (now - low_at) if now > low_at else 0.0
+        if seen < low:
+            below = (now, seen)
+        elif seen >= high and below is not None:
+            return (seen - below[1]) / (now - below[0])
         time.sleep(0.05)
     return 0.0
 
@@ -395,7 +423,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     figure, (rates, latency) = plt.subplots(1, 2, figsize=(11, 4.2))
     bars = {
-        f"pipeline ({p['load']})": p["articles_per_second"]
+        f"pipeline ({p['load']}, {push_unit(p)})": p["articles_per_second"]
         for p in result["pipeline"]
         if p["rate"] == 0
     }
@@ -428,19 +456,27 @@ def plot(result: dict[str, Any], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def push_unit(phase: dict[str, Any]) -> str:
+    per_push = phase.get("articles_per_push", 1)
+    return f"feeds of {per_push}" if per_push > 1 else "one a request"
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# End to end ({result['machine']}; SQLite, 3 partitions, one replica each)",
         "",
-        "| load | push rate | pushed | alerts (expected) | p50 ms | p95 ms | p99 ms | articles/s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| load | pushed as | push rate | pushed | alerts (expected) | duplicated "
+        "| p50 ms | p95 ms | p99 ms | articles/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for p in result["pipeline"]:
         rate = f"{p['rate']}/s" if p["rate"] else "as fast as possible"
+        unit = push_unit(p)
         lines.append(
-            f"| {p['load']} | {rate} | {p['pushed']} | {p['alerts_arrived']} "
-            f"({p['alerts_expected']}) | {p['latency_p50_ms']:.0f} | {p['latency_p95_ms']:.0f} "
-            f"| {p['latency_p99_ms']:.0f} | {p['articles_per_second']:.1f} |"
+            f"| {p['load']} | {unit} | {rate} | {p['pushed']} | {p['alerts_arrived']} "
+            f"({p['alerts_expected']}) | {p['alerts_duplicated']} | {p['latency_p50_ms']:.0f} "
+            f"| {p['latency_p95_ms']:.0f} | {p['latency_p99_ms']:.0f} "
+            f"| {p['articles_per_second']:.1f} |"
         )
     lines += ["", "Each stage alone, on a backlog (articles/s):", ""]
     lines.append("| " + " | ".join(result["stages_alone"]) + " |")
@@ -459,12 +495,12 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", f"Sustained all-relevant pipeline / bare relay: {ratio:.3f}", ""]
     lines += ["CPU seconds per process, by phase:", ""]
     names = sorted(result["pipeline"][0]["cpu_seconds"])
-    lines.append("| load | push rate | " + " | ".join(names) + " |")
-    lines.append("| --- | --- | " + " | ".join("---" for _ in names) + " |")
+    lines.append("| load | pushed as | push rate | " + " | ".join(names) + " |")
+    lines.append("| --- | --- | --- | " + " | ".join("---" for _ in names) + " |")
     for p in result["pipeline"]:
         rate = f"{p['rate']}/s" if p["rate"] else "max"
         cpu = " | ".join(str(p["cpu_seconds"].get(n, "")) for n in names)
-        lines.append(f"| {p['load']} | {rate} | {cpu} |")
+        lines.append(f"| {p['load']} | {push_unit(p)} | {rate} | {cpu} |")
     lines += [
         "",
         "Peak resident memory (MB, with child processes): "
@@ -485,8 +521,8 @@ def main() -> int:
     paced = int(args.rate * args.seconds)
     run = f"bench{int(time.time())}"
     loads = {
-        "all": list(generate(args.sustained + paced + args.stage_articles, seed=3, run=run)),
-        "mix": list(generate_mix(args.sustained + paced, seed=5, run=run + "m")),
+        "all": list(generate(2 * args.sustained + paced + args.stage_articles, seed=3, run=run)),
+        "mix": list(generate_mix(2 * args.sustained + paced, seed=5, run=run + "m")),
     }
     phases: list[Phase] = []
     with tempfile.TemporaryDirectory(prefix="aw-e2e-bench-") as workdir, WebhookReceiver() as rx:
@@ -496,13 +532,16 @@ def main() -> int:
             bureau = stack.create_bureau("国家卫生健康委员会")
             rx.secrets["all"] = stack.subscribe(bureau, "all", rx.url("all"), {})["secret"]
             for load, corpus in loads.items():
-                for rate, batch in (
-                    (0, corpus[: args.sustained]),
-                    (args.rate, corpus[args.sustained : args.sustained + paced]),
+                fast, feeds = args.sustained, 2 * args.sustained
+                for rate, per_push, batch in (
+                    (0, 1, corpus[:fast]),
+                    (0, FEED_BATCH, corpus[fast:feeds]),
+                    (args.rate, 1, corpus[feeds : feeds + paced]),
                 ):
                     pace = f"{rate}/s" if rate else "as fast as possible"
-                    print(f"[e2e] {load}: {len(batch)} articles, {pace} ...", flush=True)
-                    phases.append(run_phase(stack, rx, load, batch, rate, args.drain))
+                    unit = f"feeds of {per_push}" if per_push > 1 else "one a request"
+                    print(f"[e2e] {load}: {len(batch)} articles, {unit}, {pace} ...", flush=True)
+                    phases.append(run_phase(stack, rx, load, batch, rate, args.drain, per_push))
                     print(
                         f"[e2e]   {json.dumps(phases[-1].summary(), ensure_ascii=False)}",
                         flush=True,
@@ -533,7 +572,10 @@ def main() -> int:
             stack.stop()
 
     summaries = [p.summary() for p in phases]
-    sustained_all = next(p for p in summaries if p["load"] == "all" and p["rate"] == 0)
+    sustained_all = max(
+        (p for p in summaries if p["load"] == "all" and p["rate"] == 0),
+        key=lambda p: p["articles_per_second"],
+    )
     relay_max = relays[0]["throughput_per_second"]
     result = {
         "benchmark": "e2e",
@@ -546,6 +588,7 @@ def main() -> int:
         if relay_max
         else 0.0,
         "lost_alerts": sum(p["alerts_expected"] - p["alerts_arrived"] for p in summaries),
+        "duplicated_alerts": sum(p["alerts_duplicated"] for p in summaries),
         "peak_rss_mb": memory,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -554,8 +597,12 @@ def main() -> int:
     text = markdown(result)
     (RESULTS / "e2e.md").write_text(text)
     print(text)
-    if result["lost_alerts"]:
-        print(f"[e2e] {result['lost_alerts']} alerts did not arrive in time", file=sys.stderr)
+    if result["lost_alerts"] or result["duplicated_alerts"]:
+        print(
+            f"[e2e] {result['lost_alerts']} alerts did not arrive in time, "
+            f"{result['duplicated_alerts']} arrived twice",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
