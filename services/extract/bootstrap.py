@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from services.common.consumer_app import build_consumer_app
 from services.common.contracts import TOPIC_ALLIANCES_EXTRACTED, TOPIC_ARTICLES_RAW, RawArticle
 from services.extract.adapters.isolation import ExtractionProcess
 from services.extract.config import ExtractSettings
-from services.extract.entrypoints.consumer import make_extract_handler
+from services.extract.entrypoints.consumer import (
+    Outcomes,
+    make_extract_batch_handler,
+    make_extract_handler,
+)
 
 
 def build_app(settings: ExtractSettings | None = None) -> FastAPI:
     settings = settings or ExtractSettings()
     output = settings.topic(TOPIC_ALLIANCES_EXTRACTED)
-    # One worker process for the service's lifetime (replaced when it overruns or dies),
-    # shared by the consumer loops the service runs one after another.
-    extraction = ExtractionProcess(budget_seconds=settings.article_budget_seconds)
+    # Worker processes for the service's lifetime (each replaced when it overruns or
+    # dies), shared by the consumer loops the service runs one after another.
+    workers = [
+        ExtractionProcess(budget_seconds=settings.article_budget_seconds)
+        for _ in range(settings.workers)
+    ]
+    outcomes = Outcomes()
+
+    async def start() -> None:
+        for worker in workers:
+            await worker.start()
+
+    async def stop() -> None:
+        await asyncio.gather(*(worker.stop() for worker in workers))
+
+    async def ready() -> bool:
+        return all([await worker.ready() for worker in workers])
+
     app = build_consumer_app(
         title="Alliance Watch extract",
         settings=settings,
@@ -26,12 +47,21 @@ def build_app(settings: ExtractSettings | None = None) -> FastAPI:
         make_handler=lambda publisher: make_extract_handler(
             publisher,
             output,
-            extractor=extraction,
+            extractor=workers[0],
+            max_article_chars=settings.max_article_chars,
+            outcomes=outcomes,
+        ),
+        make_batch_handler=lambda publisher: make_extract_batch_handler(
+            publisher,
+            output,
+            extractors=workers,
+            outcomes=outcomes,
             max_article_chars=settings.max_article_chars,
         ),
-        readiness={"extraction": extraction.ready},
-        on_startup=extraction.start,
-        on_shutdown=extraction.stop,
+        readiness={"extraction": ready},
+        on_startup=start,
+        on_shutdown=stop,
     )
-    app.state.extraction = extraction
+    app.state.extraction = workers[0]
+    app.state.extraction_workers = workers
     return app

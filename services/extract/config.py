@@ -19,3 +19,7 @@ class ExtractSettings(ArticleSettings):
     article_budget_seconds: float = Field(
         10.0, gt=0, validation_alias="EXTRACT_ARTICLE_BUDGET_SECONDS"
     )
+    #: Extraction worker processes: a fetch's partitions are spread over them (each
+    #: partition's articles stay in order on one). One suits a machine whose other cores
+    #: run the rest of the system; add one per core extraction may have to itself.
+    workers: int = Field(1, ge=1, le=32, validation_alias="EXTRACT_WORKERS")
