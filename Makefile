@@ -33,6 +33,7 @@ bench: setup  ## benchmarks, each bounded in time; figures in bench/results/ (JS
 	@for b in $(BENCHES); do \
 	    if [ -f bench/$${b}_bench.py ]; then echo "== bench: $$b"; $(PY) bench/$${b}_bench.py || exit 1; fi; \
 	done
+	@echo "== bench: e2e on PostgreSQL"; $(PY) bench/e2e_bench.py --database postgres --out e2e-postgres
 
 clean: down
 	rm -rf .run

@@ -2,9 +2,10 @@
 and a realistic mix, each stage alone, and a bare three-hop aiokafka relay as the ceiling.
 
     python bench/e2e_bench.py [--sustained 600] [--rate 50] [--seconds 10] [--stage-articles 400]
+                              [--database sqlite|postgres] [--out e2e]
 
 Runs the whole system in a temporary directory (own broker on free loopback ports, the
-four services as processes, SQLite), subscribes one webhook endpoint to everything, and
+four services as processes, SQLite or ``--database postgres``), subscribes one webhook endpoint to everything, and
 pushes synthetic articles (each relevant one a distinct alliance):
 
 - for each load, ``all`` (every article reports an alliance) and ``mix`` (one in ten does,
@@ -20,7 +21,8 @@ pushes synthetic articles (each relevant one a distinct alliance):
   counted);
 - the bare relay of the same payloads, as fast as one producer sends and at ``--rate``.
 
-Writes bench/results/e2e.{json,md,png}.
+Writes bench/results/e2e.{json,md,png} (``--out`` names them otherwise; ``make bench`` runs
+it on SQLite, the default, and on PostgreSQL as e2e-postgres).
 """
 
 from __future__ import annotations
@@ -456,6 +458,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def setup(result: dict[str, Any]) -> str:
+    database = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[result.get("database", "sqlite")]
+    return f"{database}, 3 partitions, one replica each"
+
+
 def push_unit(phase: dict[str, Any]) -> str:
     per_push = phase.get("articles_per_push", 1)
     return f"feeds of {per_push}" if per_push > 1 else "one a request"
@@ -463,7 +470,7 @@ def push_unit(phase: dict[str, Any]) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [
-        f"# End to end ({result['machine']}; SQLite, 3 partitions, one replica each)",
+        f"# End to end ({result['machine']}; {setup(result)})",
         "",
         "| load | pushed as | push rate | pushed | alerts (expected) | duplicated "
         "| p50 ms | p95 ms | p99 ms | articles/s |",
@@ -517,6 +524,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10, help="length of the latency phase")
     parser.add_argument("--stage-articles", type=int, default=400)
     parser.add_argument("--drain", type=float, default=180, help="seconds to wait per phase")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="where ingest, registry and notify keep their data (postgres: a local server)",
+    )
+    parser.add_argument(
+        "--out", default="e2e", help="results file name in bench/results (without suffix)"
+    )
     args = parser.parse_args()
     paced = int(args.rate * args.seconds)
     run = f"bench{int(time.time())}"
@@ -526,7 +542,7 @@ def main() -> int:
     }
     phases: list[Phase] = []
     with tempfile.TemporaryDirectory(prefix="aw-e2e-bench-") as workdir, WebhookReceiver() as rx:
-        stack = Stack(Path(workdir), partitions=3)
+        stack = Stack(Path(workdir), partitions=3, database=args.database)
         stack.start()
         try:
             bureau = stack.create_bureau("国家卫生健康委员会")
@@ -581,6 +597,7 @@ def main() -> int:
         "benchmark": "e2e",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "database": args.database,
         "pipeline": summaries,
         "stages_alone": {k: round(v, 1) for k, v in stages.items()},
         "bare_relay": relays,
@@ -592,10 +609,12 @@ def main() -> int:
         "peak_rss_mb": memory,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "e2e.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    plot(result, RESULTS / "e2e.png")
+    (RESULTS / f"{args.out}.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    )
+    plot(result, RESULTS / f"{args.out}.png")
     text = markdown(result)
-    (RESULTS / "e2e.md").write_text(text)
+    (RESULTS / f"{args.out}.md").write_text(text)
     print(text)
     if result["lost_alerts"] or result["duplicated_alerts"]:
         print(
