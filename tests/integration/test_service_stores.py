@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from services.common.contracts import (
@@ -101,6 +102,9 @@ async def test_ingest_gives_each_article_of_overlapping_batches_to_exactly_one_c
     seen = SeenArticles(engine)
     upgrade_ingest(engine)
     articles = [f"u{n:02}" for n in range(30)]
+    an_hour_ago = SeenArticles(engine, clock=lambda: time.time() - 3600)
+    for article in articles[::3]:  # left by a process that died: each taken over once
+        assert await an_hour_ago.claim(article, "dead", 60)
     # Each batch holds the articles in another order (as crawlers of different feeds
     # would): on PostgreSQL that must wait, never deadlock.
     batches = [
