@@ -16,9 +16,9 @@ pushes synthetic articles (each relevant one a distinct alliance):
   p95, p99 over the alerts, matched to their articles by source URL); in every phase an
   alert that arrives twice (a webhook-id seen before) is counted as duplicated;
 - each stage alone: consumers stopped, ``--stage-articles`` pushed to ingest (ingest's
-  rate), then extract, registry and notify started one at a time on the backlog the stage
-  before left (each one's rate between 10 % and 90 % of the backlog, so start-up is not
-  counted);
+  rate and CPU per article, half one by one, half in batches of 50), then extract,
+  registry and notify started one at a time on the backlog the stage before left (each
+  one's rate between 10 % and 90 % of the backlog, so start-up is not counted);
 - the bare relay of the same payloads, as fast as one producer sends and at ``--rate``.
 
 Writes bench/results/e2e.{json,md,png} (``--out`` names them otherwise; ``make bench`` runs
@@ -180,6 +180,33 @@ async def push_fast(
         return sent, accepted, time.monotonic() - started
 
 
+#: Articles per ``POST /v1/articles/batch`` when ingest alone is measured on batches.
+BATCH = 50
+
+
+async def push_batches(ingest: str, articles: list[SyntheticArticle]) -> tuple[int, float]:
+    """Push ``BATCH`` articles at a time, as fast as ``PUSHERS`` crawlers go: the articles
+    accepted (new or duplicate) and the seconds taken."""
+    accepted = 0
+    queue = [articles[i : i + BATCH] for i in range(0, len(articles), BATCH)][::-1]
+    limits = httpx.Limits(max_connections=PUSHERS, max_keepalive_connections=PUSHERS)
+    async with httpx.AsyncClient(
+        limits=limits, timeout=60, headers={"Authorization": f"Bearer {CRAWLER_TOKEN}"}
+    ) as client:
+
+        async def crawler() -> None:
+            nonlocal accepted
+            while queue:
+                batch = [article.payload() for article in queue.pop()]
+                answer = await client.post(ingest + "/v1/articles/batch", json=batch)
+                if answer.status_code == 202:
+                    accepted += sum(r["code"] == 202 for r in answer.json()["results"])
+
+        started = time.monotonic()
+        await asyncio.gather(*(crawler() for _ in range(PUSHERS)))
+        return accepted, time.monotonic() - started
+
+
 def metric_total(url: str, name: str) -> float:
     """The sum of a counter's samples on a service's /metrics (0 when it does not answer)."""
     try:
@@ -303,13 +330,28 @@ def watch_rate(count: Callable[[], float], total: int, timeout: float) -> float:
 
 def stages_alone(
     stack: Stack, receiver: WebhookReceiver, articles: list[SyntheticArticle], timeout: float
-) -> dict[str, float]:
-    """Each stage's rate on its own: the consumers stopped, ingest takes the articles, then
-    extract, registry and notify are started one at a time on the backlog left for them."""
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each stage's rate on its own: the consumers stopped, ingest takes the articles (half
+    pushed one by one, half in batches of ``BATCH``), then extract, registry and notify
+    are started one at a time on the backlog left for them. Also ingest's CPU ms per
+    article, pushed one by one and in batches."""
     for name in ("notify", "registry", "extract"):
         stack[name].stop()
-    _, accepted, seconds = asyncio.run(push_fast(stack["ingest"].url, articles))
-    rates = {"ingest": accepted / seconds if seconds else 0.0}
+    ingest, pid = stack["ingest"].url, processes(stack)["ingest"]
+    half = len(articles) // 2
+    before = cpu_seconds(pid)
+    _, accepted, seconds = asyncio.run(push_fast(ingest, articles[:half]))
+    middle = cpu_seconds(pid)
+    batched, batch_seconds = asyncio.run(push_batches(ingest, articles[half:]))
+    ingest_cpu = {
+        "one by one": (middle - before) * 1000 / max(half, 1),
+        f"batches of {BATCH}": (cpu_seconds(pid) - middle) * 1000 / max(len(articles) - half, 1),
+    }
+    rates = {
+        "ingest": accepted / seconds if seconds else 0.0,
+        f"ingest (batches of {BATCH})": batched / batch_seconds if batch_seconds else 0.0,
+    }
+    accepted += batched
     alerts_before = len(receiver.snapshot())
     counters = {
         "extract": lambda: metric_total(stack["extract"].url, "extract_articles_total"),
@@ -322,7 +364,7 @@ def stages_alone(
         rates[name] = watch_rate(counters[name], accepted, timeout)
         stack[name].wait_ready()
         print(f"[e2e]   {name} alone: {rates[name]:.1f}/s", flush=True)
-    return rates
+    return rates, ingest_cpu
 
 
 async def relay_ceiling(
@@ -489,6 +531,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines.append("| " + " | ".join(result["stages_alone"]) + " |")
     lines.append("| " + " | ".join("---" for _ in result["stages_alone"]) + " |")
     lines.append("| " + " | ".join(f"{v:.1f}" for v in result["stages_alone"].values()) + " |")
+    cpu = result.get("ingest_cpu_ms_per_article", {})
+    if cpu:
+        lines += ["", "Ingest CPU ms per article: " + ", ".join(f"{k} {v}" for k, v in cpu.items())]
     lines += ["", "Bare three-hop aiokafka relay of the same payloads:", ""]
     lines.append("| push rate | messages | p50 ms | p99 ms | messages/s |")
     lines.append("| --- | --- | --- | --- | --- |")
@@ -563,7 +608,9 @@ def main() -> int:
                         flush=True,
                     )
             print(f"[e2e] each stage alone, {args.stage_articles} articles ...", flush=True)
-            stages = stages_alone(stack, rx, loads["all"][-args.stage_articles :], args.drain)
+            stages, ingest_cpu = stages_alone(
+                stack, rx, loads["all"][-args.stage_articles :], args.drain
+            )
             pids = processes(stack)
             memory = {name: round(peak_rss_mb(pid), 1) for name, pid in pids.items()}
             assert stack.kafka is not None
@@ -600,6 +647,7 @@ def main() -> int:
         "database": args.database,
         "pipeline": summaries,
         "stages_alone": {k: round(v, 1) for k, v in stages.items()},
+        "ingest_cpu_ms_per_article": {k: round(v, 2) for k, v in ingest_cpu.items()},
         "bare_relay": relays,
         "sustained_over_relay": sustained_all["articles_per_second"] / relay_max
         if relay_max

@@ -58,6 +58,11 @@ def test_ingest_during_a_broker_outage(tmp_path: Path) -> None:
             assert int(refused.headers["Retry-After"]) > 0
             assert "retry" in refused.json()["detail"]
             assert client.get("/readyz").status_code == 503
+            batch = [article(3), article(4)]
+            refused_batch = client.post("/v1/articles/batch", json=batch, headers=AUTH)
+            assert refused_batch.status_code == 503
+            results = refused_batch.json()["detail"]["results"]
+            assert [r["status"] for r in results] == ["unavailable", "unavailable"]
 
             broker.start()
             wait_ready(client)
@@ -69,6 +74,11 @@ def test_ingest_during_a_broker_outage(tmp_path: Path) -> None:
                 time.sleep(1)
             assert answer.status_code == 202, answer.text
             acknowledged.append(answer.json()["article_id"])
+            again = client.post("/v1/articles/batch", json=batch + [article(5)], headers=AUTH)
+            assert again.status_code == 202, again.text
+            results = again.json()["results"]
+            assert [r["status"] for r in results] == ["duplicate", "accepted", "accepted"]
+            acknowledged += [r["article_id"] for r in results[1:]]
 
         found = asyncio.run(
             read_topic(broker.bootstrap_servers, TOPIC_ARTICLES_RAW, len(acknowledged))

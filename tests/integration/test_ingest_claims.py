@@ -1,21 +1,22 @@
-"""Of concurrent pushes of one article exactly one answers ``duplicate: false`` and one
-copy reaches the broker, on SQLite and PostgreSQL; a failed publish or a dead process
-never blocks the article for good."""
+"""Of concurrent pushes of one article, alone or in batches, exactly one answers
+``duplicate: false`` and one copy reaches the broker, on SQLite and PostgreSQL; a failed
+publish or a dead process never blocks the article for good."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from services.common.contracts import RawArticle, decode
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
-from services.common.kafka.publisher import Headers
+from services.common.kafka.publisher import Headers, Outgoing, PartlyPublished
 from services.ingest.adapters.store import SeenArticles
 from services.ingest.bootstrap import build_app
 from services.ingest.config import IngestSettings
@@ -124,4 +125,118 @@ def test_a_claim_left_by_a_dead_process_blocks_the_article_only_until_it_expires
         asyncio.run(an_hour_ago.claim(article_id, "a-process-dead-for-long", 600))
         taken_over = client.post("/v1/articles", json=article(2), headers=AUTH)
         assert taken_over.status_code == 202 and taken_over.json()["duplicate"] is False
-    assert len(broker.records(TOPIC)) == 1
+
+        # In a batch, the same: only the article whose claim is fresh waits and gives up.
+        asyncio.run(an_hour_ago.claim(id_of(article(3)), "a-process-dead-for-long", 600))
+        batch = [article(1), article(3), article(4)]
+        partly = client.post("/v1/articles/batch", json=batch, headers=AUTH)
+        assert partly.status_code == 503
+        results = partly.json()["detail"]["results"]
+        assert [r["status"] for r in results] == ["unavailable", "accepted", "accepted"]
+        assert "still being stored" in results[0]["error"]
+    assert len(broker.records(TOPIC)) == 3
+
+
+def push_batch(client: TestClient, items: list[dict[str, str]]) -> list[str]:
+    answer = client.post("/v1/articles/batch", json=items, headers=AUTH)
+    assert answer.status_code == 202, answer.text
+    return [result["status"] for result in answer.json()["results"]]
+
+
+def test_a_batch_answers_a_second_copy_of_an_article_duplicate_and_sends_an_update_after_it(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    first, other = article(1), article(2)
+    updated = {**first, "body": "第1篇（更正）：医联体签约"}
+    batch = [first, other, first, updated, updated]
+    assert push_batch(client, batch) == [
+        "accepted",
+        "accepted",
+        "duplicate",
+        "accepted",  # new content at the same URL, as it would be pushed alone
+        "duplicate",
+    ]
+    sent = [decode(RawArticle, r.value or b"") for r in broker.records(TOPIC)]
+    of_first = [m.body for m in sent if m.url == first["url"]]
+    assert of_first == [first["body"], updated["body"]], "the update is sent after the first"
+    # The update is what is remembered: the first content again is news once more.
+    assert push_batch(client, [updated, first]) == ["duplicate", "accepted"]
+
+
+def test_a_batch_racing_single_pushes_of_its_articles_answers_each_article_new_once(
+    client: TestClient, broker: InMemoryBroker
+) -> None:
+    items = [article(n) for n in range(10)]
+    start = threading.Barrier(len(items) + 2, timeout=30)
+
+    def push_alone(item: dict[str, str]) -> tuple[str, bool]:
+        start.wait()
+        answer = client.post("/v1/articles", json=item, headers=AUTH)
+        assert answer.status_code == 202, answer.text
+        return item["url"], answer.json()["duplicate"]
+
+    def push_all(order: list[dict[str, str]]) -> list[tuple[str, bool]]:
+        start.wait()
+        answer = client.post("/v1/articles/batch", json=order, headers=AUTH)
+        assert answer.status_code == 202, answer.text
+        return [(order[r["index"]]["url"], r["duplicate"]) for r in answer.json()["results"]]
+
+    with ThreadPoolExecutor(len(items) + 2) as pool:
+        alone = [pool.submit(push_alone, item) for item in items]
+        batches = [pool.submit(push_all, items), pool.submit(push_all, items[::-1])]
+        answers = [push.result() for push in alone]
+        answers += [answer for batch in batches for answer in batch.result()]
+    for item in items:
+        new = [duplicate for url, duplicate in answers if url == item["url"] and not duplicate]
+        assert len(new) == 1, f"{item['url']}: {len(new)} of 3 pushes answered new"
+    assert len(broker.records(TOPIC)) == len(items)
+
+
+class LosingPublisher(SlowPublisher):
+    """Acknowledges every message but those of the articles in ``lost``, as a broker does
+    whose partition leader went away mid-batch."""
+
+    def __init__(self, broker: InMemoryBroker) -> None:
+        super().__init__(broker)
+        self.lost: set[bytes] = set()
+
+    async def publish_many(self, messages: Sequence[Outgoing]) -> None:
+        acknowledged = [message.key not in self.lost for message in messages]
+        for message, ok in zip(messages, acknowledged, strict=True):
+            if ok:
+                await self.publish(message.topic, message.key, message.value, message.headers)
+        if not all(acknowledged):
+            raise PartlyPublished("the partition leader went away", acknowledged)
+
+
+def test_a_broker_failure_mid_batch_keeps_the_acknowledged_and_a_repush_retries_the_rest(
+    database_url: str, broker: InMemoryBroker
+) -> None:
+    publisher = LosingPublisher(broker)
+    settings = IngestSettings(
+        INGEST_API_TOKENS=TOKEN, INGEST_DATABASE_URL=database_url, TOPIC_PREFIX="t."
+    )
+    items = [article(n) for n in range(4)]
+    with TestClient(build_app(settings, publisher=publisher)) as client:
+        publisher.lost = {key_of(items[1]), key_of(items[3])}
+        refused = client.post("/v1/articles/batch", json=items, headers=AUTH)
+        assert refused.status_code == 503 and refused.headers["Retry-After"].isdigit()
+        assert [r["status"] for r in refused.json()["detail"]["results"]] == [
+            "accepted",
+            "unavailable",
+            "accepted",  # acknowledged after one that was not: kept all the same
+            "unavailable",
+        ]
+        publisher.lost = set()
+        # The crawler pushes the batch again: those acknowledged are remembered, the claims
+        # of the others were released, so they are sent now without waiting.
+        assert push_batch(client, items) == ["duplicate", "accepted", "duplicate", "accepted"]
+    assert sorted(r.key or b"" for r in broker.records(TOPIC)) == sorted(map(key_of, items))
+
+
+def id_of(item: dict[str, str]) -> str:
+    return article_id_for(ArticleCreate.model_validate(item))
+
+
+def key_of(item: dict[str, str]) -> bytes:
+    return id_of(item).encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 from services.common.contracts import (
@@ -66,6 +67,54 @@ async def test_ingest_takes_over_an_expired_claim_and_only_its_holder_ends_one(
     await seen.remember("u1", "h1", "late")
     assert await seen.seen("u1", "h1")
     assert await seen.claim("u1", "third", 60), "remembering the article ended its claim"
+    engine.dispose()
+
+
+async def test_ingest_claims_a_batch_in_one_transaction_and_settles_it_in_one_more(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    seen = SeenArticles(engine)
+    upgrade_ingest(engine)
+    await seen.remember("old", "h")
+    assert await seen.claim("busy", "another-push", 60)
+    batch = {"old": "h", "busy": "h", "new": "h", "lost": "h", "updated": "h2"}
+    await seen.remember("updated", "h1")
+
+    claims = await seen.claim_unseen(batch, "this-push", 60)
+    assert claims.seen == ["old"]
+    assert claims.held == ["busy"]
+    assert claims.taken == ["new", "lost", "updated"], "new content at a known URL is sent"
+
+    # "new" and "updated" were acknowledged, "lost" was not.
+    await seen.settle({"new": "h", "updated": "h2"}, "this-push")
+    again = await seen.claim_unseen(batch, "a-retry", 60)
+    assert again.seen == ["old", "new", "updated"]
+    assert again.taken == ["lost"], "the claim of the one not acknowledged was released"
+    assert again.held == ["busy"], "only a claim's holder ends it"
+    engine.dispose()
+
+
+async def test_ingest_gives_each_article_of_overlapping_batches_to_exactly_one_claimant(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    seen = SeenArticles(engine)
+    upgrade_ingest(engine)
+    articles = [f"u{n:02}" for n in range(30)]
+    an_hour_ago = SeenArticles(engine, clock=lambda: time.time() - 3600)
+    for article in articles[::3]:  # left by a process that died: each taken over once
+        assert await an_hour_ago.claim(article, "dead", 60)
+    # Each batch holds the articles in another order (as crawlers of different feeds
+    # would): on PostgreSQL that must wait, never deadlock.
+    batches = [
+        {a: "h" for a in articles[n % 3 :: 1 + n % 2][:: 1 if n % 2 else -1]} for n in range(12)
+    ]
+    claims = await asyncio.gather(
+        *(seen.claim_unseen(batch, f"c{n}", 60) for n, batch in enumerate(batches))
+    )
+    taken = [article for claim in claims for article in claim.taken]
+    assert sorted(taken) == articles, "each article claimed once, by one batch"
     engine.dispose()
 
 

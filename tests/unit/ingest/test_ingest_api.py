@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +16,7 @@ from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
 from services.extract.config import ExtractSettings
 from services.ingest.bootstrap import build_app
 from services.ingest.config import IngestSettings
+from services.ingest.service import IngestService
 
 TOKEN = "crawler-token-for-unit-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -362,3 +365,34 @@ def test_each_pushed_article_is_counted_by_outcome(client: TestClient) -> None:
     assert client.post("/v1/articles/batch", json=batch, headers=AUTH).status_code == 202
     after = {o: counted(o) - before[o] for o in before}
     assert after == {"accepted": 1, "duplicate": 1, "rejected": 1, "too_large": 1}
+
+
+def test_a_batch_is_claimed_in_one_transaction_sent_together_and_remembered_in_one_more(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service: IngestService = client.app.state.ingest  # type: ignore[attr-defined]
+    calls: Counter[str] = Counter()
+
+    def counted(name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return await method(*args, **kwargs)
+
+        return call
+
+    for name in ("claim_unseen", "settle"):
+        monkeypatch.setattr(service.seen, name, counted(name, getattr(service.seen, name)))
+    publish_many = counted("publish_many", service.publisher.publish_many)
+    monkeypatch.setattr(service.publisher, "publish_many", publish_many)
+
+    items = [article(url=f"https://x.cn/{n}") for n in range(4)] + [article(url="https://x.cn/0")]
+    answer = client.post("/v1/articles/batch", json=items, headers=AUTH)
+    assert (answer.json()["accepted"], answer.json()["duplicates"]) == (4, 1)
+    assert calls == {"claim_unseen": 1, "publish_many": 1, "settle": 1}
+
+    calls.clear()
+    assert client.post("/v1/articles", json=article(), headers=AUTH).status_code == 202
+    assert calls == {"claim_unseen": 1, "publish_many": 1, "settle": 1}, "a batch of one"
+    calls.clear()
+    assert client.post("/v1/articles/batch", json=items, headers=AUTH).json()["duplicates"] == 5
+    assert calls == {"claim_unseen": 1}, "duplicates cost one look-up, nothing is sent"
