@@ -181,32 +181,6 @@ async def push_fast(
 
 
 #: Articles per ``POST /v1/articles/batch`` when ingest alone is measured on batches.
-BATCH = 50
-
-
-async def push_batches(ingest: str, articles: list[SyntheticArticle]) -> tuple[int, float]:
-    """Push ``BATCH`` articles at a time, as fast as ``PUSHERS`` crawlers go: the articles
-    accepted (new or duplicate) and the seconds taken."""
-    accepted = 0
-    queue = [articles[i : i + BATCH] for i in range(0, len(articles), BATCH)][::-1]
-    limits = httpx.Limits(max_connections=PUSHERS, max_keepalive_connections=PUSHERS)
-    async with httpx.AsyncClient(
-        limits=limits, timeout=60, headers={"Authorization": f"Bearer {CRAWLER_TOKEN}"}
-    ) as client:
-
-        async def crawler() -> None:
-            nonlocal accepted
-            while queue:
-                batch = [article.payload() for article in queue.pop()]
-                answer = await client.post(ingest + "/v1/articles/batch", json=batch)
-                if answer.status_code == 202:
-                    accepted += sum(r["code"] == 202 for r in answer.json()["results"])
-
-        started = time.monotonic()
-        await asyncio.gather(*(crawler() for _ in range(PUSHERS)))
-        return accepted, time.monotonic() - started
-
-
 def metric_total(url: str, name: str) -> float:
     """The sum of a counter's samples on a service's /metrics (0 when it does not answer)."""
     try:
@@ -332,7 +306,7 @@ def stages_alone(
     stack: Stack, receiver: WebhookReceiver, articles: list[SyntheticArticle], timeout: float
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Each stage's rate on its own: the consumers stopped, ingest takes the articles (half
-    pushed one by one, half in batches of ``BATCH``), then extract, registry and notify
+    pushed one by one, half in batches of ``FEED_BATCH``), then extract, registry and notify
     are started one at a time on the backlog left for them. Also ingest's CPU ms per
     article, pushed one by one and in batches."""
     for name in ("notify", "registry", "extract"):
@@ -342,14 +316,16 @@ def stages_alone(
     before = cpu_seconds(pid)
     _, accepted, seconds = asyncio.run(push_fast(ingest, articles[:half]))
     middle = cpu_seconds(pid)
-    batched, batch_seconds = asyncio.run(push_batches(ingest, articles[half:]))
+    _, batched, batch_seconds = asyncio.run(push_fast(ingest, articles[half:], FEED_BATCH))
     ingest_cpu = {
         "one by one": (middle - before) * 1000 / max(half, 1),
-        f"batches of {BATCH}": (cpu_seconds(pid) - middle) * 1000 / max(len(articles) - half, 1),
+        f"batches of {FEED_BATCH}": (cpu_seconds(pid) - middle)
+        * 1000
+        / max(len(articles) - half, 1),
     }
     rates = {
         "ingest": accepted / seconds if seconds else 0.0,
-        f"ingest (batches of {BATCH})": batched / batch_seconds if batch_seconds else 0.0,
+        f"ingest (batches of {FEED_BATCH})": batched / batch_seconds if batch_seconds else 0.0,
     }
     accepted += batched
     alerts_before = len(receiver.snapshot())
