@@ -380,8 +380,8 @@ class DeliveryWorker:
             else:
                 sent = await asyncio.gather(
                     *(
-                        self._send_chain(number, target, served, chain, alerts)
-                        for chain in served.chains
+                        self._send_chain(number, target, served, alliance_id, alerts)
+                        for alliance_id in served.chains
                     )
                 )
                 served.results += [r for chain in sent for r in chain]
