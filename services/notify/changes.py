@@ -187,19 +187,24 @@ class ChangeIntake:
         """One pending delivery per subscription the change concerns."""
         now = self.clock.now()
         deliveries: list[DeliveryRow] = []
+        # The subscriptions told the same thing share one alert: the alliance is written
+        # out once per change, not once per subscription.
+        payloads: dict[tuple[AlertType, tuple[str, ...]], str] = {}
         for subscription, alert_type, highlights in self._recipients(
             change, previous, subscriptions, told
         ):
-            alert = Alert(
-                type=alert_type,
-                change_id=change.change_id,
-                changed_fields=change.changed_fields,
-                highlights=highlights,
-                alliance=change.alliance,
-                occurred_at=change.occurred_at,
-                by_review=change.by_review,
-                merged_into=change.merged_into,
-            )
+            payload = payloads.get((alert_type, highlights))
+            if payload is None:
+                payload = payloads[alert_type, highlights] = Alert(
+                    type=alert_type,
+                    change_id=change.change_id,
+                    changed_fields=change.changed_fields,
+                    highlights=highlights,
+                    alliance=change.alliance,
+                    occurred_at=change.occurred_at,
+                    by_review=change.by_review,
+                    merged_into=change.merged_into,
+                ).model_dump_json()
             deliveries.append(
                 DeliveryRow(
                     id=new_id("dlv"),
@@ -208,8 +213,8 @@ class ChangeIntake:
                     change_id=change.change_id,
                     alliance_id=change.alliance_id,
                     dedupe_key=f"{subscription.id}:{change.change_id}",
-                    type=alert.type.value,
-                    payload=alert.model_dump_json(),
+                    type=alert_type.value,
+                    payload=payload,
                     status=DeliveryStatus.pending.value,
                     # A digest subscription's alerts are held (no attempt time) for its digest.
                     next_attempt_at=now

@@ -36,7 +36,8 @@ class NotifySettings(ServiceSettings):
     #: The delivery worker: how often it looks for due deliveries when nothing woke it.
     worker_poll_seconds: float = Field(0.5, gt=0, validation_alias="NOTIFY_WORKER_POLL_SECONDS")
     #: How many due deliveries the worker takes at a time, and sends at once
-    #: (NOTIFY_WORKER_CONCURRENCY).
+    #: (NOTIFY_WORKER_CONCURRENCY); it takes the next batch as soon as fewer of the last
+    #: one's than it sends at once wait for a sender.
     worker_batch: int = Field(200, ge=1, validation_alias="NOTIFY_WORKER_BATCH")
     worker_concurrency: int = Field(16, ge=1, validation_alias="NOTIFY_WORKER_CONCURRENCY")
     #: How long one delivery attempt may take.

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -28,6 +29,9 @@ from services.notify.adapters.tables import (
     DeliveryRow,
     ReceivedChange,
     SubscriptionRow,
+    UTCDateTime,
+    table_of,
+    values_of,
 )
 from services.notify.domain.models import AlertType, DeliveryStatus
 
@@ -386,18 +390,22 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
         of ``received_changes``: a re-consumption, or a concurrent replica that won)."""
 
         def work(session: Session) -> bool:
-            for change, received_at, deliveries in received:
-                session.add(
-                    ReceivedChange(
-                        change_id=change.change_id,
-                        alliance_id=change.alliance_id,
-                        kind=change.kind.value,
-                        payload=change.model_dump_json(),
-                        received_at=received_at,
-                    )
-                )
-                session.add_all(deliveries)
+            changes = [
+                {
+                    "change_id": change.change_id,
+                    "alliance_id": change.alliance_id,
+                    "kind": change.kind.value,
+                    "payload": change.model_dump_json(),
+                    "received_at": received_at,
+                }
+                for change, received_at, _ in received
+            ]
+            deliveries = [values_of(d) for _, _, batch in received for d in batch]
             try:
+                # Two multi-row inserts (the ORM would flush them a row at a time).
+                session.execute(insert(table_of(ReceivedChange)), changes)
+                if deliveries:
+                    session.execute(insert(table_of(DeliveryRow)), deliveries)
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -447,12 +455,15 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
     ) -> list[tuple[DeliveryRow, SubscriptionRow]]:
         """Take up to ``limit`` due deliveries of live subscriptions for this worker.
 
-        The conditional update makes a claim exclusive among replicas; a worker that dies
-        holding one lets its lease run out, and the delivery is due again.
+        One conditional update takes them all, and makes a claim exclusive among replicas;
+        a worker that dies holding one lets its lease run out, and the delivery is due
+        again. On PostgreSQL the candidates are read ``FOR UPDATE SKIP LOCKED``: a replica
+        passes over the rows another is claiming instead of waiting for its commit and
+        then finding them taken (SQLite has one writer at a time: nothing to skip).
         """
 
         def work(session: Session) -> list[tuple[DeliveryRow, SubscriptionRow]]:
-            candidates = session.exec(
+            due = (
                 select(DeliveryRow, SubscriptionRow)
                 .join(SubscriptionRow, col(SubscriptionRow.id) == col(DeliveryRow.subscription_id))
                 .where(
@@ -467,17 +478,27 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
                 )
                 .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
                 .limit(limit)
-            ).all()
-            claimed: list[tuple[DeliveryRow, SubscriptionRow]] = []
-            for delivery, subscription in candidates:
-                result = session.execute(
-                    update(DeliveryRow)
-                    .where(col(DeliveryRow.id) == delivery.id, self._due(now))
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(of=DeliveryRow, skip_locked=True)  # type: ignore[arg-type]
+            candidates = session.exec(due).all()
+            if not candidates:
+                session.rollback()
+                return []
+            deliveries = table_of(DeliveryRow)
+            taken = set(
+                session.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_([d.id for d, _ in candidates]), self._due(now))
                     .values(status=DeliveryStatus.sending.value, lease_until=now + lease)
-                )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    claimed.append((delivery, subscription))
+                    .returning(deliveries.c.id)
+                ).scalars()
+            )
             session.commit()
+            claimed = [(d, s) for d, s in candidates if d.id in taken]
+            for delivery, _ in claimed:  # as the rows now are (the objects were read before)
+                delivery.status = DeliveryStatus.sending.value
+                delivery.lease_until = now + lease
             return claimed
 
         return await self._run(work)
@@ -525,66 +546,135 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
         """
 
         def work(session: Session) -> list[str]:
-            for result in results:
-                delivery = session.get(DeliveryRow, result.delivery_id)
-                if delivery is None:
-                    continue
-                delivery.attempts += 1
-                session.add(
-                    AttemptRow(
-                        delivery_id=result.delivery_id,
-                        subscription_id=result.subscription_id,
-                        message_id=result.message_id,
-                        number=delivery.attempts,
-                        started_at=result.started_at,
-                        status_code=result.status_code,
-                        latency_ms=result.latency_ms,
-                        outcome=result.outcome,
-                        error=result.error,
-                        batch_size=result.batch_size,
-                    )
-                )
-                delivery.last_status_code = result.status_code
-                delivery.last_latency_ms = result.latency_ms
-                delivery.last_error = result.error
-                delivery.lease_until = None
-                if result.outcome == "delivered":
-                    delivery.status = DeliveryStatus.delivered.value
-                    delivery.delivered_at = result.started_at
-                    delivery.next_attempt_at = None
-                elif result.outcome == "retry" and result.next_attempt_at is not None:
-                    delivery.status = DeliveryStatus.pending.value
-                    delivery.step += 1 if result.burns_step else 0
-                    delivery.next_attempt_at = result.next_attempt_at
-                else:
-                    delivery.status = DeliveryStatus.failed.value
-                    delivery.next_attempt_at = None
-                session.add(delivery)
-            disabled: list[str] = []
-            for standing in health:
-                subscription = session.get(SubscriptionRow, standing.subscription_id)
-                if subscription is None:
-                    continue
-                if standing.succeeded:
-                    subscription.failing_since = None
-                else:
-                    subscription.failing_since = subscription.failing_since or now
-                    reason = standing.disable_reason
-                    if reason is None and now - subscription.failing_since >= disable_after:
-                        reason = (
-                            f"endpoint failing since {subscription.failing_since.isoformat()}"
-                            f"; last error: {standing.last_error or 'unknown'}"
-                        )
-                    if reason is not None and subscription.enabled:
-                        subscription.enabled = False
-                        subscription.disabled_reason = reason
-                        disabled.append(subscription.id)
-                subscription.updated_at = now
-                session.add(subscription)
+            _write_attempts(session, results)
+            disabled = _keep_health(session, health, now, disable_after)
             session.commit()
             return disabled
 
         return await self._run(work)
+
+
+def _write_attempts(session: Session, results: Sequence[AttemptResult]) -> None:
+    """Each attempt's row, and its delivery advanced: a statement for all of them, not a
+    load, an update and an insert per attempt."""
+    if not results:
+        return
+    deliveries = table_of(DeliveryRow)
+    attempts: dict[str, int] = dict(
+        session.execute(  # type: ignore[arg-type]
+            core_select(deliveries.c.id, deliveries.c.attempts).where(
+                deliveries.c.id.in_({r.delivery_id for r in results})
+            )
+        ).all()
+    )
+    advanced: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for result in results:
+        if result.delivery_id not in attempts:
+            continue  # gone meanwhile
+        attempts[result.delivery_id] += 1
+        number = attempts[result.delivery_id]
+        rows.append(
+            {
+                "delivery_id": result.delivery_id,
+                "subscription_id": result.subscription_id,
+                "message_id": result.message_id,
+                "number": number,
+                "started_at": result.started_at,
+                "status_code": result.status_code,
+                "latency_ms": result.latency_ms,
+                "outcome": result.outcome,
+                "error": result.error,
+                "batch_size": result.batch_size,
+            }
+        )
+        advanced.append({"b_id": result.delivery_id, "b_attempts": number, **_advance(result)})
+    if not rows:
+        return
+    session.execute(insert(table_of(AttemptRow)), rows)
+    session.execute(
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("b_id"))
+        .values(
+            attempts=bindparam("b_attempts"),
+            last_status_code=bindparam("b_status_code"),
+            last_latency_ms=bindparam("b_latency_ms"),
+            last_error=bindparam("b_error"),
+            lease_until=None,
+            status=bindparam("b_status"),
+            # Set when delivered; as it was otherwise.
+            delivered_at=func.coalesce(
+                bindparam("b_delivered_at", type_=UTCDateTime()), deliveries.c.delivered_at
+            ),
+            next_attempt_at=bindparam("b_next_attempt_at"),
+            step=deliveries.c.step + bindparam("b_steps"),
+        ),
+        advanced,
+    )
+
+
+def _advance(result: AttemptResult) -> dict[str, Any]:
+    """Where an attempt leaves its delivery: delivered, pending again (a step further on
+    the retry schedule, unless the receiver only asked us to wait), or failed."""
+    common = {
+        "b_status_code": result.status_code,
+        "b_latency_ms": result.latency_ms,
+        "b_error": result.error,
+    }
+    if result.outcome == "delivered":
+        status, delivered_at, next_at, steps = (
+            DeliveryStatus.delivered.value,
+            result.started_at,
+            None,
+            0,
+        )
+    elif result.outcome == "retry" and result.next_attempt_at is not None:
+        status, delivered_at, next_at, steps = (
+            DeliveryStatus.pending.value,
+            None,
+            result.next_attempt_at,
+            1 if result.burns_step else 0,
+        )
+    else:
+        status, delivered_at, next_at, steps = DeliveryStatus.failed.value, None, None, 0
+    return {
+        **common,
+        "b_status": status,
+        "b_delivered_at": delivered_at,
+        "b_next_attempt_at": next_at,
+        "b_steps": steps,
+    }
+
+
+def _keep_health(
+    session: Session,
+    health: Sequence[SubscriptionHealth],
+    now: datetime,
+    disable_after: timedelta,
+) -> list[str]:
+    """Subscriptions' failing-since after a round, and those it disables (returned)."""
+    disabled: list[str] = []
+    for standing in health:
+        subscription = session.get(SubscriptionRow, standing.subscription_id)
+        if subscription is None:
+            continue
+        if standing.succeeded:
+            subscription.failing_since = None
+        else:
+            subscription.failing_since = subscription.failing_since or now
+            reason = standing.disable_reason
+            if reason is None and now - subscription.failing_since >= disable_after:
+                reason = (
+                    f"endpoint failing since {subscription.failing_since.isoformat()}"
+                    f"; last error: {standing.last_error or 'unknown'}"
+                )
+            if reason is not None and subscription.enabled:
+                subscription.enabled = False
+                subscription.disabled_reason = reason
+                disabled.append(subscription.id)
+        subscription.updated_at = now
+        session.add(subscription)
+    return disabled
 
 
 def filters_json(filters: dict[str, Any]) -> str:

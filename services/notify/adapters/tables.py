@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Index, Text
+from sqlalchemy import DateTime, Dialect, Index, Table, Text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -153,3 +153,14 @@ class DigestPeriodRow(SQLModel, table=True):
     alerts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def table_of(row: type[SQLModel]) -> Table:
+    """The Core table of a row class: for statements over many rows at once, which the
+    ORM would send one row at a time (and load each row first to do it)."""
+    return row.__table__  # type: ignore[attr-defined, no-any-return]
+
+
+def values_of(row: SQLModel) -> dict[str, Any]:
+    """A row object's column values, for a Core insert of many rows."""
+    return {column.name: getattr(row, column.name) for column in table_of(type(row)).columns}

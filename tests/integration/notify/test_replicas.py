@@ -112,3 +112,48 @@ async def test_a_claim_left_by_a_dead_replica_goes_to_the_other_after_its_lease(
     assert await two.repository.claim_due(now + lease - timedelta(seconds=1), 20, lease) == []
     taken = await two.repository.claim_due(now + lease + timedelta(seconds=1), 20, lease)
     assert len(taken) == 8
+
+
+async def test_a_claim_skips_the_deliveries_another_replica_is_claiming(
+    replicas: tuple[Api, NotifyComponents],
+) -> None:
+    """FOR UPDATE SKIP LOCKED: a replica takes the other due deliveries at once, instead
+    of waiting for the rows another replica's claim holds and then finding them taken."""
+    api, two = replicas
+    await subscribe(api, "https://hooks.example.cn/x")
+    for n in range(8):
+        await api.parts.service.receive_change(change(f"c-{n}", alliance(f"al-{n}")))
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    lease = timedelta(minutes=5)
+    with two.engine.connect() as claiming:  # another replica, in the middle of its claim
+        held = set(
+            claiming.execute(
+                sa.text("SELECT id FROM deliveries ORDER BY next_attempt_at, id LIMIT 3 FOR UPDATE")
+            ).scalars()
+        )
+        taken = await asyncio.wait_for(api.parts.repository.claim_due(now, 20, lease), 10)
+        assert len(taken) == 5 and not held & {d.id for d, _ in taken}
+        claiming.rollback()
+    rest = await two.repository.claim_due(now, 20, lease)
+    assert {d.id for d, _ in rest} == held
+
+
+async def test_claims_at_once_from_both_replicas_never_overlap(
+    replicas: tuple[Api, NotifyComponents],
+) -> None:
+    api, two = replicas
+    await subscribe(api, "https://hooks.example.cn/x")
+    await api.parts.service.receive_changes(
+        [(change(f"c-{n}", alliance(f"al-{n}")), None) for n in range(60)]
+    )
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    lease = timedelta(minutes=5)
+    claims = await asyncio.gather(
+        *(parts.repository.claim_due(now, 5, lease) for _ in range(6) for parts in (api.parts, two))
+    )
+    ids = [d.id for claim in claims for d, _ in claim]
+    assert len(ids) == len(set(ids))
+    # Rows another claim held were skipped, not waited for: most claims got a full batch.
+    assert len(ids) >= 30
+    ids += [d.id for d, _ in await two.repository.claim_due(now, 100, lease)]
+    assert len(ids) == len(set(ids)) == 60
