@@ -35,6 +35,8 @@ from services.registry.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 log = logging.getLogger(__name__)
 
 _RELAY_LOCK = 0x72656F62  # "reob"
+#: How many batches may be acknowledged and not yet marked sent before the relay waits.
+_MOST_UNMARKED = 10
 
 
 def with_alliance_url(payload: str, public_base_url: str | None) -> str:
@@ -102,6 +104,9 @@ class OutboxRelay:
         self._stopping = False
         self._lock_connection: Connection | None = None
         self.connected = False
+        #: Acknowledged by the broker, not yet marked sent: skipped by the next reads.
+        self._unmarked: dict[int, None] = {}
+        self._marking: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """New rows were committed: relay them now rather than at the next poll."""
@@ -146,10 +151,20 @@ class OutboxRelay:
                 connection.close()
 
     async def relay_once(self) -> int:
-        """Publish what is pending, in order; returns how many were acknowledged."""
+        """Publish what is pending, in order; returns how many were acknowledged.
+
+        What the broker acknowledged is marked sent in the background: on SQLite the
+        marking waits for the write lock, which the registry's own transactions hold
+        back to back under load, and publishing must not wait behind them. Rows
+        acknowledged and not yet marked are skipped by the next read; were the process to
+        die first, they would be sent again (notify deduplicates by ``change_id``)."""
         if not await asyncio.to_thread(self._lead):
             return 0
-        rows = await asyncio.to_thread(pending_changes, self.engine, self.batch)
+        if len(self._unmarked) >= _MOST_UNMARKED * self.batch:
+            await self._marked()  # the marking fell far behind: let it catch up first
+        skipped = set(self._unmarked)
+        rows = await asyncio.to_thread(pending_changes, self.engine, self.batch + len(skipped))
+        rows = [row for row in rows if row.id not in skipped][: self.batch]
         OUTBOX_PENDING.set(len(rows))
         if not rows:
             return 0
@@ -164,25 +179,53 @@ class OutboxRelay:
             )
             for row in rows
         ]
-        acknowledged = len(rows)
+        acknowledged, partly = len(rows), False
         try:
             await self.publisher.publish_many(messages)
         except PartlyPublished as exc:
             # Only the unbroken run from the first is kept: a later change marked sent
             # past a lost one would reach notify before it when the lost one is sent again.
-            acknowledged = exc.leading
+            acknowledged, partly = exc.leading, True
             if acknowledged == 0:
                 raise
             log.warning("outbox relay: %s; the rest go out next time", exc)
         sent = [row.id for row in rows[:acknowledged] if row.id is not None]
-        await asyncio.to_thread(mark_sent, self.engine, sent, self.clock())
+        self._unmarked.update(dict.fromkeys(sent))
         OUTBOX_PUBLISHED.inc(len(sent))
+        if partly:
+            await self._marked()
+        else:
+            self._mark_in_background()
         return len(sent)
+
+    def _mark_in_background(self) -> None:
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark(), name="outbox-marking")
+
+    async def _mark(self) -> None:
+        """Mark sent what was acknowledged, until nothing is left to mark."""
+        while self._unmarked:
+            ids = list(self._unmarked)
+            try:
+                await asyncio.to_thread(mark_sent, self.engine, ids, self.clock())
+            except Exception:
+                # Kept for the next try; meanwhile the rows are not read again.
+                log.exception("outbox relay: marking %d changes sent failed", len(ids))
+                return
+            for row_id in ids:
+                self._unmarked.pop(row_id, None)
+
+    async def _marked(self) -> None:
+        """Return once everything acknowledged so far is marked sent (or marking failed)."""
+        self._mark_in_background()
+        if self._marking is not None:
+            await self._marking
 
     async def drain(self) -> int:
         total = 0
         while (count := await self.relay_once()) > 0:
             total += count
+        await self._marked()
         return total
 
     async def _run(self) -> None:
@@ -218,6 +261,7 @@ class OutboxRelay:
                 self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._marked()
         self._release()
         self.connected = False
         await self.publisher.stop()
