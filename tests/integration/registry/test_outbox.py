@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+
+from sqlalchemy import text
 
 from services.common.contracts import AllianceChange
 from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher
@@ -84,3 +87,29 @@ async def test_each_change_carries_its_alliance_page(repository: RegistryService
         AllianceChange.model_validate_json(r.payload).alliance.url is None
         for r in outbox_rows.outbox(repository.engine)
     )
+
+
+async def test_publishing_does_not_wait_for_the_changes_to_be_marked_sent(
+    repository: RegistryService,
+) -> None:
+    """Another transaction holds the outbox's rows (as the registry's own writes do, back
+    to back, under load): the relay still publishes everything pending, and marks it sent
+    once the rows are free, without sending any of it twice."""
+    for message in seed_messages():
+        apply(repository, message)
+    broker = InMemoryBroker()
+    relay = OutboxRelay(repository.engine, InMemoryPublisher(broker), TOPIC, clock=lambda: NOW)
+    holder = repository.engine.connect()
+    holder.execute(text("UPDATE outbox SET sent_at = sent_at"))  # a write lock, not committed
+    try:
+        assert await asyncio.wait_for(relay.relay_once(), timeout=30) == 4
+        assert len(broker.records(TOPIC)) == 4
+        assert await asyncio.wait_for(relay.relay_once(), timeout=30) == 0, (
+            "what was sent and is not yet marked is not read again"
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert await relay.drain() == 0
+    assert len(broker.records(TOPIC)) == 4
+    assert outbox_rows.pending_changes(repository.engine, 10) == []
