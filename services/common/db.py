@@ -35,7 +35,11 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+    """``sqlite_synchronous``: FULL unless everything the database holds can be rebuilt
+    (see ingest's bootstrap)."""
+    if sqlite_synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"unknown SQLite synchronous setting {sqlite_synchronous!r}")
     if url.startswith("sqlite"):
         database = _sqlite_file(url)
         if database is not None:
@@ -48,9 +52,11 @@ def make_engine(url: str) -> Engine:
             # FULL: a commit is on disk when it returns. The consumers commit their Kafka
             # offsets right after, so a transaction NORMAL could lose to a power cut would be
             # a message lost; with a batch per commit the fsync costs little (make bench).
+            # NORMAL in WAL mode survives a crash of the process, never corrupts the file,
+            # and may lose the last commits to a power cut.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from services.common.db import make_engine
@@ -60,3 +61,28 @@ def test_a_commit_on_sqlite_is_on_disk_when_it_returns(tmp_path: Path) -> None:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_ingest_trades_the_fsync_for_a_duplicate_it_can_afford(tmp_path: Path) -> None:
+    """Ingest's database only spares Kafka a duplicate (the article is in Kafka before it
+    is remembered), so it commits without waiting for the disk; the services whose
+    commits precede a Kafka offset commit keep FULL."""
+    from services.ingest.bootstrap import build_app
+    from services.ingest.config import IngestSettings
+
+    settings = IngestSettings(
+        INGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'ingest.db'}",
+        INGEST_API_TOKENS="crawler-token-" + "x" * 32,
+    )
+    engine = build_app(settings).state.ingest.seen.engine
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    finally:
+        engine.dispose()
+
+
+def test_an_unknown_synchronous_setting_is_refused() -> None:
+    with pytest.raises(ValueError, match="OFF"):
+        make_engine("sqlite://", sqlite_synchronous="OFF")
