@@ -67,6 +67,18 @@ def apply_extractions(
     outcomes: list[ApplyOutcome] = []
     with uow:
         renames = uow.store.renames()  # the batch holds the write lock: they cannot change
+        # What the batch is about, read with a SELECT each rather than one per message.
+        uow.store.articles_of(m.article_id for m in messages)
+        uow.store.expect_mentions(
+            (
+                mention
+                for m in messages
+                if m.relevant
+                for event in m.events
+                for mention in (*event.lead, *event.members)
+            ),
+            renames,
+        )
         for message in messages:
             with around(message) if around is not None else nullcontext():
                 outcomes.append(_take_in(uow.store, message, now, renames))
@@ -90,7 +102,8 @@ def _take_in(
         return ApplyOutcome("stale")
     seen_at = store.record_article(message, digest, now)
     work = Working()
-    ghosts = store.withdraw_reports(message.article_id, work)
+    # Reports are only ever filed for a recorded article: a new one has none to withdraw.
+    ghosts = store.withdraw_reports(message.article_id, work) if kept is not None else {}
     new_rows: list[ReportRow] = []
     for index, event in enumerate(message.events if message.relevant else ()):
         lead = store.resolve_all(event.lead, renames, now)
@@ -114,7 +127,6 @@ def _take_in(
         alliance_id = store.place_report(work, ghosts, report, message.extractor_version)
         work.reports.setdefault(alliance_id, []).append(report)
         new_rows.append(row_of(report, alliance_id))
-    store.flush()
     changes, removed = store.commit_alliances(work, now, new_rows)
     touched = tuple(dict.fromkeys(r.alliance_id for r in new_rows))
     return ApplyOutcome("applied", touched, tuple(changes), tuple(removed))

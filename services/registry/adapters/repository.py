@@ -7,6 +7,7 @@ alliances, alliances recomputed and written with their outbox entries. Reads are
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,29 +15,36 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlmodel import Session, col, select
 
 from services.common.contracts import (
     ChangeKind,
     EventType,
     ExtractedArticle,
+    InstitutionMention,
 )
 from services.common.values import canonical_json as dumps
 from services.common.values import utc
 from services.registry.adapters.alliance_store import (
     CommittedChange,
     alliance_document,
+    alliance_of,
     append_outbox,
     write_alliance,
 )
-from services.registry.adapters.rows import fill_institution, record_of, report_of
+from services.registry.adapters.known_institutions import KnownInstitutions
+from services.registry.adapters.rows import (
+    fill_institution,
+    record_of,
+    report_of,
+    report_values,
+)
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AlliancePlaceRow,
     AllianceRow,
     ArticleRow,
-    InstitutionNameRow,
     InstitutionRow,
     RenameRow,
     ReportRow,
@@ -53,6 +61,8 @@ from services.registry.domain.alliances import (
 )
 from services.registry.domain.institutions import (
     InstitutionRecord,
+    ResolvedName,
+    candidate_ids,
     match_institution,
     merge_into,
     new_record,
@@ -72,6 +82,15 @@ class Working:
     existing: set[str] = field(default_factory=set)
     #: An analyst's corrections of each alliance loaded ({} for none): laid over its facts.
     corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: New alliance ids given out by ``place_report``: no row has them yet.
+    founded: set[str] = field(default_factory=set)
+    #: The rows of the alliances loaded (None: not stored), held here because the
+    #: session only holds them weakly: asking it again would read them again.
+    rows: dict[str, AllianceRow | None] = field(default_factory=dict)
+
+
+#: A report row's columns, selected without making ORM objects of them (``report_of``).
+_REPORT_COLUMNS = tuple(col(getattr(ReportRow, name)) for name in ReportRow.model_fields)
 
 
 class RegistryStore:
@@ -82,15 +101,36 @@ class RegistryStore:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.institutions = KnownInstitutions(session)
+        #: articles asked about (None: not in the table), so that a batch reads each once
+        self._articles: dict[str, ArticleRow | None] = {}
+        #: mentions resolved under ``_names_under`` (the rename table they were read with)
+        self._names: dict[InstitutionMention, ResolvedName] = {}
+        self._names_under: Mapping[str, str] | None = None
 
     # --- articles and their reports ----------------------------------------------------
 
     def article(self, article_id: str) -> ArticleRow | None:
-        return self.session.get(ArticleRow, article_id)
+        return self.articles_of([article_id]).get(article_id)
+
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, ArticleRow]:
+        """The articles of these ids that are known, read with one SELECT at most."""
+        wanted = list(dict.fromkeys(article_ids))
+        missing = [i for i in wanted if i not in self._articles]
+        if missing:
+            found = {
+                a.article_id: a
+                for a in self.session.exec(
+                    select(ArticleRow).where(col(ArticleRow.article_id).in_(missing))
+                ).all()
+            }
+            for article_id in missing:
+                self._articles[article_id] = found.get(article_id)
+        return {i: a for i in wanted if (a := self._articles[i]) is not None}
 
     def record_article(self, message: ExtractedArticle, digest: str, now: datetime) -> datetime:
         """Keep what the article's latest extraction was; returns when it was first seen."""
-        article = self.session.get(ArticleRow, message.article_id)
+        article = self.article(message.article_id)
         if article is None:
             article = ArticleRow(
                 article_id=message.article_id,
@@ -102,6 +142,7 @@ class RegistryStore:
                 first_received_at=now,
                 updated_at=now,
             )
+            self._articles[message.article_id] = article
         article.extractor_version = message.extractor_version
         article.extracted_at = utc(message.extracted_at)
         article.fingerprint = digest
@@ -118,10 +159,16 @@ class RegistryStore:
         """Take the article's earlier reports out of their alliances (a newer extraction
         replaces them); returns them by alliance, so a report can find its old alliance."""
         ghosts: dict[str, list[Report]] = defaultdict(list)
-        for row in self.session.exec(select(ReportRow).where(ReportRow.article_id == article_id)):
+        rows = self.session.exec(  # type: ignore[call-overload]
+            select(*_REPORT_COLUMNS).where(col(ReportRow.article_id) == article_id)
+        ).all()
+        for row in rows:
             self.load_alliance(work, row.alliance_id)
             ghosts[row.alliance_id].append(report_of(row))
-            self.session.delete(row)
+        if rows:
+            self.session.exec(  # type: ignore[call-overload]
+                delete(ReportRow).where(col(ReportRow.article_id) == article_id)
+            )
         for alliance_id in list(work.reports):
             work.reports[alliance_id] = [
                 r for r in work.reports[alliance_id] if r.article_id != article_id
@@ -150,7 +197,7 @@ class RegistryStore:
 
     def resolve_all(
         self,
-        mentions: Iterable[Any],
+        mentions: Iterable[InstitutionMention],
         renames: Mapping[str, str],
         now: datetime,
     ) -> list[str]:
@@ -163,51 +210,61 @@ class RegistryStore:
                 ids.append(ident)
         return ids
 
-    def resolve(self, mention: Any, renames: Mapping[str, str], now: datetime) -> str | None:
-        resolved = resolve_name(mention, renames)
+    def expect_mentions(
+        self, mentions: Iterable[InstitutionMention], renames: Mapping[str, str]
+    ) -> None:
+        """Read every institution these mentions could be, with one SELECT: a batch then
+        resolves its mentions from memory instead of with a SELECT each."""
+        keys: set[str] = set()
+        for mention in mentions:
+            resolved = self._resolved_name(mention, renames)
+            keys |= {resolved.key, *resolved.alias_keys} if resolved.key else set()
+        self.institutions.named(keys)
+
+    def _resolved_name(
+        self, mention: InstitutionMention, renames: Mapping[str, str]
+    ) -> ResolvedName:
+        if renames is not self._names_under:
+            self._names, self._names_under = {}, renames
+        resolved = self._names.get(mention)
+        if resolved is None:
+            resolved = self._names[mention] = resolve_name(mention, renames)
+        return resolved
+
+    def resolve(
+        self, mention: InstitutionMention, renames: Mapping[str, str], now: datetime
+    ) -> str | None:
+        resolved = self._resolved_name(mention, renames)
         if not resolved.key:
             return None
-        keys = {resolved.key, *resolved.alias_keys}
-        candidate_ids = self.session.exec(
-            select(InstitutionNameRow.institution_id).where(col(InstitutionNameRow.key).in_(keys))
-        ).all()
-        rows = (
-            self.session.exec(
-                select(InstitutionRow).where(col(InstitutionRow.id).in_(candidate_ids))
-            ).all()
-            if candidate_ids
-            else []
-        )
-        records = {row.id: record_of(row) for row in rows}
-        found = match_institution(resolved, records.values())
+        candidates = self.institutions.named({resolved.key, *resolved.alias_keys})
+        found = match_institution(resolved, candidates)
         if found is None:
-            existing = self.session.exec(
-                select(InstitutionRow.id).where(
-                    col(InstitutionRow.id).startswith(new_record(resolved).id)
-                )
-            ).all()
-            record = new_record(resolved, existing)
-            row = InstitutionRow(
-                id=record.id, name=record.name, key=record.key, created_at=now, updated_at=now
-            )
-            fill_institution(row, record)
-            self.session.add(row)
-            self.index_names(record, set())
-            self.session.flush()
+            record = new_record(resolved, self._ids_taken(resolved))
+            self.institutions.add(record, now)
             return record.id
         merged = merge_into(found, resolved)
         if merged != found:
-            row = next(r for r in rows if r.id == found.id)
-            fill_institution(row, merged)
-            row.updated_at = now
-            self.session.add(row)
-            self.index_names(merged, found.keys)
+            self.institutions.replace(found, merged, now)
         return found.id
 
+    def _ids_taken(self, resolved: ResolvedName) -> set[str]:
+        """Which of the name's ``candidate_ids`` institutions already have (the same name
+        and county, in places that conflict), up to the first free one: looked up by
+        primary key, a few at a time, rather than with a LIKE that scans the table."""
+        candidates = candidate_ids(resolved)
+        taken: set[str] = set()
+        while True:
+            wanted = list(itertools.islice(candidates, 4))
+            found = self.session.exec(
+                select(InstitutionRow.id).where(col(InstitutionRow.id).in_(wanted))
+            ).all()
+            taken.update(found)
+            if len(found) < len(wanted):
+                return taken
+
     def index_names(self, record: InstitutionRecord, known: Iterable[str]) -> None:
-        for key in sorted(record.keys - set(known)):
-            if key and self.session.get(InstitutionNameRow, (key, record.id)) is None:
-                self.session.add(InstitutionNameRow(key=key, institution_id=record.id))
+        self.institutions.index_names(record, known)
 
     def renames(self) -> dict[str, str]:
         return {r.old_key: r.new_name for r in self.session.exec(select(RenameRow)).all()}
@@ -215,13 +272,13 @@ class RegistryStore:
     def load_alliance(self, work: Working, alliance_id: str) -> None:
         if alliance_id in work.reports:
             return
-        rows = self.session.exec(
-            select(ReportRow).where(ReportRow.alliance_id == alliance_id)
+        rows = self.session.exec(  # type: ignore[call-overload]
+            select(*_REPORT_COLUMNS).where(col(ReportRow.alliance_id) == alliance_id)
         ).all()
         reports = [report_of(r) for r in rows]
         work.reports[alliance_id] = reports
         work.existing.add(alliance_id)
-        row = self.session.get(AllianceRow, alliance_id)
+        row = work.rows[alliance_id] = self.session.get(AllianceRow, alliance_id)
         work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
         work.before[alliance_id] = self.facts_of(work, alliance_id, reports) if reports else None
 
@@ -266,6 +323,7 @@ class RegistryStore:
             alliance_id = "a" + hashlib.sha256(alliance_id.encode()).hexdigest()[:15]
         work.reports[alliance_id] = []
         work.before[alliance_id] = None
+        work.founded.add(alliance_id)
         return alliance_id
 
     @staticmethod
@@ -292,15 +350,8 @@ class RegistryStore:
         return self.provinces_of_ids({i for r in reports for i in r.institutions})
 
     def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
-        ids = set(ids)
-        if not ids:
-            return {}
-        rows = self.session.exec(
-            select(InstitutionRow.id, InstitutionRow.province).where(
-                col(InstitutionRow.id).in_(ids)
-            )
-        ).all()
-        return {ident: province for ident, province in rows}
+        known = self.institutions.by_ids(ids)
+        return {ident: record.place.province for ident, record in known.items()}
 
     def commit_alliances(
         self, work: Working, now: datetime, new_rows: Sequence[ReportRow]
@@ -308,9 +359,15 @@ class RegistryStore:
         changes: list[CommittedChange] = []
         removed: list[str] = []
         pending_rows = {row.alliance_id for row in new_rows}
+        filed: set[str] = set()  # alliances whose new report rows are stored
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
             reports = work.reports[alliance_id]
-            current = self.session.get(AllianceRow, alliance_id)
+            if alliance_id in work.rows:
+                current = work.rows[alliance_id]
+            elif alliance_id in work.founded:
+                current = None
+            else:
+                current = self.session.get(AllianceRow, alliance_id)
             if not reports:
                 if current is not None and current.review_status != ReviewStatus.unreviewed:
                     # An analyst's verdict outlives the reports it was given on: the
@@ -324,11 +381,12 @@ class RegistryStore:
                     removed.append(alliance_id)
                 continue
             facts = self.facts_of(work, alliance_id, reports)
-            document = alliance_document(self.session, facts, reports)
+            document = alliance_document(self.articles_of(facts.article_ids), facts, reports)
+            stored = dumps(document)
             before = work.before.get(alliance_id)
             if current is not None and before is not None:
                 fields = changed_fields(before, facts)
-                if not fields and current.document != dumps(document):
+                if not fields and current.document != stored:
                     fields = ("sources",)
                 if not fields:
                     continue
@@ -348,12 +406,10 @@ class RegistryStore:
                     source_count=0,
                     updated_at=now,
                 )
-            write_alliance(self.session, current, facts, document, now)
-            self.session.flush()
-            for report_row in new_rows:
-                if report_row.alliance_id == alliance_id:
-                    self.session.add(report_row)
-            self.session.flush()
+            institutions = self.institutions.by_ids([*facts.lead, *facts.members])
+            write_alliance(self.session, current, facts, stored, institutions, now)
+            self._file_reports([r for r in new_rows if r.alliance_id == alliance_id])
+            filed.add(alliance_id)
             if current.review_status == ReviewStatus.rejected:
                 # Rejected stays rejected: bureaus were told it does not stand, and more
                 # reports of it are no news to them.
@@ -364,13 +420,17 @@ class RegistryStore:
                 kind=kind,
                 changed_fields=fields,
             )
-            append_outbox(self.session, change, now)
+            alliance = alliance_of(current, facts, document, institutions)
+            append_outbox(self.session, change, alliance, now)
             changes.append(change)
         # Reports of alliances whose facts did not change still have to be stored.
-        for report_row in new_rows:
-            if self.session.get(ReportRow, report_row.id) is None:
-                self.session.add(report_row)
+        self._file_reports([r for r in new_rows if r.alliance_id not in filed])
         return changes, removed
+
+    def _file_reports(self, rows: Sequence[ReportRow]) -> None:
+        """Store new report rows (their alliance's row is stored already)."""
+        if rows:
+            self.session.connection().execute(insert(ReportRow), [report_values(r) for r in rows])
 
     def fold_renamed(self, old_key: str, new_name: str, now: datetime) -> None:
         olds = self.session.exec(select(InstitutionRow).where(InstitutionRow.key == old_key)).all()
@@ -400,6 +460,7 @@ class RegistryStore:
                 old.updated_at = now
                 self.session.add(old)
                 self.index_names(renamed, record.keys)
+                self.institutions.forget()  # changed through the ORM, not through it
                 continue
             # Fold the old institution into the one already known under the new name.
             merged = InstitutionRecord(
@@ -443,6 +504,7 @@ class RegistryStore:
             )
             self.session.flush()
             self.session.delete(old)
+            self.institutions.forget()  # changed through the ORM, not through it
         self.session.flush()
         self.merge_duplicates(work)
         self.commit_alliances(work, now, [])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+from sqlalchemy import Row
 
 from services.common.contracts import EventType, Institution
 from services.common.values import canonical_json as dumps
@@ -22,13 +25,36 @@ def record_of(row: InstitutionRow) -> InstitutionRecord:
     )
 
 
+def institution_values(record: InstitutionRecord) -> dict[str, Any]:
+    """The institution's columns (cut to their widths), but for its id and times."""
+    return {
+        "name": record.name[:200],
+        "key": record.key[:200],
+        "aliases": dumps([a[:200] for a in record.aliases]),
+        "province": record.place.province[:40] if record.place.province else None,
+        "city": record.place.city[:60] if record.place.city else None,
+        "county": record.place.county[:60] if record.place.county else None,
+    }
+
+
+def stored_record(record: InstitutionRecord) -> InstitutionRecord:
+    """The record as reading its row back would give it (``record_of``): what a
+    transaction's cache of institutions keeps, so that it answers as the table would."""
+    values = institution_values(record)
+    return InstitutionRecord(
+        id=record.id,
+        name=values["name"],
+        key=values["key"],
+        aliases=tuple(json.loads(values["aliases"])),
+        place=InstitutionPlace(
+            province=values["province"], city=values["city"], county=values["county"]
+        ),
+    )
+
+
 def fill_institution(row: InstitutionRow, record: InstitutionRecord) -> None:
-    row.name = record.name[:200]
-    row.key = record.key[:200]
-    row.aliases = dumps([a[:200] for a in record.aliases])
-    row.province = record.place.province[:40] if record.place.province else None
-    row.city = record.place.city[:60] if record.place.city else None
-    row.county = record.place.county[:60] if record.place.county else None
+    for name, value in institution_values(record).items():
+        setattr(row, name, value)
 
 
 def institution_of(row: InstitutionRow) -> Institution:
@@ -42,7 +68,20 @@ def institution_of(row: InstitutionRow) -> Institution:
     )
 
 
-def report_of(row: ReportRow) -> Report:
+def public_institution(record: InstitutionRecord) -> Institution:
+    """A stored record (``stored_record``) as ``institution_of`` its row would show it."""
+    return Institution(
+        id=record.id,
+        name=record.name,
+        aliases=record.aliases,
+        province=record.place.province,
+        city=record.place.city,
+        county=record.place.county,
+    )
+
+
+def report_of(row: ReportRow | Row[Any]) -> Report:
+    """A report from its row, as an object or as the columns a select returned."""
     return Report(
         article_id=row.article_id,
         event_index=row.event_index,
@@ -57,6 +96,11 @@ def report_of(row: ReportRow) -> Report:
         evidence=row.evidence,
         seen_at=utc(row.seen_at),
     )
+
+
+def report_values(row: ReportRow) -> dict[str, Any]:
+    """The row's columns, for an INSERT that skips the ORM's unit of work."""
+    return {name: getattr(row, name) for name in ReportRow.model_fields}
 
 
 def row_of(report: Report, alliance_id: str) -> ReportRow:
