@@ -23,16 +23,21 @@ from services.common.contracts import (
 )
 from services.common.places import keys_of, province_key
 from services.common.values import utc
-from services.registry.adapters.rows import public_institution
+from services.registry.adapters.rows import ArticleRecord, public_institution, row_values
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AlliancePlaceRow,
     AllianceRow,
-    ArticleRow,
     OutboxRow,
 )
 from services.registry.domain.alliances import AllianceFacts, Report, parse_event_date
 from services.registry.domain.institutions import InstitutionRecord
+
+# Built once: an alliance's rows are written for nearly every report.
+_INSERT_ALLIANCE = insert(AllianceRow)
+_INSERT_INSTITUTION_LINKS = insert(AllianceInstitutionRow)
+_INSERT_PLACES = insert(AlliancePlaceRow)
+_INSERT_OUTBOX = insert(OutboxRow)
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class CommittedChange:
 
 
 def alliance_document(
-    articles: Mapping[str, ArticleRow], facts: AllianceFacts, reports: Sequence[Report]
+    articles: Mapping[str, ArticleRecord], facts: AllianceFacts, reports: Sequence[Report]
 ) -> dict[str, Any]:
     """Sources and alternatives as stored in the alliance's row (``articles``: those of
     ``facts.article_ids`` that are known)."""
@@ -117,19 +122,21 @@ def write_alliance(
         place = inst.place
         places |= {(str(k), v) for k, v in keys_of(place.province, place.city, place.county)}
     row.search_text = "\n".join(n for n in names if n)
-    fresh = row not in session  # a new alliance has no institution or place rows yet
-    session.add(row)
-    session.flush()  # the rows below refer to it
-    if not fresh:
+    connection = session.connection()
+    if row in session:
+        session.add(row)
         for table in (AllianceInstitutionRow, AlliancePlaceRow):
-            session.exec(  # type: ignore[call-overload]
+            session.exec(  # type: ignore[call-overload]  # flushes the row's changes first
                 delete(table).where(col(table.alliance_id) == row.id)
             )
+    else:
+        # A new alliance (no institution or place rows yet) is one plain INSERT: the
+        # session does not track it; read again later in the transaction, it is loaded.
+        connection.execute(_INSERT_ALLIANCE, row_values(row))
     # Plain INSERTs, several rows each: nothing reads these rows back as objects.
-    connection = session.connection()
     if roles:
         connection.execute(
-            insert(AllianceInstitutionRow),
+            _INSERT_INSTITUTION_LINKS,
             [
                 {"alliance_id": row.id, "institution_id": ident, "role": role, "position": n}
                 for n, (role, ident) in enumerate(roles)
@@ -137,7 +144,7 @@ def write_alliance(
         )
     if places:
         connection.execute(
-            insert(AlliancePlaceRow),
+            _INSERT_PLACES,
             [
                 {"alliance_id": row.id, "kind": kind, "value": value[:60]}
                 for kind, value in sorted(places)
@@ -184,7 +191,7 @@ def append_outbox(
         merged_into=change.merged_into,
     )
     session.connection().execute(
-        insert(OutboxRow),
+        _INSERT_OUTBOX,
         {
             "change_id": change.change_id,
             "alliance_id": change.alliance_id,

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from services.registry.adapters.rows import institution_values, stored_record
@@ -33,6 +33,17 @@ _COLUMNS = (
 )
 
 
+# Built once (see repository.py): they run for nearly every report.
+_BY_IDS = select(*_COLUMNS).where(col(InstitutionRow.id).in_(bindparam("ids", expanding=True)))
+_BY_NAME_KEYS = (
+    select(col(InstitutionNameRow.key), *_COLUMNS)
+    .join(InstitutionRow, col(InstitutionRow.id) == InstitutionNameRow.institution_id)
+    .where(col(InstitutionNameRow.key).in_(bindparam("keys", expanding=True)))
+)
+_INSERT_INSTITUTION = insert(InstitutionRow)
+_INSERT_NAMES = insert(InstitutionNameRow)
+
+
 class KnownInstitutions:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -48,7 +59,7 @@ class KnownInstitutions:
         missing = wanted - self._records.keys()
         if missing:
             rows = self.session.exec(  # type: ignore[call-overload]
-                select(*_COLUMNS).where(col(InstitutionRow.id).in_(missing))
+                _BY_IDS, params={"ids": list(missing)}
             ).all()
             for row in rows:
                 self._records[row[0]] = _record(row)
@@ -63,7 +74,7 @@ class KnownInstitutions:
     def add(self, record: InstitutionRecord, now: datetime) -> None:
         """Store a new institution and index its names."""
         self.session.connection().execute(
-            insert(InstitutionRow),
+            _INSERT_INSTITUTION,
             {"id": record.id, **institution_values(record), "created_at": now, "updated_at": now},
         )
         self._records[record.id] = stored_record(record)
@@ -89,7 +100,7 @@ class KnownInstitutions:
         if not new:
             return
         self.session.connection().execute(
-            insert(InstitutionNameRow), [{"key": k, "institution_id": record.id} for k in new]
+            _INSERT_NAMES, [{"key": k, "institution_id": record.id} for k in new]
         )
         for key in new:
             self._ids_by_key[key].add(record.id)
@@ -104,9 +115,7 @@ class KnownInstitutions:
         if not missing:
             return
         rows = self.session.exec(  # type: ignore[call-overload]
-            select(col(InstitutionNameRow.key), *_COLUMNS)
-            .join(InstitutionRow, col(InstitutionRow.id) == InstitutionNameRow.institution_id)
-            .where(col(InstitutionNameRow.key).in_(missing))
+            _BY_NAME_KEYS, params={"keys": list(missing)}
         ).all()
         for key in missing:
             self._ids_by_key[key] = set()

@@ -11,11 +11,11 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from services.common.contracts import (
@@ -35,10 +35,11 @@ from services.registry.adapters.alliance_store import (
 )
 from services.registry.adapters.known_institutions import KnownInstitutions
 from services.registry.adapters.rows import (
+    ArticleRecord,
     fill_institution,
     record_of,
     report_of,
-    report_values,
+    row_values,
 )
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
@@ -92,6 +93,32 @@ class Working:
 #: A report row's columns, selected without making ORM objects of them (``report_of``).
 _REPORT_COLUMNS = tuple(col(getattr(ReportRow, name)) for name in ReportRow.model_fields)
 
+# The statements the write path runs for every report, built once: building and keying a
+# statement costs more than SQLite takes to run it.
+_ARTICLE_COLUMNS = tuple(col(getattr(ArticleRow, name)) for name in ArticleRow.model_fields)
+_ARTICLES = select(*_ARTICLE_COLUMNS).where(
+    col(ArticleRow.article_id).in_(bindparam("ids", expanding=True))
+)
+_INSERT_ARTICLE = insert(ArticleRow)
+#: Sets the columns its parameters name.
+_UPDATE_ARTICLE = update(ArticleRow).where(col(ArticleRow.article_id) == bindparam("the_article"))
+_REPORTS_OF_ARTICLE = select(*_REPORT_COLUMNS).where(
+    col(ReportRow.article_id) == bindparam("article_id")
+)
+_REPORTS_OF_ALLIANCE = select(*_REPORT_COLUMNS).where(
+    col(ReportRow.alliance_id) == bindparam("alliance_id")
+)
+_LINKED_ALLIANCES = (
+    select(AllianceInstitutionRow.alliance_id)
+    .where(col(AllianceInstitutionRow.institution_id).in_(bindparam("ids", expanding=True)))
+    .distinct()
+)
+_ALLIANCE_IDS = select(AllianceRow.id).where(col(AllianceRow.id) == bindparam("id"))
+_INSTITUTION_IDS = select(InstitutionRow.id).where(
+    col(InstitutionRow.id).in_(bindparam("ids", expanding=True))
+)
+_INSERT_REPORTS = insert(ReportRow)
+
 
 class RegistryStore:
     """The registry's tables as one transaction sees them: institutions resolved and
@@ -103,56 +130,53 @@ class RegistryStore:
         self.session = session
         self.institutions = KnownInstitutions(session)
         #: articles asked about (None: not in the table), so that a batch reads each once
-        self._articles: dict[str, ArticleRow | None] = {}
+        self._articles: dict[str, ArticleRecord | None] = {}
         #: mentions resolved under ``_names_under`` (the rename table they were read with)
         self._names: dict[InstitutionMention, ResolvedName] = {}
         self._names_under: Mapping[str, str] | None = None
 
     # --- articles and their reports ----------------------------------------------------
 
-    def article(self, article_id: str) -> ArticleRow | None:
+    def article(self, article_id: str) -> ArticleRecord | None:
         return self.articles_of([article_id]).get(article_id)
 
-    def articles_of(self, article_ids: Iterable[str]) -> dict[str, ArticleRow]:
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, ArticleRecord]:
         """The articles of these ids that are known, read with one SELECT at most."""
         wanted = list(dict.fromkeys(article_ids))
         missing = [i for i in wanted if i not in self._articles]
         if missing:
-            found = {
-                a.article_id: a
-                for a in self.session.exec(
-                    select(ArticleRow).where(col(ArticleRow.article_id).in_(missing))
-                ).all()
-            }
+            rows = self.session.exec(  # type: ignore[call-overload]
+                _ARTICLES, params={"ids": missing}
+            ).all()
+            found = {row.article_id: ArticleRecord(*row) for row in rows}
             for article_id in missing:
                 self._articles[article_id] = found.get(article_id)
         return {i: a for i in wanted if (a := self._articles[i]) is not None}
 
     def record_article(self, message: ExtractedArticle, digest: str, now: datetime) -> datetime:
         """Keep what the article's latest extraction was; returns when it was first seen."""
-        article = self.article(message.article_id)
-        if article is None:
-            article = ArticleRow(
-                article_id=message.article_id,
-                extractor_version=message.extractor_version,
-                extracted_at=utc(message.extracted_at),
-                fingerprint=digest,
-                relevant=message.relevant,
-                event_count=len(message.events),
-                first_received_at=now,
-                updated_at=now,
-            )
-            self._articles[message.article_id] = article
-        article.extractor_version = message.extractor_version
-        article.extracted_at = utc(message.extracted_at)
-        article.fingerprint = digest
-        article.relevant = message.relevant
-        article.event_count = len(message.events)
-        article.url = message.url
-        article.title = message.title
-        article.published_at = message.published_at
-        article.updated_at = now
-        self.session.add(article)
+        kept = self.article(message.article_id)
+        article = ArticleRecord(
+            article_id=message.article_id,
+            extractor_version=message.extractor_version,
+            extracted_at=utc(message.extracted_at),
+            fingerprint=digest,
+            relevant=message.relevant,
+            event_count=len(message.events),
+            url=message.url,
+            title=message.title,
+            published_at=message.published_at,
+            first_received_at=kept.first_received_at if kept is not None else now,
+            updated_at=now,
+        )
+        connection = self.session.connection()
+        if kept is None:
+            connection.execute(_INSERT_ARTICLE, asdict(article))
+        else:
+            changes = asdict(article)
+            del changes["article_id"], changes["first_received_at"]
+            connection.execute(_UPDATE_ARTICLE, {"the_article": article.article_id, **changes})
+        self._articles[article.article_id] = article
         return utc(article.first_received_at)
 
     def withdraw_reports(self, article_id: str, work: Working) -> dict[str, list[Report]]:
@@ -160,7 +184,7 @@ class RegistryStore:
         replaces them); returns them by alliance, so a report can find its old alliance."""
         ghosts: dict[str, list[Report]] = defaultdict(list)
         rows = self.session.exec(  # type: ignore[call-overload]
-            select(*_REPORT_COLUMNS).where(col(ReportRow.article_id) == article_id)
+            _REPORTS_OF_ARTICLE, params={"article_id": article_id}
         ).all()
         for row in rows:
             self.load_alliance(work, row.alliance_id)
@@ -256,9 +280,7 @@ class RegistryStore:
         taken: set[str] = set()
         while True:
             wanted = list(itertools.islice(candidates, 4))
-            found = self.session.exec(
-                select(InstitutionRow.id).where(col(InstitutionRow.id).in_(wanted))
-            ).all()
+            found = self.session.exec(_INSTITUTION_IDS, params={"ids": wanted}).all()
             taken.update(found)
             if len(found) < len(wanted):
                 return taken
@@ -273,7 +295,7 @@ class RegistryStore:
         if alliance_id in work.reports:
             return
         rows = self.session.exec(  # type: ignore[call-overload]
-            select(*_REPORT_COLUMNS).where(col(ReportRow.alliance_id) == alliance_id)
+            _REPORTS_OF_ALLIANCE, params={"alliance_id": alliance_id}
         ).all()
         reports = [report_of(r) for r in rows]
         work.reports[alliance_id] = reports
@@ -302,9 +324,7 @@ class RegistryStore:
     ) -> str:
         """The alliance a report belongs to: an existing one, or a new id."""
         linked = self.session.exec(
-            select(AllianceInstitutionRow.alliance_id)
-            .where(col(AllianceInstitutionRow.institution_id).in_(report.institutions))
-            .distinct()
+            _LINKED_ALLIANCES, params={"ids": list(report.institutions)}
         ).all()
         for alliance_id in linked:
             self.load_alliance(work, alliance_id)
@@ -319,12 +339,15 @@ class RegistryStore:
         if found is not None:
             return found
         alliance_id = new_alliance_id(report, extractor_version)
-        while alliance_id in work.reports or self.session.get(AllianceRow, alliance_id) is not None:
+        while alliance_id in work.reports or self._alliance_exists(alliance_id):
             alliance_id = "a" + hashlib.sha256(alliance_id.encode()).hexdigest()[:15]
         work.reports[alliance_id] = []
         work.before[alliance_id] = None
         work.founded.add(alliance_id)
         return alliance_id
+
+    def _alliance_exists(self, alliance_id: str) -> bool:
+        return self.session.exec(_ALLIANCE_IDS, params={"id": alliance_id}).first() is not None
 
     @staticmethod
     def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
@@ -430,7 +453,7 @@ class RegistryStore:
     def _file_reports(self, rows: Sequence[ReportRow]) -> None:
         """Store new report rows (their alliance's row is stored already)."""
         if rows:
-            self.session.connection().execute(insert(ReportRow), [report_values(r) for r in rows])
+            self.session.connection().execute(_INSERT_REPORTS, [row_values(r) for r in rows])
 
     def fold_renamed(self, old_key: str, new_name: str, now: datetime) -> None:
         olds = self.session.exec(select(InstitutionRow).where(InstitutionRow.key == old_key)).all()

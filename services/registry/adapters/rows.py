@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row
+from sqlmodel import SQLModel
 
 from services.common.contracts import EventType, Institution
 from services.common.values import canonical_json as dumps
@@ -13,6 +16,25 @@ from services.common.values import utc
 from services.registry.adapters.tables import InstitutionRow, ReportRow
 from services.registry.domain.alliances import Report
 from services.registry.domain.institutions import InstitutionPlace, InstitutionRecord
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article's row as one transaction knows it (``ArticleRow``'s columns, in order):
+    read with a plain SELECT and written with a plain INSERT or UPDATE, so that the
+    session has no article objects to track and flush."""
+
+    article_id: str
+    extractor_version: str
+    extracted_at: datetime
+    fingerprint: str
+    relevant: bool
+    event_count: int
+    url: str | None
+    title: str
+    published_at: date | None
+    first_received_at: datetime
+    updated_at: datetime
 
 
 def record_of(row: InstitutionRow) -> InstitutionRecord:
@@ -98,9 +120,9 @@ def report_of(row: ReportRow | Row[Any]) -> Report:
     )
 
 
-def report_values(row: ReportRow) -> dict[str, Any]:
+def row_values(row: SQLModel) -> dict[str, Any]:
     """The row's columns, for an INSERT that skips the ORM's unit of work."""
-    return {name: getattr(row, name) for name in ReportRow.model_fields}
+    return {name: getattr(row, name) for name in type(row).model_fields}
 
 
 def row_of(report: Report, alliance_id: str) -> ReportRow:
