@@ -105,9 +105,10 @@ _UPDATE_ARTICLE = update(ArticleRow).where(col(ArticleRow.article_id) == bindpar
 _REPORTS_OF_ARTICLE = select(*_REPORT_COLUMNS).where(
     col(ReportRow.article_id) == bindparam("article_id")
 )
-_REPORTS_OF_ALLIANCE = select(*_REPORT_COLUMNS).where(
-    col(ReportRow.alliance_id) == bindparam("alliance_id")
+_REPORTS_OF_ALLIANCES = select(*_REPORT_COLUMNS).where(
+    col(ReportRow.alliance_id).in_(bindparam("ids", expanding=True))
 )
+_ALLIANCES = select(AllianceRow).where(col(AllianceRow.id).in_(bindparam("ids", expanding=True)))
 _LINKED_ALLIANCES = (
     select(AllianceInstitutionRow.alliance_id)
     .where(col(AllianceInstitutionRow.institution_id).in_(bindparam("ids", expanding=True)))
@@ -186,8 +187,8 @@ class RegistryStore:
         rows = self.session.exec(  # type: ignore[call-overload]
             _REPORTS_OF_ARTICLE, params={"article_id": article_id}
         ).all()
+        self.load_alliances(work, [row.alliance_id for row in rows])
         for row in rows:
-            self.load_alliance(work, row.alliance_id)
             ghosts[row.alliance_id].append(report_of(row))
         if rows:
             self.session.exec(  # type: ignore[call-overload]
@@ -292,17 +293,31 @@ class RegistryStore:
         return {r.old_key: r.new_name for r in self.session.exec(select(RenameRow)).all()}
 
     def load_alliance(self, work: Working, alliance_id: str) -> None:
-        if alliance_id in work.reports:
+        self.load_alliances(work, [alliance_id])
+
+    def load_alliances(self, work: Working, alliance_ids: Iterable[str]) -> None:
+        """Load into ``work`` those of the alliances it has not loaded yet, in order: their
+        reports, rows and institutions with a SELECT each for all of them, not each."""
+        wanted = [a for a in dict.fromkeys(alliance_ids) if a not in work.reports]
+        if not wanted:
             return
-        rows = self.session.exec(  # type: ignore[call-overload]
-            _REPORTS_OF_ALLIANCE, params={"alliance_id": alliance_id}
-        ).all()
-        reports = [report_of(r) for r in rows]
-        work.reports[alliance_id] = reports
-        work.existing.add(alliance_id)
-        row = work.rows[alliance_id] = self.session.get(AllianceRow, alliance_id)
-        work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
-        work.before[alliance_id] = self.facts_of(work, alliance_id, reports) if reports else None
+        reports: dict[str, list[Report]] = {a: [] for a in wanted}
+        for report_row in self.session.exec(  # type: ignore[call-overload]
+            _REPORTS_OF_ALLIANCES, params={"ids": wanted}
+        ).all():
+            reports[report_row.alliance_id].append(report_of(report_row))
+        rows = {r.id: r for r in self.session.exec(_ALLIANCES, params={"ids": wanted}).all()}
+        self.institutions.by_ids(i for rs in reports.values() for r in rs for i in r.institutions)
+        for alliance_id in wanted:
+            work.reports[alliance_id] = reports[alliance_id]
+            work.existing.add(alliance_id)
+            row = work.rows[alliance_id] = rows.get(alliance_id)
+            work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
+            work.before[alliance_id] = (
+                self.facts_of(work, alliance_id, reports[alliance_id])
+                if reports[alliance_id]
+                else None
+            )
 
     def facts_of(self, work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceFacts:
         """The alliance's facts from its reports, with an analyst's corrections laid over:
@@ -326,8 +341,7 @@ class RegistryStore:
         linked = self.session.exec(
             _LINKED_ALLIANCES, params={"ids": list(report.institutions)}
         ).all()
-        for alliance_id in linked:
-            self.load_alliance(work, alliance_id)
+        self.load_alliances(work, linked)
         summaries = []
         for alliance_id, reports in work.reports.items():
             # What the article said before counts too: a re-extraction goes back where its
@@ -383,6 +397,8 @@ class RegistryStore:
         removed: list[str] = []
         pending_rows = {row.alliance_id for row in new_rows}
         filed: set[str] = set()  # alliances whose new report rows are stored
+        # Their sources, with one SELECT for all of them rather than one each.
+        self.articles_of(r.article_id for reports in work.reports.values() for r in reports)
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
             reports = work.reports[alliance_id]
             if alliance_id in work.rows:
