@@ -25,8 +25,7 @@ from services.registry import review_service
 from services.registry.adapters.alliance_store import CommittedChange
 from services.registry.adapters.repository import RegistryStore, Working
 from services.registry.adapters.review_store import analyst_row_by_key
-from services.registry.adapters.rows import row_of
-from services.registry.adapters.tables import AnalystRow, RenameRow, ReportRow
+from services.registry.adapters.tables import AnalystRow, RenameRow
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.domain.alliances import Report, normalize_provinces, normalize_specialty
 from services.registry.domain.extractions import fingerprint, is_older
@@ -104,7 +103,7 @@ def _take_in(
     work = Working()
     # Reports are only ever filed for a recorded article: a new one has none to withdraw.
     ghosts = store.withdraw_reports(message.article_id, work) if kept is not None else {}
-    new_rows: list[ReportRow] = []
+    filed: list[tuple[str, Report]] = []  # each new report, with its alliance's id
     for index, event in enumerate(message.events if message.relevant else ()):
         lead = store.resolve_all(event.lead, renames, now)
         members = [i for i in store.resolve_all(event.members, renames, now) if i not in lead]
@@ -126,9 +125,9 @@ def _take_in(
         )
         alliance_id = store.place_report(work, ghosts, report, message.extractor_version)
         work.reports.setdefault(alliance_id, []).append(report)
-        new_rows.append(row_of(report, alliance_id))
-    changes, removed = store.commit_alliances(work, now, new_rows)
-    touched = tuple(dict.fromkeys(r.alliance_id for r in new_rows))
+        filed.append((alliance_id, report))
+    changes, removed = store.commit_alliances(work, now, filed)
+    touched = tuple(dict.fromkeys(alliance_id for alliance_id, _ in filed))
     return ApplyOutcome("applied", touched, tuple(changes), tuple(removed))
 
 

@@ -39,7 +39,7 @@ from services.registry.adapters.rows import (
     fill_institution,
     record_of,
     report_of,
-    row_values,
+    report_values,
 )
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
@@ -199,9 +199,6 @@ class RegistryStore:
                 r for r in work.reports[alliance_id] if r.article_id != article_id
             ]
         return ghosts
-
-    def flush(self) -> None:
-        self.session.flush()
 
     # --- rename rules -------------------------------------------------------------------
 
@@ -391,12 +388,12 @@ class RegistryStore:
         return {ident: record.place.province for ident, record in known.items()}
 
     def commit_alliances(
-        self, work: Working, now: datetime, new_rows: Sequence[ReportRow]
+        self, work: Working, now: datetime, filed: Sequence[tuple[str, Report]]
     ) -> tuple[list[CommittedChange], list[str]]:
         changes: list[CommittedChange] = []
         removed: list[str] = []
-        pending_rows = {row.alliance_id for row in new_rows}
-        filed: set[str] = set()  # alliances whose new report rows are stored
+        pending_rows = {alliance_id for alliance_id, _ in filed}
+        with_reports: set[str] = set()  # alliances whose new reports are stored
         # Their sources, with one SELECT for all of them rather than one each.
         self.articles_of(r.article_id for reports in work.reports.values() for r in reports)
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
@@ -447,8 +444,8 @@ class RegistryStore:
                 )
             institutions = self.institutions.by_ids([*facts.lead, *facts.members])
             write_alliance(self.session, current, facts, stored, institutions, now)
-            self._file_reports([r for r in new_rows if r.alliance_id == alliance_id])
-            filed.add(alliance_id)
+            self._file_reports([(a, r) for a, r in filed if a == alliance_id])
+            with_reports.add(alliance_id)
             if current.review_status == ReviewStatus.rejected:
                 # Rejected stays rejected: bureaus were told it does not stand, and more
                 # reports of it are no news to them.
@@ -463,13 +460,15 @@ class RegistryStore:
             append_outbox(self.session, change, alliance, now)
             changes.append(change)
         # Reports of alliances whose facts did not change still have to be stored.
-        self._file_reports([r for r in new_rows if r.alliance_id not in filed])
+        self._file_reports([(a, r) for a, r in filed if a not in with_reports])
         return changes, removed
 
-    def _file_reports(self, rows: Sequence[ReportRow]) -> None:
-        """Store new report rows (their alliance's row is stored already)."""
-        if rows:
-            self.session.connection().execute(_INSERT_REPORTS, [row_values(r) for r in rows])
+    def _file_reports(self, filed: Sequence[tuple[str, Report]]) -> None:
+        """Store new reports under their alliances (whose rows are stored already)."""
+        if filed:
+            self.session.connection().execute(
+                _INSERT_REPORTS, [report_values(r, alliance_id) for alliance_id, r in filed]
+            )
 
     def fold_renamed(self, old_key: str, new_name: str, now: datetime) -> None:
         olds = self.session.exec(select(InstitutionRow).where(InstitutionRow.key == old_key)).all()

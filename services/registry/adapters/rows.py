@@ -125,20 +125,21 @@ def row_values(row: SQLModel) -> dict[str, Any]:
     return {name: getattr(row, name) for name in type(row).model_fields}
 
 
-def row_of(report: Report, alliance_id: str) -> ReportRow:
-    return ReportRow(
-        id=f"{report.article_id}#{report.event_index}",
-        article_id=report.article_id,
-        event_index=report.event_index,
-        alliance_id=alliance_id,
-        type=report.type.value,
-        specialty=report.specialty[:60] if report.specialty else None,
-        date=report.date,
-        provinces=dumps(list(report.provinces)),
-        cross_province=report.cross_province,
-        confidence=report.confidence,
-        evidence=report.evidence,
-        lead=dumps(list(report.lead)),
-        members=dumps(list(report.members)),
-        seen_at=report.seen_at,
-    )
+def report_values(report: Report, alliance_id: str) -> dict[str, Any]:
+    """The report's row (``ReportRow``'s columns) filed under ``alliance_id``."""
+    return {
+        "id": f"{report.article_id}#{report.event_index}",
+        "article_id": report.article_id,
+        "event_index": report.event_index,
+        "alliance_id": alliance_id,
+        "type": report.type.value,
+        "specialty": report.specialty[:60] if report.specialty else None,
+        "date": report.date,
+        "provinces": dumps(list(report.provinces)),
+        "cross_province": report.cross_province,
+        "confidence": report.confidence,
+        "evidence": report.evidence,
+        "lead": dumps(list(report.lead)),
+        "members": dumps(list(report.members)),
+        "seen_at": report.seen_at,
+    }
