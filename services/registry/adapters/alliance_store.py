@@ -124,9 +124,9 @@ def write_alliance(
     row.search_text = "\n".join(n for n in names if n)
     connection = session.connection()
     if row in session:
-        session.add(row)
+        # Its institution and place rows are replaced; the DELETEs flush the row first.
         for table in (AllianceInstitutionRow, AlliancePlaceRow):
-            session.exec(  # type: ignore[call-overload]  # flushes the row's changes first
+            session.exec(  # type: ignore[call-overload]
                 delete(table).where(col(table.alliance_id) == row.id)
             )
     else:
