@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
-from services.registry.adapters.rows import institution_values, stored_record
+from services.registry.adapters.rows import in_chunks, institution_values, stored_record
 from services.registry.adapters.tables import InstitutionNameRow, InstitutionRow
 from services.registry.domain.institutions import InstitutionPlace, InstitutionRecord
 
@@ -57,9 +57,9 @@ class KnownInstitutions:
         """The institutions of these ids that exist."""
         wanted = set(ids)
         missing = wanted - self._records.keys()
-        if missing:
+        for chunk in in_chunks(missing):
             rows = self.session.exec(  # type: ignore[call-overload]
-                _BY_IDS, params={"ids": list(missing)}
+                _BY_IDS, params={"ids": chunk}
             ).all()
             for row in rows:
                 self._records[row[0]] = _record(row)
@@ -112,16 +112,15 @@ class KnownInstitutions:
 
     def _learn_keys(self, keys: Iterable[str]) -> None:
         missing = {k for k in keys if k not in self._ids_by_key}
-        if not missing:
-            return
-        rows = self.session.exec(  # type: ignore[call-overload]
-            _BY_NAME_KEYS, params={"keys": list(missing)}
-        ).all()
-        for key in missing:
-            self._ids_by_key[key] = set()
-        for row in rows:
-            self._ids_by_key[row[0]].add(row[1])
-            self._records.setdefault(row[1], _record(row[1:]))
+        for chunk in in_chunks(missing):
+            rows = self.session.exec(  # type: ignore[call-overload]
+                _BY_NAME_KEYS, params={"keys": chunk}
+            ).all()
+            for key in chunk:
+                self._ids_by_key[key] = set()
+            for row in rows:
+                self._ids_by_key[row[0]].add(row[1])
+                self._records.setdefault(row[1], _record(row[1:]))
 
 
 def _record(row: Sequence[Any]) -> InstitutionRecord:

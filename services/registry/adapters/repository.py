@@ -37,6 +37,7 @@ from services.registry.adapters.known_institutions import KnownInstitutions
 from services.registry.adapters.rows import (
     ArticleRecord,
     fill_institution,
+    in_chunks,
     record_of,
     report_of,
     report_values,
@@ -142,15 +143,16 @@ class RegistryStore:
         return self.articles_of([article_id]).get(article_id)
 
     def articles_of(self, article_ids: Iterable[str]) -> dict[str, ArticleRecord]:
-        """The articles of these ids that are known, read with one SELECT at most."""
+        """The articles of these ids that are known; those not asked about before are read
+        together (a SELECT per thousand)."""
         wanted = list(dict.fromkeys(article_ids))
         missing = [i for i in wanted if i not in self._articles]
-        if missing:
+        for chunk in in_chunks(missing):
             rows = self.session.exec(  # type: ignore[call-overload]
-                _ARTICLES, params={"ids": missing}
+                _ARTICLES, params={"ids": chunk}
             ).all()
             found = {row.article_id: ArticleRecord(*row) for row in rows}
-            for article_id in missing:
+            for article_id in chunk:
                 self._articles[article_id] = found.get(article_id)
         return {i: a for i in wanted if (a := self._articles[i]) is not None}
 
@@ -299,11 +301,13 @@ class RegistryStore:
         if not wanted:
             return
         reports: dict[str, list[Report]] = {a: [] for a in wanted}
-        for report_row in self.session.exec(  # type: ignore[call-overload]
-            _REPORTS_OF_ALLIANCES, params={"ids": wanted}
-        ).all():
-            reports[report_row.alliance_id].append(report_of(report_row))
-        rows = {r.id: r for r in self.session.exec(_ALLIANCES, params={"ids": wanted}).all()}
+        rows: dict[str, AllianceRow] = {}
+        for chunk in in_chunks(wanted):
+            for report_row in self.session.exec(  # type: ignore[call-overload]
+                _REPORTS_OF_ALLIANCES, params={"ids": chunk}
+            ).all():
+                reports[report_row.alliance_id].append(report_of(report_row))
+            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
         self.institutions.by_ids(i for rs in reports.values() for r in rs for i in r.institutions)
         for alliance_id in wanted:
             work.reports[alliance_id] = reports[alliance_id]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row
 from sqlmodel import SQLModel
@@ -16,6 +18,19 @@ from services.common.values import utc
 from services.registry.adapters.tables import InstitutionRow, ReportRow
 from services.registry.domain.alliances import Report
 from services.registry.domain.institutions import InstitutionPlace, InstitutionRecord
+
+T = TypeVar("T")
+
+#: Values bound in one ``IN (...)``: a batch's reads can name thousands, and SQLite and
+#: PostgreSQL cap the parameters of a statement (32766 and 65535).
+IN_CHUNK = 1000
+
+
+def in_chunks(values: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``, for one SELECT ... IN each."""
+    rest = iter(values)
+    while chunk := list(itertools.islice(rest, size)):
+        yield chunk
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,23 @@ def test_institutions_new_to_a_batch_are_found_again_within_it(
     ]
 
 
+def test_a_batch_reads_more_names_than_one_statement_binds(repository: RegistryService) -> None:
+    """Its candidates are read a thousand names per SELECT (``rows.in_chunks``): a name
+    with many spellings is one institution, found again by any of them."""
+    aliases = tuple(f"城关医院第{n}分院" for n in range(1, 1201))
+
+    def hospital(article_id: str, *aliases: str) -> ExtractedArticle:
+        lead = InstitutionMention(name="城关医院", aliases=aliases, province="四川")
+        return article(article_id, red_cross_event(lead=(lead,)))
+
+    repository.apply_extractions([hospital("many", *aliases)], NOW)
+    again = InstitutionMention(name=aliases[-1], province="四川")
+    repository.apply_extractions([article("one", red_cross_event(lead=(again,)))], NOW)
+    [named] = [i for i in institutions(repository) if i[1] == "城关医院"]
+    assert len(json.loads(named[2])) == len(aliases)
+    assert not [i for i in institutions(repository) if i[1] == aliases[-1]]
+
+
 def test_a_batch_that_fails_writes_nothing(repository: RegistryService) -> None:
     messages = seed_messages()
     boom = DataError("INSERT", {}, Exception("value too long"))
