@@ -25,8 +25,7 @@ from services.registry import review_service
 from services.registry.adapters.alliance_store import CommittedChange
 from services.registry.adapters.repository import RegistryStore, Working
 from services.registry.adapters.review_store import analyst_row_by_key
-from services.registry.adapters.rows import row_of
-from services.registry.adapters.tables import AnalystRow, RenameRow, ReportRow
+from services.registry.adapters.tables import AnalystRow, RenameRow
 from services.registry.adapters.unit_of_work import UnitOfWork
 from services.registry.domain.alliances import Report, normalize_provinces, normalize_specialty
 from services.registry.domain.extractions import fingerprint, is_older
@@ -67,6 +66,18 @@ def apply_extractions(
     outcomes: list[ApplyOutcome] = []
     with uow:
         renames = uow.store.renames()  # the batch holds the write lock: they cannot change
+        # What the batch is about, read with a SELECT each rather than one per message.
+        uow.store.articles_of(m.article_id for m in messages)
+        uow.store.expect_mentions(
+            (
+                mention
+                for m in messages
+                if m.relevant
+                for event in m.events
+                for mention in (*event.lead, *event.members)
+            ),
+            renames,
+        )
         for message in messages:
             with around(message) if around is not None else nullcontext():
                 outcomes.append(_take_in(uow.store, message, now, renames))
@@ -90,8 +101,9 @@ def _take_in(
         return ApplyOutcome("stale")
     seen_at = store.record_article(message, digest, now)
     work = Working()
-    ghosts = store.withdraw_reports(message.article_id, work)
-    new_rows: list[ReportRow] = []
+    # Reports are only ever filed for a recorded article: a new one has none to withdraw.
+    ghosts = store.withdraw_reports(message.article_id, work) if kept is not None else {}
+    filed: list[tuple[str, Report]] = []  # each new report, with its alliance's id
     for index, event in enumerate(message.events if message.relevant else ()):
         lead = store.resolve_all(event.lead, renames, now)
         members = [i for i in store.resolve_all(event.members, renames, now) if i not in lead]
@@ -113,10 +125,9 @@ def _take_in(
         )
         alliance_id = store.place_report(work, ghosts, report, message.extractor_version)
         work.reports.setdefault(alliance_id, []).append(report)
-        new_rows.append(row_of(report, alliance_id))
-    store.flush()
-    changes, removed = store.commit_alliances(work, now, new_rows)
-    touched = tuple(dict.fromkeys(r.alliance_id for r in new_rows))
+        filed.append((alliance_id, report))
+    changes, removed = store.commit_alliances(work, now, filed)
+    touched = tuple(dict.fromkeys(alliance_id for alliance_id, _ in filed))
     return ApplyOutcome("applied", touched, tuple(changes), tuple(removed))
 
 

@@ -7,36 +7,46 @@ alliances, alliances recomputed and written with their outbox entries. Reads are
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from services.common.contracts import (
     ChangeKind,
     EventType,
     ExtractedArticle,
+    InstitutionMention,
 )
 from services.common.values import canonical_json as dumps
 from services.common.values import utc
 from services.registry.adapters.alliance_store import (
     CommittedChange,
     alliance_document,
+    alliance_of,
     append_outbox,
     write_alliance,
 )
-from services.registry.adapters.rows import fill_institution, record_of, report_of
+from services.registry.adapters.known_institutions import KnownInstitutions
+from services.registry.adapters.rows import (
+    ArticleRecord,
+    fill_institution,
+    in_chunks,
+    record_of,
+    report_of,
+    report_values,
+)
 from services.registry.adapters.tables import (
     AllianceInstitutionRow,
     AlliancePlaceRow,
     AllianceRow,
     ArticleRow,
-    InstitutionNameRow,
     InstitutionRow,
     RenameRow,
     ReportRow,
@@ -53,6 +63,8 @@ from services.registry.domain.alliances import (
 )
 from services.registry.domain.institutions import (
     InstitutionRecord,
+    ResolvedName,
+    candidate_ids,
     match_institution,
     merge_into,
     new_record,
@@ -72,6 +84,42 @@ class Working:
     existing: set[str] = field(default_factory=set)
     #: An analyst's corrections of each alliance loaded ({} for none): laid over its facts.
     corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: New alliance ids given out by ``place_report``: no row has them yet.
+    founded: set[str] = field(default_factory=set)
+    #: The rows of the alliances loaded (None: not stored), held here because the
+    #: session only holds them weakly: asking it again would read them again.
+    rows: dict[str, AllianceRow | None] = field(default_factory=dict)
+
+
+#: A report row's columns, selected without making ORM objects of them (``report_of``).
+_REPORT_COLUMNS = tuple(col(getattr(ReportRow, name)) for name in ReportRow.model_fields)
+
+# The statements the write path runs for every report, built once: building and keying a
+# statement costs more than SQLite takes to run it.
+_ARTICLE_COLUMNS = tuple(col(getattr(ArticleRow, name)) for name in ArticleRow.model_fields)
+_ARTICLES = select(*_ARTICLE_COLUMNS).where(
+    col(ArticleRow.article_id).in_(bindparam("ids", expanding=True))
+)
+_INSERT_ARTICLE = insert(ArticleRow)
+#: Sets the columns its parameters name.
+_UPDATE_ARTICLE = update(ArticleRow).where(col(ArticleRow.article_id) == bindparam("the_article"))
+_REPORTS_OF_ARTICLE = select(*_REPORT_COLUMNS).where(
+    col(ReportRow.article_id) == bindparam("article_id")
+)
+_REPORTS_OF_ALLIANCES = select(*_REPORT_COLUMNS).where(
+    col(ReportRow.alliance_id).in_(bindparam("ids", expanding=True))
+)
+_ALLIANCES = select(AllianceRow).where(col(AllianceRow.id).in_(bindparam("ids", expanding=True)))
+_LINKED_ALLIANCES = (
+    select(AllianceInstitutionRow.alliance_id)
+    .where(col(AllianceInstitutionRow.institution_id).in_(bindparam("ids", expanding=True)))
+    .distinct()
+)
+_ALLIANCE_IDS = select(AllianceRow.id).where(col(AllianceRow.id) == bindparam("id"))
+_INSTITUTION_IDS = select(InstitutionRow.id).where(
+    col(InstitutionRow.id).in_(bindparam("ids", expanding=True))
+)
+_INSERT_REPORTS = insert(ReportRow)
 
 
 class RegistryStore:
@@ -82,54 +130,77 @@ class RegistryStore:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.institutions = KnownInstitutions(session)
+        #: articles asked about (None: not in the table), so that a batch reads each once
+        self._articles: dict[str, ArticleRecord | None] = {}
+        #: mentions resolved under ``_names_under`` (the rename table they were read with)
+        self._names: dict[InstitutionMention, ResolvedName] = {}
+        self._names_under: Mapping[str, str] | None = None
 
     # --- articles and their reports ----------------------------------------------------
 
-    def article(self, article_id: str) -> ArticleRow | None:
-        return self.session.get(ArticleRow, article_id)
+    def article(self, article_id: str) -> ArticleRecord | None:
+        return self.articles_of([article_id]).get(article_id)
+
+    def articles_of(self, article_ids: Iterable[str]) -> dict[str, ArticleRecord]:
+        """The articles of these ids that are known; those not asked about before are read
+        together (a SELECT per thousand)."""
+        wanted = list(dict.fromkeys(article_ids))
+        missing = [i for i in wanted if i not in self._articles]
+        for chunk in in_chunks(missing):
+            rows = self.session.exec(  # type: ignore[call-overload]
+                _ARTICLES, params={"ids": chunk}
+            ).all()
+            found = {row.article_id: ArticleRecord(*row) for row in rows}
+            for article_id in chunk:
+                self._articles[article_id] = found.get(article_id)
+        return {i: a for i in wanted if (a := self._articles[i]) is not None}
 
     def record_article(self, message: ExtractedArticle, digest: str, now: datetime) -> datetime:
         """Keep what the article's latest extraction was; returns when it was first seen."""
-        article = self.session.get(ArticleRow, message.article_id)
-        if article is None:
-            article = ArticleRow(
-                article_id=message.article_id,
-                extractor_version=message.extractor_version,
-                extracted_at=utc(message.extracted_at),
-                fingerprint=digest,
-                relevant=message.relevant,
-                event_count=len(message.events),
-                first_received_at=now,
-                updated_at=now,
-            )
-        article.extractor_version = message.extractor_version
-        article.extracted_at = utc(message.extracted_at)
-        article.fingerprint = digest
-        article.relevant = message.relevant
-        article.event_count = len(message.events)
-        article.url = message.url
-        article.title = message.title
-        article.published_at = message.published_at
-        article.updated_at = now
-        self.session.add(article)
+        kept = self.article(message.article_id)
+        article = ArticleRecord(
+            article_id=message.article_id,
+            extractor_version=message.extractor_version,
+            extracted_at=utc(message.extracted_at),
+            fingerprint=digest,
+            relevant=message.relevant,
+            event_count=len(message.events),
+            url=message.url,
+            title=message.title,
+            published_at=message.published_at,
+            first_received_at=kept.first_received_at if kept is not None else now,
+            updated_at=now,
+        )
+        connection = self.session.connection()
+        if kept is None:
+            connection.execute(_INSERT_ARTICLE, asdict(article))
+        else:
+            changes = asdict(article)
+            del changes["article_id"], changes["first_received_at"]
+            connection.execute(_UPDATE_ARTICLE, {"the_article": article.article_id, **changes})
+        self._articles[article.article_id] = article
         return utc(article.first_received_at)
 
     def withdraw_reports(self, article_id: str, work: Working) -> dict[str, list[Report]]:
         """Take the article's earlier reports out of their alliances (a newer extraction
         replaces them); returns them by alliance, so a report can find its old alliance."""
         ghosts: dict[str, list[Report]] = defaultdict(list)
-        for row in self.session.exec(select(ReportRow).where(ReportRow.article_id == article_id)):
-            self.load_alliance(work, row.alliance_id)
+        rows = self.session.exec(  # type: ignore[call-overload]
+            _REPORTS_OF_ARTICLE, params={"article_id": article_id}
+        ).all()
+        self.load_alliances(work, [row.alliance_id for row in rows])
+        for row in rows:
             ghosts[row.alliance_id].append(report_of(row))
-            self.session.delete(row)
+        if rows:
+            self.session.exec(  # type: ignore[call-overload]
+                delete(ReportRow).where(col(ReportRow.article_id) == article_id)
+            )
         for alliance_id in list(work.reports):
             work.reports[alliance_id] = [
                 r for r in work.reports[alliance_id] if r.article_id != article_id
             ]
         return ghosts
-
-    def flush(self) -> None:
-        self.session.flush()
 
     # --- rename rules -------------------------------------------------------------------
 
@@ -150,7 +221,7 @@ class RegistryStore:
 
     def resolve_all(
         self,
-        mentions: Iterable[Any],
+        mentions: Iterable[InstitutionMention],
         renames: Mapping[str, str],
         now: datetime,
     ) -> list[str]:
@@ -163,67 +234,91 @@ class RegistryStore:
                 ids.append(ident)
         return ids
 
-    def resolve(self, mention: Any, renames: Mapping[str, str], now: datetime) -> str | None:
-        resolved = resolve_name(mention, renames)
+    def expect_mentions(
+        self, mentions: Iterable[InstitutionMention], renames: Mapping[str, str]
+    ) -> None:
+        """Read every institution these mentions could be, with one SELECT: a batch then
+        resolves its mentions from memory instead of with a SELECT each."""
+        keys: set[str] = set()
+        for mention in mentions:
+            resolved = self._resolved_name(mention, renames)
+            keys |= {resolved.key, *resolved.alias_keys} if resolved.key else set()
+        self.institutions.named(keys)
+
+    def _resolved_name(
+        self, mention: InstitutionMention, renames: Mapping[str, str]
+    ) -> ResolvedName:
+        if renames is not self._names_under:
+            self._names, self._names_under = {}, renames
+        resolved = self._names.get(mention)
+        if resolved is None:
+            resolved = self._names[mention] = resolve_name(mention, renames)
+        return resolved
+
+    def resolve(
+        self, mention: InstitutionMention, renames: Mapping[str, str], now: datetime
+    ) -> str | None:
+        resolved = self._resolved_name(mention, renames)
         if not resolved.key:
             return None
-        keys = {resolved.key, *resolved.alias_keys}
-        candidate_ids = self.session.exec(
-            select(InstitutionNameRow.institution_id).where(col(InstitutionNameRow.key).in_(keys))
-        ).all()
-        rows = (
-            self.session.exec(
-                select(InstitutionRow).where(col(InstitutionRow.id).in_(candidate_ids))
-            ).all()
-            if candidate_ids
-            else []
-        )
-        records = {row.id: record_of(row) for row in rows}
-        found = match_institution(resolved, records.values())
+        candidates = self.institutions.named({resolved.key, *resolved.alias_keys})
+        found = match_institution(resolved, candidates)
         if found is None:
-            existing = self.session.exec(
-                select(InstitutionRow.id).where(
-                    col(InstitutionRow.id).startswith(new_record(resolved).id)
-                )
-            ).all()
-            record = new_record(resolved, existing)
-            row = InstitutionRow(
-                id=record.id, name=record.name, key=record.key, created_at=now, updated_at=now
-            )
-            fill_institution(row, record)
-            self.session.add(row)
-            self.index_names(record, set())
-            self.session.flush()
+            record = new_record(resolved, self._ids_taken(resolved))
+            self.institutions.add(record, now)
             return record.id
         merged = merge_into(found, resolved)
         if merged != found:
-            row = next(r for r in rows if r.id == found.id)
-            fill_institution(row, merged)
-            row.updated_at = now
-            self.session.add(row)
-            self.index_names(merged, found.keys)
+            self.institutions.replace(found, merged, now)
         return found.id
 
+    def _ids_taken(self, resolved: ResolvedName) -> set[str]:
+        """Which of the name's ``candidate_ids`` institutions already have (the same name
+        and county, in places that conflict), up to the first free one: looked up by
+        primary key, a few at a time, rather than with a LIKE that scans the table."""
+        candidates = candidate_ids(resolved)
+        taken: set[str] = set()
+        while True:
+            wanted = list(itertools.islice(candidates, 4))
+            found = self.session.exec(_INSTITUTION_IDS, params={"ids": wanted}).all()
+            taken.update(found)
+            if len(found) < len(wanted):
+                return taken
+
     def index_names(self, record: InstitutionRecord, known: Iterable[str]) -> None:
-        for key in sorted(record.keys - set(known)):
-            if key and self.session.get(InstitutionNameRow, (key, record.id)) is None:
-                self.session.add(InstitutionNameRow(key=key, institution_id=record.id))
+        self.institutions.index_names(record, known)
 
     def renames(self) -> dict[str, str]:
         return {r.old_key: r.new_name for r in self.session.exec(select(RenameRow)).all()}
 
     def load_alliance(self, work: Working, alliance_id: str) -> None:
-        if alliance_id in work.reports:
+        self.load_alliances(work, [alliance_id])
+
+    def load_alliances(self, work: Working, alliance_ids: Iterable[str]) -> None:
+        """Load into ``work`` those of the alliances it has not loaded yet, in order: their
+        reports, rows and institutions with a SELECT each for all of them, not each."""
+        wanted = [a for a in dict.fromkeys(alliance_ids) if a not in work.reports]
+        if not wanted:
             return
-        rows = self.session.exec(
-            select(ReportRow).where(ReportRow.alliance_id == alliance_id)
-        ).all()
-        reports = [report_of(r) for r in rows]
-        work.reports[alliance_id] = reports
-        work.existing.add(alliance_id)
-        row = self.session.get(AllianceRow, alliance_id)
-        work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
-        work.before[alliance_id] = self.facts_of(work, alliance_id, reports) if reports else None
+        reports: dict[str, list[Report]] = {a: [] for a in wanted}
+        rows: dict[str, AllianceRow] = {}
+        for chunk in in_chunks(wanted):
+            for report_row in self.session.exec(  # type: ignore[call-overload]
+                _REPORTS_OF_ALLIANCES, params={"ids": chunk}
+            ).all():
+                reports[report_row.alliance_id].append(report_of(report_row))
+            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
+        self.institutions.by_ids(i for rs in reports.values() for r in rs for i in r.institutions)
+        for alliance_id in wanted:
+            work.reports[alliance_id] = reports[alliance_id]
+            work.existing.add(alliance_id)
+            row = work.rows[alliance_id] = rows.get(alliance_id)
+            work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
+            work.before[alliance_id] = (
+                self.facts_of(work, alliance_id, reports[alliance_id])
+                if reports[alliance_id]
+                else None
+            )
 
     def facts_of(self, work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceFacts:
         """The alliance's facts from its reports, with an analyst's corrections laid over:
@@ -245,12 +340,9 @@ class RegistryStore:
     ) -> str:
         """The alliance a report belongs to: an existing one, or a new id."""
         linked = self.session.exec(
-            select(AllianceInstitutionRow.alliance_id)
-            .where(col(AllianceInstitutionRow.institution_id).in_(report.institutions))
-            .distinct()
+            _LINKED_ALLIANCES, params={"ids": list(report.institutions)}
         ).all()
-        for alliance_id in linked:
-            self.load_alliance(work, alliance_id)
+        self.load_alliances(work, linked)
         summaries = []
         for alliance_id, reports in work.reports.items():
             # What the article said before counts too: a re-extraction goes back where its
@@ -262,11 +354,15 @@ class RegistryStore:
         if found is not None:
             return found
         alliance_id = new_alliance_id(report, extractor_version)
-        while alliance_id in work.reports or self.session.get(AllianceRow, alliance_id) is not None:
+        while alliance_id in work.reports or self._alliance_exists(alliance_id):
             alliance_id = "a" + hashlib.sha256(alliance_id.encode()).hexdigest()[:15]
         work.reports[alliance_id] = []
         work.before[alliance_id] = None
+        work.founded.add(alliance_id)
         return alliance_id
+
+    def _alliance_exists(self, alliance_id: str) -> bool:
+        return self.session.exec(_ALLIANCE_IDS, params={"id": alliance_id}).first() is not None
 
     @staticmethod
     def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
@@ -292,25 +388,26 @@ class RegistryStore:
         return self.provinces_of_ids({i for r in reports for i in r.institutions})
 
     def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
-        ids = set(ids)
-        if not ids:
-            return {}
-        rows = self.session.exec(
-            select(InstitutionRow.id, InstitutionRow.province).where(
-                col(InstitutionRow.id).in_(ids)
-            )
-        ).all()
-        return {ident: province for ident, province in rows}
+        known = self.institutions.by_ids(ids)
+        return {ident: record.place.province for ident, record in known.items()}
 
     def commit_alliances(
-        self, work: Working, now: datetime, new_rows: Sequence[ReportRow]
+        self, work: Working, now: datetime, filed: Sequence[tuple[str, Report]]
     ) -> tuple[list[CommittedChange], list[str]]:
         changes: list[CommittedChange] = []
         removed: list[str] = []
-        pending_rows = {row.alliance_id for row in new_rows}
+        pending_rows = {alliance_id for alliance_id, _ in filed}
+        with_reports: set[str] = set()  # alliances whose new reports are stored
+        # Their sources, with one SELECT for all of them rather than one each.
+        self.articles_of(r.article_id for reports in work.reports.values() for r in reports)
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
             reports = work.reports[alliance_id]
-            current = self.session.get(AllianceRow, alliance_id)
+            if alliance_id in work.rows:
+                current = work.rows[alliance_id]
+            elif alliance_id in work.founded:
+                current = None
+            else:
+                current = self.session.get(AllianceRow, alliance_id)
             if not reports:
                 if current is not None and current.review_status != ReviewStatus.unreviewed:
                     # An analyst's verdict outlives the reports it was given on: the
@@ -324,11 +421,12 @@ class RegistryStore:
                     removed.append(alliance_id)
                 continue
             facts = self.facts_of(work, alliance_id, reports)
-            document = alliance_document(self.session, facts, reports)
+            document = alliance_document(self.articles_of(facts.article_ids), facts, reports)
+            stored = dumps(document)
             before = work.before.get(alliance_id)
             if current is not None and before is not None:
                 fields = changed_fields(before, facts)
-                if not fields and current.document != dumps(document):
+                if not fields and current.document != stored:
                     fields = ("sources",)
                 if not fields:
                     continue
@@ -348,12 +446,10 @@ class RegistryStore:
                     source_count=0,
                     updated_at=now,
                 )
-            write_alliance(self.session, current, facts, document, now)
-            self.session.flush()
-            for report_row in new_rows:
-                if report_row.alliance_id == alliance_id:
-                    self.session.add(report_row)
-            self.session.flush()
+            institutions = self.institutions.by_ids([*facts.lead, *facts.members])
+            write_alliance(self.session, current, facts, stored, institutions, now)
+            self._file_reports([(a, r) for a, r in filed if a == alliance_id])
+            with_reports.add(alliance_id)
             if current.review_status == ReviewStatus.rejected:
                 # Rejected stays rejected: bureaus were told it does not stand, and more
                 # reports of it are no news to them.
@@ -364,13 +460,19 @@ class RegistryStore:
                 kind=kind,
                 changed_fields=fields,
             )
-            append_outbox(self.session, change, now)
+            alliance = alliance_of(current, facts, document, institutions)
+            append_outbox(self.session, change, alliance, now)
             changes.append(change)
         # Reports of alliances whose facts did not change still have to be stored.
-        for report_row in new_rows:
-            if self.session.get(ReportRow, report_row.id) is None:
-                self.session.add(report_row)
+        self._file_reports([(a, r) for a, r in filed if a not in with_reports])
         return changes, removed
+
+    def _file_reports(self, filed: Sequence[tuple[str, Report]]) -> None:
+        """Store new reports under their alliances (whose rows are stored already)."""
+        if filed:
+            self.session.connection().execute(
+                _INSERT_REPORTS, [report_values(r, alliance_id) for alliance_id, r in filed]
+            )
 
     def fold_renamed(self, old_key: str, new_name: str, now: datetime) -> None:
         olds = self.session.exec(select(InstitutionRow).where(InstitutionRow.key == old_key)).all()
@@ -400,6 +502,7 @@ class RegistryStore:
                 old.updated_at = now
                 self.session.add(old)
                 self.index_names(renamed, record.keys)
+                self.institutions.forget()  # changed through the ORM, not through it
                 continue
             # Fold the old institution into the one already known under the new name.
             merged = InstitutionRecord(
@@ -443,6 +546,7 @@ class RegistryStore:
             )
             self.session.flush()
             self.session.delete(old)
+            self.institutions.forget()  # changed through the ORM, not through it
         self.session.flush()
         self.merge_duplicates(work)
         self.commit_alliances(work, now, [])

@@ -85,9 +85,9 @@ class ReviewStore:
     ) -> AllianceFacts:
         """Recompute the alliance from its reports and corrections, and store it."""
         facts = self.store.facts_of(work, row.id, reports)
-        document = alliance_document(self.session, facts, reports)
-        write_alliance(self.session, row, facts, document, now)
-        self.session.flush()
+        document = alliance_document(self.store.articles_of(facts.article_ids), facts, reports)
+        institutions = self.store.institutions.by_ids([*facts.lead, *facts.members])
+        write_alliance(self.session, row, facts, dumps(document), institutions, now)
         return facts
 
     def publish(
@@ -115,7 +115,7 @@ class ReviewStore:
             by_review=True,
             merged_into=merged_into,
         )
-        append_outbox(self.session, change, now)
+        append_outbox(self.session, change, self.view(row.id).alliance, now)
         return change
 
     def move_reports(self, from_id: str, to_id: str, article_ids: Sequence[str] | None) -> None:

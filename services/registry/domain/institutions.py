@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from services.common.contracts import InstitutionMention
@@ -151,12 +152,18 @@ def merge_into(record: InstitutionRecord, resolved: ResolvedName) -> Institution
     return replace(record, aliases=tuple(aliases), place=record.place.filled_from(resolved.place))
 
 
-def new_record(resolved: ResolvedName, existing_ids: Sequence[str] = ()) -> InstitutionRecord:
+def candidate_ids(resolved: ResolvedName) -> Iterator[str]:
+    """The ids a new institution of this name may take, in order: its stable id, then
+    (when institutions of the same name in conflicting places have those) numbered ones."""
     base = institution_id(resolved.key, resolved.place)
-    ident, n = base, 1
-    while ident in existing_ids:
-        n += 1
-        ident = f"{base}-{n}"
+    yield base
+    for n in itertools.count(2):
+        yield f"{base}-{n}"
+
+
+def new_record(resolved: ResolvedName, existing_ids: Collection[str] = ()) -> InstitutionRecord:
+    """A new institution, with the first of its ``candidate_ids`` not in ``existing_ids``."""
+    ident = next(i for i in candidate_ids(resolved) if i not in existing_ids)
     return InstitutionRecord(
         id=ident,
         name=resolved.name,

@@ -50,6 +50,9 @@ PROVINCES: dict[str, str] = {
     "澳门": "澳门特别行政区",
 }
 _FULL_TO_SHORT = {full: short for short, full in PROVINCES.items()}
+#: Full province names, then short ones, the longest first: the order a prefix is sought in.
+_FULL_NAMES_LONGEST_FIRST = tuple(sorted(_FULL_TO_SHORT.items(), key=lambda kv: -len(kv[0])))
+_SHORT_NAMES_LONGEST_FIRST = tuple(sorted(PROVINCES, key=len, reverse=True))
 _PROVINCE_SUFFIXES = (
     "壮族自治区",
     "回族自治区",
@@ -109,10 +112,10 @@ def division_short(value: str | None) -> str | None:
 
 def _leading_province(text: str) -> tuple[str, str] | None:
     """(short province, rest) when ``text`` starts with a province name."""
-    for full, short in sorted(_FULL_TO_SHORT.items(), key=lambda kv: -len(kv[0])):
+    for full, short in _FULL_NAMES_LONGEST_FIRST:
         if text.startswith(full):
             return short, text[len(full) :]
-    for short in sorted(PROVINCES, key=len, reverse=True):
+    for short in _SHORT_NAMES_LONGEST_FIRST:
         if text.startswith(short):
             return short, text[len(short) :]
     return None

@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
-from services.common.contracts import Evidence, ExtractedArticle, InstitutionMention
+from services.common.contracts import (
+    EventType,
+    Evidence,
+    ExtractedArticle,
+    InstitutionMention,
+)
 from services.common.db import make_engine
 from services.registry.adapters import outbox as outbox_rows
 from services.registry.adapters.migrate import upgrade
@@ -87,6 +93,69 @@ def test_a_batch_leaves_the_registry_as_one_at_a_time_does(
     assert [o.status for o in batched][-1] == "unchanged", "the message delivered twice"
     assert state(repository) == state(one_at_a_time)
     assert len(state(repository)["alliances"]) == 4
+
+
+def institutions(repository: RegistryService) -> list[tuple[Any, ...]]:
+    with repository.engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                text("SELECT id, name, aliases, province, county FROM institutions ORDER BY id")
+            )
+        ]
+
+
+def test_institutions_new_to_a_batch_are_found_again_within_it(
+    repository: RegistryService, one_at_a_time: RegistryService
+) -> None:
+    """A batch remembers the institutions it founds: the same name again (learning an
+    alias) is the same institution, the same name and county in other provinces are
+    others, numbered after the first, and a second batch finds them all."""
+
+    def hospital(article_id: str, province: str, *aliases: str) -> ExtractedArticle:
+        return article(
+            article_id,
+            red_cross_event(
+                type=EventType.county_community,
+                specialty=None,
+                lead=(
+                    InstitutionMention(
+                        name="城关医院", aliases=aliases, province=province, county="城关镇"
+                    ),
+                ),
+                members=(InstitutionMention(name="城关镇卫生院", province=province),),
+            ),
+        )
+
+    first = [hospital("n1", "四川"), hospital("n2", "四川", "城关中心医院"), hospital("n3", "河南")]
+    second = [hospital("n4", "湖北"), hospital("n5", "河南", "城关县医院")]
+    singles = [one_at_a_time.apply_extraction(m, NOW) for m in first + second]
+    batched = repository.apply_extractions(first, NOW) + repository.apply_extractions(second, NOW)
+    assert summary(batched) == summary(singles)
+    assert state(repository) == state(one_at_a_time)
+    assert institutions(repository) == institutions(one_at_a_time)
+    assert sorted(i[0][16:] for i in institutions(repository) if i[1] == "城关医院") == [
+        "",
+        "-2",
+        "-3",
+    ]
+
+
+def test_a_batch_reads_more_names_than_one_statement_binds(repository: RegistryService) -> None:
+    """Its candidates are read a thousand names per SELECT (``rows.in_chunks``): a name
+    with many spellings is one institution, found again by any of them."""
+    aliases = tuple(f"城关医院第{n}分院" for n in range(1, 1201))
+
+    def hospital(article_id: str, *aliases: str) -> ExtractedArticle:
+        lead = InstitutionMention(name="城关医院", aliases=aliases, province="四川")
+        return article(article_id, red_cross_event(lead=(lead,)))
+
+    repository.apply_extractions([hospital("many", *aliases)], NOW)
+    again = InstitutionMention(name=aliases[-1], province="四川")
+    repository.apply_extractions([article("one", red_cross_event(lead=(again,)))], NOW)
+    [named] = [i for i in institutions(repository) if i[1] == "城关医院"]
+    assert len(json.loads(named[2])) == len(aliases)
+    assert not [i for i in institutions(repository) if i[1] == aliases[-1]]
 
 
 def test_a_batch_that_fails_writes_nothing(repository: RegistryService) -> None:
