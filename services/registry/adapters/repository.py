@@ -48,6 +48,7 @@ from services.registry.adapters.tables import (
     AllianceRow,
     ArticleRow,
     InstitutionRow,
+    OutboxRow,
     RenameRow,
     ReportRow,
 )
@@ -398,6 +399,7 @@ class RegistryStore:
         removed: list[str] = []
         pending_rows = {alliance_id for alliance_id, _ in filed}
         with_reports: set[str] = set()  # alliances whose new reports are stored
+        earlier = self.last_revisions(work.founded)
         # Their sources, with one SELECT for all of them rather than one each.
         self.articles_of(r.article_id for reports in work.reports.values() for r in reports)
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
@@ -442,7 +444,9 @@ class RegistryStore:
                     confidence=facts.confidence,
                     first_seen=facts.first_seen,
                     last_seen=facts.last_seen,
-                    revision=0,
+                    # Founded again after losing every report: its change ids go on
+                    # from its earlier ones (notify drops a change id it has seen).
+                    revision=earlier.get(alliance_id, 0),
                     source_count=0,
                     updated_at=now,
                 )
@@ -466,6 +470,20 @@ class RegistryStore:
         # Reports of alliances whose facts did not change still have to be stored.
         self._file_reports([(a, r) for a, r in filed if a not in with_reports])
         return changes, removed
+
+    def last_revisions(self, alliance_ids: Iterable[str]) -> dict[str, int]:
+        """The highest revision each alliance's changes in the outbox carry, for those that
+        have any (an alliance founded before, whose row went with its last report)."""
+        last: dict[str, int] = {}
+        for chunk in in_chunks(sorted(alliance_ids)):
+            for alliance_id, change_id in self.session.connection().execute(
+                select(OutboxRow.alliance_id, OutboxRow.change_id).where(
+                    col(OutboxRow.alliance_id).in_(chunk)
+                )
+            ):
+                revision = int(change_id.rsplit("-r", 1)[1])
+                last[alliance_id] = max(last.get(alliance_id, 0), revision)
+        return last
 
     def _file_reports(self, filed: Sequence[tuple[str, Report]]) -> None:
         """Store new reports under their alliances (whose rows are stored already)."""

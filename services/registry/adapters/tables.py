@@ -153,7 +153,7 @@ class OutboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     change_id: str = Field(max_length=80, unique=True)
-    alliance_id: str = Field(max_length=40)
+    alliance_id: str = Field(max_length=40, index=True)
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime
     sent_at: datetime | None = Field(default=None, index=True)

@@ -76,7 +76,7 @@ def red_cross_event(**changes: Any) -> Any:
 def test_migrations_build_exactly_the_modelled_schema(repository: RegistryService) -> None:
     engine = repository.engine
     upgrade(engine)  # a second run is a no-op
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     names = {t.__tablename__ for t in REGISTRY_TABLES}  # type: ignore[attr-defined]
     # Only the registry's tables: other services' models share SQLModel's metadata.
     ours = MetaData()
@@ -235,6 +235,24 @@ def test_re_extraction_replaces_the_articles_contribution(
     gone = apply(repository, empty, 2)
     assert gone.removed == (after.alliance.id,)
     assert queries(repository).counts()["alliances"] == 0
+
+
+def test_an_alliance_founded_again_goes_on_from_its_earlier_change_ids(
+    repository: RegistryService,
+) -> None:
+    """An article (updated at its URL, extracted by the same extractor) stops reporting
+    its alliance, whose row goes, then reports it again: the alliance comes back under
+    its id, with change ids notify has not seen yet."""
+    founded = apply(repository, article("x1", red_cross_event()))
+    (first,) = founded.changes
+    gone = apply(repository, article("x1", minutes=1), 1)
+    assert gone.removed == (first.alliance_id,)
+    again = apply(repository, article("x1", red_cross_event(), minutes=2), 2)
+    (change,) = again.changes
+    assert change.alliance_id == first.alliance_id and change.kind == "created"
+    changes = [r.change_id for r in outbox_rows.outbox(repository.engine)]
+    assert changes == [f"{first.alliance_id}-r1", f"{first.alliance_id}-r2"]
+    assert change.change_id == changes[-1]
 
 
 def test_same_name_in_two_counties_stays_two_institutions(
