@@ -176,10 +176,19 @@ def producer_span(topic: str, key: bytes | None) -> AbstractContextManager[Span]
 
 
 def consumer_span(
-    topic: str, partition: int, offset: int, key: bytes | None, parent: Context
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    parent: Context,
+    *,
+    start_time: int | None = None,
+    end_on_exit: bool = True,
 ) -> AbstractContextManager[Span]:
     """``process <topic>``: one consumed message, child of the context its headers carry.
-    Failures are marked by the caller (:func:`mark_error`), not by the exception leaving."""
+    Failures are marked by the caller (:func:`mark_error`), not by the exception leaving.
+    ``start_time`` and ``end_on_exit=False`` (the caller ends it) for a message whose work
+    was timed before its span is written (a batch extracted in one exchange)."""
     attributes: dict[str, Any] = {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
@@ -194,6 +203,8 @@ def consumer_span(
         context=parent,
         kind=SpanKind.CONSUMER,
         attributes=attributes,
+        start_time=start_time,
+        end_on_exit=end_on_exit,
         record_exception=False,
         set_status_on_exception=False,
     )

@@ -6,6 +6,12 @@ extractor takes. Here extraction runs in a child process, one article at a time;
 article overruns the budget its worker is killed and replaced, and the article is
 dead-lettered with the reason ``budget_exceeded``.
 
+A partition's articles go to the worker in one message (``extract_all``): the worker
+answers each as it finishes it, and each answer must come within the budget of the one
+before, so the budget stays per article (an overrun is noticed one budget after the
+article started) while the service pays one pipe message and one thread hop a batch, not
+an article.
+
 The child is started with ``spawn`` (forking a process that runs an event loop and Kafka
 client threads is unsafe) and warms up before its first article, so that the budget
 measures extraction, not imports. Start it from the event loop's thread: on Linux the
@@ -24,7 +30,8 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 from typing import Any
@@ -33,6 +40,7 @@ from prometheus_client import Counter
 
 from services.common.errors import PoisonError, RetryableError
 from services.extract.extraction import ArticleInput, ExtractionResult, extract
+from services.extract.service import Extractions
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,18 @@ class ArticleOverBudget(PoisonError):
     reason = "budget_exceeded"
 
 
+@dataclass
+class _Answers:
+    """What the worker answered to a batch of articles, in their order, each with when it
+    started and finished (epoch ns), and how the exchange ended short of all of them: the
+    next article overran, or the pipe broke (the worker died)."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    times: list[tuple[int, int]] = field(default_factory=list)
+    overran: bool = False
+    broken: BaseException | None = None
+
+
 class ExtractionProcess:
     """``extract_fn`` in a child process, one article at a time, each within a budget."""
 
@@ -87,8 +107,7 @@ class ExtractionProcess:
         self._start_timeout = start_timeout_seconds
         self._context = multiprocessing.get_context("spawn")
         self._worker: _Worker | None = None
-        self._lock = asyncio.Lock()  # one article at a time through the one pipe
-        self._busy_since: float | None = None
+        self._lock = asyncio.Lock()  # one batch at a time through the one pipe
         self._retiring: set[asyncio.Task[None]] = set()
         self._stopped = False
 
@@ -111,7 +130,7 @@ class ExtractionProcess:
             return False
         if not worker.warm() or not worker.process.is_alive():
             return False
-        busy = self._busy_since
+        busy = worker.busy_since
         return busy is None or time.monotonic() - busy <= self.budget_seconds + _READY_GRACE_SECONDS
 
     async def extract(self, article: ArticleInput) -> ExtractionResult:
@@ -122,46 +141,68 @@ class ExtractionProcess:
         worker can be started or the worker died under the article (killed from outside,
         out of memory): that may pass, so the article is tried again.
         """
+        done = await self.extract_all([article])
+        if done.failure is not None:
+            raise done.failure
+        return done.results[0]
+
+    async def extract_all(self, articles: Sequence[ArticleInput]) -> Extractions:
+        """The articles' results in their order, up to the first that failed; its failure
+        is returned (the exceptions ``extract`` raises), the articles behind it are left.
+        Raises ``RetryableError`` only when no worker can be started."""
+        if not articles:
+            return Extractions()
         async with self._lock:
             worker = self._current_worker()
             # Shielded: a cancelled handler must not cancel the warm-up other articles need.
             await asyncio.shield(worker.warming)
             exchange = asyncio.ensure_future(
-                asyncio.to_thread(_exchange, worker.conn, article, self.budget_seconds)
+                asyncio.to_thread(_exchange, worker, list(articles), self.budget_seconds)
             )
             worker.exchange = exchange
-            self._busy_since = time.monotonic()
             try:
-                outcome = await asyncio.shield(exchange)
+                answers = await asyncio.shield(exchange)
             except asyncio.CancelledError:
-                # The answer is no longer wanted, and a worker still busy with it cannot
-                # take the next article: kill it (its thread then sees the end of the pipe).
+                # The answers are no longer wanted, and a worker still busy with them cannot
+                # take the next batch: kill it (its thread then sees the end of the pipe).
                 worker.process.kill()
                 self._retire_later(worker)
                 raise
-            except (EOFError, OSError) as exc:
-                if self._stopped:
-                    raise RetryableError("the extraction worker was stopped") from exc
-                await self._replace(worker, "died")
-                raise RetryableError(
-                    f"extraction worker died under the article (exit code {worker.process.exitcode})"
-                ) from exc
-            finally:
-                self._busy_since = None
             worker.exchange = None
-            if outcome is None:
-                ARTICLES_OVER_BUDGET.inc()
-                await self._replace(worker, "budget_exceeded")
-                raise ArticleOverBudget(
-                    f"extraction overran its {self.budget_seconds:g} s budget "
-                    f"({len(article.body)} characters); its worker was killed and replaced"
+            return await self._settle(worker, articles, answers)
+
+    async def _settle(
+        self, worker: _Worker, articles: Sequence[ArticleInput], answers: _Answers
+    ) -> Extractions:
+        """The batch's results, and the failure of the article they stop at (its worker
+        replaced when it overran or died under it)."""
+        done = Extractions()
+        for (kind, payload), times in zip(answers.outcomes, answers.times, strict=True):
+            if kind == "error":
+                # The extractor is deterministic: what fails once fails every time.
+                done.failure = PoisonError(f"extraction failed: {payload}")
+                return done
+            done.results.append(payload)
+            done.times.append(times)
+        if answers.overran:
+            ARTICLES_OVER_BUDGET.inc()
+            await self._replace(worker, "budget_exceeded")
+            done.failure = ArticleOverBudget(
+                f"extraction overran its {self.budget_seconds:g} s budget "
+                f"({len(articles[len(done.results)].body)} characters); "
+                "its worker was killed and replaced"
+            )
+        elif answers.broken is not None:
+            if self._stopped:
+                done.failure = RetryableError("the extraction worker was stopped")
+            else:
+                await self._replace(worker, "died")
+                done.failure = RetryableError(
+                    "extraction worker died under the article "
+                    f"(exit code {worker.process.exitcode})"
                 )
-        kind, payload = outcome
-        if kind == "error":
-            # The extractor is deterministic: what fails once fails every time.
-            raise PoisonError(f"extraction failed: {payload}")
-        result: ExtractionResult = payload
-        return result
+            done.failure.__cause__ = answers.broken
+        return done
 
     async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """Let the worker finish and exit (killed after ``grace_seconds``); no restart."""
@@ -229,7 +270,9 @@ class _Worker:
         self.process.start()
         child_end.close()  # the child holds the only write end now: its death reads as EOF
         self.conn: Connection = parent_end
-        self.exchange: asyncio.Future[Outcome | None] | None = None  # a thread on the pipe
+        self.exchange: asyncio.Future[_Answers] | None = None  # a thread on the pipe
+        #: When the article in hand started (monotonic), None when idle; set by that thread.
+        self.busy_since: float | None = None
         self.warming = asyncio.create_task(self._warm_up(timeout), name="extract-worker-warm-up")
         self._closed = False
 
@@ -282,14 +325,32 @@ class _Worker:
         self.conn.close()
 
 
-def _exchange(conn: Connection, article: ArticleInput, budget: float) -> Outcome | None:
-    """Send one article and wait at most ``budget`` seconds for its outcome (None when it
-    overran). Runs in a thread; raises EOFError or OSError if the worker dies meanwhile."""
-    conn.send(article)
-    if not conn.poll(budget):
-        return None
-    outcome: Outcome = conn.recv()
-    return outcome
+def _exchange(worker: _Worker, articles: list[ArticleInput], budget: float) -> _Answers:
+    """Send the articles and collect the worker's answers, each within ``budget`` seconds
+    of the one before, until all are in, one is an error, one overruns or the worker dies.
+    Runs in a thread."""
+    answers = _Answers()
+    try:
+        worker.busy_since = time.monotonic()
+        worker.conn.send(articles)
+        started = time.time_ns()
+        for _ in articles:
+            if not worker.conn.poll(budget):
+                answers.overran = True
+                return answers
+            outcome: Outcome = worker.conn.recv()
+            finished = time.time_ns()
+            worker.busy_since = time.monotonic()
+            answers.outcomes.append(outcome)
+            answers.times.append((started, finished))
+            started = finished
+            if outcome[0] == "error":
+                break  # the worker stops at it: the articles behind wait behind it
+    except (EOFError, OSError) as exc:
+        answers.broken = exc
+    finally:
+        worker.busy_since = None
+    return answers
 
 
 # --- the child process ----------------------------------------------------------------------
@@ -312,21 +373,33 @@ def _serve(conn: Connection, extract_fn: ExtractFn, parent_pid: int) -> None:
     conn.send(("ready", None))
     while True:
         try:
-            article = conn.recv()
+            articles = conn.recv()
         except EOFError:
             return  # the service closed its end, or died
-        if article is None:
+        if articles is None:
             return
-        try:
-            outcome: Outcome = ("ok", extract_fn(article))
-        except Exception as exc:
-            outcome = ("error", _describe(exc))
-        try:
-            conn.send(outcome)
-        except BrokenPipeError:
-            return  # the service is gone: nobody to answer
-        except Exception as exc:  # the result does not pickle; nothing was written yet
-            conn.send(("error", f"result not transferable: {_describe(exc)}"))
+        for article in articles:
+            try:
+                if not _answer(conn, extract_fn, article):
+                    break  # an error: the service stops the batch at it
+            except BrokenPipeError:
+                return  # the service is gone: nobody to answer
+
+
+def _answer(conn: Connection, extract_fn: ExtractFn, article: ArticleInput) -> bool:
+    """Extract one article and send its outcome; False when that is an error."""
+    try:
+        outcome: Outcome = ("ok", extract_fn(article))
+    except Exception as exc:
+        outcome = ("error", _describe(exc))
+    try:
+        conn.send(outcome)
+    except BrokenPipeError:
+        raise
+    except Exception as exc:  # the result does not pickle; nothing was written yet
+        conn.send(("error", f"result not transferable: {_describe(exc)}"))
+        return False
+    return outcome[0] == "ok"
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -24,9 +24,9 @@ from services.common.kafka.publisher import Outgoing, Publisher
 from services.common.kafka.records import Record
 from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
 from services.extract.adapters.isolation import ArticleOverBudget
-from services.extract.extraction import ExtractionResult
+from services.extract.extraction import ArticleInput, ExtractionResult
 from services.extract.metrics import ARTICLES_EXTRACTED, ARTICLES_TRUNCATED, EVENTS_EXTRACTED
-from services.extract.service import ArticleExtractor, input_of, to_message
+from services.extract.service import ArticleExtractor, BatchExtractor, input_of, to_message
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,48 @@ def count_extracted(article_id: str, result: ExtractionResult) -> None:
     log.info("extracted %d events", len(result.events), extra={"article_id": article_id})
 
 
+#: An article extracted in a batch: its record, its result and its trace context.
+Extracted = tuple[RawArticle, Record, ExtractionResult, str | None]
+
+
+def traced(
+    article: RawArticle,
+    record: Record,
+    result: ExtractionResult,
+    times: tuple[int, int] | None,
+) -> Extracted:
+    """The article's ``process`` span (with its ``extract article`` span, timed as the
+    worker's answer was, when it was extracted now rather than found from an earlier try),
+    and the trace context its message carries."""
+    started, finished = times if times is not None else (None, None)
+    parent = tracing.context_from_headers(record.headers)
+    with tracing.consumer_span(
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        parent,
+        start_time=started,
+        end_on_exit=False,
+    ) as span:
+        if times is not None:
+            with tracing.tracer().start_as_current_span(
+                "extract article",
+                attributes={
+                    "article.id": article.article_id,
+                    "article.chars": len(article.body),
+                    "extract.relevant": result.relevant,
+                    "extract.events": len(result.events),
+                },
+                start_time=started,
+                end_on_exit=False,
+            ) as extraction:
+                extraction.end(end_time=finished)
+        context = tracing.current_carrier()
+    span.end(end_time=finished)
+    return article, record, result, context
+
+
 def make_extract_handler(
     publisher: Publisher,
     output_topic: str,
@@ -116,7 +158,7 @@ def make_extract_batch_handler(
     publisher: Publisher,
     output_topic: str,
     *,
-    extractors: Sequence[ArticleExtractor],
+    extractors: Sequence[BatchExtractor],
     outcomes: Outcomes,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     max_article_chars: int = DEFAULT_MAX_ARTICLE_CHARS,
@@ -128,31 +170,63 @@ def make_extract_batch_handler(
     if not extractors:
         raise ValueError("at least one extractor is needed")
 
+    async def in_order(
+        extractor: BatchExtractor, in_partition: list[tuple[RawArticle, Record]]
+    ) -> tuple[list[Extracted], Exception | None]:
+        """One partition's articles in order, those not already found in ``outcomes`` in one
+        exchange with ``extractor``, up to the first that fails (and its failure)."""
+        found: list[ExtractionResult | None] = []
+        wanted: list[ArticleInput] = []
+        failure: Exception | None = None
+        for article, _ in in_partition:
+            known = outcomes.take(article.article_id)
+            try:
+                if isinstance(known, PoisonError):
+                    raise known
+                if known is None:
+                    wanted.append(input_of(article, max_article_chars))
+            except PoisonError as exc:
+                outcomes.keep(article.article_id, exc)
+                failure = exc
+                break  # the rest of this partition waits behind the failed article
+            found.append(known)
+        extractions = await extractor.extract_all(wanted)
+        fresh = iter(zip(extractions.results, extractions.times, strict=True))
+        done: list[Extracted] = []
+        for (article, record), known in zip(in_partition, found, strict=False):
+            if known is not None:
+                done.append(traced(article, record, known, None))
+                continue
+            extracted = next(fresh, None)
+            if extracted is None:  # the extraction that failed: this article's
+                failure = extractions.failure
+                if isinstance(failure, PoisonError):
+                    outcomes.keep(article.article_id, failure)
+                if isinstance(failure, ArticleOverBudget):
+                    log.warning(
+                        "extraction of %d characters overran its budget",
+                        len(article.body),
+                        extra={"article_id": article.article_id},
+                    )
+                break
+            done.append(traced(article, record, *extracted))
+        for article, _, result, _ in done:
+            outcomes.keep(article.article_id, result)
+        # what was found for articles behind the failed one stays found
+        for (article, _), known in list(zip(in_partition, found, strict=False))[len(done) :]:
+            if known is not None:
+                outcomes.keep(article.article_id, known)
+        return done, failure
+
     async def lane(
-        extractor: ArticleExtractor, partitions: list[list[tuple[RawArticle, Record]]]
-    ) -> list[tuple[RawArticle, Record, ExtractionResult, str | None]]:
-        done: list[tuple[RawArticle, Record, ExtractionResult, str | None]] = []
+        extractor: BatchExtractor, partitions: list[list[tuple[RawArticle, Record]]]
+    ) -> list[Extracted]:
+        done: list[Extracted] = []
         failure: Exception | None = None
         for in_partition in partitions:
-            for article, record in in_partition:
-                parent = tracing.context_from_headers(record.headers)
-                with tracing.consumer_span(
-                    record.topic, record.partition, record.offset, record.key, parent
-                ):
-                    found = outcomes.take(article.article_id)
-                    try:
-                        if isinstance(found, PoisonError):
-                            raise found
-                        result = found or await extract_article(
-                            extractor, article, max_article_chars
-                        )
-                    except Exception as exc:
-                        if isinstance(exc, PoisonError):
-                            outcomes.keep(article.article_id, exc)
-                        failure = failure or exc
-                        break  # the rest of this partition waits behind the failed article
-                    outcomes.keep(article.article_id, result)
-                    done.append((article, record, result, tracing.current_carrier()))
+            extracted, failed = await in_order(extractor, in_partition)
+            done.extend(extracted)
+            failure = failure or failed
         if failure is not None:
             raise failure
         return done
@@ -171,7 +245,7 @@ def make_extract_batch_handler(
         failure = next((f for f in finished if isinstance(f, BaseException)), None)
         if failure is not None:
             raise failure
-        extracted = [
+        extracted: list[Extracted] = [
             item for lane_done in finished if isinstance(lane_done, list) for item in lane_done
         ]
         extracted.sort(key=lambda item: (item[1].partition, item[1].offset))

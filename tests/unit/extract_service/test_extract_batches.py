@@ -20,6 +20,7 @@ from services.common.kafka.memory import InMemoryBroker, InMemoryPublisher, InMe
 from services.extract.adapters.isolation import ExtractionProcess
 from services.extract.entrypoints import consumer as handlers
 from services.extract.extraction import ArticleInput, ExtractionResult, extract
+from services.extract.service import Extractions, extract_each
 from tests.unit.extract_service.extractors import MARK, hang_on_marked
 
 NOW = datetime(2023, 10, 15, tzinfo=UTC)
@@ -43,6 +44,9 @@ class CountingExtractor:
             self.flaky.discard(article.title)
             raise RetryableError("the extraction worker is restarting")
         return extract(article)
+
+    async def extract_all(self, articles: Sequence[ArticleInput]) -> Extractions:
+        return await extract_each(self, articles)
 
 
 def article(n: int, body: str = FORMATION) -> RawArticle:

@@ -19,17 +19,21 @@ from services.extract.adapters.isolation import ArticleOverBudget, ExtractionPro
 from services.extract.extraction import ArticleInput
 from tests.unit.extract_service.extractors import (
     MARK,
+    SLOW,
+    SLOW_SECONDS,
     crash_on_marked,
     fail_on_marked,
     gone,
     hang_on_marked,
     never_warm,
+    slow_or_hang_on_marked,
     slow_warm_up_hang_on_marked,
 )
 
 REPO = Path(__file__).resolve().parents[3]
 FORMATION = ArticleInput(body="6月15日,桂林市中西医结合医院与灵川县中医医院建立紧密型医联体。")
 MARKED = ArticleInput(body=MARK + FORMATION.body)
+SLOWLY = ArticleInput(body=SLOW + FORMATION.body)
 
 
 @pytest.fixture
@@ -123,6 +127,85 @@ async def test_a_worker_that_dies_under_an_article_is_replaced_and_the_article_r
     first = extraction.worker_pid
     with pytest.raises(RetryableError, match="exit code 3"):
         await extraction.extract(MARKED)
+    assert (await extraction.extract(FORMATION)).relevant
+    assert extraction.worker_pid != first
+
+
+async def test_a_batch_longer_than_the_budget_passes_when_each_article_is_within_it(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    budget = 2 * SLOW_SECONDS
+    extraction = ExtractionProcess(slow_or_hang_on_marked, budget_seconds=budget)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    pid = extraction.worker_pid
+    batch = asyncio.ensure_future(extraction.extract_all([SLOWLY] * 8))
+    await asyncio.sleep(budget + 0.2)
+    assert await extraction.ready(), "a worker busy with articles within budget is ready"
+    done = await batch
+    assert done.failure is None
+    assert [r.relevant for r in done.results] == [True] * 8
+    assert len(done.times) == 8
+    assert all(start < end for start, end in done.times)
+    assert all(a[1] <= b[0] for a, b in zip(done.times, done.times[1:], strict=False))
+    assert extraction.worker_pid == pid
+
+
+async def test_in_a_batch_the_article_over_budget_fails_alone_within_its_own_budget(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(slow_or_hang_on_marked, budget_seconds=1.0)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    first = extraction.worker_pid
+    started = time.monotonic()
+    done = await extraction.extract_all([SLOWLY, SLOWLY, MARKED, FORMATION])
+    # The two before it, then one budget for the hanging article; not the batch's 4 budgets.
+    assert 1.0 + 2 * SLOW_SECONDS <= time.monotonic() - started < 1.0 + 2 * SLOW_SECONDS + 2
+    assert len(done.results) == 2
+    assert isinstance(done.failure, ArticleOverBudget)
+    assert "budget" in str(done.failure)
+    assert first is not None
+    await until_gone(first)
+    # The articles behind it were left; the next worker takes them.
+    await until_ready(extraction)
+    after = await extraction.extract_all([FORMATION])
+    assert after.failure is None and after.results[0].relevant
+    assert extraction.worker_pid != first
+
+
+async def test_in_a_batch_the_extractors_error_stops_it_and_the_worker_carries_on(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(fail_on_marked)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    pid = extraction.worker_pid
+    done = await extraction.extract_all([FORMATION, MARKED, FORMATION])
+    assert len(done.results) == 1
+    assert isinstance(done.failure, PoisonError)
+    assert not isinstance(done.failure, ArticleOverBudget)
+    # The worker left the rest of that batch: the next batch's answers are its own.
+    again = await extraction.extract_all([FORMATION, FORMATION])
+    assert again.failure is None and len(again.results) == 2
+    assert extraction.worker_pid == pid
+
+
+async def test_in_a_batch_a_worker_dying_keeps_the_results_before_and_is_replaced(
+    stopped_at_end: list[ExtractionProcess],
+) -> None:
+    extraction = ExtractionProcess(crash_on_marked)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    first = extraction.worker_pid
+    done = await extraction.extract_all([FORMATION, FORMATION, MARKED, FORMATION])
+    assert len(done.results) == 2
+    assert isinstance(done.failure, RetryableError)
+    assert "exit code 3" in str(done.failure)
     assert (await extraction.extract(FORMATION)).relevant
     assert extraction.worker_pid != first
 
