@@ -26,7 +26,13 @@ from services.common.settings import DEFAULT_MAX_ARTICLE_CHARS
 from services.extract.adapters.isolation import ArticleOverBudget
 from services.extract.extraction import ArticleInput, ExtractionResult
 from services.extract.metrics import ARTICLES_EXTRACTED, ARTICLES_TRUNCATED, EVENTS_EXTRACTED
-from services.extract.service import ArticleExtractor, BatchExtractor, input_of, to_message
+from services.extract.service import (
+    ArticleExtractor,
+    BatchExtractor,
+    Extractions,
+    input_of,
+    to_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +196,10 @@ def make_extract_batch_handler(
                 failure = exc
                 break  # the rest of this partition waits behind the failed article
             found.append(known)
-        extractions = await extractor.extract_all(wanted)
+        try:
+            extractions = await extractor.extract_all(wanted)
+        except Exception as exc:  # no worker to be had: the first article wanted waits
+            extractions = Extractions(failure=exc)
         fresh = iter(zip(extractions.results, extractions.times, strict=True))
         done: list[Extracted] = []
         for (article, record), known in zip(in_partition, found, strict=False):

@@ -156,6 +156,35 @@ async def test_a_worker_briefly_unavailable_is_waited_for_and_nothing_is_extract
     assert extractor.calls == {"a0": 1, "a1": 2, "a2": 1}
 
 
+class NoWorkerForItsSecondBatch(CountingExtractor):
+    """As ``CountingExtractor``, except that no worker can be started for its second batch
+    (``extract_all`` raises, as the worker process's does when its warm-up fails)."""
+
+    def __init__(self, flaky: Sequence[str] = ()) -> None:
+        super().__init__(flaky)
+        self.batches = 0
+
+    async def extract_all(self, articles: Sequence[ArticleInput]) -> Extractions:
+        self.batches += 1
+        if self.batches == 2:
+            raise RetryableError("extraction worker not warm after 60 s")
+        return await super().extract_all(articles)
+
+
+async def test_what_a_fetch_found_is_kept_when_no_worker_can_be_started_for_the_rest() -> None:
+    broker = InMemoryBroker(partitions=1)
+    push(broker, [article(0), article(1), article(2)])
+    # The first batch extracts a0 and fails on a1; the second finds a0 and has no worker
+    # for a1 and a2; the third finds a0 again.
+    extractor = NoWorkerForItsSecondBatch(flaky=["a1"])
+
+    await run(broker, [extractor], expected=3)
+
+    assert [a for _, a in extracted(broker)] == ["a0", "a1", "a2"]
+    assert extractor.batches >= 3
+    assert extractor.calls == {"a0": 1, "a1": 2, "a2": 1}
+
+
 @pytest.fixture
 async def hanging_worker() -> AsyncIterator[ExtractionProcess]:
     extraction = ExtractionProcess(hang_on_marked, budget_seconds=1.0)
