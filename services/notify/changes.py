@@ -17,7 +17,7 @@ from services.common import tracing
 from services.common.contracts import Alliance, AllianceChange, ChangeKind
 from services.common.errors import PoisonError
 from services.notify.adapters.repository import NotifyRepository, new_id
-from services.notify.adapters.tables import DeliveryRow, SubscriptionRow
+from services.notify.adapters.tables import NewDelivery, SubscriptionRow
 from services.notify.domain.matching import (
     Matcher,
     compile_filters,
@@ -140,7 +140,7 @@ class ChangeIntake:
             _refuse_long_ids(change)
         context = await self.repository.changes_context([c for c, _ in changes])
         received_at = datetime.now(UTC)
-        kept: list[tuple[AllianceChange, datetime, Sequence[DeliveryRow]]] = []
+        kept: list[tuple[AllianceChange, datetime, Sequence[NewDelivery]]] = []
         for change, trace_context in changes:
             if change.change_id in context.seen:
                 CHANGES_RECEIVED.labels("duplicate").inc()
@@ -183,10 +183,10 @@ class ChangeIntake:
         subscriptions: list[SubscriptionRow],
         told: set[str],
         trace_context: str | None,
-    ) -> list[DeliveryRow]:
+    ) -> list[NewDelivery]:
         """One pending delivery per subscription the change concerns."""
         now = self.clock.now()
-        deliveries: list[DeliveryRow] = []
+        deliveries: list[NewDelivery] = []
         # The subscriptions told the same thing share one alert: the alliance is written
         # out once per change, not once per subscription.
         payloads: dict[tuple[AlertType, tuple[str, ...]], str] = {}
@@ -206,7 +206,7 @@ class ChangeIntake:
                     merged_into=change.merged_into,
                 ).model_dump_json()
             deliveries.append(
-                DeliveryRow(
+                NewDelivery(
                     id=new_id("dlv"),
                     bureau_id=subscription.bureau_id,
                     subscription_id=subscription.id,

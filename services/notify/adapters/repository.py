@@ -27,11 +27,11 @@ from services.notify.adapters.tables import (
     AttemptRow,
     BureauRow,
     DeliveryRow,
+    NewDelivery,
     ReceivedChange,
     SubscriptionRow,
     UTCDateTime,
     table_of,
-    values_of,
 )
 from services.notify.domain.models import AlertType, DeliveryStatus
 
@@ -323,7 +323,7 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
         )
 
     async def record_change(
-        self, change: AllianceChange, received_at: datetime, deliveries: Sequence[DeliveryRow]
+        self, change: AllianceChange, received_at: datetime, deliveries: Sequence[NewDelivery]
     ) -> bool:
         """Keep the change and its deliveries in one transaction.
 
@@ -383,7 +383,7 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
         return await self._run(work)
 
     async def record_changes(
-        self, received: Sequence[tuple[AllianceChange, datetime, Sequence[DeliveryRow]]]
+        self, received: Sequence[tuple[AllianceChange, datetime, Sequence[NewDelivery]]]
     ) -> bool:
         """Keep a batch of changes and their deliveries in one transaction. False, with
         nothing written, when one of them was already received (its change id is the key
@@ -400,7 +400,7 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
                 }
                 for change, received_at, _ in received
             ]
-            deliveries = [values_of(d) for _, _, batch in received for d in batch]
+            deliveries = [d.values() for _, _, batch in received for d in batch]
             try:
                 # Two multi-row inserts (the ORM would flush them a row at a time).
                 session.execute(insert(table_of(ReceivedChange)), changes)

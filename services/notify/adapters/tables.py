@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +110,50 @@ class DeliveryRow(SQLModel, table=True):
     trace_context: str | None = Field(default=None, sa_type=Text)
 
 
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A delivery as a change creates it, to be inserted with others (``values``): what
+    it needs of a ``DeliveryRow``, without the ORM's bookkeeping of an object, which
+    costs more than the whole insert does per row."""
+
+    id: str
+    bureau_id: str
+    subscription_id: str
+    change_id: str
+    alliance_id: str
+    dedupe_key: str
+    type: str
+    payload: str
+    status: str
+    next_attempt_at: datetime | None
+    created_at: datetime
+    trace_context: str | None
+
+    def values(self) -> dict[str, Any]:
+        """Its row's values, the columns it leaves out as a new ``DeliveryRow`` has them."""
+        return {
+            "id": self.id,
+            "bureau_id": self.bureau_id,
+            "subscription_id": self.subscription_id,
+            "change_id": self.change_id,
+            "alliance_id": self.alliance_id,
+            "dedupe_key": self.dedupe_key,
+            "type": self.type,
+            "payload": self.payload,
+            "status": self.status,
+            "step": 0,
+            "attempts": 0,
+            "next_attempt_at": self.next_attempt_at,
+            "lease_until": None,
+            "last_status_code": None,
+            "last_error": None,
+            "last_latency_ms": None,
+            "created_at": self.created_at,
+            "delivered_at": None,
+            "trace_context": self.trace_context,
+        }
+
+
 class AttemptRow(SQLModel, table=True):
     __tablename__ = "delivery_attempts"
 
@@ -159,8 +204,3 @@ def table_of(row: type[SQLModel]) -> Table:
     """The Core table of a row class: for statements over many rows at once, which the
     ORM would send one row at a time (and load each row first to do it)."""
     return row.__table__  # type: ignore[attr-defined, no-any-return]
-
-
-def values_of(row: SQLModel) -> dict[str, Any]:
-    """A row object's column values, for a Core insert of many rows."""
-    return {column.name: getattr(row, column.name) for column in table_of(type(row)).columns}

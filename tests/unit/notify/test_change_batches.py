@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from services.common.contracts import AllianceChange
-from services.notify.adapters.tables import DeliveryRow
+from services.notify.adapters.tables import DeliveryRow, NewDelivery, table_of
 from tests.unit.notify.conftest import Api
 from tests.unit.notify.factories import (
     CHONGQING,
@@ -91,3 +92,29 @@ async def test_a_batch_makes_the_deliveries_one_at_a_time_makes(
     assert ("c-6", "alliance.retracted") in kinds
     # Received again (a rebalance re-delivers the fetch): nothing more.
     assert await api.parts.service.receive_changes([(c, None) for c in story("_qb")]) == 0
+
+
+def test_a_new_delivery_is_written_as_its_row_would_be() -> None:
+    """``NewDelivery`` stands for a new ``DeliveryRow`` in inserts: every column, and the
+    same values, the defaults included."""
+    now = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    given: dict[str, Any] = {
+        "id": "dlv-1",
+        "bureau_id": "bur-1",
+        "subscription_id": "sub-1",
+        "change_id": "c-1",
+        "alliance_id": "al-1",
+        "dedupe_key": "sub-1:c-1",
+        "type": "alliance.created",
+        "payload": "{}",
+        "status": "pending",
+        "next_attempt_at": now,
+        "created_at": now,
+        "trace_context": '{"traceparent": "00-1-2-01"}',
+    }
+    row = DeliveryRow(**given)
+    columns = table_of(DeliveryRow).columns
+    assert NewDelivery(**given).values() == {c.name: getattr(row, c.name) for c in columns}
+    held = {**given, "next_attempt_at": None, "trace_context": None}  # a digest's, untraced
+    row = DeliveryRow(**held)
+    assert NewDelivery(**held).values() == {c.name: getattr(row, c.name) for c in columns}
