@@ -30,6 +30,7 @@ from services.common import tracing
 from services.notify.domain.ssrf import (
     AddressRefused,
     IPNetwork,
+    Verdict,
     check_addresses,
     host_address,
     literal_host_verdict,
@@ -37,6 +38,8 @@ from services.notify.domain.ssrf import (
 )
 
 log = logging.getLogger(__name__)
+#: How many URLs' verdicts a guard keeps (all of them start over past that).
+_REMEMBERED_URLS = 10_000
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
@@ -64,11 +67,19 @@ class AddressGuard:
         self.allowed = tuple(allowed)
         self.resolver = resolver
         self.resolve_seconds = resolve_seconds
+        #: Each URL's literal verdict: the URL and the allow-list decide it, and the
+        #: worker asks again at every delivery to the same few URLs.
+        self._literal: dict[str, Verdict | None] = {}
 
     def check_literal(self, url: str) -> None:
         """Refuse a URL whose host is an address (in any form) or a loopback name that
         the guard refuses; a host name passes (only resolving can judge it)."""
-        verdict = literal_host_verdict(url, self.allowed)
+        try:
+            verdict = self._literal[url]
+        except KeyError:
+            if len(self._literal) >= _REMEMBERED_URLS:
+                self._literal.clear()
+            verdict = self._literal[url] = literal_host_verdict(url, self.allowed)
         if verdict is not None and not verdict.allowed:
             host = urlsplit(url).hostname or ""
             raise AddressRefused(f"{refusal(host, verdict)}; refused")

@@ -27,6 +27,8 @@ from services.notify.domain.schedule import parse_retry_after
 from services.notify.domain.ssrf import AddressRefused
 
 _MAX_RESPONSE_BYTES = 64 * 1024
+#: How many targets' parsed URLs a sender keeps (all of them start over past that).
+_REMEMBERED_URLS = 10_000
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,17 @@ class HttpSender:
         #: The client's own guard, to judge the URL's host before httpx parses it (httpx
         #: rejects ``0177.0.0.1`` as an invalid URL, which would hide the reason).
         self.guard = guard
+        #: Targets' URLs as httpx reads them, parsed once (not at every delivery).
+        self._urls: dict[str, httpx.URL] = {}
+
+    def _parsed(self, url: str) -> httpx.URL:
+        """``url`` as httpx reads it; ``httpx.InvalidURL`` as it would raise it."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _REMEMBERED_URLS:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str]
@@ -91,7 +104,7 @@ class HttpSender:
                 self.guard.check_literal(url)
             async with self.client.stream(
                 "POST",
-                url,
+                self._parsed(url),
                 content=body,
                 headers={"Content-Type": "application/json; charset=utf-8", **headers},
             ) as response:
