@@ -86,6 +86,37 @@ class SubscriptionHealth:
     last_error: str | None = None
 
 
+# What ``changes_context`` reads for each fetch of changes, built once with the ids as
+# expanding parameters: building these statements anew cost more than running them.
+#: Which of the changes were received already.
+_SEEN = select(ReceivedChange.change_id).where(
+    col(ReceivedChange.change_id).in_(bindparam("change_ids", expanding=True))
+)
+_LATEST = (
+    select(ReceivedChange.alliance_id, func.max(ReceivedChange.received_at).label("at"))
+    .where(col(ReceivedChange.alliance_id).in_(bindparam("alliance_ids", expanding=True)))
+    .group_by(col(ReceivedChange.alliance_id))
+    .subquery()
+)
+#: The change each alliance was last received with.
+_PREVIOUS = select(ReceivedChange).join(
+    _LATEST,
+    and_(
+        col(ReceivedChange.alliance_id) == _LATEST.c.alliance_id,
+        col(ReceivedChange.received_at) == _LATEST.c.at,
+    ),
+)
+_LIVE_SUBSCRIPTIONS = select(SubscriptionRow).where(
+    col(SubscriptionRow.enabled).is_(True), col(SubscriptionRow.deleted_at).is_(None)
+)
+#: The subscriptions already alerted about each alliance.
+_TOLD = (
+    select(DeliveryRow.alliance_id, DeliveryRow.subscription_id)
+    .where(col(DeliveryRow.alliance_id).in_(bindparam("alliance_ids", expanding=True)))
+    .distinct()
+)
+
+
 class NotifyRepository(DeliveryLogQueries, DigestQueries):
     # --- bureaus and keys -----------------------------------------------------------
 
@@ -338,44 +369,14 @@ class NotifyRepository(DeliveryLogQueries, DigestQueries):
         def work(session: Session) -> ChangesContext:
             ids = list(dict.fromkeys(c.change_id for c in changes))
             alliance_ids = list(dict.fromkeys(c.alliance_id for c in changes))
-            seen = set(
-                session.exec(
-                    select(ReceivedChange.change_id).where(col(ReceivedChange.change_id).in_(ids))
-                ).all()
-            )
-            latest = (
-                select(
-                    ReceivedChange.alliance_id,
-                    func.max(ReceivedChange.received_at).label("at"),
-                )
-                .where(col(ReceivedChange.alliance_id).in_(alliance_ids))
-                .group_by(col(ReceivedChange.alliance_id))
-                .subquery()
-            )
+            seen = set(session.exec(_SEEN, params={"change_ids": ids}).all())
             previous: dict[str, Alliance] = {}
-            for row in session.exec(
-                select(ReceivedChange).join(
-                    latest,
-                    and_(
-                        col(ReceivedChange.alliance_id) == latest.c.alliance_id,
-                        col(ReceivedChange.received_at) == latest.c.at,
-                    ),
-                )
-            ).all():
+            for row in session.exec(_PREVIOUS, params={"alliance_ids": alliance_ids}).all():
                 previous[row.alliance_id] = AllianceChange.model_validate_json(row.payload).alliance
-            subscriptions = list(
-                session.exec(
-                    select(SubscriptionRow).where(
-                        col(SubscriptionRow.enabled).is_(True),
-                        col(SubscriptionRow.deleted_at).is_(None),
-                    )
-                ).all()
-            )
+            subscriptions = list(session.exec(_LIVE_SUBSCRIPTIONS).all())
             told: dict[str, set[str]] = {a: set() for a in alliance_ids}
             for alliance_id, subscription_id in session.exec(
-                select(DeliveryRow.alliance_id, DeliveryRow.subscription_id)
-                .where(col(DeliveryRow.alliance_id).in_(alliance_ids))
-                .distinct()
+                _TOLD, params={"alliance_ids": alliance_ids}
             ).all():
                 told[alliance_id].add(subscription_id)
             return ChangesContext(seen, previous, subscriptions, told)
