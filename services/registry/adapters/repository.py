@@ -90,6 +90,12 @@ class Working:
     #: The rows of the alliances loaded (None: not stored), held here because the
     #: session only holds them weakly: asking it again would read them again.
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
+    #: Each alliance's latest ``aggregate``, with the reports and institution provinces it
+    #: was made of: loading, matching and committing an alliance each need its facts,
+    #: mostly of the same reports, and aggregating is the write path's costliest step.
+    aggregates: dict[str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]] = field(
+        default_factory=dict
+    )
 
 
 #: A report row's columns, selected without making ORM objects of them (``report_of``).
@@ -121,6 +127,9 @@ _INSTITUTION_IDS = select(InstitutionRow.id).where(
     col(InstitutionRow.id).in_(bindparam("ids", expanding=True))
 )
 _INSERT_REPORTS = insert(ReportRow)
+_CHANGE_IDS_OF_ALLIANCES = select(OutboxRow.alliance_id, OutboxRow.change_id).where(
+    col(OutboxRow.alliance_id).in_(bindparam("ids", expanding=True))
+)
 
 
 class RegistryStore:
@@ -324,13 +333,27 @@ class RegistryStore:
     def facts_of(self, work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceFacts:
         """The alliance's facts from its reports, with an analyst's corrections laid over:
         a locked field never takes what the reports say."""
-        facts = aggregate(reports, self.provinces_of(reports))
+        facts = self._aggregate(work, alliance_id, reports)
         corrections = work.corrections.get(alliance_id) or {}
         if not corrections:
             return facts
         corrected = [*corrections.get("lead", ()), *corrections.get("members", ())]
         provinces = self.provinces_of_ids(corrected)
         return apply_corrections(facts, corrections, provinces)
+
+    def _aggregate(
+        self, work: Working, alliance_id: str, reports: Sequence[Report]
+    ) -> AllianceFacts:
+        """``aggregate`` of the reports with their institutions' provinces, made again only
+        when either differs from the alliance's last (it is a function of both alone)."""
+        provinces = self.provinces_of(reports)
+        basis = tuple(reports)
+        kept = work.aggregates.get(alliance_id)
+        if kept is not None and kept[0] == basis and kept[1] == provinces:
+            return kept[2]
+        facts = aggregate(basis, provinces)
+        work.aggregates[alliance_id] = (basis, provinces, facts)
+        return facts
 
     def place_report(
         self,
@@ -369,7 +392,11 @@ class RegistryStore:
     def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
         """What identity matching knows of an alliance: a report naming the institutions
         an analyst corrected it to is about it too."""
-        summary = AllianceSummary.of(alliance_id, reports)
+        kept = work.aggregates.get(alliance_id)
+        # The lead and members of the alliance's facts, when made of these very reports:
+        # provinces, which they may have been aggregated with, do not bear on them.
+        known = kept[2] if kept is not None and kept[0] == tuple(reports) else None
+        summary = AllianceSummary.of(alliance_id, reports, known)
         fixes = work.corrections.get(alliance_id) or {}
         if not fixes:
             return summary
@@ -477,9 +504,7 @@ class RegistryStore:
         last: dict[str, int] = {}
         for chunk in in_chunks(sorted(alliance_ids)):
             for alliance_id, change_id in self.session.connection().execute(
-                select(OutboxRow.alliance_id, OutboxRow.change_id).where(
-                    col(OutboxRow.alliance_id).in_(chunk)
-                )
+                _CHANGE_IDS_OF_ALLIANCES, {"ids": chunk}
             ):
                 revision = int(change_id.rsplit("-r", 1)[1])
                 last[alliance_id] = max(last.get(alliance_id, 0), revision)
