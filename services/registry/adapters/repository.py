@@ -38,6 +38,7 @@ from services.registry.adapters.rows import (
     ArticleRecord,
     fill_institution,
     in_chunks,
+    read,
     record_of,
     report_of,
     report_values,
@@ -158,9 +159,7 @@ class RegistryStore:
         wanted = list(dict.fromkeys(article_ids))
         missing = [i for i in wanted if i not in self._articles]
         for chunk in in_chunks(missing):
-            rows = self.session.exec(  # type: ignore[call-overload]
-                _ARTICLES, params={"ids": chunk}
-            ).all()
+            rows = read(self.session, _ARTICLES, {"ids": chunk})
             found = {row.article_id: ArticleRecord(*row) for row in rows}
             for article_id in chunk:
                 self._articles[article_id] = found.get(article_id)
@@ -196,9 +195,7 @@ class RegistryStore:
         """Take the article's earlier reports out of their alliances (a newer extraction
         replaces them); returns them by alliance, so a report can find its old alliance."""
         ghosts: dict[str, list[Report]] = defaultdict(list)
-        rows = self.session.exec(  # type: ignore[call-overload]
-            _REPORTS_OF_ARTICLE, params={"article_id": article_id}
-        ).all()
+        rows = read(self.session, _REPORTS_OF_ARTICLE, {"article_id": article_id})
         self.load_alliances(work, [row.alliance_id for row in rows])
         for row in rows:
             ghosts[row.alliance_id].append(report_of(row))
@@ -290,7 +287,7 @@ class RegistryStore:
         taken: set[str] = set()
         while True:
             wanted = list(itertools.islice(candidates, 4))
-            found = self.session.exec(_INSTITUTION_IDS, params={"ids": wanted}).all()
+            found = [ident for (ident,) in read(self.session, _INSTITUTION_IDS, {"ids": wanted})]
             taken.update(found)
             if len(found) < len(wanted):
                 return taken
@@ -313,9 +310,7 @@ class RegistryStore:
         reports: dict[str, list[Report]] = {a: [] for a in wanted}
         rows: dict[str, AllianceRow] = {}
         for chunk in in_chunks(wanted):
-            for report_row in self.session.exec(  # type: ignore[call-overload]
-                _REPORTS_OF_ALLIANCES, params={"ids": chunk}
-            ).all():
+            for report_row in read(self.session, _REPORTS_OF_ALLIANCES, {"ids": chunk}):
                 reports[report_row.alliance_id].append(report_of(report_row))
             rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
         self.institutions.by_ids(i for rs in reports.values() for r in rs for i in r.institutions)
@@ -363,9 +358,8 @@ class RegistryStore:
         extractor_version: str,
     ) -> str:
         """The alliance a report belongs to: an existing one, or a new id."""
-        linked = self.session.exec(
-            _LINKED_ALLIANCES, params={"ids": list(report.institutions)}
-        ).all()
+        ids = {"ids": list(report.institutions)}
+        linked = [alliance_id for (alliance_id,) in read(self.session, _LINKED_ALLIANCES, ids)]
         self.load_alliances(work, linked)
         summaries = []
         for alliance_id, reports in work.reports.items():
@@ -386,7 +380,7 @@ class RegistryStore:
         return alliance_id
 
     def _alliance_exists(self, alliance_id: str) -> bool:
-        return self.session.exec(_ALLIANCE_IDS, params={"id": alliance_id}).first() is not None
+        return bool(read(self.session, _ALLIANCE_IDS, {"id": alliance_id}))
 
     @staticmethod
     def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
