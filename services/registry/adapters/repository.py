@@ -313,7 +313,10 @@ class RegistryStore:
             for report_row in read(self.session, _REPORTS_OF_ALLIANCES, {"ids": chunk}):
                 reports[report_row.alliance_id].append(report_of(report_row))
             rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
-        self.institutions.by_ids(i for rs in reports.values() for r in rs for i in r.institutions)
+        # Each id of each role, not ``Report.institutions``, which builds two sets a report.
+        self.institutions.by_ids(
+            i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
+        )
         for alliance_id in wanted:
             work.reports[alliance_id] = reports[alliance_id]
             work.existing.add(alliance_id)
@@ -407,7 +410,9 @@ class RegistryStore:
         )
 
     def provinces_of(self, reports: Sequence[Report]) -> dict[str, str | None]:
-        return self.provinces_of_ids({i for r in reports for i in r.institutions})
+        return self.provinces_of_ids(
+            {i for r in reports for role in (r.lead, r.members) for i in role}
+        )
 
     def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
         known = self.institutions.by_ids(ids)
