@@ -128,6 +128,8 @@ _INSTITUTION_IDS = select(InstitutionRow.id).where(
     col(InstitutionRow.id).in_(bindparam("ids", expanding=True))
 )
 _INSERT_REPORTS = insert(ReportRow)
+#: Every rename rule, read at the start of each batch.
+_RENAMES = select(col(RenameRow.old_key), col(RenameRow.new_name))
 _CHANGE_IDS_OF_ALLIANCES = select(OutboxRow.alliance_id, OutboxRow.change_id).where(
     col(OutboxRow.alliance_id).in_(bindparam("ids", expanding=True))
 )
@@ -296,7 +298,7 @@ class RegistryStore:
         self.institutions.index_names(record, known)
 
     def renames(self) -> dict[str, str]:
-        return {r.old_key: r.new_name for r in self.session.exec(select(RenameRow)).all()}
+        return {old_key: new_name for old_key, new_name in read(self.session, _RENAMES, {})}
 
     def load_alliance(self, work: Working, alliance_id: str) -> None:
         self.load_alliances(work, [alliance_id])
