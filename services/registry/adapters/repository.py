@@ -31,6 +31,7 @@ from services.registry.adapters.alliance_store import (
     alliance_document,
     alliance_of,
     append_outbox,
+    insert_alliance,
     write_alliance,
 )
 from services.registry.adapters.known_institutions import KnownInstitutions
@@ -91,12 +92,6 @@ class Working:
     #: The rows of the alliances loaded (None: not stored), held here because the
     #: session only holds them weakly: asking it again would read them again.
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
-    #: Each alliance's latest ``aggregate``, with the reports and institution provinces it
-    #: was made of: loading, matching and committing an alliance each need its facts,
-    #: mostly of the same reports, and aggregating is the write path's costliest step.
-    aggregates: dict[str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]] = field(
-        default_factory=dict
-    )
 
 
 #: A report row's columns, selected without making ORM objects of them (``report_of``).
@@ -149,6 +144,13 @@ class RegistryStore:
         #: mentions resolved under ``_names_under`` (the rename table they were read with)
         self._names: dict[InstitutionMention, ResolvedName] = {}
         self._names_under: Mapping[str, str] | None = None
+        #: Each alliance's latest ``aggregate``, with the reports and institution provinces
+        #: it was made of: loading, matching and committing an alliance each need its
+        #: facts, mostly of the same reports (again for each message of a batch that
+        #: names it), and aggregating is the write path's costliest step.
+        self._aggregates: dict[
+            str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]
+        ] = {}
 
     # --- articles and their reports ----------------------------------------------------
 
@@ -348,11 +350,11 @@ class RegistryStore:
         when either differs from the alliance's last (it is a function of both alone)."""
         provinces = self.provinces_of(reports)
         basis = tuple(reports)
-        kept = work.aggregates.get(alliance_id)
+        kept = self._aggregates.get(alliance_id)
         if kept is not None and kept[0] == basis and kept[1] == provinces:
             return kept[2]
         facts = aggregate(basis, provinces)
-        work.aggregates[alliance_id] = (basis, provinces, facts)
+        self._aggregates[alliance_id] = (basis, provinces, facts)
         return facts
 
     def place_report(
@@ -387,11 +389,12 @@ class RegistryStore:
     def _alliance_exists(self, alliance_id: str) -> bool:
         return bool(read(self.session, _ALLIANCE_IDS, {"id": alliance_id}))
 
-    @staticmethod
-    def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
+    def _summary(
+        self, work: Working, alliance_id: str, reports: Sequence[Report]
+    ) -> AllianceSummary:
         """What identity matching knows of an alliance: a report naming the institutions
         an analyst corrected it to is about it too."""
-        kept = work.aggregates.get(alliance_id)
+        kept = self._aggregates.get(alliance_id)
         # The lead and members of the alliance's facts, when made of these very reports:
         # provinces, which they may have been aggregated with, do not bear on them.
         known = kept[2] if kept is not None and kept[0] == tuple(reports) else None
@@ -464,35 +467,37 @@ class RegistryStore:
             else:
                 fields = changed_fields(None, facts)
                 kind = ChangeKind.created if current is None else ChangeKind.updated
-            if current is None:
-                current = AllianceRow(
-                    id=alliance_id,
-                    type=facts.type.value,
-                    cross_province=facts.cross_province,
-                    confidence=facts.confidence,
-                    first_seen=facts.first_seen,
-                    last_seen=facts.last_seen,
-                    # Founded again after losing every report: its change ids go on
-                    # from its earlier ones (notify drops a change id it has seen).
-                    revision=earlier.get(alliance_id, 0),
-                    source_count=0,
-                    updated_at=now,
-                )
             institutions = self.institutions.by_ids([*facts.lead, *facts.members])
-            write_alliance(self.session, current, facts, stored, institutions, now)
+            if current is None:
+                # An alliance founded again after losing every report goes on from its
+                # earlier change ids (notify drops a change id it has seen).
+                revision = insert_alliance(
+                    self.session,
+                    alliance_id,
+                    earlier.get(alliance_id, 0),
+                    facts,
+                    stored,
+                    institutions,
+                    now,
+                )
+                rejected = False  # a new row is not reviewed
+            else:
+                write_alliance(self.session, current, facts, stored, institutions, now)
+                revision = current.revision
+                rejected = current.review_status == ReviewStatus.rejected
             self._file_reports([(a, r) for a, r in filed if a == alliance_id])
             with_reports.add(alliance_id)
-            if current.review_status == ReviewStatus.rejected:
+            if rejected:
                 # Rejected stays rejected: bureaus were told it does not stand, and more
                 # reports of it are no news to them.
                 continue
             change = CommittedChange(
-                change_id=f"{alliance_id}-r{current.revision}",
+                change_id=f"{alliance_id}-r{revision}",
                 alliance_id=alliance_id,
                 kind=kind,
                 changed_fields=fields,
             )
-            alliance = alliance_of(current, facts, document, institutions)
+            alliance = alliance_of(alliance_id, facts, document, institutions)
             append_outbox(self.session, change, alliance, now)
             changes.append(change)
         # Reports of alliances whose facts did not change still have to be stored.
