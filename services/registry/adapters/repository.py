@@ -11,7 +11,7 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -187,9 +187,9 @@ class RegistryStore:
         )
         connection = self.session.connection()
         if kept is None:
-            connection.execute(_INSERT_ARTICLE, asdict(article))
+            connection.execute(_INSERT_ARTICLE, _article_columns(article))
         else:
-            changes = asdict(article)
+            changes = _article_columns(article)
             del changes["article_id"], changes["first_received_at"]
             connection.execute(_UPDATE_ARTICLE, {"the_article": article.article_id, **changes})
         self._articles[article.article_id] = article
@@ -636,6 +636,12 @@ class RegistryStore:
                     self.session.exec(  # type: ignore[call-overload]
                         delete(table).where(col(table.alliance_id) == other)
                     )
+
+
+def _article_columns(article: ArticleRecord) -> dict[str, Any]:
+    """The record's fields by name, as ``asdict`` gives them without deep-copying each
+    value: all of them are immutable."""
+    return dict(vars(article))
 
 
 def _swap(ids: list[str], old: str, new: str) -> list[str]:
