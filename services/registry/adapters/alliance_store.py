@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import Connection, delete, insert
 from sqlmodel import Session, col
 
 from services.common import tracing
@@ -19,7 +19,6 @@ from services.common.contracts import (
     AllianceChange,
     AllianceSource,
     ChangeKind,
-    EventType,
 )
 from services.common.places import keys_of, province_key
 from services.common.values import utc
@@ -38,6 +37,22 @@ _INSERT_ALLIANCE = insert(AllianceRow)
 _INSERT_INSTITUTION_LINKS = insert(AllianceInstitutionRow)
 _INSERT_PLACES = insert(AlliancePlaceRow)
 _INSERT_OUTBOX = insert(OutboxRow)
+_SOME_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+#: A new alliance's row as ``AllianceRow`` makes it: what its facts do not decide (its
+#: review, corrections) keeps the model's defaults; the rest is set when it is stored.
+_NEW_ALLIANCE = row_values(
+    AllianceRow(
+        id="",
+        type="",
+        cross_province=False,
+        confidence=0.0,
+        first_seen=_SOME_TIME,
+        last_seen=_SOME_TIME,
+        revision=0,
+        source_count=0,
+        updated_at=_SOME_TIME,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -99,29 +114,9 @@ def write_alliance(
 ) -> None:
     """Store the alliance's row (``document``: its JSON) and its institution and place
     rows; ``institutions`` holds at least its lead's and members' records, as stored."""
-    span = parse_event_date(facts.date)
-    row.type = facts.type.value
-    row.specialty = facts.specialty
-    row.date = facts.date
-    row.date_start, row.date_end = span if span else (None, None)
-    row.cross_province = facts.cross_province
-    row.confidence = facts.confidence
-    row.first_seen = facts.first_seen
-    row.last_seen = facts.last_seen
+    for name, value in _fact_columns(facts, document, institutions, now).items():
+        setattr(row, name, value)
     row.revision += 1
-    row.source_count = len(facts.article_ids)
-    row.document = document
-    row.updated_at = now
-    roles = [("lead", i) for i in facts.lead] + [("member", i) for i in facts.members]
-    names = [facts.specialty or ""]
-    places: set[tuple[str, str]] = {("province", province_key(p)) for p in facts.provinces}
-    for _, ident in roles:
-        inst = institutions[ident]
-        names.append(inst.name)
-        names.extend(inst.aliases)
-        place = inst.place
-        places |= {(str(k), v) for k, v in keys_of(place.province, place.city, place.county)}
-    row.search_text = "\n".join(n for n in names if n)
     connection = session.connection()
     if row in session:
         # Its institution and place rows are replaced; the DELETEs flush the row first.
@@ -133,12 +128,81 @@ def write_alliance(
         # A new alliance (no institution or place rows yet) is one plain INSERT: the
         # session does not track it; read again later in the transaction, it is loaded.
         connection.execute(_INSERT_ALLIANCE, row_values(row))
-    # Plain INSERTs, several rows each: nothing reads these rows back as objects.
+    _insert_index(connection, row.id, facts, institutions)
+
+
+def insert_alliance(
+    session: Session,
+    alliance_id: str,
+    revision: int,
+    facts: AllianceFacts,
+    document: str,
+    institutions: Mapping[str, InstitutionRecord],
+    now: datetime,
+) -> int:
+    """Store a new alliance as ``write_alliance`` stores a new ``AllianceRow`` of this id
+    and ``revision``, without making one: filling an ORM object in costs more than its
+    INSERT. Returns the revision it is stored with."""
+    values = {
+        **_NEW_ALLIANCE,
+        **_fact_columns(facts, document, institutions, now),
+        "id": alliance_id,
+        "revision": revision + 1,
+    }
+    connection = session.connection()
+    connection.execute(_INSERT_ALLIANCE, values)
+    _insert_index(connection, alliance_id, facts, institutions)
+    return revision + 1
+
+
+def _fact_columns(
+    facts: AllianceFacts,
+    document: str,
+    institutions: Mapping[str, InstitutionRecord],
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of an alliance's row that its facts decide (all but its id, revision,
+    review and corrections)."""
+    span = parse_event_date(facts.date)
+    names = [facts.specialty or ""]
+    for ident in (*facts.lead, *facts.members):
+        names.append(institutions[ident].name)
+        names.extend(institutions[ident].aliases)
+    return {
+        "type": facts.type.value,
+        "specialty": facts.specialty,
+        "date": facts.date,
+        "date_start": span[0] if span else None,
+        "date_end": span[1] if span else None,
+        "cross_province": facts.cross_province,
+        "confidence": facts.confidence,
+        "first_seen": facts.first_seen,
+        "last_seen": facts.last_seen,
+        "source_count": len(facts.article_ids),
+        "document": document,
+        "updated_at": now,
+        "search_text": "\n".join(n for n in names if n),
+    }
+
+
+def _insert_index(
+    connection: Connection,
+    alliance_id: str,
+    facts: AllianceFacts,
+    institutions: Mapping[str, InstitutionRecord],
+) -> None:
+    """The alliance's institution and place rows: plain INSERTs, several rows each, as
+    nothing reads these rows back as objects."""
+    roles = [("lead", i) for i in facts.lead] + [("member", i) for i in facts.members]
+    places: set[tuple[str, str]] = {("province", province_key(p)) for p in facts.provinces}
+    for _, ident in roles:
+        place = institutions[ident].place
+        places |= {(str(k), v) for k, v in keys_of(place.province, place.city, place.county)}
     if roles:
         connection.execute(
             _INSERT_INSTITUTION_LINKS,
             [
-                {"alliance_id": row.id, "institution_id": ident, "role": role, "position": n}
+                {"alliance_id": alliance_id, "institution_id": ident, "role": role, "position": n}
                 for n, (role, ident) in enumerate(roles)
             ],
         )
@@ -146,32 +210,32 @@ def write_alliance(
         connection.execute(
             _INSERT_PLACES,
             [
-                {"alliance_id": row.id, "kind": kind, "value": value[:60]}
+                {"alliance_id": alliance_id, "kind": kind, "value": value[:60]}
                 for kind, value in sorted(places)
             ],
         )
 
 
 def alliance_of(
-    row: AllianceRow,
+    alliance_id: str,
     facts: AllianceFacts,
     document: Mapping[str, Any],
     institutions: Mapping[str, InstitutionRecord],
 ) -> Alliance:
     """The alliance as ``queries.alliance_views`` would read back what ``write_alliance``
-    just stored from these arguments, without reading it back."""
+    (or ``insert_alliance``) just stored from these arguments, without reading it back."""
     return Alliance(
-        id=row.id,
-        type=EventType(row.type),
-        specialty=row.specialty,
+        id=alliance_id,
+        type=facts.type,
+        specialty=facts.specialty,
         lead=tuple(public_institution(institutions[i]) for i in facts.lead),
         members=tuple(public_institution(institutions[i]) for i in facts.members),
-        date=row.date,
+        date=facts.date,
         provinces=tuple(document.get("provinces", ())),
-        cross_province=row.cross_province,
-        confidence=row.confidence,
-        first_seen=utc(row.first_seen),
-        last_seen=utc(row.last_seen),
+        cross_province=facts.cross_province,
+        confidence=facts.confidence,
+        first_seen=utc(facts.first_seen),
+        last_seen=utc(facts.last_seen),
         sources=tuple(AllianceSource(**s) for s in document.get("sources", ())),
     )
 

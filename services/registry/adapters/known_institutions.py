@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
-from services.registry.adapters.rows import in_chunks, institution_values, stored_record
+from services.registry.adapters.rows import in_chunks, institution_values, read, stored_record
 from services.registry.adapters.tables import InstitutionNameRow, InstitutionRow
 from services.registry.domain.institutions import InstitutionPlace, InstitutionRecord
 
@@ -58,10 +58,7 @@ class KnownInstitutions:
         wanted = set(ids)
         missing = wanted - self._records.keys()
         for chunk in in_chunks(missing):
-            rows = self.session.exec(  # type: ignore[call-overload]
-                _BY_IDS, params={"ids": chunk}
-            ).all()
-            for row in rows:
+            for row in read(self.session, _BY_IDS, {"ids": chunk}):
                 self._records[row[0]] = _record(row)
         return {i: self._records[i] for i in wanted if i in self._records}
 
@@ -113,9 +110,7 @@ class KnownInstitutions:
     def _learn_keys(self, keys: Iterable[str]) -> None:
         missing = {k for k in keys if k not in self._ids_by_key}
         for chunk in in_chunks(missing):
-            rows = self.session.exec(  # type: ignore[call-overload]
-                _BY_NAME_KEYS, params={"keys": chunk}
-            ).all()
+            rows = read(self.session, _BY_NAME_KEYS, {"keys": chunk})
             for key in chunk:
                 self._ids_by_key[key] = set()
             for row in rows:

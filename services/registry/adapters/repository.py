@@ -11,7 +11,7 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from services.registry.adapters.alliance_store import (
     alliance_document,
     alliance_of,
     append_outbox,
+    insert_alliance,
     write_alliance,
 )
 from services.registry.adapters.known_institutions import KnownInstitutions
@@ -38,6 +39,7 @@ from services.registry.adapters.rows import (
     ArticleRecord,
     fill_institution,
     in_chunks,
+    read,
     record_of,
     report_of,
     report_values,
@@ -121,6 +123,11 @@ _INSTITUTION_IDS = select(InstitutionRow.id).where(
     col(InstitutionRow.id).in_(bindparam("ids", expanding=True))
 )
 _INSERT_REPORTS = insert(ReportRow)
+#: Every rename rule, read at the start of each batch.
+_RENAMES = select(col(RenameRow.old_key), col(RenameRow.new_name))
+_CHANGE_IDS_OF_ALLIANCES = select(OutboxRow.alliance_id, OutboxRow.change_id).where(
+    col(OutboxRow.alliance_id).in_(bindparam("ids", expanding=True))
+)
 
 
 class RegistryStore:
@@ -137,6 +144,13 @@ class RegistryStore:
         #: mentions resolved under ``_names_under`` (the rename table they were read with)
         self._names: dict[InstitutionMention, ResolvedName] = {}
         self._names_under: Mapping[str, str] | None = None
+        #: Each alliance's latest ``aggregate``, with the reports and institution provinces
+        #: it was made of: loading, matching and committing an alliance each need its
+        #: facts, mostly of the same reports (again for each message of a batch that
+        #: names it), and aggregating is the write path's costliest step.
+        self._aggregates: dict[
+            str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]
+        ] = {}
 
     # --- articles and their reports ----------------------------------------------------
 
@@ -149,9 +163,7 @@ class RegistryStore:
         wanted = list(dict.fromkeys(article_ids))
         missing = [i for i in wanted if i not in self._articles]
         for chunk in in_chunks(missing):
-            rows = self.session.exec(  # type: ignore[call-overload]
-                _ARTICLES, params={"ids": chunk}
-            ).all()
+            rows = read(self.session, _ARTICLES, {"ids": chunk})
             found = {row.article_id: ArticleRecord(*row) for row in rows}
             for article_id in chunk:
                 self._articles[article_id] = found.get(article_id)
@@ -175,9 +187,9 @@ class RegistryStore:
         )
         connection = self.session.connection()
         if kept is None:
-            connection.execute(_INSERT_ARTICLE, asdict(article))
+            connection.execute(_INSERT_ARTICLE, _article_columns(article))
         else:
-            changes = asdict(article)
+            changes = _article_columns(article)
             del changes["article_id"], changes["first_received_at"]
             connection.execute(_UPDATE_ARTICLE, {"the_article": article.article_id, **changes})
         self._articles[article.article_id] = article
@@ -187,9 +199,7 @@ class RegistryStore:
         """Take the article's earlier reports out of their alliances (a newer extraction
         replaces them); returns them by alliance, so a report can find its old alliance."""
         ghosts: dict[str, list[Report]] = defaultdict(list)
-        rows = self.session.exec(  # type: ignore[call-overload]
-            _REPORTS_OF_ARTICLE, params={"article_id": article_id}
-        ).all()
+        rows = read(self.session, _REPORTS_OF_ARTICLE, {"article_id": article_id})
         self.load_alliances(work, [row.alliance_id for row in rows])
         for row in rows:
             ghosts[row.alliance_id].append(report_of(row))
@@ -281,7 +291,7 @@ class RegistryStore:
         taken: set[str] = set()
         while True:
             wanted = list(itertools.islice(candidates, 4))
-            found = self.session.exec(_INSTITUTION_IDS, params={"ids": wanted}).all()
+            found = [ident for (ident,) in read(self.session, _INSTITUTION_IDS, {"ids": wanted})]
             taken.update(found)
             if len(found) < len(wanted):
                 return taken
@@ -290,7 +300,7 @@ class RegistryStore:
         self.institutions.index_names(record, known)
 
     def renames(self) -> dict[str, str]:
-        return {r.old_key: r.new_name for r in self.session.exec(select(RenameRow)).all()}
+        return {old_key: new_name for old_key, new_name in read(self.session, _RENAMES, {})}
 
     def load_alliance(self, work: Working, alliance_id: str) -> None:
         self.load_alliances(work, [alliance_id])
@@ -304,12 +314,13 @@ class RegistryStore:
         reports: dict[str, list[Report]] = {a: [] for a in wanted}
         rows: dict[str, AllianceRow] = {}
         for chunk in in_chunks(wanted):
-            for report_row in self.session.exec(  # type: ignore[call-overload]
-                _REPORTS_OF_ALLIANCES, params={"ids": chunk}
-            ).all():
+            for report_row in read(self.session, _REPORTS_OF_ALLIANCES, {"ids": chunk}):
                 reports[report_row.alliance_id].append(report_of(report_row))
             rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
-        self.institutions.by_ids(i for rs in reports.values() for r in rs for i in r.institutions)
+        # Each id of each role, not ``Report.institutions``, which builds two sets a report.
+        self.institutions.by_ids(
+            i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
+        )
         for alliance_id in wanted:
             work.reports[alliance_id] = reports[alliance_id]
             work.existing.add(alliance_id)
@@ -324,13 +335,27 @@ class RegistryStore:
     def facts_of(self, work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceFacts:
         """The alliance's facts from its reports, with an analyst's corrections laid over:
         a locked field never takes what the reports say."""
-        facts = aggregate(reports, self.provinces_of(reports))
+        facts = self._aggregate(work, alliance_id, reports)
         corrections = work.corrections.get(alliance_id) or {}
         if not corrections:
             return facts
         corrected = [*corrections.get("lead", ()), *corrections.get("members", ())]
         provinces = self.provinces_of_ids(corrected)
         return apply_corrections(facts, corrections, provinces)
+
+    def _aggregate(
+        self, work: Working, alliance_id: str, reports: Sequence[Report]
+    ) -> AllianceFacts:
+        """``aggregate`` of the reports with their institutions' provinces, made again only
+        when either differs from the alliance's last (it is a function of both alone)."""
+        provinces = self.provinces_of(reports)
+        basis = tuple(reports)
+        kept = self._aggregates.get(alliance_id)
+        if kept is not None and kept[0] == basis and kept[1] == provinces:
+            return kept[2]
+        facts = aggregate(basis, provinces)
+        self._aggregates[alliance_id] = (basis, provinces, facts)
+        return facts
 
     def place_report(
         self,
@@ -340,9 +365,8 @@ class RegistryStore:
         extractor_version: str,
     ) -> str:
         """The alliance a report belongs to: an existing one, or a new id."""
-        linked = self.session.exec(
-            _LINKED_ALLIANCES, params={"ids": list(report.institutions)}
-        ).all()
+        ids = {"ids": list(report.institutions)}
+        linked = [alliance_id for (alliance_id,) in read(self.session, _LINKED_ALLIANCES, ids)]
         self.load_alliances(work, linked)
         summaries = []
         for alliance_id, reports in work.reports.items():
@@ -363,13 +387,18 @@ class RegistryStore:
         return alliance_id
 
     def _alliance_exists(self, alliance_id: str) -> bool:
-        return self.session.exec(_ALLIANCE_IDS, params={"id": alliance_id}).first() is not None
+        return bool(read(self.session, _ALLIANCE_IDS, {"id": alliance_id}))
 
-    @staticmethod
-    def _summary(work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceSummary:
+    def _summary(
+        self, work: Working, alliance_id: str, reports: Sequence[Report]
+    ) -> AllianceSummary:
         """What identity matching knows of an alliance: a report naming the institutions
         an analyst corrected it to is about it too."""
-        summary = AllianceSummary.of(alliance_id, reports)
+        kept = self._aggregates.get(alliance_id)
+        # The lead and members of the alliance's facts, when made of these very reports:
+        # provinces, which they may have been aggregated with, do not bear on them.
+        known = kept[2] if kept is not None and kept[0] == tuple(reports) else None
+        summary = AllianceSummary.of(alliance_id, reports, known)
         fixes = work.corrections.get(alliance_id) or {}
         if not fixes:
             return summary
@@ -386,7 +415,9 @@ class RegistryStore:
         )
 
     def provinces_of(self, reports: Sequence[Report]) -> dict[str, str | None]:
-        return self.provinces_of_ids({i for r in reports for i in r.institutions})
+        return self.provinces_of_ids(
+            {i for r in reports for role in (r.lead, r.members) for i in role}
+        )
 
     def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
         known = self.institutions.by_ids(ids)
@@ -436,35 +467,37 @@ class RegistryStore:
             else:
                 fields = changed_fields(None, facts)
                 kind = ChangeKind.created if current is None else ChangeKind.updated
-            if current is None:
-                current = AllianceRow(
-                    id=alliance_id,
-                    type=facts.type.value,
-                    cross_province=facts.cross_province,
-                    confidence=facts.confidence,
-                    first_seen=facts.first_seen,
-                    last_seen=facts.last_seen,
-                    # Founded again after losing every report: its change ids go on
-                    # from its earlier ones (notify drops a change id it has seen).
-                    revision=earlier.get(alliance_id, 0),
-                    source_count=0,
-                    updated_at=now,
-                )
             institutions = self.institutions.by_ids([*facts.lead, *facts.members])
-            write_alliance(self.session, current, facts, stored, institutions, now)
+            if current is None:
+                # An alliance founded again after losing every report goes on from its
+                # earlier change ids (notify drops a change id it has seen).
+                revision = insert_alliance(
+                    self.session,
+                    alliance_id,
+                    earlier.get(alliance_id, 0),
+                    facts,
+                    stored,
+                    institutions,
+                    now,
+                )
+                rejected = False  # a new row is not reviewed
+            else:
+                write_alliance(self.session, current, facts, stored, institutions, now)
+                revision = current.revision
+                rejected = current.review_status == ReviewStatus.rejected
             self._file_reports([(a, r) for a, r in filed if a == alliance_id])
             with_reports.add(alliance_id)
-            if current.review_status == ReviewStatus.rejected:
+            if rejected:
                 # Rejected stays rejected: bureaus were told it does not stand, and more
                 # reports of it are no news to them.
                 continue
             change = CommittedChange(
-                change_id=f"{alliance_id}-r{current.revision}",
+                change_id=f"{alliance_id}-r{revision}",
                 alliance_id=alliance_id,
                 kind=kind,
                 changed_fields=fields,
             )
-            alliance = alliance_of(current, facts, document, institutions)
+            alliance = alliance_of(alliance_id, facts, document, institutions)
             append_outbox(self.session, change, alliance, now)
             changes.append(change)
         # Reports of alliances whose facts did not change still have to be stored.
@@ -477,9 +510,7 @@ class RegistryStore:
         last: dict[str, int] = {}
         for chunk in in_chunks(sorted(alliance_ids)):
             for alliance_id, change_id in self.session.connection().execute(
-                select(OutboxRow.alliance_id, OutboxRow.change_id).where(
-                    col(OutboxRow.alliance_id).in_(chunk)
-                )
+                _CHANGE_IDS_OF_ALLIANCES, {"ids": chunk}
             ):
                 revision = int(change_id.rsplit("-r", 1)[1])
                 last[alliance_id] = max(last.get(alliance_id, 0), revision)
@@ -605,6 +636,12 @@ class RegistryStore:
                     self.session.exec(  # type: ignore[call-overload]
                         delete(table).where(col(table.alliance_id) == other)
                     )
+
+
+def _article_columns(article: ArticleRecord) -> dict[str, Any]:
+    """The record's fields by name, as ``asdict`` gives them without deep-copying each
+    value: all of them are immutable."""
+    return dict(vars(article))
 
 
 def _swap(ids: list[str], old: str, new: str) -> list[str]:

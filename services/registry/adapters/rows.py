@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row
-from sqlmodel import SQLModel
+from sqlalchemy import Executable, Row
+from sqlmodel import Session, SQLModel
 
 from services.common.contracts import EventType, Institution
 from services.common.values import canonical_json as dumps
@@ -24,6 +24,16 @@ T = TypeVar("T")
 #: Values bound in one ``IN (...)``: a batch's reads can name thousands, and SQLite and
 #: PostgreSQL cap the parameters of a statement (32766 and 65535).
 IN_CHUNK = 1000
+
+
+def read(
+    session: Session, statement: Executable, params: Mapping[str, Any]
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The rows of a SELECT of columns, run on the session's connection: through the ORM,
+    which builds nothing of such rows, a statement costs more than SQLite takes to run it.
+    What the session holds is flushed first, as the ORM's autoflush would."""
+    session.flush()
+    return session.connection().execute(statement, params).all()
 
 
 def in_chunks(values: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:

@@ -89,9 +89,13 @@ class AllianceSummary:
         return self.lead | self.members
 
     @classmethod
-    def of(cls, alliance_id: str, reports: Iterable[Report]) -> AllianceSummary:
+    def of(
+        cls, alliance_id: str, reports: Iterable[Report], facts: AllianceFacts | None = None
+    ) -> AllianceSummary:
+        """``facts``: the reports' ``aggregate`` when at hand (with provinces or not: its
+        lead and members, all that is taken from it, do not depend on them)."""
         rs = list(reports)
-        facts = aggregate(rs)
+        facts = facts if facts is not None else aggregate(rs)
         return cls(
             id=alliance_id,
             types=frozenset(r.type for r in rs),
