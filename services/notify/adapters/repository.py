@@ -659,6 +659,7 @@ def _keep_health(
         subscription = session.get(SubscriptionRow, standing.subscription_id)
         if subscription is None:
             continue
+        before = (subscription.failing_since, subscription.enabled)
         if standing.succeeded:
             subscription.failing_since = None
         else:
@@ -673,8 +674,11 @@ def _keep_health(
                 subscription.enabled = False
                 subscription.disabled_reason = reason
                 disabled.append(subscription.id)
-        subscription.updated_at = now
-        session.add(subscription)
+        if (subscription.failing_since, subscription.enabled) != before:
+            # Only a change of standing is an update: the bureau's page shows when its
+            # subscription last changed, and the intake keeps its parsed filters until then.
+            subscription.updated_at = now
+            session.add(subscription)
     return disabled
 
 

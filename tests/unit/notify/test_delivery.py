@@ -313,3 +313,30 @@ def _parse(value: str) -> Any:
     from datetime import datetime
 
     return datetime.fromisoformat(value)
+
+
+async def test_a_subscription_changes_only_when_its_standing_does(
+    api: Api, receiver: Receiver
+) -> None:
+    """Deliveries that succeed leave the subscription as the bureau last changed it; the
+    first failure (failing since) and the recovery are changes of its standing."""
+    _, auth = await api.bureau("某县卫健局")
+    sub = await subscribe(api, auth, url=receiver.url + "/ok")
+
+    async def state() -> dict[str, Any]:
+        answer = await api.client.get(f"/v1/subscriptions/{sub['id']}", headers=auth)
+        return answer.json()  # type: ignore[no-any-return]
+
+    created = await state()
+    for n in range(2):
+        api.clock.advance(timedelta(minutes=5))
+        await api.parts.service.receive_change(change(f"c-{n}", alliance(f"al-{n}")))
+        assert await api.parts.worker.run_once() == 1
+    assert await state() == created
+
+    receiver.respond = lambda r: Reply(502)
+    api.clock.advance(timedelta(minutes=5))
+    await api.parts.service.receive_change(change("c-2", alliance("al-2")))
+    await api.parts.worker.run_once()
+    failing = await state()
+    assert failing["failing_since"] is not None and failing["updated_at"] > created["updated_at"]
