@@ -71,13 +71,17 @@ async def extract_article(
             span.set_attribute("extract.relevant", result.relevant)
             span.set_attribute("extract.events", len(result.events))
     except ArticleOverBudget:
-        log.warning(
-            "extraction of %d characters overran its budget",
-            len(article.body),
-            extra={"article_id": article.article_id},
-        )
+        warn_over_budget(article)
         raise
     return result
+
+
+def warn_over_budget(article: RawArticle) -> None:
+    log.warning(
+        "extraction of %d characters overran its budget",
+        len(article.body),
+        extra={"article_id": article.article_id},
+    )
 
 
 def count_extracted(article_id: str, result: ExtractionResult) -> None:
@@ -212,11 +216,7 @@ def make_extract_batch_handler(
                 if isinstance(failure, PoisonError):
                     outcomes.keep(article.article_id, failure)
                 if isinstance(failure, ArticleOverBudget):
-                    log.warning(
-                        "extraction of %d characters overran its budget",
-                        len(article.body),
-                        extra={"article_id": article.article_id},
-                    )
+                    warn_over_budget(article)
                 break
             done.append(traced(article, record, *extracted))
         for article, _, result, _ in done:
