@@ -5,7 +5,6 @@ poison article sends the fetch through the message-by-message pass."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
@@ -22,6 +21,7 @@ from services.extract.entrypoints import consumer as handlers
 from services.extract.extraction import ArticleInput, ExtractionResult, extract
 from services.extract.service import Extractions, extract_each
 from tests.unit.extract_service.extractors import MARK, hang_on_marked
+from tests.unit.extract_service.loops import run_until_done
 
 NOW = datetime(2023, 10, 15, tzinfo=UTC)
 FORMATION = "10月14日上午,山西医科大学第二医院与河津市人民医院签约成立骨科专科联盟。"
@@ -78,15 +78,7 @@ async def run(
     )
     source = InMemorySource(broker, ["articles.raw"], "extract")
     loop = ConsumerLoop(source, publisher, RawArticle, handle, batch_handler=batch)
-    task = asyncio.create_task(loop.run())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = broker.records("alliances.extracted") + broker.records("articles.raw.dlq")
-        if len(done) >= expected:
-            break
-        await asyncio.sleep(0.05)
-    loop.request_stop()
-    await task
+    await run_until_done(broker, loop, expected, timeout)
 
 
 def push(broker: InMemoryBroker, articles: Sequence[RawArticle]) -> None:

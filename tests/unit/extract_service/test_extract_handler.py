@@ -20,6 +20,7 @@ from services.extract.adapters.isolation import ExtractFn, ExtractionProcess
 from services.extract.entrypoints import consumer as handlers
 from services.extract.extraction import EXTRACTOR_VERSION, ArticleInput, extract
 from tests.unit.extract_service.extractors import MARK, fail_on_marked, hang_on_marked
+from tests.unit.extract_service.loops import run_until_done
 
 NOW = datetime(2023, 10, 15, tzinfo=UTC)
 FORMATION = "10月14日上午,山西医科大学第二医院与河津市人民医院签约成立骨科专科联盟。"
@@ -62,15 +63,7 @@ async def run_until_extracted(
     )
     source = InMemorySource(broker, ["articles.raw"], "extract")
     loop = ConsumerLoop(source, publisher, RawArticle, handle)
-    task = asyncio.create_task(loop.run())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = broker.records("alliances.extracted") + broker.records("articles.raw.dlq")
-        if len(done) >= expected:
-            break
-        await asyncio.sleep(0.05)
-    loop.request_stop()
-    await task
+    await run_until_done(broker, loop, expected, timeout)
 
 
 def over_budget_count() -> float:
