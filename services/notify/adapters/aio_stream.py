@@ -59,8 +59,9 @@ class _Connection(asyncio.Protocol):
         self.error: BaseException | None = None
         self.reading_paused = False
         self.writing_paused = False
-        self.read_waiter: asyncio.Future[bool] | None = None
-        self.drain_waiter: asyncio.Future[bool] | None = None
+        #: What a read waits for (data, the end, the loss) and what a paused write waits
+        #: for (the transport taking writes again, the loss): set while one waits.
+        self.waiters: dict[str, asyncio.Future[bool]] = {}
 
     # The event loop's side.
 
@@ -77,25 +78,25 @@ class _Connection(asyncio.Protocol):
         ):
             self.reading_paused = True
             self.transport.pause_reading()
-        _wake(self.read_waiter)
+        _wake(self.waiters.get("read"))
 
     def eof_received(self) -> bool | None:
         self.ended = True
-        _wake(self.read_waiter)
+        _wake(self.waiters.get("read"))
         return None  # the loop closes the transport: the server is done with it
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.error = exc
-        _wake(self.read_waiter)
-        _wake(self.drain_waiter)
+        _wake(self.waiters.get("read"))
+        _wake(self.waiters.get("drain"))
 
     def pause_writing(self) -> None:
         self.writing_paused = True
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        _wake(self.drain_waiter)
+        _wake(self.waiters.get("drain"))
 
     # The stream's side.
 
@@ -117,29 +118,17 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
-    async def wait_readable(self, timeout: float | None) -> bool:
-        """Wait for data, the end of the stream or the connection's loss; False if the
-        timeout came first."""
+    async def wait(self, what: str, timeout: float | None) -> bool:
+        """Wait for ``what`` ("read": data, the end of the stream or the connection's loss;
+        "drain": the transport taking writes again, or the loss); False if the timeout
+        came first."""
         waiter: asyncio.Future[bool] = self.loop.create_future()
-        self.read_waiter = waiter
+        self.waiters[what] = waiter
         timer = None if timeout is None else self.loop.call_later(timeout, _time_out, waiter)
         try:
             return await waiter
         finally:
-            self.read_waiter = None
-            if timer is not None:
-                timer.cancel()
-
-    async def wait_drained(self, timeout: float | None) -> bool:
-        """Wait until the transport takes writes again (or the connection is lost);
-        False if the timeout came first."""
-        waiter: asyncio.Future[bool] = self.loop.create_future()
-        self.drain_waiter = waiter
-        timer = None if timeout is None else self.loop.call_later(timeout, _time_out, waiter)
-        try:
-            return await waiter
-        finally:
-            self.drain_waiter = None
+            del self.waiters[what]
             if timer is not None:
                 timer.cancel()
 
@@ -163,7 +152,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 return b""
             if connection.ended:
                 return b""
-            if not await connection.wait_readable(timeout):
+            if not await connection.wait("read", timeout):
                 raise httpcore.ReadTimeout(f"nothing to read in {timeout} s")
             if self._closed:
                 raise httpcore.ReadError("the connection was closed while reading")
@@ -181,7 +170,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         deadline = None if timeout is None else connection.loop.time() + timeout
         while connection.writing_paused:
             left = None if deadline is None else max(0.0, deadline - connection.loop.time())
-            if not await connection.wait_drained(left):
+            if not await connection.wait("drain", left):
                 raise httpcore.WriteTimeout(f"the peer took the data too slowly ({timeout} s)")
             self._check_writable()
 
