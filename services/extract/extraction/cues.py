@@ -66,9 +66,11 @@ HISTORY_AFTER = re.compile(
 RENEWAL = re.compile(r"续签|续约|重新签订|再次签约")
 #: 签约 / 托管 of things that are not alliances between medical institutions
 NEGATIVE_DOMAIN = re.compile(
+    # the lookahead (every first character of a match) only makes the search faster
+    r"(?=[家签医养托幼招采中收并股更认物保食敬老福项专名院])(?:"
     r"家庭医生|签约服务|签约居民|签约率|签约医生|签约对象|医养结合|养老|托育|幼儿园|招聘|招标|采购|中标|收购"
     r"|并购|股权|更名|认证|物业|保洁|食堂|敬老院|老年公寓|福利院|项目(?:签约|合作协议|协议)"
-    r"|(?:专家|名医|院士)工作(?:站|室)"
+    r"|(?:专家|名医|院士)工作(?:站|室))"
 )
 POLICY_TITLE = re.compile(
     r"(?:印发|关于).{0,60}(?:方案|通知|意见|办法|规划|细则|指南|要点)|实施方案|工作方案|指导意见|实施意见"
@@ -97,8 +99,10 @@ GOVERNMENT_PARTY = re.compile(
 )
 #: a regional medical centre built with a government is a construction project, not an alliance
 REGIONAL_CENTRE = re.compile(
+    # the lookahead (every first character of a match) only makes the search faster
+    r"(?=[区华东西南北国])(?:"
     r"区域性?(?:[\u4e00-\u9fff]{0,6})(?:医疗|医学|病)中心|[华东西南北]{2}分中心"
-    r"|国家[\u4e00-\u9fff]{0,8}(?:医学|病|医疗)中心"
+    r"|国家[\u4e00-\u9fff]{0,8}(?:医学|病|医疗)中心)"
 )
 STRONG_ALLIANCE = re.compile(r"医联体|医疗联合体|联合体|联盟|医共体|共同体|医疗集团|托管")
 #: parties that are not medical institutions: companies, governments, associations
@@ -188,6 +192,19 @@ LEAD_UNARY = [
         r"|总院|牵头方|发起单位|发起人|轮值主席)"
     ),
 ]
+#: what each pattern of LEAD_UNARY needs in a sentence, for :func:`.reading.read_cues` to skip it
+#: where a sentence lacks it (most sentences, most patterns): every match of the pattern holds
+#: one character of each string (tests/unit/extract/test_extract_cue_needs.py checks them)
+LEAD_UNARY_NEEDS: tuple[tuple[str, ...], ...] = (
+    ("以", "中主依发总核牵龙"),
+    ("由",),
+    ("发牵盟",),
+    ("下依利发输", "其本自"),
+    ("专优品平技资", "依借共利发引输"),
+    ("个家所", "医单卫成"),
+    ("倡发牵领",),
+    ("主发总核牵理盟轮龙", "为任作成担是"),
+)
 #: explicit member cues of one institution ("mem" group)
 MEMBER_UNARY = [
     re.compile(
@@ -235,6 +252,27 @@ MEMBER_UNARY = [
     re.compile(r"与(?P<mem>" + LIST + r")(?:实现|正式)?(?:联网|互联互通|连通)"),
     re.compile(r"(?P<mem>" + LIST + r")(?:等" + _GAP + r"{0,8}?)?(?:接入|联入)"),
 ]
+#: what each pattern of MEMBER_UNARY needs in a sentence, for :func:`.reading.read_cues` to skip it
+#: where a sentence lacks it (most sentences, most patterns): every match of the pattern holds
+#: one character of each string (tests/unit/extract/test_extract_cue_needs.py checks them)
+MEMBER_UNARY_NEEDS: tuple[tuple[str, ...], ...] = (
+    ("为作列成挂纳获被",),
+    ("加", "入盟"),
+    ("为向给", "授颁"),
+    ("授颁",),
+    ("对帮托接支",),
+    ("授",),
+    ("授牌证", "接获领"),
+    ("代", "位"),
+    ("等", "分协成联"),
+    ("员", "为包是有"),
+    ("构组", "由"),
+    ("吸整纳联覆",),
+    ("为", "坐培帮指支"),
+    ("给",),
+    ("互联连", "与"),
+    ("接联",),
+)
 #: explicit cues that say who leads whom, inside one template
 DIRECTED = [
     re.compile(
@@ -328,6 +366,22 @@ DIRECTED = [
         r"(?:对口支援|对口帮扶|帮扶|支援)"
     ),
 ]
+#: what each pattern of DIRECTED needs in a sentence, for :func:`.reading.read_cues` to skip it
+#: where a sentence lacks it (most sentences, most patterns): every match of the pattern holds
+#: one character of each string (tests/unit/extract/test_extract_cue_needs.py checks them)
+DIRECTED_NEEDS: tuple[tuple[str, ...], ...] = (
+    ("托接",),
+    ("托接管领", "交委由"),
+    ("为向给", "挂授揭颁"),
+    ("加", "入盟"),
+    ("为作成挂获被",),
+    ("委派选", "下入到前赴进"),
+    ("对帮托扶指支派选",),
+    ("对帮托扶指支", "为向对"),
+    ("依借得接",),
+    ("给",),
+    ("对帮支", "一带率组"),
+)
 #: a sentence whose subject is a hospital's staff speaking: "A副院长介绍了…,表示将…为B提供技术支持".
 #: Chinese drops the repeated subject, so a later support clause with no agent of its own is A's.
 SPEAKER = re.compile(

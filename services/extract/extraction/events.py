@@ -42,6 +42,7 @@ TIE = 0.01
 MAX_EVENTS = 50
 #: a clause about what came before: "继8月10日与A签署协议后" (its date is not this event's)
 _EARLIER_EVENT = re.compile(r"继[^。;!?]{0,60}?(?:之后|以后|后)")
+_CLAUSE_BREAK = re.compile(r"[,:]")
 _DATELINE_TAIL = re.compile(r"\s*(?:讯|电)(?![子话脑])")
 
 
@@ -236,6 +237,9 @@ class EventWriter:
         self._ranked: dict[
             tuple[tuple[int, ...], tuple[int, ...], bool], list[tuple[tuple[int, ...], View]]
         ] = {}
+        # per sentence (by index): each choice ranks the same sentences again
+        self._clause_memo: dict[int, list[list[int]]] = {}
+        self._date_memo: dict[int, DateMention | None] = {}
 
     def events(self, decision: Decision) -> tuple[AllianceEvent, ...]:
         return tuple(
@@ -311,8 +315,12 @@ class EventWriter:
         return [d for d in self.dates[lo:hi] if d.end <= end]
 
     def _trigger_clause_insts(self, v: View) -> list[list[int]]:
-        spans = [part for part in re.split(r"[,:]", v.template) if TRIGGER.search(part)]
-        return [[v.ids[int(k)] for k in ID.findall(part)] for part in spans]
+        memo = self._clause_memo.get(v.sentence.index)
+        if memo is None:
+            spans = [part for part in _CLAUSE_BREAK.split(v.template) if TRIGGER.search(part)]
+            memo = [[v.ids[int(k)] for k in ID.findall(part)] for part in spans]
+            self._clause_memo[v.sentence.index] = memo
+        return memo
 
     def _evidence(self, c: Choice) -> View:
         ranked = self._sentences(c)
@@ -347,6 +355,12 @@ class EventWriter:
         return spec
 
     def _date_inside(self, v: View) -> DateMention | None:
+        k = v.sentence.index
+        if k not in self._date_memo:
+            self._date_memo[k] = self._find_date_inside(v)
+        return self._date_memo[k]
+
+    def _find_date_inside(self, v: View) -> DateMention | None:
         inside = [d for d in self._dates_in(v.sentence.start, v.sentence.end) if d.precision > 0]
         if len(inside) > 1:
             # a news-agency dateline ("新华网乌鲁木齐7月10日电") dates the report, not the event

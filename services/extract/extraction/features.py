@@ -50,6 +50,19 @@ _MEMBER_SIDE = (
 )
 
 
+#: the pair model's names of the side features, built once (in the order of the sides)
+_LEAD_KEYS = tuple(("L_" + k, k) for k in _LEAD_SIDE)
+_MEMBER_KEYS = tuple(("M_" + k, k) for k in _MEMBER_SIDE)
+
+
+def _counts_members(template: str) -> bool:
+    """``COUNTED_MEMBERS.search``, skipped where it cannot match: each match counts with 家,
+    所 or 个."""
+    return (
+        "家" in template or "所" in template or "个" in template
+    ) and cues.COUNTED_MEMBERS.search(template) is not None
+
+
 def _log(n: float) -> float:
     return math.log1p(max(n, 0.0))
 
@@ -176,31 +189,39 @@ class ArticleFeatures:
         c = self.cues
         la, lb = self.levels.get(a, 2.5), self.levels.get(b, 2.5)
         ua, ub = self.unary(a), self.unary(b)
-        out = {"L_" + k: ua[k] for k in _LEAD_SIDE}
-        out.update({"M_" + k: ub[k] for k in _MEMBER_SIDE})
+        out = {name: ua[k] for name, k in _LEAD_KEYS}
+        out.update({name: ub[k] for name, k in _MEMBER_KEYS})
+        # .get(key, 0) rather than counter[key]: the same 0 for the many pairs never counted,
+        # without a call of Counter.__missing__ for each
+        ab, ba = (a, b), (b, a)
+        directed, directed_back = c.directed.get(ab, 0), c.directed.get(ba, 0)
         out.update(
             {
-                "cooc_event": float(c.cooc_event[(a, b)] > 0),
-                "cooc_clause": float(c.cooc_clause[(a, b)] > 0),
-                "cooc_modal_only": float(c.cooc_modal[(a, b)] > 0 and c.cooc_event[(a, b)] == 0),
-                "directed": float(c.directed[(a, b)] > 0),
-                "directed_reverse": float(c.directed[(b, a)] > 0),
-                "directed_elsewhere": float(
-                    c.directed[(a, b)] == 0
-                    and c.directed[(b, a)] == 0
-                    and any(x == a for x, _ in c.directed)
+                "cooc_event": float(c.cooc_event.get(ab, 0) > 0),
+                "cooc_clause": float(c.cooc_clause.get(ab, 0) > 0),
+                "cooc_modal_only": float(
+                    c.cooc_modal.get(ab, 0) > 0 and c.cooc_event.get(ab, 0) == 0
                 ),
-                "branch_host": float(c.branch_host[(a, b)] > 0 or self.art.insts[a].branch_of == b),
-                "parties_first": float(c.parties[(a, b)] > 0),
-                "parties_second": float(c.parties[(b, a)] > 0),
-                "pairwise_same": float(c.pairwise_same[(a, b)] > 0),
-                "pairwise_other": float(c.pairwise_other[(a, b)] > 0),
+                "directed": float(directed > 0),
+                "directed_reverse": float(directed_back > 0),
+                "directed_elsewhere": float(
+                    directed == 0 and directed_back == 0 and any(x == a for x, _ in c.directed)
+                ),
+                "branch_host": float(
+                    c.branch_host.get(ab, 0) > 0 or self.art.insts[a].branch_of == b
+                ),
+                "parties_first": float(c.parties.get(ab, 0) > 0),
+                "parties_second": float(c.parties.get(ba, 0) > 0),
+                "pairwise_same": float(c.pairwise_same.get(ab, 0) > 0),
+                "pairwise_other": float(c.pairwise_other.get(ab, 0) > 0),
                 "level_diff": (la - lb) / 4.0,
                 "level_higher": float(la > lb),
                 "level_equal": float(la == lb),
-                "lead_and_member": float(c.lead_event[a] > 0 and c.member_event[b] > 0),
-                "member_is_lead_cued": float(c.lead_event[b] > 0),
-                "lead_is_member_cued": float(c.member_event[a] > 0),
+                "lead_and_member": float(
+                    c.lead_event.get(a, 0) > 0 and c.member_event.get(b, 0) > 0
+                ),
+                "member_is_lead_cued": float(c.lead_event.get(b, 0) > 0),
+                "lead_is_member_cued": float(c.member_event.get(a, 0) > 0),
             }
         )
         return out
@@ -210,11 +231,12 @@ class ArticleFeatures:
         ("A和B、C和D分别签署") or a directed cue in a reported formation ("A托管B", "B加入A…"),
         False for two institutions of one parallel list that are not a pair, else None."""
         c = self.cues
-        if c.pairwise_same[(a, b)]:
+        # .get: as in pair, no Counter.__missing__ call for each pair never counted
+        if c.pairwise_same.get((a, b), 0):
             return True
-        if c.pairwise_other[(a, b)] or c.pairwise_same[(b, a)]:
+        if c.pairwise_other.get((a, b), 0) or c.pairwise_same.get((b, a), 0):
             return False
-        if c.directed_event[(a, b)] and not c.directed_event[(b, a)]:
+        if c.directed_event.get((a, b), 0) and not c.directed_event.get((b, a), 0):
             return True
         return None
 
@@ -271,7 +293,7 @@ class ArticleFeatures:
             "directed": float(bool(self.cues.directed)),
             "named_alliance": float(any(self.cues.named_alliance.values())),
             "government_party": float(any(self.cues.government_party.values())),
-            "counted_members": float(any(cues.COUNTED_MEMBERS.search(v.template) for v in events)),
+            "counted_members": float(any(_counts_members(v.template) for v in events)),
             "renewal": float(bool(cues.RENEWAL.search(text))),
             "company": float(any(cues.COMPANY.search(v.template) for v in events)),
             "government": float(any(cues.GOVERNMENT.search(v.template) for v in events)),

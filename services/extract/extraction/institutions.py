@@ -9,6 +9,7 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .identity import _feat, _strip_province, branch_parent, same_institution
 from .name_rules import (
@@ -36,6 +37,7 @@ from .places import PROVINCE_SHORT, Division, Gazetteer, Place, PlaceContext, ga
 _GOV_PREFERENCE = ("人民医院", "医疗集团", "总医院", "医院", "中医院", "中心卫生院", "卫生院")
 
 
+@lru_cache(maxsize=8192)  # pure (Place is frozen), and names repeat across articles
 def level_of(name: str, place: Place, relative_admin: str = "") -> float:
     """Rough rank of an institution: 5 university / national ... 1 township or community."""
     if _NATIONAL.search(name):

@@ -67,8 +67,10 @@ def _protected(text: str, pos: int, s: int) -> bool:
     for b in range(pos + 1, min(s, pos + g.max_len) + 1):
         if text[b - 1] not in _ADMIN_END:
             continue
-        for a in range(max(0, b - g.max_len), pos + 1):
-            if (a < pos or b - a >= 3) and text[a:b] in g.full:
+        # the spans [a, b) with a <= pos, of the lengths some name ending at b has
+        for length in g.lengths_ending.get(text[b - 1], ()):
+            a = b - length
+            if 0 <= a <= pos and (a < pos or length >= 3) and text[a:b] in g.full:
                 return True
     return False
 

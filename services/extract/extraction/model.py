@@ -14,6 +14,8 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
+from operator import mul
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,10 @@ class Logistic:
     threshold: float = 0.5
 
     def probability(self, features: dict[str, float]) -> float:
-        z = self.bias + sum(self.weights.get(k, 0.0) * v for k, v in features.items())
+        # weights.get(k, 0.0) * v for each feature, in order, with no Python-level loop: the
+        # same terms summed in the same order as a generator would give them
+        terms = map(mul, map(self.weights.get, features, repeat(0.0)), features.values())
+        z = self.bias + sum(terms)
         if z >= 0:
             return 1.0 / (1.0 + math.exp(-z))
         e = math.exp(z)

@@ -116,6 +116,10 @@ class Gazetteer:
     alias: dict[str, list[Division]] = field(default_factory=dict)
     known: list[tuple[str, str, str]] = field(default_factory=list)
     max_len: int = 0
+    #: the lengths of the full names that end / start with each character, longest first:
+    #: a scan for a name at a position tries only the lengths some name has there
+    lengths_ending: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    lengths_starting: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _places: dict[tuple[str, str, bool], Place] = field(default_factory=dict)
 
     def parent(self, div: Division) -> Division | None:
@@ -180,6 +184,13 @@ def gazetteer() -> Gazetteer:
             prefix, prov, city = line.split("\t")
             g.known.append((prefix, prov, "" if city == "-" else city))
     g.known.sort(key=lambda t: -len(t[0]))
+    ending: dict[str, set[int]] = {}
+    starting: dict[str, set[int]] = {}
+    for n in g.full:
+        ending.setdefault(n[-1], set()).add(len(n))
+        starting.setdefault(n[0], set()).add(len(n))
+    g.lengths_ending = {c: tuple(sorted(ls, reverse=True)) for c, ls in ending.items()}
+    g.lengths_starting = {c: tuple(sorted(ls, reverse=True)) for c, ls in starting.items()}
     return g
 
 
@@ -198,9 +209,10 @@ def find_place_names(text: str) -> list[PlaceMention]:
     last_end = -1
     for hit in _ADMIN_CHAR.finditer(text):
         end = hit.end()
-        for length in range(min(g.max_len, end), 1, -1):
+        # longest first, as from max_len down to 2, but only lengths some name ending here has
+        for length in g.lengths_ending.get(hit.group(), ()):
             start = end - length
-            if start < last_end:
+            if length > end or length < 2 or start < last_end:
                 continue
             cands = g.full.get(text[start:end])
             if cands:
@@ -328,7 +340,10 @@ def locate_name(name: str, ctx: PlaceContext | None = None) -> tuple[Place, int]
     strong = False
     while pos < len(name):
         hit: tuple[int, list[Division]] | None = None
-        for length in range(min(g.max_len, len(name) - pos), 1, -1):
+        # longest first, but only the lengths of names starting with this character
+        for length in g.lengths_starting.get(name[pos], ()):
+            if length > len(name) - pos or length < 2:
+                continue
             cands = g.full.get(name[pos : pos + length])
             if cands:
                 hit = (length, cands)

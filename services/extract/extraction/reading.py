@@ -73,9 +73,12 @@ def sentence_flags(v: View, old_years: bool = False) -> SentenceFlags:
     t = v.template
     f = SentenceFlags()
     f.alliance_noun = bool(cues.ALLIANCE_NOUN.search(t))
+    s = v.sentence.text
     f.negative = bool(
         cues.NEGATIVE_DOMAIN.search(t)
-        or cues.AFFILIATION.search(v.sentence.text)
+        # every AFFILIATION match holds 附属 or 教学医院: the search only where one is
+        or ("附属" in s or "教学医院" in s)
+        and cues.AFFILIATION.search(s)
         or cues.REGIONAL_CENTRE.search(t)
         and not cues.STRONG_ALLIANCE.search(t)
     )
@@ -127,6 +130,20 @@ _CARRY_ON = re.compile(
 )
 
 
+def _with_needs(
+    patterns: list[re.Pattern[str]], needs: tuple[tuple[str, ...], ...]
+) -> list[tuple[re.Pattern[str], str, str]]:
+    """Each role pattern with the first and the last of its needs (see cues.LEAD_UNARY_NEEDS;
+    the same string twice where it has one): a sentence without a character of each is not
+    searched."""
+    return [(p, n[0], n[-1]) for p, n in zip(patterns, needs, strict=True)]
+
+
+_LEAD_UNARY = _with_needs(cues.LEAD_UNARY, cues.LEAD_UNARY_NEEDS)
+_MEMBER_UNARY = _with_needs(cues.MEMBER_UNARY, cues.MEMBER_UNARY_NEEDS)
+_DIRECTED = _with_needs(cues.DIRECTED, cues.DIRECTED_NEEDS)
+
+
 def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, float]) -> Cues:
     c = Cues()
     previous: list[int] = []
@@ -166,7 +183,13 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         weight = 1 if f.formation and not f.negative else 0
         if not (f.formation or f.alliance_noun or cues.ROLE_WORDS.search(t)):
             continue  # no word of forming, of alliances or of roles: no role cue to read
-        for p in cues.LEAD_UNARY:
+        # every match of DIRECTED, of the host patterns and of PARTIES / PAIRWISE holds two
+        # placeholders or more (each "〔k〕" opens with 〔): skip them where there is one
+        two = t.count("〔") >= 2
+        present = set(t)  # for the patterns' needs
+        for p, need, also in _LEAD_UNARY:
+            if present.isdisjoint(need) or present.isdisjoint(also):
+                continue
             for m in p.finditer(t):
                 named = _ids(m.group("lead"), v)
                 for i in named:
@@ -175,12 +198,16 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                     c.lead_stated[i] += weight
                 if weight and len(set(named)) > 1:
                     c.co_leads.append(frozenset(named))  # "A、B、C牵头": one alliance, three leads
-        for p in cues.MEMBER_UNARY:
+        for p, need, also in _MEMBER_UNARY:
+            if present.isdisjoint(need) or present.isdisjoint(also):
+                continue
             for m in p.finditer(t):
                 for i in _ids(m.group("mem"), v):
                     c.member[i] += 1
                     c.member_event[i] += weight
-        for p in cues.DIRECTED:
+        for p, need, also in _DIRECTED if two else ():
+            if present.isdisjoint(need) or present.isdisjoint(also):
+                continue
             for m in p.finditer(t):
                 leads, mems = _ids(m.group("lead"), v), _ids(m.group("mem"), v)
                 for a in leads:
@@ -222,7 +249,8 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                 if b != owner:
                     c.directed[(owner, b)] += 1
         hosted: set[int] = set()
-        for m in [*cues.BRANCH_AT_HOST.finditer(t), *cues.BRANCH_UNVEILED_AT_HOST.finditer(t)]:
+        at_host = (cues.BRANCH_AT_HOST, cues.BRANCH_UNVEILED_AT_HOST) if two else ()
+        for m in [hit for p in at_host for hit in p.finditer(t)]:
             branch_slots = [int(k) for k in cues.ID.findall(m.group("branch"))]
             if not any(k in v.branches for k in branch_slots):
                 continue  # "A与B签约仪式在C举行": C is only where it happened
@@ -254,7 +282,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
                     c.lead_stated[builder] += weight
                     c.member[v.ids[k]] += 1
                     c.member_event[v.ids[k]] += weight
-        for m in cues.OUTPOST_AT_HOST.finditer(t):
+        for m in cues.OUTPOST_AT_HOST.finditer(t) if two else ():
             lead, host = _ids(m.group("lead"), v)[0], _ids(m.group("host"), v)[0]
             if lead != host:
                 c.branch_host[(lead, host)] += 1
@@ -278,7 +306,7 @@ def read_cues(views: list[View], flags: list[SentenceFlags], levels: dict[int, f
         for m in cues.VENUE.finditer(t):
             for i in _ids(m.group("venue"), v):
                 c.venue[i] += 1
-        if f.formation and not f.modal:
+        if f.formation and not f.modal and two:
             for m in cues.PARTIES.finditer(t):
                 a, b = _ids(m.group("a"), v)[0], _ids(m.group("b"), v)[0]
                 if a != b:

@@ -134,9 +134,11 @@ def _keep_place_names(original: str, converted: str, script: _Script) -> str:
 
 
 _TONE = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
-# A parenthesised pinyin syllable right after a Chinese character: 医(yī)院, 网(wǎng)
+# A parenthesised pinyin syllable right after a Chinese character: 医(yī)院, 网(wǎng).
+# (The look back at the character comes after the "(": the same matches, but the engine
+# then skips ahead to each "(" instead of trying every position.)
 _PINYIN = re.compile(
-    r"(?<=[\u4e00-\u9fff])\((?:[a-zü]{0,6}["
+    r"\((?<=[\u4e00-\u9fff]\()(?:[a-zü]{0,6}["
     + _TONE
     + r"][a-zü]{0,6}|[a-z]{1,6}(?=\)[\u4e00-\u9fff]))\)"
 )
@@ -264,7 +266,15 @@ def _is_spam(line: str) -> bool:
 def _drop_line(line: str) -> bool:
     if not _CJK.search(line):
         return True
-    if _is_spam(line) or _BREADCRUMB.search(line) or _CAPTION.search(line):
+    # every breadcrumb match holds 位置 or an arrow and every caption 图: most lines hold
+    # neither, and skip the searches
+    if (
+        _is_spam(line)
+        or ("位置" in line or ">" in line or "»" in line or "›" in line)
+        and _BREADCRUMB.search(line)
+        or "图" in line
+        and _CAPTION.search(line)
+    ):
         return True
     if _FOOTER.search(line) and len(line) < 120:
         return True
@@ -388,11 +398,14 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
     if title:
         title = unicodedata.normalize("NFKC", title)
     traditional = is_traditional(title + "\n" + body)
+    unconverted = body
     body = remove_pinyin(to_simplified(body, traditional))
     head = body[:600]
-    owner = publisher(
-        remove_pinyin(to_simplified(unicodedata.normalize("NFKC", owner_text[-3000:]), traditional))
-    )
+    footer = unicodedata.normalize("NFKC", owner_text[-3000:])
+    # most often (a plain text under 3,000 characters) the footer's text is the body itself,
+    # converted just above: it is not converted a second time
+    footer = body if footer == unconverted else remove_pinyin(to_simplified(footer, traditional))
+    owner = publisher(footer)
     text = clean_lines(body)
     if title:
         title = remove_pinyin(to_simplified(title, traditional)).strip()
