@@ -57,6 +57,10 @@ JVM_OPTS = (
     "-XX:+ExplicitGCInvokesConcurrent",
     "-XX:+ExitOnOutOfMemoryError",
     "-Djava.awt.headless=true",
+    # The optimising compiler (C2) kept compiling for minutes after start-up and took
+    # about a third of the broker's CPU under load, on a machine whose two cores the
+    # services share; the quick compiler's code serves a local broker's load as well.
+    "-XX:TieredStopAtLevel=1",
 )
 _T = TypeVar("_T")
 

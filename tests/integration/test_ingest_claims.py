@@ -22,6 +22,7 @@ from services.ingest.bootstrap import build_app
 from services.ingest.config import IngestSettings
 from services.ingest.domain.articles import ArticleCreate, article_id_for
 from services.ingest.service import IngestService
+from tests.integration.ingest_articles import claim
 
 TOKEN = "claims-crawler-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -115,19 +116,19 @@ def test_a_claim_left_by_a_dead_process_blocks_the_article_only_until_it_expires
     with ingest(database_url, broker, **fast) as client:
         service: IngestService = client.app.state.ingest  # type: ignore[attr-defined]
         article_id = article_id_for(ArticleCreate.model_validate(article(1)))
-        asyncio.run(service.seen.claim(article_id, "a-dead-process", 600))
+        asyncio.run(claim(service.seen, article_id, "a-dead-process", 600))
         busy = client.post("/v1/articles", json=article(1), headers=AUTH)
         assert busy.status_code == 503 and busy.headers["Retry-After"].isdigit()
         assert "still being stored" in busy.json()["detail"]
 
         an_hour_ago = SeenArticles(service.seen.engine, clock=lambda: time.time() - 3600)
         article_id = article_id_for(ArticleCreate.model_validate(article(2)))
-        asyncio.run(an_hour_ago.claim(article_id, "a-process-dead-for-long", 600))
+        asyncio.run(claim(an_hour_ago, article_id, "a-process-dead-for-long", 600))
         taken_over = client.post("/v1/articles", json=article(2), headers=AUTH)
         assert taken_over.status_code == 202 and taken_over.json()["duplicate"] is False
 
         # In a batch, the same: only the article whose claim is fresh waits and gives up.
-        asyncio.run(an_hour_ago.claim(id_of(article(3)), "a-process-dead-for-long", 600))
+        asyncio.run(claim(an_hour_ago, id_of(article(3)), "a-process-dead-for-long", 600))
         batch = [article(1), article(3), article(4)]
         partly = client.post("/v1/articles/batch", json=batch, headers=AUTH)
         assert partly.status_code == 503

@@ -14,6 +14,7 @@ from services.common.db import make_engine
 from services.ingest.adapters.migrate import current_revision, downgrade, upgrade
 from services.ingest.adapters.store import SeenArticles
 from services.ingest.adapters.tables import ArticleClaim, IngestedArticle
+from tests.integration.ingest_articles import claim, record, recorded
 
 TABLES = [IngestedArticle.__table__, ArticleClaim.__table__]  # type: ignore[attr-defined]
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
@@ -49,13 +50,13 @@ async def test_a_deployment_made_without_migrations_upgrades_in_place(database_u
     try:
         SQLModel.metadata.create_all(engine, tables=TABLES)
         seen = SeenArticles(engine)
-        await seen.remember("u1", "h1")
-        assert await seen.claim("u2", "holder", 60)
+        await record(seen, "u1", "h1")
+        assert await claim(seen, "u2", "holder")
         upgrade(engine)
         upgrade(engine)  # every start-up runs it: the second finds nothing to do
         assert current_revision(engine) == "0001"
-        assert await seen.seen("u1", "h1"), "what it remembered is kept"
-        assert not await seen.claim("u2", "other", 60), "a live claim is kept too"
+        assert recorded(seen, "u1", "h1"), "what it recorded is kept"
+        assert not await claim(seen, "u2", "other"), "a live claim is kept too"
     finally:
         engine.dispose()
 
@@ -64,11 +65,20 @@ async def test_a_deployment_from_before_claims_gets_the_claims_table(database_ur
     engine = make_engine(database_url)
     try:
         SQLModel.metadata.create_all(engine, tables=[IngestedArticle.__table__])  # type: ignore[attr-defined]
-        await SeenArticles(engine).remember("u1", "h1")
+        with engine.begin() as connection:  # as that version recorded an article
+            connection.execute(
+                sa.insert(IngestedArticle.__table__),  # type: ignore[arg-type]
+                {
+                    "article_id": "u1",
+                    "content_hash": "h1",
+                    "first_accepted_at": NOW,
+                    "last_accepted_at": NOW,
+                },
+            )
         upgrade(engine)
         seen = SeenArticles(engine)
-        assert await seen.seen("u1", "h1")
-        assert await seen.claim("u1", "holder", 60)
+        assert recorded(seen, "u1", "h1")
+        assert await claim(seen, "u1", "holder")
     finally:
         engine.dispose()
 

@@ -21,6 +21,7 @@ from services.notify.adapters.repository import NotifyRepository
 from services.registry.adapters.migrate import upgrade as upgrade_registry
 from services.registry.adapters.queries import RegistryQueries
 from services.registry.service import RegistryService
+from tests.integration.ingest_articles import claim, record, recorded, release
 
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -30,11 +31,13 @@ async def test_ingest_remembers_accepted_articles(database_url: str) -> None:
     seen = SeenArticles(engine)
     upgrade_ingest(engine)
     assert await database_ready(engine)
-    assert not await seen.seen("u1", "h1")
-    await seen.remember("u1", "h1")
-    await seen.remember("u1", "h1")
-    assert await seen.seen("u1", "h1")
-    assert not await seen.seen("u1", "h2"), "new content at the same URL is not a duplicate"
+    assert not recorded(seen, "u1", "h1")
+    await record(seen, "u1", "h1")
+    await record(seen, "u1", "h1")
+    assert recorded(seen, "u1", "h1")
+    assert not recorded(seen, "u1", "h2"), "new content at the same URL is not a duplicate"
+    claims = await seen.claim_unseen({"u1": "h1"}, "a-push", 60)
+    assert claims.seen == ["u1"] and not claims.taken
     engine.dispose()
 
 
@@ -45,7 +48,7 @@ async def test_ingest_gives_an_article_claim_to_exactly_one_concurrent_claimant(
     seen = SeenArticles(engine)
     upgrade_ingest(engine)
     for article in ("u1", "u2", "u3"):
-        won = await asyncio.gather(*(seen.claim(article, f"c{n}", 60) for n in range(20)))
+        won = await asyncio.gather(*(claim(seen, article, f"c{n}") for n in range(20)))
         assert sum(won) == 1, f"{sum(won)} of 20 concurrent claims of {article} won"
     engine.dispose()
 
@@ -57,16 +60,16 @@ async def test_ingest_takes_over_an_expired_claim_and_only_its_holder_ends_one(
     now = [1_000.0]
     seen = SeenArticles(engine, clock=lambda: now[0])
     upgrade_ingest(engine)
-    assert await seen.claim("u1", "dead", 60)
+    assert await claim(seen, "u1", "dead")
     now[0] += 59
-    assert not await seen.claim("u1", "late", 60), "a claim younger than the expiry holds"
+    assert not await claim(seen, "u1", "late"), "a claim younger than the expiry holds"
     now[0] += 2
-    assert await seen.claim("u1", "late", 60), "a claim past the expiry is taken over"
-    await seen.release("u1", "dead")
-    assert not await seen.claim("u1", "third", 60), "the old holder cannot end the new claim"
-    await seen.remember("u1", "h1", "late")
-    assert await seen.seen("u1", "h1")
-    assert await seen.claim("u1", "third", 60), "remembering the article ended its claim"
+    assert await claim(seen, "u1", "late"), "a claim past the expiry is taken over"
+    await release(seen, "dead")
+    assert not await claim(seen, "u1", "third"), "the old holder cannot end the new claim"
+    await record(seen, "u1", "h1", "late")
+    assert recorded(seen, "u1", "h1")
+    assert await claim(seen, "u1", "third"), "recording the article ended its claim"
     engine.dispose()
 
 
@@ -76,10 +79,10 @@ async def test_ingest_claims_a_batch_in_one_transaction_and_settles_it_in_one_mo
     engine = make_engine(database_url)
     seen = SeenArticles(engine)
     upgrade_ingest(engine)
-    await seen.remember("old", "h")
-    assert await seen.claim("busy", "another-push", 60)
+    await record(seen, "old", "h")
+    assert await claim(seen, "busy", "another-push")
     batch = {"old": "h", "busy": "h", "new": "h", "lost": "h", "updated": "h2"}
-    await seen.remember("updated", "h1")
+    await record(seen, "updated", "h1")
 
     claims = await seen.claim_unseen(batch, "this-push", 60)
     assert claims.seen == ["old"]
@@ -104,7 +107,7 @@ async def test_ingest_gives_each_article_of_overlapping_batches_to_exactly_one_c
     articles = [f"u{n:02}" for n in range(30)]
     an_hour_ago = SeenArticles(engine, clock=lambda: time.time() - 3600)
     for article in articles[::3]:  # left by a process that died: each taken over once
-        assert await an_hour_ago.claim(article, "dead", 60)
+        assert await claim(an_hour_ago, article, "dead")
     # Each batch holds the articles in another order (as crawlers of different feeds
     # would): on PostgreSQL that must wait, never deadlock.
     batches = [

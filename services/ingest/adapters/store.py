@@ -37,15 +37,6 @@ class SeenArticles:
         self.engine = engine
         self.clock = clock
 
-    async def seen(self, article_id: str, content_hash: str) -> bool:
-        """Whether this exact content was already accepted under this id."""
-
-        def lookup() -> bool:
-            with self.engine.connect() as connection:
-                return bool(_seen_among(connection, {article_id: content_hash}))
-
-        return await asyncio.to_thread(lookup)
-
     async def claim_unseen(
         self, articles: Mapping[str, str], claimant: str, expiry_seconds: float
     ) -> Claims:
@@ -71,28 +62,6 @@ class SeenArticles:
 
         return await asyncio.to_thread(take)
 
-    async def claim(self, article_id: str, claimant: str, expiry_seconds: float) -> bool:
-        """Whether ``claimant`` now holds the article's claim: it was free, or its holder's
-        claim is older than ``expiry_seconds``."""
-
-        def take() -> bool:
-            with self.engine.begin() as connection:
-                taken = _take_claims(
-                    connection, [article_id], claimant, self.clock(), expiry_seconds
-                )
-            return article_id in taken
-
-        return await asyncio.to_thread(take)
-
-    async def release(self, article_id: str, claimant: str) -> None:
-        """Give the claim back (publishing failed): the next push of the article may try."""
-
-        def drop() -> None:
-            with self.engine.begin() as connection:
-                connection.execute(_claims_of(claimant, [article_id]))
-
-        await asyncio.to_thread(drop)
-
     async def settle(self, accepted: Mapping[str, str], claimant: str) -> None:
         """Record ``accepted`` (content hash by article id) and end every claim
         ``claimant`` holds, in one transaction: a waiting push then finds each article
@@ -104,20 +73,6 @@ class SeenArticles:
                 connection.execute(
                     delete(ArticleClaim).where(col(ArticleClaim.claimant) == claimant)
                 )
-
-        await asyncio.to_thread(record)
-
-    async def remember(
-        self, article_id: str, content_hash: str, claimant: str | None = None
-    ) -> None:
-        """Record the article as accepted and, in the same transaction, end ``claimant``'s
-        claim: a waiting push then finds it accepted, never free and unrecorded."""
-
-        def record() -> None:
-            with self.engine.begin() as connection:
-                _record(connection, {article_id: content_hash})
-                if claimant is not None:
-                    connection.execute(_claims_of(claimant, [article_id]))
 
         await asyncio.to_thread(record)
 

@@ -78,6 +78,27 @@ from services.registry.domain.names import clean_name, name_key
 from services.registry.domain.review import MAX_NAME_LENGTH, ReviewStatus, apply_corrections
 
 
+class Aggregates(dict[str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]]):
+    """Alliances' latest facts by id, with the reports and provinces they were made of
+    (``RegistryStore._aggregate``); it starts over past ``limit`` alliances."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(
+        self,
+        alliance_id: str,
+        made: tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts],
+    ) -> None:
+        if len(self) >= self.limit and alliance_id not in self:
+            self.clear()
+        super().__setitem__(alliance_id, made)
+
+
+_AGGREGATES = Aggregates(limit=50_000)
+
+
 @dataclass
 class Working:
     """Alliances touched by one write, before and after."""
@@ -92,6 +113,17 @@ class Working:
     #: The rows of the alliances loaded (None: not stored), held here because the
     #: session only holds them weakly: asking it again would read them again.
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
+    #: The reports each alliance had when it was loaded.
+    loaded: dict[str, tuple[Report, ...]] = field(default_factory=dict)
+
+    def as_loaded(self, alliance_id: str) -> bool:
+        """The alliance is stored and has the very reports it was loaded with."""
+        reports = self.loaded.get(alliance_id)
+        return (
+            reports is not None
+            and self.rows.get(alliance_id) is not None
+            and tuple(self.reports[alliance_id]) == reports
+        )
 
 
 @dataclass
@@ -181,11 +213,12 @@ class RegistryStore:
         self._names_under: Mapping[str, str] | None = None
         #: Each alliance's latest ``aggregate``, with the reports and institution provinces
         #: it was made of: loading, matching and committing an alliance each need its
-        #: facts, mostly of the same reports (again for each message of a batch that
-        #: names it), and aggregating is the write path's costliest step.
-        self._aggregates: dict[
-            str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]
-        ] = {}
+        #: facts, mostly of the same reports (again for each message, and each batch, that
+        #: names it), and aggregating is the write path's costliest step. Shared by every
+        #: transaction of the process: an entry is used only for the very reports and
+        #: provinces it was made of, so what another transaction or replica changed since
+        #: is aggregated afresh.
+        self._aggregates = _AGGREGATES
         #: Set by ``hold_alliances`` for a batch of extractions.
         self._held: HeldAlliances | None = None
 
@@ -402,6 +435,7 @@ class RegistryStore:
         )
         for alliance_id in wanted:
             work.reports[alliance_id] = reports[alliance_id]
+            work.loaded[alliance_id] = tuple(reports[alliance_id])
             work.existing.add(alliance_id)
             row = work.rows[alliance_id] = rows.get(alliance_id)
             work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
@@ -570,9 +604,28 @@ class RegistryStore:
         held = self._held
         with_reports: set[str] = set()  # alliances whose new reports are stored
         earlier = self.last_revisions(work.founded)
+        # An alliance only loaded to be matched against, with its reports and facts as
+        # they were, has nothing to write: not even its document, which is made of them
+        # and of its articles (an article read again withdraws its reports, which is a
+        # change of reports).
+        unchanged = {
+            alliance_id
+            for alliance_id in work.reports
+            if alliance_id not in pending_rows
+            and work.as_loaded(alliance_id)
+            and self.facts_of(work, alliance_id, work.reports[alliance_id])
+            == work.before.get(alliance_id)
+        }
         # Their sources, with one SELECT for all of them rather than one each.
-        self.articles_of(r.article_id for reports in work.reports.values() for r in reports)
+        self.articles_of(
+            r.article_id
+            for alliance_id, reports in work.reports.items()
+            if alliance_id not in unchanged
+            for r in reports
+        )
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
+            if alliance_id in unchanged:
+                continue
             reports = work.reports[alliance_id]
             if alliance_id in work.rows:
                 current = work.rows[alliance_id]

@@ -259,3 +259,30 @@ def test_an_alliance_gone_and_founded_again_within_a_batch_keeps_its_id_and_revi
     assert batched[1].removed == (founded,)
     assert [c.change_id for c in batched[2].changes] == [f"{founded}-r2"]
     assert changes(repository) == changes(one_at_a_time)
+
+
+def test_an_alliance_only_matched_against_is_not_written_again(
+    repository: RegistryService,
+) -> None:
+    """A report that names one institution of an alliance reads that alliance to match
+    against it; when it is filed elsewhere, the alliance's record and document stay as they
+    were, and bureaus hear nothing of it (its stored document is made to differ here, as
+    one written by an earlier version would)."""
+    [founded] = repository.apply_extractions([article("first", red_cross_event())], NOW)
+    [alliance_id] = founded.alliance_ids
+    with repository.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE alliances SET document = :d WHERE id = :id"),
+            {"d": '{"written by": "an earlier version"}', "id": alliance_id},
+        )
+    other_lead = (InstitutionMention(name="德阳市人民医院", province="四川"),)
+    [second] = repository.apply_extractions(
+        [article("second", red_cross_event(lead=other_lead))], NOW
+    )
+    assert second.alliance_ids and alliance_id not in second.alliance_ids
+    assert [c.alliance_id for c in second.changes] == list(second.alliance_ids)
+    with repository.engine.connect() as connection:
+        document = connection.execute(
+            text("SELECT document FROM alliances WHERE id = :id"), {"id": alliance_id}
+        ).scalar_one()
+    assert document == '{"written by": "an earlier version"}'
