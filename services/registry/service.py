@@ -27,7 +27,12 @@ from services.registry.adapters.repository import RegistryStore, Working
 from services.registry.adapters.review_store import analyst_row_by_key
 from services.registry.adapters.tables import AnalystRow, RenameRow
 from services.registry.adapters.unit_of_work import UnitOfWork
-from services.registry.domain.alliances import Report, normalize_provinces, normalize_specialty
+from services.registry.domain.alliances import (
+    Report,
+    founding_id,
+    normalize_provinces,
+    normalize_specialty,
+)
 from services.registry.domain.extractions import fingerprint, is_older
 from services.registry.domain.names import clean_name, name_key
 from services.registry.domain.review import Analyst
@@ -66,8 +71,15 @@ def apply_extractions(
     outcomes: list[ApplyOutcome] = []
     with uow:
         renames = uow.store.renames()  # the batch holds the write lock: they cannot change
+        uow.store.hold_alliances()
         # What the batch is about, read with a SELECT each rather than one per message.
         uow.store.articles_of(m.article_id for m in messages)
+        uow.store.expect_founding(
+            founding_id(m.article_id, index, m.extractor_version)
+            for m in messages
+            if m.relevant
+            for index in range(len(m.events))
+        )
         uow.store.expect_mentions(
             (
                 mention

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, bindparam, delete, insert
 from sqlmodel import Session, col
 
 from services.common import tracing
@@ -37,6 +37,11 @@ _INSERT_ALLIANCE = insert(AllianceRow)
 _INSERT_INSTITUTION_LINKS = insert(AllianceInstitutionRow)
 _INSERT_PLACES = insert(AlliancePlaceRow)
 _INSERT_OUTBOX = insert(OutboxRow)
+#: An alliance's institution and place rows, deleted as plain statements (``write_alliance``).
+_DELETE_INDEX = tuple(
+    delete(table).where(col(table.alliance_id) == bindparam("alliance_id"))
+    for table in (AllianceInstitutionRow, AlliancePlaceRow)
+)
 _SOME_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 #: A new alliance's row as ``AllianceRow`` makes it: what its facts do not decide (its
 #: review, corrections) keeps the model's defaults; the rest is set when it is stored.
@@ -111,19 +116,28 @@ def write_alliance(
     document: str,
     institutions: Mapping[str, InstitutionRecord],
     now: datetime,
+    index_objects: bool = True,
 ) -> None:
     """Store the alliance's row (``document``: its JSON) and its institution and place
-    rows; ``institutions`` holds at least its lead's and members' records, as stored."""
+    rows; ``institutions`` holds at least its lead's and members' records, as stored.
+    ``index_objects``: False when the session holds none of those rows as objects (the
+    write path never loads them), so the DELETEs need not look for them among all the
+    objects it holds."""
     for name, value in _fact_columns(facts, document, institutions, now).items():
         setattr(row, name, value)
     row.revision += 1
     connection = session.connection()
     if row in session:
         # Its institution and place rows are replaced; the DELETEs flush the row first.
-        for table in (AllianceInstitutionRow, AlliancePlaceRow):
-            session.exec(  # type: ignore[call-overload]
-                delete(table).where(col(table.alliance_id) == row.id)
-            )
+        if index_objects:
+            for table in (AllianceInstitutionRow, AlliancePlaceRow):
+                session.exec(  # type: ignore[call-overload]
+                    delete(table).where(col(table.alliance_id) == row.id)
+                )
+        else:
+            session.flush()
+            for statement in _DELETE_INDEX:
+                connection.execute(statement, {"alliance_id": row.id})
     else:
         # A new alliance (no institution or place rows yet) is one plain INSERT: the
         # session does not track it; read again later in the transaction, it is loaded.

@@ -52,14 +52,17 @@ class KnownInstitutions:
         #: the ids filed under each name key in institution_names; a key missing here is
         #: one not asked about yet (not one without institutions)
         self._ids_by_key: dict[str, set[str]] = {}
+        #: ids asked about that no institution has (a new one's candidate ids)
+        self._absent: set[str] = set()
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, InstitutionRecord]:
         """The institutions of these ids that exist."""
         wanted = set(ids)
-        missing = wanted - self._records.keys()
+        missing = wanted - self._records.keys() - self._absent
         for chunk in in_chunks(missing):
             for row in read(self.session, _BY_IDS, {"ids": chunk}):
                 self._records[row[0]] = _record(row)
+            self._absent.update(i for i in chunk if i not in self._records)
         return {i: self._records[i] for i in wanted if i in self._records}
 
     def named(self, keys: Collection[str]) -> list[InstitutionRecord]:
@@ -75,6 +78,7 @@ class KnownInstitutions:
             {"id": record.id, **institution_values(record), "created_at": now, "updated_at": now},
         )
         self._records[record.id] = stored_record(record)
+        self._absent.discard(record.id)
         self.index_names(record, ())
 
     def replace(self, known: InstitutionRecord, record: InstitutionRecord, now: datetime) -> None:
@@ -106,6 +110,7 @@ class KnownInstitutions:
         """Drop everything remembered: the rows were changed behind its back."""
         self._records.clear()
         self._ids_by_key.clear()
+        self._absent.clear()
 
     def _learn_keys(self, keys: Iterable[str]) -> None:
         missing = {k for k in keys if k not in self._ids_by_key}

@@ -126,6 +126,37 @@ class Working:
         )
 
 
+@dataclass
+class HeldAlliances:
+    """The alliances' rows as a batch of extractions has read and written them, so that
+    a later message of the batch asks the tables again only about what no earlier one
+    did. Each write of the batch's messages updates it as it updates the tables; the
+    other writers (renames, reviews) run in units of work of their own, without it."""
+
+    #: each alliance's stored reports
+    reports: dict[str, list[Report]] = field(default_factory=dict)
+    #: each alliance's row (None: no row), held so the session keeps the very object
+    rows: dict[str, AllianceRow | None] = field(default_factory=dict)
+    #: whether an alliance of this id is stored (the ids new alliances would take)
+    exists: dict[str, bool] = field(default_factory=dict)
+    #: the highest revision the outbox has of each alliance (0: none)
+    revisions: dict[str, int] = field(default_factory=dict)
+    #: the alliances linked to each institution asked about, by alliance_institutions
+    linked: dict[str, set[str]] = field(default_factory=dict)
+    #: the same links by alliance (of the institutions in ``linked`` only)
+    links_of: dict[str, set[str]] = field(default_factory=dict)
+
+    def link(self, alliance_id: str, institution_ids: Iterable[str]) -> None:
+        """The alliance is now linked to these institutions and no others."""
+        for ident in self.links_of.pop(alliance_id, ()):
+            self.linked[ident].discard(alliance_id)
+        known = {i for i in institution_ids if i in self.linked}
+        for ident in known:
+            self.linked[ident].add(alliance_id)
+        if known:
+            self.links_of[alliance_id] = known
+
+
 #: A report row's columns, selected without making ORM objects of them (``report_of``).
 _REPORT_COLUMNS = tuple(col(getattr(ReportRow, name)) for name in ReportRow.model_fields)
 
@@ -150,11 +181,15 @@ _LINKED_ALLIANCES = (
     .where(col(AllianceInstitutionRow.institution_id).in_(bindparam("ids", expanding=True)))
     .distinct()
 )
-_ALLIANCE_IDS = select(AllianceRow.id).where(col(AllianceRow.id) == bindparam("id"))
-_INSTITUTION_IDS = select(InstitutionRow.id).where(
-    col(InstitutionRow.id).in_(bindparam("ids", expanding=True))
+_LINKS = select(
+    col(AllianceInstitutionRow.institution_id), col(AllianceInstitutionRow.alliance_id)
+).where(col(AllianceInstitutionRow.institution_id).in_(bindparam("ids", expanding=True)))
+_ALLIANCE_IDS = select(AllianceRow.id).where(
+    col(AllianceRow.id).in_(bindparam("ids", expanding=True))
 )
 _INSERT_REPORTS = insert(ReportRow)
+_DELETE_REPORTS_OF_ARTICLE = delete(ReportRow).where(col(ReportRow.article_id) == bindparam("id"))
+_DELETE_REPORTS_OF_ALLIANCE = delete(ReportRow).where(col(ReportRow.alliance_id) == bindparam("id"))
 #: Every rename rule, read at the start of each batch.
 _RENAMES = select(col(RenameRow.old_key), col(RenameRow.new_name))
 _CHANGE_IDS_OF_ALLIANCES = select(OutboxRow.alliance_id, OutboxRow.change_id).where(
@@ -184,6 +219,22 @@ class RegistryStore:
         #: provinces it was made of, so what another transaction or replica changed since
         #: is aggregated afresh.
         self._aggregates = _AGGREGATES
+        #: Set by ``hold_alliances`` for a batch of extractions.
+        self._held: HeldAlliances | None = None
+
+    def hold_alliances(self) -> None:
+        """Keep what the alliances' tables were read and written to hold for the rest of
+        the transaction (``HeldAlliances``): only the batch of extractions, whose every
+        write goes through this store's write path, may."""
+        self._held = HeldAlliances()
+
+    def expect_founding(self, alliance_ids: Iterable[str]) -> None:
+        """Look up, with a SELECT each for all of them, whether these alliances (those the
+        batch's events would found, ``founding_id``) are stored, and their last revisions
+        in the outbox: founding an alliance asks both."""
+        ids = list(alliance_ids)
+        self._learn_existence(ids)
+        self.last_revisions(ids)
 
     # --- articles and their reports ----------------------------------------------------
 
@@ -236,10 +287,19 @@ class RegistryStore:
         self.load_alliances(work, [row.alliance_id for row in rows])
         for row in rows:
             ghosts[row.alliance_id].append(report_of(row))
-        if rows:
+        held = self._held
+        if rows and held is None:
             self.session.exec(  # type: ignore[call-overload]
                 delete(ReportRow).where(col(ReportRow.article_id) == article_id)
             )
+        elif rows and held is not None:
+            # A batch never loads report rows as objects: none in the session to update.
+            self.session.flush()  # as the ORM's DELETE would first
+            self.session.connection().execute(_DELETE_REPORTS_OF_ARTICLE, {"id": article_id})
+            for alliance_id in {row.alliance_id for row in rows}:
+                held.reports[alliance_id] = [
+                    r for r in held.reports[alliance_id] if r.article_id != article_id
+                ]
         for alliance_id in list(work.reports):
             work.reports[alliance_id] = [
                 r for r in work.reports[alliance_id] if r.article_id != article_id
@@ -284,10 +344,32 @@ class RegistryStore:
         """Read every institution these mentions could be, with one SELECT: a batch then
         resolves its mentions from memory instead of with a SELECT each."""
         keys: set[str] = set()
+        names: list[ResolvedName] = []
         for mention in mentions:
             resolved = self._resolved_name(mention, renames)
-            keys |= {resolved.key, *resolved.alias_keys} if resolved.key else set()
-        self.institutions.named(keys)
+            if resolved.key:
+                keys |= {resolved.key, *resolved.alias_keys}
+                names.append(resolved)
+        known = self.institutions.named(keys)
+        # The ids a name no institution has yet could take (``_ids_taken``): most are free.
+        wanted: set[str] = set()
+        for resolved in dict.fromkeys(names):
+            candidates = self.institutions.named({resolved.key, *resolved.alias_keys})
+            if match_institution(resolved, candidates) is None:
+                wanted.update(itertools.islice(candidate_ids(resolved), 4))
+        self.institutions.by_ids(wanted)
+        held = self._held
+        if held is None:
+            return
+        # The alliances these institutions are in, with their reports, rows, sources and
+        # institutions, each read with one SELECT for the batch, not one per message.
+        self._learn_links(record.id for record in known)
+        alliance_ids = sorted({a for record in known for a in held.linked[record.id]})
+        reports, _ = self._stored(alliance_ids)
+        self.articles_of(r.article_id for rs in reports.values() for r in rs)
+        self.institutions.by_ids(
+            i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
+        )
 
     def _resolved_name(
         self, mention: InstitutionMention, renames: Mapping[str, str]
@@ -310,6 +392,8 @@ class RegistryStore:
         if found is None:
             record = new_record(resolved, self._ids_taken(resolved))
             self.institutions.add(record, now)
+            if self._held is not None:
+                self._held.linked[record.id] = set()  # a new institution is in no alliance
             return record.id
         merged = merge_into(found, resolved)
         if merged != found:
@@ -324,7 +408,7 @@ class RegistryStore:
         taken: set[str] = set()
         while True:
             wanted = list(itertools.islice(candidates, 4))
-            found = [ident for (ident,) in read(self.session, _INSTITUTION_IDS, {"ids": wanted})]
+            found = self.institutions.by_ids(wanted)
             taken.update(found)
             if len(found) < len(wanted):
                 return taken
@@ -344,12 +428,7 @@ class RegistryStore:
         wanted = [a for a in dict.fromkeys(alliance_ids) if a not in work.reports]
         if not wanted:
             return
-        reports: dict[str, list[Report]] = {a: [] for a in wanted}
-        rows: dict[str, AllianceRow] = {}
-        for chunk in in_chunks(wanted):
-            for report_row in read(self.session, _REPORTS_OF_ALLIANCES, {"ids": chunk}):
-                reports[report_row.alliance_id].append(report_of(report_row))
-            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
+        reports, rows = self._stored(wanted)
         # Each id of each role, not ``Report.institutions``, which builds two sets a report.
         self.institutions.by_ids(
             i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
@@ -365,6 +444,64 @@ class RegistryStore:
                 if reports[alliance_id]
                 else None
             )
+
+    def _stored(
+        self, alliance_ids: Sequence[str]
+    ) -> tuple[dict[str, list[Report]], dict[str, AllianceRow | None]]:
+        """The alliances' stored reports (each list the caller's own) and rows, read with a
+        SELECT each for those ``HeldAlliances`` does not hold."""
+        held = self._held
+        unread_reports = [a for a in alliance_ids if held is None or a not in held.reports]
+        unread_rows = [a for a in alliance_ids if held is None or a not in held.rows]
+        reports: dict[str, list[Report]] = {a: [] for a in unread_reports}
+        rows: dict[str, AllianceRow | None] = dict.fromkeys(unread_rows)
+        for chunk in in_chunks(unread_reports):
+            for report_row in read(self.session, _REPORTS_OF_ALLIANCES, {"ids": chunk}):
+                reports[report_row.alliance_id].append(report_of(report_row))
+        for chunk in in_chunks(unread_rows):
+            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
+        if held is None:
+            return reports, rows
+        for alliance_id, row in rows.items():
+            held.rows[alliance_id] = row
+            held.exists[alliance_id] = row is not None
+        held.reports.update(reports)
+        return (
+            {a: list(held.reports[a]) for a in alliance_ids},
+            {a: held.rows[a] for a in alliance_ids},
+        )
+
+    def _learn_links(self, institution_ids: Iterable[str]) -> None:
+        """Read into ``HeldAlliances.linked`` the alliances of the institutions it has not
+        asked about yet."""
+        held = self._held
+        assert held is not None
+        missing = [i for i in dict.fromkeys(institution_ids) if i not in held.linked]
+        for chunk in in_chunks(missing):
+            rows = read(self.session, _LINKS, {"ids": chunk})
+            for ident in chunk:
+                held.linked[ident] = set()
+            for ident, alliance_id in rows:
+                held.linked[ident].add(alliance_id)
+                held.links_of.setdefault(alliance_id, set()).add(ident)
+
+    def _linked_alliances(self, institution_ids: Sequence[str]) -> list[str]:
+        """The alliances any of these institutions is linked to (alliance_institutions)."""
+        held = self._held
+        if held is None:
+            ids = {"ids": list(institution_ids)}
+            return [alliance_id for (alliance_id,) in read(self.session, _LINKED_ALLIANCES, ids)]
+        self._learn_links(institution_ids)
+        return sorted({a for i in institution_ids for a in held.linked[i]})
+
+    def _learn_existence(self, alliance_ids: Iterable[str]) -> None:
+        """Read into ``HeldAlliances.exists`` whether these alliances are stored."""
+        held = self._held
+        assert held is not None
+        missing = [a for a in dict.fromkeys(alliance_ids) if a not in held.exists]
+        for chunk in in_chunks(missing):
+            found = {ident for (ident,) in read(self.session, _ALLIANCE_IDS, {"ids": chunk})}
+            held.exists.update((a, a in found) for a in chunk)
 
     def facts_of(self, work: Working, alliance_id: str, reports: Sequence[Report]) -> AllianceFacts:
         """The alliance's facts from its reports, with an analyst's corrections laid over:
@@ -399,9 +536,7 @@ class RegistryStore:
         extractor_version: str,
     ) -> str:
         """The alliance a report belongs to: an existing one, or a new id."""
-        ids = {"ids": list(report.institutions)}
-        linked = [alliance_id for (alliance_id,) in read(self.session, _LINKED_ALLIANCES, ids)]
-        self.load_alliances(work, linked)
+        self.load_alliances(work, self._linked_alliances(list(report.institutions)))
         summaries = []
         for alliance_id, reports in work.reports.items():
             # What the article said before counts too: a re-extraction goes back where its
@@ -421,7 +556,10 @@ class RegistryStore:
         return alliance_id
 
     def _alliance_exists(self, alliance_id: str) -> bool:
-        return bool(read(self.session, _ALLIANCE_IDS, {"id": alliance_id}))
+        if self._held is None:
+            return bool(read(self.session, _ALLIANCE_IDS, {"ids": [alliance_id]}))
+        self._learn_existence([alliance_id])
+        return self._held.exists[alliance_id]
 
     def _summary(
         self, work: Working, alliance_id: str, reports: Sequence[Report]
@@ -463,6 +601,7 @@ class RegistryStore:
         changes: list[CommittedChange] = []
         removed: list[str] = []
         pending_rows = {alliance_id for alliance_id, _ in filed}
+        held = self._held
         with_reports: set[str] = set()  # alliances whose new reports are stored
         earlier = self.last_revisions(work.founded)
         # An alliance only loaded to be matched against, with its reports and facts as
@@ -500,11 +639,22 @@ class RegistryStore:
                     # record stays as it was rather than vanish with its review.
                     continue
                 if current is not None:
-                    self.session.exec(  # type: ignore[call-overload]
-                        delete(ReportRow).where(col(ReportRow.alliance_id) == alliance_id)
-                    )
+                    if held is None:
+                        self.session.exec(  # type: ignore[call-overload]
+                            delete(ReportRow).where(col(ReportRow.alliance_id) == alliance_id)
+                        )
+                    else:
+                        self.session.flush()  # as the ORM's DELETE would first
+                        connection = self.session.connection()
+                        connection.execute(_DELETE_REPORTS_OF_ALLIANCE, {"id": alliance_id})
                     self.session.delete(current)
                     removed.append(alliance_id)
+                    if held is not None:
+                        # Its institution and place rows go with it (ON DELETE CASCADE).
+                        held.reports[alliance_id] = []
+                        held.rows[alliance_id] = None
+                        held.exists[alliance_id] = False
+                        held.link(alliance_id, ())
                 continue
             facts = self.facts_of(work, alliance_id, reports)
             document = alliance_document(self.articles_of(facts.article_ids), facts, reports)
@@ -534,10 +684,20 @@ class RegistryStore:
                     now,
                 )
                 rejected = False  # a new row is not reviewed
+                if held is not None:
+                    # Stored without an object: a later message reads its row. It has no
+                    # reports yet (they need the row), only those filed below.
+                    held.rows.pop(alliance_id, None)
+                    held.reports[alliance_id] = []
+                    held.exists[alliance_id] = True
             else:
-                write_alliance(self.session, current, facts, stored, institutions, now)
+                write_alliance(
+                    self.session, current, facts, stored, institutions, now, held is None
+                )
                 revision = current.revision
                 rejected = current.review_status == ReviewStatus.rejected
+            if held is not None:
+                held.link(alliance_id, [*facts.lead, *facts.members])
             self._file_reports([(a, r) for a, r in filed if a == alliance_id])
             with_reports.add(alliance_id)
             if rejected:
@@ -553,6 +713,8 @@ class RegistryStore:
             alliance = alliance_of(alliance_id, facts, document, institutions)
             append_outbox(self.session, change, alliance, now)
             changes.append(change)
+            if held is not None and alliance_id in held.revisions:
+                held.revisions[alliance_id] = max(held.revisions[alliance_id], revision)
         # Reports of alliances whose facts did not change still have to be stored.
         self._file_reports([(a, r) for a, r in filed if a not in with_reports])
         return changes, removed
@@ -560,14 +722,20 @@ class RegistryStore:
     def last_revisions(self, alliance_ids: Iterable[str]) -> dict[str, int]:
         """The highest revision each alliance's changes in the outbox carry, for those that
         have any (an alliance founded before, whose row went with its last report)."""
+        held = self._held
+        wanted = sorted(alliance_ids)
+        unread = [a for a in wanted if held is None or a not in held.revisions]
         last: dict[str, int] = {}
-        for chunk in in_chunks(sorted(alliance_ids)):
+        for chunk in in_chunks(unread):
             for alliance_id, change_id in self.session.connection().execute(
                 _CHANGE_IDS_OF_ALLIANCES, {"ids": chunk}
             ):
                 revision = int(change_id.rsplit("-r", 1)[1])
                 last[alliance_id] = max(last.get(alliance_id, 0), revision)
-        return last
+        if held is None:
+            return last
+        held.revisions.update((a, last.get(a, 0)) for a in unread)
+        return {a: held.revisions[a] for a in wanted if held.revisions[a]}
 
     def _file_reports(self, filed: Sequence[tuple[str, Report]]) -> None:
         """Store new reports under their alliances (whose rows are stored already)."""
@@ -575,6 +743,10 @@ class RegistryStore:
             self.session.connection().execute(
                 _INSERT_REPORTS, [report_values(r, alliance_id) for alliance_id, r in filed]
             )
+        if self._held is not None:
+            for alliance_id, report in filed:
+                if alliance_id in self._held.reports:
+                    self._held.reports[alliance_id].append(report)
 
     def fold_renamed(self, old_key: str, new_name: str, now: datetime) -> None:
         olds = self.session.exec(select(InstitutionRow).where(InstitutionRow.key == old_key)).all()

@@ -277,7 +277,13 @@ def fold_duplicates(reports: Mapping[str, Sequence[Report]]) -> list[tuple[str, 
 
 def new_alliance_id(report: Report, extractor_version: str) -> str:
     """Deterministic: the same report of the same extraction always founds the same id."""
-    key = f"{report.article_id}|{report.event_index}|{extractor_version}"
+    return founding_id(report.article_id, report.event_index, extractor_version)
+
+
+def founding_id(article_id: str, event_index: int, extractor_version: str) -> str:
+    """The id a new alliance founded by this event of this extraction takes (unless
+    taken): known before the event is resolved, so a batch can look all of them up."""
+    key = f"{article_id}|{event_index}|{extractor_version}"
     return "a" + hashlib.sha256(key.encode()).hexdigest()[:15]
 
 

@@ -173,6 +173,94 @@ def test_a_batch_that_fails_writes_nothing(repository: RegistryService) -> None:
     assert outbox_rows.outbox(repository.engine) == []
 
 
+def changes(repository: RegistryService) -> list[tuple[str, str]]:
+    return [(r.change_id, r.alliance_id) for r in outbox_rows.outbox(repository.engine)]
+
+
+def applied(outcomes: list[ApplyOutcome]) -> list[tuple[Any, ...]]:
+    return [
+        (o.status, o.alliance_ids, [c.change_id for c in o.changes], o.removed) for o in outcomes
+    ]
+
+
+def test_a_message_finds_the_alliance_an_earlier_one_of_its_batch_founded(
+    repository: RegistryService, one_at_a_time: RegistryService
+) -> None:
+    """A batch reads the alliances its institutions are in once, for all its messages
+    (``RegistryStore.hold_alliances``): what an earlier message founded, linked or filed
+    is there for a later one, as it is for the next message taken in alone."""
+    joining = red_cross_event(members=(InstitutionMention(name="德阳市人民医院"),))
+    messages = [
+        article("first", red_cross_event()),
+        article("second", red_cross_event()),
+        # Known only by the member the second message's alliance gained from this one.
+        article("third", joining),
+        article("fourth", red_cross_event(lead=(), members=joining.members)),
+    ]
+    singles = [one_at_a_time.apply_extraction(m, NOW) for m in messages]
+    batched = repository.apply_extractions(messages, NOW)
+    assert applied(batched) == applied(singles)
+    assert len({o.alliance_ids for o in batched[:3]}) == 1, "one alliance, reported thrice"
+    assert changes(repository) == changes(one_at_a_time)
+    assert state(repository) == state(one_at_a_time)
+
+
+def test_a_message_does_not_find_what_an_earlier_one_of_its_batch_withdrew(
+    repository: RegistryService, one_at_a_time: RegistryService
+) -> None:
+    """An article re-extracted as irrelevant takes its report, and with it the alliance
+    it alone reported, out of the batch's view too: a later message of the same batch
+    founds an alliance anew; the same article reported again founds its old id again,
+    going on from the revisions the outbox already has of it."""
+    before = [article("p", red_cross_event())]
+    batch = [
+        article("p", minutes=1),  # nothing any more: its alliance goes
+        article("q", red_cross_event()),
+        article("s", red_cross_event()),  # q's now, not p's old one
+        article("r", red_cross_event(members=(InstitutionMention(name="德阳市人民医院"),))),
+    ]
+    again = [
+        *(article(a, minutes=3) for a in "qsr"),
+        article("p", red_cross_event(), minutes=3),
+    ]
+    singles = [one_at_a_time.apply_extraction(m, NOW) for m in before + batch + again]
+    batched = [
+        *repository.apply_extractions(before, NOW),
+        *repository.apply_extractions(batch, NOW),
+        *repository.apply_extractions(again, NOW),
+    ]
+    assert applied(batched) == applied(singles)
+    [founded] = batched[0].alliance_ids
+    assert batched[1].removed == (founded,)
+    assert batched[2].alliance_ids != (founded,), "founded anew, not found in the withdrawn"
+    assert batched[3].alliance_ids == batched[2].alliance_ids
+    assert batched[-2].removed == batched[2].alliance_ids
+    assert batched[-1].alliance_ids == (founded,)
+    assert batched[-1].changes[0].change_id == f"{founded}-r2", "its revisions go on"
+    assert changes(repository) == changes(one_at_a_time)
+    assert state(repository) == state(one_at_a_time)
+
+
+def test_an_alliance_gone_and_founded_again_within_a_batch_keeps_its_id_and_revisions(
+    repository: RegistryService, one_at_a_time: RegistryService
+) -> None:
+    """Whether the id a new alliance would take is stored, and the revisions the outbox
+    has of it, are looked up once for the batch: what its earlier messages stored and
+    deleted counts as well."""
+    event = red_cross_event(
+        lead=(InstitutionMention(name="城关县人民医院", province="四川"),),
+        members=(InstitutionMention(name="城关镇卫生院", province="四川"),),
+    )
+    batch = [article("t", event), article("t", minutes=1), article("t", event, minutes=2)]
+    singles = [one_at_a_time.apply_extraction(m, NOW) for m in batch]
+    batched = repository.apply_extractions(batch, NOW)
+    assert applied(batched) == applied(singles)
+    [founded] = batched[0].alliance_ids
+    assert batched[1].removed == (founded,)
+    assert [c.change_id for c in batched[2].changes] == [f"{founded}-r2"]
+    assert changes(repository) == changes(one_at_a_time)
+
+
 def test_an_alliance_only_matched_against_is_not_written_again(
     repository: RegistryService,
 ) -> None:
