@@ -54,6 +54,13 @@ class KnownInstitutions:
         self._ids_by_key: dict[str, set[str]] = {}
         #: ids asked about that no institution has (a new one's candidate ids)
         self._absent: set[str] = set()
+        #: ids ``provinces`` was asked about that no institution has
+        self._placeless: set[str] = set()
+        #: Counts the changes to what ``provinces`` answers: a province changed, an id it
+        #: was asked about in vain taken, everything forgotten. A caller that keeps
+        #: something made of its answers may use it for as long as this stays as it was
+        #: then (``RegistryStore._aggregate``).
+        self.places_revision = 0
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, InstitutionRecord]:
         """The institutions of these ids that exist."""
@@ -64,6 +71,14 @@ class KnownInstitutions:
                 self._records[row[0]] = _record(row)
             self._absent.update(i for i in chunk if i not in self._records)
         return {i: self._records[i] for i in wanted if i in self._records}
+
+    def provinces(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """The province of each of these institutions that exists."""
+        wanted = set(ids)
+        known = self.by_ids(wanted)
+        if len(known) < len(wanted):
+            self._placeless.update(wanted - known.keys())
+        return {ident: record.place.province for ident, record in known.items()}
 
     def named(self, keys: Collection[str]) -> list[InstitutionRecord]:
         """The institutions known under any of these name keys (theirs or an alias's)."""
@@ -77,8 +92,11 @@ class KnownInstitutions:
             _INSERT_INSTITUTION,
             {"id": record.id, **institution_values(record), "created_at": now, "updated_at": now},
         )
-        self._records[record.id] = stored_record(record)
+        if record.id in self._placeless:
+            self.places_revision += 1
+            self._placeless.discard(record.id)
         self._absent.discard(record.id)
+        self._records[record.id] = stored_record(record)
         self.index_names(record, ())
 
     def replace(self, known: InstitutionRecord, record: InstitutionRecord, now: datetime) -> None:
@@ -90,7 +108,11 @@ class KnownInstitutions:
             .where(col(InstitutionRow.id) == record.id)
             .values(**institution_values(record), updated_at=now)
         )
-        self._records[record.id] = stored_record(record)
+        stored = stored_record(record)
+        earlier = self._records.get(record.id)
+        if earlier is None or earlier.place.province != stored.place.province:
+            self.places_revision += 1
+        self._records[record.id] = stored
         self.index_names(record, known.keys)
 
     def index_names(self, record: InstitutionRecord, known: Iterable[str]) -> None:
@@ -111,6 +133,8 @@ class KnownInstitutions:
         self._records.clear()
         self._ids_by_key.clear()
         self._absent.clear()
+        self._placeless.clear()
+        self.places_revision += 1
 
     def _learn_keys(self, keys: Iterable[str]) -> None:
         missing = {k for k in keys if k not in self._ids_by_key}

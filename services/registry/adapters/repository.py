@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
@@ -77,26 +77,31 @@ from services.registry.domain.institutions import (
 from services.registry.domain.names import clean_name, name_key
 from services.registry.domain.review import MAX_NAME_LENGTH, ReviewStatus, apply_corrections
 
+T = TypeVar("T")
 
-class Aggregates(dict[str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]]):
-    """Alliances' latest facts by id, with the reports and provinces they were made of
-    (``RegistryStore._aggregate``); it starts over past ``limit`` alliances."""
+
+class Latest(dict[str, T]):
+    """What was last made of each alliance, by id, with what it was made of; it starts
+    over past ``limit`` alliances."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def __setitem__(
-        self,
-        alliance_id: str,
-        made: tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts],
-    ) -> None:
+    def __setitem__(self, alliance_id: str, made: T) -> None:
         if len(self) >= self.limit and alliance_id not in self:
             self.clear()
         super().__setitem__(alliance_id, made)
 
 
-_AGGREGATES = Aggregates(limit=50_000)
+#: Alliances' latest facts, with the reports and provinces they were made of
+#: (``RegistryStore._aggregate``).
+_AGGREGATES: Latest[tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]] = Latest(
+    limit=50_000
+)
+#: Alliances' latest summaries, with the reports they were made of (``RegistryStore._summary``,
+#: before an analyst's corrections).
+_SUMMARIES: Latest[tuple[tuple[Report, ...], AllianceSummary]] = Latest(limit=50_000)
 
 
 @dataclass
@@ -219,6 +224,16 @@ class RegistryStore:
         #: provinces it was made of, so what another transaction or replica changed since
         #: is aggregated afresh.
         self._aggregates = _AGGREGATES
+        #: Each alliance's latest summary for matching (``AllianceSummary.of`` its reports,
+        #: a function of them alone), shared in the same way: every message naming one of
+        #: its institutions matches its report against it.
+        self._summaries = _SUMMARIES
+        #: The same facts as this transaction last made them, with the
+        #: ``KnownInstitutions.places_revision`` they were made at: while no province
+        #: changed, the very reports give them without asking for their provinces again
+        #: (an alliance is asked for its facts when loaded and when committed, for each
+        #: message that names one of its institutions).
+        self._facts_made: dict[str, tuple[tuple[Report, ...], int, AllianceFacts]] = {}
         #: Set by ``hold_alliances`` for a batch of extractions.
         self._held: HeldAlliances | None = None
 
@@ -519,13 +534,19 @@ class RegistryStore:
     ) -> AllianceFacts:
         """``aggregate`` of the reports with their institutions' provinces, made again only
         when either differs from the alliance's last (it is a function of both alone)."""
-        provinces = self.provinces_of(reports)
         basis = tuple(reports)
+        places = self.institutions.places_revision
+        made = self._facts_made.get(alliance_id)
+        if made is not None and made[1] == places and made[0] == basis:
+            return made[2]
+        provinces = self.provinces_of(basis)
         kept = self._aggregates.get(alliance_id)
         if kept is not None and kept[0] == basis and kept[1] == provinces:
-            return kept[2]
-        facts = aggregate(basis, provinces)
-        self._aggregates[alliance_id] = (basis, provinces, facts)
+            facts = kept[2]
+        else:
+            facts = aggregate(basis, provinces)
+            self._aggregates[alliance_id] = (basis, provinces, facts)
+        self._facts_made[alliance_id] = (basis, places, facts)
         return facts
 
     def place_report(
@@ -566,11 +587,17 @@ class RegistryStore:
     ) -> AllianceSummary:
         """What identity matching knows of an alliance: a report naming the institutions
         an analyst corrected it to is about it too."""
-        kept = self._aggregates.get(alliance_id)
-        # The lead and members of the alliance's facts, when made of these very reports:
-        # provinces, which they may have been aggregated with, do not bear on them.
-        known = kept[2] if kept is not None and kept[0] == tuple(reports) else None
-        summary = AllianceSummary.of(alliance_id, reports, known)
+        basis = tuple(reports)
+        made = self._summaries.get(alliance_id)
+        if made is not None and made[0] == basis:
+            summary = made[1]
+        else:
+            kept = self._aggregates.get(alliance_id)
+            # The lead and members of the alliance's facts, when made of these very reports:
+            # provinces, which they may have been aggregated with, do not bear on them.
+            known = kept[2] if kept is not None and kept[0] == basis else None
+            summary = AllianceSummary.of(alliance_id, basis, known)
+            self._summaries[alliance_id] = (basis, summary)
         fixes = work.corrections.get(alliance_id) or {}
         if not fixes:
             return summary
@@ -592,8 +619,7 @@ class RegistryStore:
         )
 
     def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
-        known = self.institutions.by_ids(ids)
-        return {ident: record.place.province for ident, record in known.items()}
+        return self.institutions.provinces(ids)
 
     def commit_alliances(
         self, work: Working, now: datetime, filed: Sequence[tuple[str, Report]]
