@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import Row, bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from services.common.contracts import (
@@ -77,31 +77,35 @@ from services.registry.domain.institutions import (
 from services.registry.domain.names import clean_name, name_key
 from services.registry.domain.review import MAX_NAME_LENGTH, ReviewStatus, apply_corrections
 
-T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
-class Latest(dict[str, T]):
-    """What was last made of each alliance, by id, with what it was made of; it starts
-    over past ``limit`` alliances."""
+class Kept(dict[K, V]):
+    """What the write path made, kept for every transaction of the process by what it is
+    of; it starts over past ``limit`` entries."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def __setitem__(self, alliance_id: str, made: T) -> None:
-        if len(self) >= self.limit and alliance_id not in self:
+    def __setitem__(self, key: K, made: V) -> None:
+        if len(self) >= self.limit and key not in self:
             self.clear()
-        super().__setitem__(alliance_id, made)
+        super().__setitem__(key, made)
 
 
 #: Alliances' latest facts, with the reports and provinces they were made of
 #: (``RegistryStore._aggregate``).
-_AGGREGATES: Latest[tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]] = Latest(
+_AGGREGATES: Kept[str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]] = Kept(
     limit=50_000
 )
+#: The reports made of report rows read, by the row's columns: an alliance's reports are
+#: read again by each batch that names one of its institutions, and most are as they were.
+_REPORTS_READ: Kept[tuple[Any, ...], Report] = Kept(limit=50_000)
 #: Alliances' latest summaries, with the reports they were made of (``RegistryStore._summary``,
 #: before an analyst's corrections).
-_SUMMARIES: Latest[tuple[tuple[Report, ...], AllianceSummary]] = Latest(limit=50_000)
+_SUMMARIES: Kept[str, tuple[tuple[Report, ...], AllianceSummary]] = Kept(limit=50_000)
 
 
 @dataclass
@@ -110,13 +114,16 @@ class Working:
 
     before: dict[str, AllianceFacts | None] = field(default_factory=dict)
     reports: dict[str, list[Report]] = field(default_factory=dict)
+    #: The alliances loaded that have a row.
     existing: set[str] = field(default_factory=set)
     #: An analyst's corrections of each alliance loaded ({} for none): laid over its facts.
     corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: New alliance ids given out by ``place_report``: no row has them yet.
     founded: set[str] = field(default_factory=set)
-    #: The rows of the alliances loaded (None: not stored), held here because the
-    #: session only holds them weakly: asking it again would read them again.
+    #: The rows of the alliances written (None: not stored), read as objects only to be
+    #: written (``RegistryStore.commit_alliances``): most alliances loaded are only
+    #: matched against. Held here because the session only holds them weakly: asking it
+    #: again would read them again.
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
     #: The reports each alliance had when it was loaded.
     loaded: dict[str, tuple[Report, ...]] = field(default_factory=dict)
@@ -126,7 +133,7 @@ class Working:
         reports = self.loaded.get(alliance_id)
         return (
             reports is not None
-            and self.rows.get(alliance_id) is not None
+            and alliance_id in self.existing
             and tuple(self.reports[alliance_id]) == reports
         )
 
@@ -142,6 +149,8 @@ class HeldAlliances:
     reports: dict[str, list[Report]] = field(default_factory=dict)
     #: each alliance's row (None: no row), held so the session keeps the very object
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
+    #: each alliance's corrections column (None: no row), read with its reports
+    corrections: dict[str, str | None] = field(default_factory=dict)
     #: whether an alliance of this id is stored (the ids new alliances would take)
     exists: dict[str, bool] = field(default_factory=dict)
     #: the highest revision the outbox has of each alliance (0: none)
@@ -181,6 +190,9 @@ _REPORTS_OF_ALLIANCES = select(*_REPORT_COLUMNS).where(
     col(ReportRow.alliance_id).in_(bindparam("ids", expanding=True))
 )
 _ALLIANCES = select(AllianceRow).where(col(AllianceRow.id).in_(bindparam("ids", expanding=True)))
+_CORRECTIONS = select(col(AllianceRow.id), col(AllianceRow.corrections)).where(
+    col(AllianceRow.id).in_(bindparam("ids", expanding=True))
+)
 _LINKED_ALLIANCES = (
     select(AllianceInstitutionRow.alliance_id)
     .where(col(AllianceInstitutionRow.institution_id).in_(bindparam("ids", expanding=True)))
@@ -376,12 +388,13 @@ class RegistryStore:
         held = self._held
         if held is None:
             return
-        # The alliances these institutions are in, with their reports, rows, sources and
-        # institutions, each read with one SELECT for the batch, not one per message.
+        # The alliances these institutions are in, with their reports, corrections and
+        # institutions, each read with one SELECT for the batch, not one per message. Not
+        # their sources: only those of the alliances a message changes are needed, and
+        # ``commit_alliances`` reads them.
         self._learn_links(record.id for record in known)
         alliance_ids = sorted({a for record in known for a in held.linked[record.id]})
         reports, _ = self._stored(alliance_ids)
-        self.articles_of(r.article_id for rs in reports.values() for r in rs)
         self.institutions.by_ids(
             i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
         )
@@ -439,11 +452,11 @@ class RegistryStore:
 
     def load_alliances(self, work: Working, alliance_ids: Iterable[str]) -> None:
         """Load into ``work`` those of the alliances it has not loaded yet, in order: their
-        reports, rows and institutions with a SELECT each for all of them, not each."""
+        reports, corrections and institutions with a SELECT each for all of them, not each."""
         wanted = [a for a in dict.fromkeys(alliance_ids) if a not in work.reports]
         if not wanted:
             return
-        reports, rows = self._stored(wanted)
+        reports, corrections = self._stored(wanted)
         # Each id of each role, not ``Report.institutions``, which builds two sets a report.
         self.institutions.by_ids(
             i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
@@ -451,9 +464,10 @@ class RegistryStore:
         for alliance_id in wanted:
             work.reports[alliance_id] = reports[alliance_id]
             work.loaded[alliance_id] = tuple(reports[alliance_id])
-            work.existing.add(alliance_id)
-            row = work.rows[alliance_id] = rows.get(alliance_id)
-            work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
+            fixes = corrections[alliance_id]
+            if fixes is not None:
+                work.existing.add(alliance_id)
+            work.corrections[alliance_id] = json.loads(fixes) if fixes is not None else {}
             work.before[alliance_id] = (
                 self.facts_of(work, alliance_id, reports[alliance_id])
                 if reports[alliance_id]
@@ -462,29 +476,45 @@ class RegistryStore:
 
     def _stored(
         self, alliance_ids: Sequence[str]
-    ) -> tuple[dict[str, list[Report]], dict[str, AllianceRow | None]]:
-        """The alliances' stored reports (each list the caller's own) and rows, read with a
-        SELECT each for those ``HeldAlliances`` does not hold."""
+    ) -> tuple[dict[str, list[Report]], dict[str, str | None]]:
+        """The alliances' stored reports (each list the caller's own) and corrections
+        columns (None: no row), read with a SELECT each for those ``HeldAlliances`` does
+        not hold. Not their rows: an ORM object costs more to make than the rest of an
+        alliance, and most alliances loaded are only matched against."""
         held = self._held
         unread_reports = [a for a in alliance_ids if held is None or a not in held.reports]
-        unread_rows = [a for a in alliance_ids if held is None or a not in held.rows]
+        unread_rows = [a for a in alliance_ids if held is None or a not in held.corrections]
         reports: dict[str, list[Report]] = {a: [] for a in unread_reports}
-        rows: dict[str, AllianceRow | None] = dict.fromkeys(unread_rows)
+        corrections: dict[str, str | None] = dict.fromkeys(unread_rows)
         for chunk in in_chunks(unread_reports):
             for report_row in read(self.session, _REPORTS_OF_ALLIANCES, {"ids": chunk}):
-                reports[report_row.alliance_id].append(report_of(report_row))
+                reports[report_row.alliance_id].append(_report_read(report_row))
         for chunk in in_chunks(unread_rows):
-            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
+            corrections.update(read(self.session, _CORRECTIONS, {"ids": chunk}))
         if held is None:
-            return reports, rows
-        for alliance_id, row in rows.items():
-            held.rows[alliance_id] = row
-            held.exists[alliance_id] = row is not None
+            return reports, corrections
+        for alliance_id, fixes in corrections.items():
+            held.corrections[alliance_id] = fixes
+            held.exists[alliance_id] = fixes is not None
         held.reports.update(reports)
         return (
             {a: list(held.reports[a]) for a in alliance_ids},
-            {a: held.rows[a] for a in alliance_ids},
+            {a: held.corrections[a] for a in alliance_ids},
         )
+
+    def _read_rows(self, work: Working, alliance_ids: Iterable[str]) -> None:
+        """Read into ``work.rows`` the rows of these alliances (to be written), with a
+        SELECT for those ``HeldAlliances`` does not hold as objects."""
+        held = self._held
+        wanted = [a for a in dict.fromkeys(alliance_ids) if a not in work.rows]
+        unread = [a for a in wanted if held is None or a not in held.rows]
+        rows: dict[str, AllianceRow | None] = dict.fromkeys(unread)
+        for chunk in in_chunks(unread):
+            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
+        if held is not None:
+            held.rows.update(rows)
+            rows = {a: held.rows[a] for a in wanted}
+        work.rows.update(rows)
 
     def _learn_links(self, institution_ids: Iterable[str]) -> None:
         """Read into ``HeldAlliances.linked`` the alliances of the institutions it has not
@@ -642,21 +672,23 @@ class RegistryStore:
             and self.facts_of(work, alliance_id, work.reports[alliance_id])
             == work.before.get(alliance_id)
         }
-        # Their sources, with one SELECT for all of them rather than one each.
+        # Their sources, and the rows of those loaded, with one SELECT each for all of
+        # them rather than one each.
         self.articles_of(
             r.article_id
             for alliance_id, reports in work.reports.items()
             if alliance_id not in unchanged
             for r in reports
         )
+        self._read_rows(work, (a for a in work.existing if a not in unchanged))
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
             if alliance_id in unchanged:
                 continue
             reports = work.reports[alliance_id]
             if alliance_id in work.rows:
                 current = work.rows[alliance_id]
-            elif alliance_id in work.founded:
-                current = None
+            elif alliance_id in work.founded or alliance_id in work.loaded:
+                current = None  # given out new, or loaded without a row
             else:
                 current = self.session.get(AllianceRow, alliance_id)
             if not reports:
@@ -679,6 +711,7 @@ class RegistryStore:
                         # Its institution and place rows go with it (ON DELETE CASCADE).
                         held.reports[alliance_id] = []
                         held.rows[alliance_id] = None
+                        held.corrections[alliance_id] = None
                         held.exists[alliance_id] = False
                         held.link(alliance_id, ())
                 continue
@@ -714,6 +747,7 @@ class RegistryStore:
                     # Stored without an object: a later message reads its row. It has no
                     # reports yet (they need the row), only those filed below.
                     held.rows.pop(alliance_id, None)
+                    held.corrections[alliance_id] = "{}"  # AllianceRow's: none yet
                     held.reports[alliance_id] = []
                     held.exists[alliance_id] = True
             else:
@@ -887,6 +921,15 @@ class RegistryStore:
                     self.session.exec(  # type: ignore[call-overload]
                         delete(table).where(col(table.alliance_id) == other)
                     )
+
+
+def _report_read(row: Row[Any]) -> Report:
+    """``report_of`` the row, made once for the same columns (``_REPORTS_READ``)."""
+    columns = tuple(row)
+    report = _REPORTS_READ.get(columns)
+    if report is None:
+        report = _REPORTS_READ[columns] = report_of(row)
+    return report
 
 
 def _article_columns(article: ArticleRecord) -> dict[str, Any]:
