@@ -286,3 +286,28 @@ def test_an_alliance_only_matched_against_is_not_written_again(
             text("SELECT document FROM alliances WHERE id = :id"), {"id": alliance_id}
         ).scalar_one()
     assert document == '{"written by": "an earlier version"}'
+
+
+def test_a_province_learnt_within_a_batch_reaches_the_alliances_it_was_known_in(
+    repository: RegistryService, one_at_a_time: RegistryService
+) -> None:
+    """An alliance's facts are made once for its reports while no province changes
+    (``KnownInstitutions.places_revision``): an institution's province learnt from a later
+    message of the batch is in the alliance's facts as that message finds them, as it is
+    when the message is taken in alone."""
+    placeless = red_cross_event(
+        lead=(InstitutionMention(name="城关县人民医院", county="城关县"),),
+        members=(InstitutionMention(name="城关镇卫生院", province="四川"),),
+    )
+    placed = red_cross_event(
+        lead=(InstitutionMention(name="城关县人民医院", province="河南", county="城关县"),),
+        members=(InstitutionMention(name="城关镇卫生院", province="四川"),),
+    )
+    messages = [article("first", placeless), article("second", placed)]
+    singles = [one_at_a_time.apply_extraction(m, NOW) for m in messages]
+    batched = repository.apply_extractions(messages, NOW)
+    assert applied(batched) == applied(singles)
+    assert summary(batched) == summary(singles)
+    assert batched[0].alliance_ids == batched[1].alliance_ids, "one alliance, reported twice"
+    assert changes(repository) == changes(one_at_a_time)
+    assert state(repository) == state(one_at_a_time)
