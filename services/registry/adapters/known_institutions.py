@@ -75,6 +75,9 @@ class KnownInstitutions:
     def provinces(self, ids: Iterable[str]) -> dict[str, str | None]:
         """The province of each of these institutions that exists."""
         wanted = set(ids)
+        records = self._records
+        if wanted <= records.keys():  # as mostly: asked about all at once before
+            return {ident: records[ident].place.province for ident in wanted}
         known = self.by_ids(wanted)
         if len(known) < len(wanted):
             self._placeless.update(wanted - known.keys())
