@@ -11,7 +11,7 @@ through the ORM (``RegistryStore.fold_renamed``) calls ``forget`` afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,11 @@ class KnownInstitutions:
         #: something made of its answers may use it for as long as this stays as it was
         #: then (``RegistryStore._aggregate``).
         self.places_revision = 0
+        #: Called just before anything ``provinces`` answers from the table may change
+        #: (a province, or a new institution: the caller cannot tell whether it was asked
+        #: about), for a caller that makes something of the provinces only when needed
+        #: (``RegistryStore.make_befores``).
+        self.before_places_change: Callable[[], None] | None = None
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, InstitutionRecord]:
         """The institutions of these ids that exist."""
@@ -91,6 +96,7 @@ class KnownInstitutions:
 
     def add(self, record: InstitutionRecord, now: datetime) -> None:
         """Store a new institution and index its names."""
+        self._places_changing()
         self.session.connection().execute(
             _INSERT_INSTITUTION,
             {"id": record.id, **institution_values(record), "created_at": now, "updated_at": now},
@@ -104,6 +110,11 @@ class KnownInstitutions:
 
     def replace(self, known: InstitutionRecord, record: InstitutionRecord, now: datetime) -> None:
         """Store what was learnt about ``known`` (same id): new spellings, more place."""
+        stored = stored_record(record)
+        earlier = self._records.get(record.id)
+        if earlier is None or earlier.place.province != stored.place.province:
+            self._places_changing()
+            self.places_revision += 1
         # Through the ORM, so that a row of it already loaded in the session (an alliance
         # page read by a review) shows the new values too.
         self.session.exec(  # type: ignore[call-overload]
@@ -111,10 +122,6 @@ class KnownInstitutions:
             .where(col(InstitutionRow.id) == record.id)
             .values(**institution_values(record), updated_at=now)
         )
-        stored = stored_record(record)
-        earlier = self._records.get(record.id)
-        if earlier is None or earlier.place.province != stored.place.province:
-            self.places_revision += 1
         self._records[record.id] = stored
         self.index_names(record, known.keys)
 
@@ -133,11 +140,16 @@ class KnownInstitutions:
 
     def forget(self) -> None:
         """Drop everything remembered: the rows were changed behind its back."""
+        self._places_changing()
         self._records.clear()
         self._ids_by_key.clear()
         self._absent.clear()
         self._placeless.clear()
         self.places_revision += 1
+
+    def _places_changing(self) -> None:
+        if self.before_places_change is not None:
+            self.before_places_change()
 
     def _learn_keys(self, keys: Iterable[str]) -> None:
         missing = {k for k in keys if k not in self._ids_by_key}

@@ -127,6 +127,11 @@ class Working:
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
     #: The reports each alliance had when it was loaded.
     loaded: dict[str, tuple[Report, ...]] = field(default_factory=dict)
+    #: Alliances loaded by a batch whose facts as loaded (``before``) are not made yet:
+    #: most are only matched against, and as long as none of their provinces changes
+    #: (``KnownInstitutions.before_places_change``) their facts stay what they were,
+    #: so they are made only for an alliance that changes (``RegistryStore.before``).
+    unmade: set[str] = field(default_factory=set)
 
     def as_loaded(self, alliance_id: str) -> bool:
         """The alliance is stored and has the very reports it was loaded with."""
@@ -248,6 +253,10 @@ class RegistryStore:
         self._facts_made: dict[str, tuple[tuple[Report, ...], int, AllianceFacts]] = {}
         #: Set by ``hold_alliances`` for a batch of extractions.
         self._held: HeldAlliances | None = None
+        #: The write whose alliances' facts before may be ``Working.unmade``: made before
+        #: a province changes, which would change them.
+        self._lazy: Working | None = None
+        self.institutions.before_places_change = self.make_befores
 
     def hold_alliances(self) -> None:
         """Keep what the alliances' tables were read and written to hold for the rest of
@@ -388,16 +397,12 @@ class RegistryStore:
         held = self._held
         if held is None:
             return
-        # The alliances these institutions are in, with their reports, corrections and
-        # institutions, each read with one SELECT for the batch, not one per message. Not
-        # their sources: only those of the alliances a message changes are needed, and
-        # ``commit_alliances`` reads them.
+        # The alliances these institutions are in, with their reports and corrections,
+        # each read with one SELECT for the batch, not one per message. Not their sources
+        # nor their institutions: only those of the alliances a message changes are
+        # needed (``Working.unmade``), and ``commit_alliances`` reads them.
         self._learn_links(record.id for record in known)
-        alliance_ids = sorted({a for record in known for a in held.linked[record.id]})
-        reports, _ = self._stored(alliance_ids)
-        self.institutions.by_ids(
-            i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
-        )
+        self._stored(sorted({a for record in known for a in held.linked[record.id]}))
 
     def _resolved_name(
         self, mention: InstitutionMention, renames: Mapping[str, str]
@@ -457,10 +462,17 @@ class RegistryStore:
         if not wanted:
             return
         reports, corrections = self._stored(wanted)
-        # Each id of each role, not ``Report.institutions``, which builds two sets a report.
-        self.institutions.by_ids(
-            i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
-        )
+        lazy = self._held is not None  # only a batch's writes all go through this store
+        if not lazy:
+            # Each id of each role, not ``Report.institutions``, which builds two sets a
+            # report: their provinces are asked for below.
+            self.institutions.by_ids(
+                i
+                for rs in reports.values()
+                for r in rs
+                for role in (r.lead, r.members)
+                for i in role
+            )
         for alliance_id in wanted:
             work.reports[alliance_id] = reports[alliance_id]
             work.loaded[alliance_id] = tuple(reports[alliance_id])
@@ -468,11 +480,37 @@ class RegistryStore:
             if fixes is not None:
                 work.existing.add(alliance_id)
             work.corrections[alliance_id] = json.loads(fixes) if fixes is not None else {}
-            work.before[alliance_id] = (
-                self.facts_of(work, alliance_id, reports[alliance_id])
-                if reports[alliance_id]
-                else None
-            )
+            if not reports[alliance_id]:
+                work.before[alliance_id] = None
+            elif lazy:
+                work.unmade.add(alliance_id)
+            else:
+                work.before[alliance_id] = self.facts_of(work, alliance_id, reports[alliance_id])
+        if lazy:
+            self._lazy = work
+
+    def before(self, work: Working, alliance_id: str) -> AllianceFacts | None:
+        """The alliance's facts as it was loaded (None: it had no reports, or was new)."""
+        if alliance_id in work.unmade:
+            work.before[alliance_id] = self.facts_of(work, alliance_id, work.loaded[alliance_id])
+            work.unmade.discard(alliance_id)
+        return work.before.get(alliance_id)
+
+    def make_befores(self) -> None:
+        """Make the facts as loaded of every alliance whose are not made yet, while the
+        provinces are still what they were then."""
+        work = self._lazy
+        if work is None or not work.unmade:
+            return
+        self.institutions.by_ids(
+            i
+            for alliance_id in work.unmade
+            for r in work.loaded[alliance_id]
+            for role in (r.lead, r.members)
+            for i in role
+        )
+        for alliance_id in sorted(work.unmade):
+            self.before(work, alliance_id)
 
     def _stored(
         self, alliance_ids: Sequence[str]
@@ -664,13 +702,18 @@ class RegistryStore:
         # they were, has nothing to write: not even its document, which is made of them
         # and of its articles (an article read again withdraws its reports, which is a
         # change of reports).
+        # One whose facts as loaded are not made yet has the facts it had: the same
+        # reports, corrections and provinces (``Working.unmade``).
         unchanged = {
             alliance_id
             for alliance_id in work.reports
             if alliance_id not in pending_rows
             and work.as_loaded(alliance_id)
-            and self.facts_of(work, alliance_id, work.reports[alliance_id])
-            == work.before.get(alliance_id)
+            and (
+                alliance_id in work.unmade
+                or self.facts_of(work, alliance_id, work.reports[alliance_id])
+                == work.before.get(alliance_id)
+            )
         }
         # Their sources, and the rows of those loaded, with one SELECT each for all of
         # them rather than one each.
@@ -681,6 +724,15 @@ class RegistryStore:
             for r in reports
         )
         self._read_rows(work, (a for a in work.existing if a not in unchanged))
+        # And their institutions, as they are and as they were loaded.
+        self.institutions.by_ids(
+            i
+            for alliance_id, reports in work.reports.items()
+            if alliance_id not in unchanged
+            for r in (*reports, *work.loaded.get(alliance_id, ()))
+            for role in (r.lead, r.members)
+            for i in role
+        )
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
             if alliance_id in unchanged:
                 continue
@@ -718,7 +770,7 @@ class RegistryStore:
             facts = self.facts_of(work, alliance_id, reports)
             document = alliance_document(self.articles_of(facts.article_ids), facts, reports)
             stored = dumps(document)
-            before = work.before.get(alliance_id)
+            before = self.before(work, alliance_id)
             if current is not None and before is not None:
                 fields = changed_fields(before, facts)
                 if not fields and current.document != stored:
@@ -777,6 +829,8 @@ class RegistryStore:
                 held.revisions[alliance_id] = max(held.revisions[alliance_id], revision)
         # Reports of alliances whose facts did not change still have to be stored.
         self._file_reports([(a, r) for a, r in filed if a not in with_reports])
+        if self._lazy is work:
+            self._lazy = None  # done: what its alliances were is no longer asked
         return changes, removed
 
     def last_revisions(self, alliance_ids: Iterable[str]) -> dict[str, int]:
