@@ -479,7 +479,8 @@ class RegistryStore:
             fixes = corrections[alliance_id]
             if fixes is not None:
                 work.existing.add(alliance_id)
-            work.corrections[alliance_id] = json.loads(fixes) if fixes is not None else {}
+            # Most alliances have none: "{}", not worth parsing once per message.
+            work.corrections[alliance_id] = json.loads(fixes) if fixes not in (None, "{}") else {}
             if not reports[alliance_id]:
                 work.before[alliance_id] = None
             elif lazy:
