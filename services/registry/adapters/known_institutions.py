@@ -11,7 +11,7 @@ through the ORM (``RegistryStore.fold_renamed``) calls ``forget`` afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,18 @@ class KnownInstitutions:
         self._ids_by_key: dict[str, set[str]] = {}
         #: ids asked about that no institution has (a new one's candidate ids)
         self._absent: set[str] = set()
+        #: ids ``provinces`` was asked about that no institution has
+        self._placeless: set[str] = set()
+        #: Counts the changes to what ``provinces`` answers: a province changed, an id it
+        #: was asked about in vain taken, everything forgotten. A caller that keeps
+        #: something made of its answers may use it for as long as this stays as it was
+        #: then (``RegistryStore._aggregate``).
+        self.places_revision = 0
+        #: Called just before anything ``provinces`` answers from the table may change
+        #: (a province, or a new institution: the caller cannot tell whether it was asked
+        #: about), for a caller that makes something of the provinces only when needed
+        #: (``RegistryStore.make_befores``).
+        self.before_places_change: Callable[[], None] | None = None
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, InstitutionRecord]:
         """The institutions of these ids that exist."""
@@ -65,6 +77,17 @@ class KnownInstitutions:
             self._absent.update(i for i in chunk if i not in self._records)
         return {i: self._records[i] for i in wanted if i in self._records}
 
+    def provinces(self, ids: Iterable[str]) -> dict[str, str | None]:
+        """The province of each of these institutions that exists."""
+        wanted = set(ids)
+        records = self._records
+        if wanted <= records.keys():  # as mostly: asked about all at once before
+            return {ident: records[ident].place.province for ident in wanted}
+        known = self.by_ids(wanted)
+        if len(known) < len(wanted):
+            self._placeless.update(wanted - known.keys())
+        return {ident: record.place.province for ident, record in known.items()}
+
     def named(self, keys: Collection[str]) -> list[InstitutionRecord]:
         """The institutions known under any of these name keys (theirs or an alias's)."""
         self._learn_keys(keys)
@@ -73,16 +96,25 @@ class KnownInstitutions:
 
     def add(self, record: InstitutionRecord, now: datetime) -> None:
         """Store a new institution and index its names."""
+        self._places_changing()
         self.session.connection().execute(
             _INSERT_INSTITUTION,
             {"id": record.id, **institution_values(record), "created_at": now, "updated_at": now},
         )
-        self._records[record.id] = stored_record(record)
+        if record.id in self._placeless:
+            self.places_revision += 1
+            self._placeless.discard(record.id)
         self._absent.discard(record.id)
+        self._records[record.id] = stored_record(record)
         self.index_names(record, ())
 
     def replace(self, known: InstitutionRecord, record: InstitutionRecord, now: datetime) -> None:
         """Store what was learnt about ``known`` (same id): new spellings, more place."""
+        stored = stored_record(record)
+        earlier = self._records.get(record.id)
+        if earlier is None or earlier.place.province != stored.place.province:
+            self._places_changing()
+            self.places_revision += 1
         # Through the ORM, so that a row of it already loaded in the session (an alliance
         # page read by a review) shows the new values too.
         self.session.exec(  # type: ignore[call-overload]
@@ -90,7 +122,7 @@ class KnownInstitutions:
             .where(col(InstitutionRow.id) == record.id)
             .values(**institution_values(record), updated_at=now)
         )
-        self._records[record.id] = stored_record(record)
+        self._records[record.id] = stored
         self.index_names(record, known.keys)
 
     def index_names(self, record: InstitutionRecord, known: Iterable[str]) -> None:
@@ -108,9 +140,16 @@ class KnownInstitutions:
 
     def forget(self) -> None:
         """Drop everything remembered: the rows were changed behind its back."""
+        self._places_changing()
         self._records.clear()
         self._ids_by_key.clear()
         self._absent.clear()
+        self._placeless.clear()
+        self.places_revision += 1
+
+    def _places_changing(self) -> None:
+        if self.before_places_change is not None:
+            self.before_places_change()
 
     def _learn_keys(self, keys: Iterable[str]) -> None:
         missing = {k for k in keys if k not in self._ids_by_key}

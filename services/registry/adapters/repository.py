@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import Row, bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from services.common.contracts import (
@@ -77,26 +77,35 @@ from services.registry.domain.institutions import (
 from services.registry.domain.names import clean_name, name_key
 from services.registry.domain.review import MAX_NAME_LENGTH, ReviewStatus, apply_corrections
 
+K = TypeVar("K")
+V = TypeVar("V")
 
-class Aggregates(dict[str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]]):
-    """Alliances' latest facts by id, with the reports and provinces they were made of
-    (``RegistryStore._aggregate``); it starts over past ``limit`` alliances."""
+
+class Kept(dict[K, V]):
+    """What the write path made, kept for every transaction of the process by what it is
+    of; it starts over past ``limit`` entries."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def __setitem__(
-        self,
-        alliance_id: str,
-        made: tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts],
-    ) -> None:
-        if len(self) >= self.limit and alliance_id not in self:
+    def __setitem__(self, key: K, made: V) -> None:
+        if len(self) >= self.limit and key not in self:
             self.clear()
-        super().__setitem__(alliance_id, made)
+        super().__setitem__(key, made)
 
 
-_AGGREGATES = Aggregates(limit=50_000)
+#: Alliances' latest facts, with the reports and provinces they were made of
+#: (``RegistryStore._aggregate``).
+_AGGREGATES: Kept[str, tuple[tuple[Report, ...], dict[str, str | None], AllianceFacts]] = Kept(
+    limit=50_000
+)
+#: The reports made of report rows read, by the row's columns: an alliance's reports are
+#: read again by each batch that names one of its institutions, and most are as they were.
+_REPORTS_READ: Kept[tuple[Any, ...], Report] = Kept(limit=50_000)
+#: Alliances' latest summaries, with the reports they were made of (``RegistryStore._summary``,
+#: before an analyst's corrections).
+_SUMMARIES: Kept[str, tuple[tuple[Report, ...], AllianceSummary]] = Kept(limit=50_000)
 
 
 @dataclass
@@ -105,23 +114,31 @@ class Working:
 
     before: dict[str, AllianceFacts | None] = field(default_factory=dict)
     reports: dict[str, list[Report]] = field(default_factory=dict)
+    #: The alliances loaded that have a row.
     existing: set[str] = field(default_factory=set)
     #: An analyst's corrections of each alliance loaded ({} for none): laid over its facts.
     corrections: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: New alliance ids given out by ``place_report``: no row has them yet.
     founded: set[str] = field(default_factory=set)
-    #: The rows of the alliances loaded (None: not stored), held here because the
-    #: session only holds them weakly: asking it again would read them again.
+    #: The rows of the alliances written (None: not stored), read as objects only to be
+    #: written (``RegistryStore.commit_alliances``): most alliances loaded are only
+    #: matched against. Held here because the session only holds them weakly: asking it
+    #: again would read them again.
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
     #: The reports each alliance had when it was loaded.
     loaded: dict[str, tuple[Report, ...]] = field(default_factory=dict)
+    #: Alliances loaded by a batch whose facts as loaded (``before``) are not made yet:
+    #: most are only matched against, and as long as none of their provinces changes
+    #: (``KnownInstitutions.before_places_change``) their facts stay what they were,
+    #: so they are made only for an alliance that changes (``RegistryStore.before``).
+    unmade: set[str] = field(default_factory=set)
 
     def as_loaded(self, alliance_id: str) -> bool:
         """The alliance is stored and has the very reports it was loaded with."""
         reports = self.loaded.get(alliance_id)
         return (
             reports is not None
-            and self.rows.get(alliance_id) is not None
+            and alliance_id in self.existing
             and tuple(self.reports[alliance_id]) == reports
         )
 
@@ -137,6 +154,8 @@ class HeldAlliances:
     reports: dict[str, list[Report]] = field(default_factory=dict)
     #: each alliance's row (None: no row), held so the session keeps the very object
     rows: dict[str, AllianceRow | None] = field(default_factory=dict)
+    #: each alliance's corrections column (None: no row), read with its reports
+    corrections: dict[str, str | None] = field(default_factory=dict)
     #: whether an alliance of this id is stored (the ids new alliances would take)
     exists: dict[str, bool] = field(default_factory=dict)
     #: the highest revision the outbox has of each alliance (0: none)
@@ -176,6 +195,9 @@ _REPORTS_OF_ALLIANCES = select(*_REPORT_COLUMNS).where(
     col(ReportRow.alliance_id).in_(bindparam("ids", expanding=True))
 )
 _ALLIANCES = select(AllianceRow).where(col(AllianceRow.id).in_(bindparam("ids", expanding=True)))
+_CORRECTIONS = select(col(AllianceRow.id), col(AllianceRow.corrections)).where(
+    col(AllianceRow.id).in_(bindparam("ids", expanding=True))
+)
 _LINKED_ALLIANCES = (
     select(AllianceInstitutionRow.alliance_id)
     .where(col(AllianceInstitutionRow.institution_id).in_(bindparam("ids", expanding=True)))
@@ -219,8 +241,22 @@ class RegistryStore:
         #: provinces it was made of, so what another transaction or replica changed since
         #: is aggregated afresh.
         self._aggregates = _AGGREGATES
+        #: Each alliance's latest summary for matching (``AllianceSummary.of`` its reports,
+        #: a function of them alone), shared in the same way: every message naming one of
+        #: its institutions matches its report against it.
+        self._summaries = _SUMMARIES
+        #: The same facts as this transaction last made them, with the
+        #: ``KnownInstitutions.places_revision`` they were made at: while no province
+        #: changed, the very reports give them without asking for their provinces again
+        #: (an alliance is asked for its facts when loaded and when committed, for each
+        #: message that names one of its institutions).
+        self._facts_made: dict[str, tuple[tuple[Report, ...], int, AllianceFacts]] = {}
         #: Set by ``hold_alliances`` for a batch of extractions.
         self._held: HeldAlliances | None = None
+        #: The write whose alliances' facts before may be ``Working.unmade``: made before
+        #: a province changes, which would change them.
+        self._lazy: Working | None = None
+        self.institutions.before_places_change = self.make_befores
 
     def hold_alliances(self) -> None:
         """Keep what the alliances' tables were read and written to hold for the rest of
@@ -361,15 +397,12 @@ class RegistryStore:
         held = self._held
         if held is None:
             return
-        # The alliances these institutions are in, with their reports, rows, sources and
-        # institutions, each read with one SELECT for the batch, not one per message.
+        # The alliances these institutions are in, with their reports and corrections,
+        # each read with one SELECT for the batch, not one per message. Not their sources
+        # nor their institutions: only those of the alliances a message changes are
+        # needed (``Working.unmade``), and ``commit_alliances`` reads them.
         self._learn_links(record.id for record in known)
-        alliance_ids = sorted({a for record in known for a in held.linked[record.id]})
-        reports, _ = self._stored(alliance_ids)
-        self.articles_of(r.article_id for rs in reports.values() for r in rs)
-        self.institutions.by_ids(
-            i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
-        )
+        self._stored(sorted({a for record in known for a in held.linked[record.id]}))
 
     def _resolved_name(
         self, mention: InstitutionMention, renames: Mapping[str, str]
@@ -424,52 +457,103 @@ class RegistryStore:
 
     def load_alliances(self, work: Working, alliance_ids: Iterable[str]) -> None:
         """Load into ``work`` those of the alliances it has not loaded yet, in order: their
-        reports, rows and institutions with a SELECT each for all of them, not each."""
+        reports, corrections and institutions with a SELECT each for all of them, not each."""
         wanted = [a for a in dict.fromkeys(alliance_ids) if a not in work.reports]
         if not wanted:
             return
-        reports, rows = self._stored(wanted)
-        # Each id of each role, not ``Report.institutions``, which builds two sets a report.
-        self.institutions.by_ids(
-            i for rs in reports.values() for r in rs for role in (r.lead, r.members) for i in role
-        )
+        reports, corrections = self._stored(wanted)
+        lazy = self._held is not None  # only a batch's writes all go through this store
+        if not lazy:
+            # Each id of each role, not ``Report.institutions``, which builds two sets a
+            # report: their provinces are asked for below.
+            self.institutions.by_ids(
+                i
+                for rs in reports.values()
+                for r in rs
+                for role in (r.lead, r.members)
+                for i in role
+            )
         for alliance_id in wanted:
             work.reports[alliance_id] = reports[alliance_id]
             work.loaded[alliance_id] = tuple(reports[alliance_id])
-            work.existing.add(alliance_id)
-            row = work.rows[alliance_id] = rows.get(alliance_id)
-            work.corrections[alliance_id] = json.loads(row.corrections) if row is not None else {}
-            work.before[alliance_id] = (
-                self.facts_of(work, alliance_id, reports[alliance_id])
-                if reports[alliance_id]
-                else None
-            )
+            fixes = corrections[alliance_id]
+            if fixes is not None:
+                work.existing.add(alliance_id)
+            # Most alliances have none: "{}", not worth parsing once per message.
+            work.corrections[alliance_id] = json.loads(fixes) if fixes not in (None, "{}") else {}
+            if not reports[alliance_id]:
+                work.before[alliance_id] = None
+            elif lazy:
+                work.unmade.add(alliance_id)
+            else:
+                work.before[alliance_id] = self.facts_of(work, alliance_id, reports[alliance_id])
+        if lazy:
+            self._lazy = work
+
+    def before(self, work: Working, alliance_id: str) -> AllianceFacts | None:
+        """The alliance's facts as it was loaded (None: it had no reports, or was new)."""
+        if alliance_id in work.unmade:
+            work.before[alliance_id] = self.facts_of(work, alliance_id, work.loaded[alliance_id])
+            work.unmade.discard(alliance_id)
+        return work.before.get(alliance_id)
+
+    def make_befores(self) -> None:
+        """Make the facts as loaded of every alliance whose are not made yet, while the
+        provinces are still what they were then."""
+        work = self._lazy
+        if work is None or not work.unmade:
+            return
+        self.institutions.by_ids(
+            i
+            for alliance_id in work.unmade
+            for r in work.loaded[alliance_id]
+            for role in (r.lead, r.members)
+            for i in role
+        )
+        for alliance_id in sorted(work.unmade):
+            self.before(work, alliance_id)
 
     def _stored(
         self, alliance_ids: Sequence[str]
-    ) -> tuple[dict[str, list[Report]], dict[str, AllianceRow | None]]:
-        """The alliances' stored reports (each list the caller's own) and rows, read with a
-        SELECT each for those ``HeldAlliances`` does not hold."""
+    ) -> tuple[dict[str, list[Report]], dict[str, str | None]]:
+        """The alliances' stored reports (each list the caller's own) and corrections
+        columns (None: no row), read with a SELECT each for those ``HeldAlliances`` does
+        not hold. Not their rows: an ORM object costs more to make than the rest of an
+        alliance, and most alliances loaded are only matched against."""
         held = self._held
         unread_reports = [a for a in alliance_ids if held is None or a not in held.reports]
-        unread_rows = [a for a in alliance_ids if held is None or a not in held.rows]
+        unread_rows = [a for a in alliance_ids if held is None or a not in held.corrections]
         reports: dict[str, list[Report]] = {a: [] for a in unread_reports}
-        rows: dict[str, AllianceRow | None] = dict.fromkeys(unread_rows)
+        corrections: dict[str, str | None] = dict.fromkeys(unread_rows)
         for chunk in in_chunks(unread_reports):
             for report_row in read(self.session, _REPORTS_OF_ALLIANCES, {"ids": chunk}):
-                reports[report_row.alliance_id].append(report_of(report_row))
+                reports[report_row.alliance_id].append(_report_read(report_row))
         for chunk in in_chunks(unread_rows):
-            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
+            corrections.update(read(self.session, _CORRECTIONS, {"ids": chunk}))
         if held is None:
-            return reports, rows
-        for alliance_id, row in rows.items():
-            held.rows[alliance_id] = row
-            held.exists[alliance_id] = row is not None
+            return reports, corrections
+        for alliance_id, fixes in corrections.items():
+            held.corrections[alliance_id] = fixes
+            held.exists[alliance_id] = fixes is not None
         held.reports.update(reports)
         return (
             {a: list(held.reports[a]) for a in alliance_ids},
-            {a: held.rows[a] for a in alliance_ids},
+            {a: held.corrections[a] for a in alliance_ids},
         )
+
+    def _read_rows(self, work: Working, alliance_ids: Iterable[str]) -> None:
+        """Read into ``work.rows`` the rows of these alliances (to be written), with a
+        SELECT for those ``HeldAlliances`` does not hold as objects."""
+        held = self._held
+        wanted = [a for a in dict.fromkeys(alliance_ids) if a not in work.rows]
+        unread = [a for a in wanted if held is None or a not in held.rows]
+        rows: dict[str, AllianceRow | None] = dict.fromkeys(unread)
+        for chunk in in_chunks(unread):
+            rows.update((r.id, r) for r in self.session.exec(_ALLIANCES, params={"ids": chunk}))
+        if held is not None:
+            held.rows.update(rows)
+            rows = {a: held.rows[a] for a in wanted}
+        work.rows.update(rows)
 
     def _learn_links(self, institution_ids: Iterable[str]) -> None:
         """Read into ``HeldAlliances.linked`` the alliances of the institutions it has not
@@ -519,13 +603,19 @@ class RegistryStore:
     ) -> AllianceFacts:
         """``aggregate`` of the reports with their institutions' provinces, made again only
         when either differs from the alliance's last (it is a function of both alone)."""
-        provinces = self.provinces_of(reports)
         basis = tuple(reports)
+        places = self.institutions.places_revision
+        made = self._facts_made.get(alliance_id)
+        if made is not None and made[1] == places and made[0] == basis:
+            return made[2]
+        provinces = self.provinces_of(basis)
         kept = self._aggregates.get(alliance_id)
         if kept is not None and kept[0] == basis and kept[1] == provinces:
-            return kept[2]
-        facts = aggregate(basis, provinces)
-        self._aggregates[alliance_id] = (basis, provinces, facts)
+            facts = kept[2]
+        else:
+            facts = aggregate(basis, provinces)
+            self._aggregates[alliance_id] = (basis, provinces, facts)
+        self._facts_made[alliance_id] = (basis, places, facts)
         return facts
 
     def place_report(
@@ -566,11 +656,17 @@ class RegistryStore:
     ) -> AllianceSummary:
         """What identity matching knows of an alliance: a report naming the institutions
         an analyst corrected it to is about it too."""
-        kept = self._aggregates.get(alliance_id)
-        # The lead and members of the alliance's facts, when made of these very reports:
-        # provinces, which they may have been aggregated with, do not bear on them.
-        known = kept[2] if kept is not None and kept[0] == tuple(reports) else None
-        summary = AllianceSummary.of(alliance_id, reports, known)
+        basis = tuple(reports)
+        made = self._summaries.get(alliance_id)
+        if made is not None and made[0] == basis:
+            summary = made[1]
+        else:
+            kept = self._aggregates.get(alliance_id)
+            # The lead and members of the alliance's facts, when made of these very reports:
+            # provinces, which they may have been aggregated with, do not bear on them.
+            known = kept[2] if kept is not None and kept[0] == basis else None
+            summary = AllianceSummary.of(alliance_id, basis, known)
+            self._summaries[alliance_id] = (basis, summary)
         fixes = work.corrections.get(alliance_id) or {}
         if not fixes:
             return summary
@@ -592,8 +688,7 @@ class RegistryStore:
         )
 
     def provinces_of_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
-        known = self.institutions.by_ids(ids)
-        return {ident: record.place.province for ident, record in known.items()}
+        return self.institutions.provinces(ids)
 
     def commit_alliances(
         self, work: Working, now: datetime, filed: Sequence[tuple[str, Report]]
@@ -608,20 +703,36 @@ class RegistryStore:
         # they were, has nothing to write: not even its document, which is made of them
         # and of its articles (an article read again withdraws its reports, which is a
         # change of reports).
+        # One whose facts as loaded are not made yet has the facts it had: the same
+        # reports, corrections and provinces (``Working.unmade``).
         unchanged = {
             alliance_id
             for alliance_id in work.reports
             if alliance_id not in pending_rows
             and work.as_loaded(alliance_id)
-            and self.facts_of(work, alliance_id, work.reports[alliance_id])
-            == work.before.get(alliance_id)
+            and (
+                alliance_id in work.unmade
+                or self.facts_of(work, alliance_id, work.reports[alliance_id])
+                == work.before.get(alliance_id)
+            )
         }
-        # Their sources, with one SELECT for all of them rather than one each.
+        # Their sources, and the rows of those loaded, with one SELECT each for all of
+        # them rather than one each.
         self.articles_of(
             r.article_id
             for alliance_id, reports in work.reports.items()
             if alliance_id not in unchanged
             for r in reports
+        )
+        self._read_rows(work, (a for a in work.existing if a not in unchanged))
+        # And their institutions, as they are and as they were loaded.
+        self.institutions.by_ids(
+            i
+            for alliance_id, reports in work.reports.items()
+            if alliance_id not in unchanged
+            for r in (*reports, *work.loaded.get(alliance_id, ()))
+            for role in (r.lead, r.members)
+            for i in role
         )
         for alliance_id in sorted(work.reports, key=lambda a: (a not in pending_rows, a)):
             if alliance_id in unchanged:
@@ -629,8 +740,8 @@ class RegistryStore:
             reports = work.reports[alliance_id]
             if alliance_id in work.rows:
                 current = work.rows[alliance_id]
-            elif alliance_id in work.founded:
-                current = None
+            elif alliance_id in work.founded or alliance_id in work.loaded:
+                current = None  # given out new, or loaded without a row
             else:
                 current = self.session.get(AllianceRow, alliance_id)
             if not reports:
@@ -653,13 +764,14 @@ class RegistryStore:
                         # Its institution and place rows go with it (ON DELETE CASCADE).
                         held.reports[alliance_id] = []
                         held.rows[alliance_id] = None
+                        held.corrections[alliance_id] = None
                         held.exists[alliance_id] = False
                         held.link(alliance_id, ())
                 continue
             facts = self.facts_of(work, alliance_id, reports)
             document = alliance_document(self.articles_of(facts.article_ids), facts, reports)
             stored = dumps(document)
-            before = work.before.get(alliance_id)
+            before = self.before(work, alliance_id)
             if current is not None and before is not None:
                 fields = changed_fields(before, facts)
                 if not fields and current.document != stored:
@@ -688,6 +800,7 @@ class RegistryStore:
                     # Stored without an object: a later message reads its row. It has no
                     # reports yet (they need the row), only those filed below.
                     held.rows.pop(alliance_id, None)
+                    held.corrections[alliance_id] = "{}"  # AllianceRow's: none yet
                     held.reports[alliance_id] = []
                     held.exists[alliance_id] = True
             else:
@@ -717,6 +830,8 @@ class RegistryStore:
                 held.revisions[alliance_id] = max(held.revisions[alliance_id], revision)
         # Reports of alliances whose facts did not change still have to be stored.
         self._file_reports([(a, r) for a, r in filed if a not in with_reports])
+        if self._lazy is work:
+            self._lazy = None  # done: what its alliances were is no longer asked
         return changes, removed
 
     def last_revisions(self, alliance_ids: Iterable[str]) -> dict[str, int]:
@@ -861,6 +976,15 @@ class RegistryStore:
                     self.session.exec(  # type: ignore[call-overload]
                         delete(table).where(col(table.alliance_id) == other)
                     )
+
+
+def _report_read(row: Row[Any]) -> Report:
+    """``report_of`` the row, made once for the same columns (``_REPORTS_READ``)."""
+    columns = tuple(row)
+    report = _REPORTS_READ.get(columns)
+    if report is None:
+        report = _REPORTS_READ[columns] = report_of(row)
+    return report
 
 
 def _article_columns(article: ArticleRecord) -> dict[str, Any]:

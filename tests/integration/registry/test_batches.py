@@ -286,3 +286,52 @@ def test_an_alliance_only_matched_against_is_not_written_again(
             text("SELECT document FROM alliances WHERE id = :id"), {"id": alliance_id}
         ).scalar_one()
     assert document == '{"written by": "an earlier version"}'
+
+
+def test_a_province_learnt_within_a_batch_reaches_the_alliances_it_was_known_in(
+    repository: RegistryService, one_at_a_time: RegistryService
+) -> None:
+    """An alliance's facts are made once for its reports while no province changes
+    (``KnownInstitutions.places_revision``): an institution's province learnt from a later
+    message of the batch is in the alliance's facts as that message finds them, as it is
+    when the message is taken in alone."""
+    placeless = red_cross_event(
+        lead=(InstitutionMention(name="城关县人民医院", county="城关县"),),
+        members=(InstitutionMention(name="城关镇卫生院", province="四川"),),
+    )
+    placed = red_cross_event(
+        lead=(InstitutionMention(name="城关县人民医院", province="河南", county="城关县"),),
+        members=(InstitutionMention(name="城关镇卫生院", province="四川"),),
+    )
+    messages = [article("first", placeless), article("second", placed)]
+    singles = [one_at_a_time.apply_extraction(m, NOW) for m in messages]
+    batched = repository.apply_extractions(messages, NOW)
+    assert applied(batched) == applied(singles)
+    assert summary(batched) == summary(singles)
+    assert batched[0].alliance_ids == batched[1].alliance_ids, "one alliance, reported twice"
+    assert changes(repository) == changes(one_at_a_time)
+    assert state(repository) == state(one_at_a_time)
+
+
+def test_what_an_alliance_was_is_kept_from_before_a_later_event_placed_its_institution(
+    repository: RegistryService,
+) -> None:
+    """An alliance's facts as a message loaded it are made only when needed
+    (``Working.unmade``), but before a province changes: the message's second event
+    places the lead of the alliance its first event joined, and the alliance's change
+    names its provinces, which it had not had."""
+    placeless = InstitutionMention(name="城关县人民医院", county="城关县")
+    placed = InstitutionMention(name="城关县人民医院", province="河南", county="城关县")
+    member = InstitutionMention(name="城关镇卫生院", province="四川")
+    joined = red_cross_event(lead=(placeless,), members=(member,))
+    elsewhere = red_cross_event(
+        type=EventType.trusteeship,
+        specialty="眼科",
+        lead=(InstitutionMention(name="德阳市人民医院", province="四川"),),
+        members=(placed,),
+    )
+    [first] = repository.apply_extractions([article("first", joined)], NOW)
+    [second] = repository.apply_extractions([article("second", joined, elsewhere)], NOW)
+    [alliance_id] = first.alliance_ids
+    [change] = [c for c in second.changes if c.alliance_id == alliance_id]
+    assert change.changed_fields == ("provinces", "confidence", "sources")
