@@ -655,10 +655,29 @@ def _keep_health(
 ) -> list[str]:
     """Subscriptions' failing-since after a round, and those it disables (returned)."""
     disabled: list[str] = []
+    if not health:
+        return disabled
+    # Most rounds only confirm that healthy subscriptions stay healthy: one SELECT says
+    # which are failing, and only a subscription whose standing may change is loaded.
+    subscriptions = table_of(SubscriptionRow)
+    failing_since = dict(
+        session.execute(  # type: ignore[arg-type]
+            core_select(subscriptions.c.id, subscriptions.c.failing_since).where(
+                subscriptions.c.id.in_({standing.subscription_id for standing in health})
+            )
+        ).all()
+    )
+    loaded: set[str] = set()
     for standing in health:
-        subscription = session.get(SubscriptionRow, standing.subscription_id)
+        ident = standing.subscription_id
+        if ident not in failing_since:
+            continue  # deleted meanwhile
+        if standing.succeeded and failing_since[ident] is None and ident not in loaded:
+            continue  # healthy, and stays so
+        subscription = session.get(SubscriptionRow, ident)
         if subscription is None:
             continue
+        loaded.add(ident)
         before = (subscription.failing_since, subscription.enabled)
         if standing.succeeded:
             subscription.failing_since = None

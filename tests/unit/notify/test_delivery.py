@@ -340,3 +340,11 @@ async def test_a_subscription_changes_only_when_its_standing_does(
     await api.parts.worker.run_once()
     failing = await state()
     assert failing["failing_since"] is not None and failing["updated_at"] > created["updated_at"]
+
+    receiver.respond = lambda r: Reply(200)
+    api.clock.advance(timedelta(hours=1))  # the failed alert's retry is due too
+    await api.parts.service.receive_change(change("c-3", alliance("al-3")))
+    await api.parts.worker.run_once()
+    recovered = await state()
+    assert recovered["failing_since"] is None and recovered["enabled"] is True
+    assert recovered["updated_at"] > failing["updated_at"]
