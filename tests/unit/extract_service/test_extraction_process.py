@@ -11,11 +11,12 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.common.errors import PoisonError, RetryableError
-from services.extract.adapters.isolation import ArticleOverBudget, ExtractionProcess
+from services.extract.adapters.isolation import ArticleOverBudget, ExtractFn, ExtractionProcess
 from services.extract.extraction import ArticleInput
 from tests.unit.extract_service.extractors import (
     MARK,
@@ -42,6 +43,17 @@ async def stopped_at_end() -> AsyncIterator[list[ExtractionProcess]]:
     yield made
     for extraction in made:
         await extraction.stop()
+
+
+async def ready_worker(
+    stopped_at_end: list[ExtractionProcess], fn: ExtractFn, **options: Any
+) -> ExtractionProcess:
+    """An extraction process of ``fn``, started and ready, stopped at the test's end."""
+    extraction = ExtractionProcess(fn, **options)
+    stopped_at_end.append(extraction)
+    await extraction.start()
+    await until_ready(extraction)
+    return extraction
 
 
 async def until_ready(extraction: ExtractionProcess, timeout: float = 15) -> None:
@@ -80,10 +92,7 @@ async def test_ready_once_warm_and_no_longer_once_stopped(
 async def test_an_overrunning_worker_is_killed_and_its_successor_is_ready_once_warm(
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
-    extraction = ExtractionProcess(slow_warm_up_hang_on_marked, budget_seconds=0.5)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, slow_warm_up_hang_on_marked, budget_seconds=0.5)
     first = extraction.worker_pid
     assert first is not None
     started = time.monotonic()
@@ -103,10 +112,7 @@ async def test_an_overrunning_worker_is_killed_and_its_successor_is_ready_once_w
 async def test_the_extractors_own_error_is_poison_and_the_worker_carries_on(
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
-    extraction = ExtractionProcess(fail_on_marked)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, fail_on_marked)
     pid = extraction.worker_pid
     with pytest.raises(PoisonError) as raised:
         await extraction.extract(MARKED)
@@ -120,10 +126,7 @@ async def test_the_extractors_own_error_is_poison_and_the_worker_carries_on(
 async def test_a_worker_that_dies_under_an_article_is_replaced_and_the_article_retryable(
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
-    extraction = ExtractionProcess(crash_on_marked)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, crash_on_marked)
     first = extraction.worker_pid
     with pytest.raises(RetryableError, match="exit code 3"):
         await extraction.extract(MARKED)
@@ -135,10 +138,7 @@ async def test_a_batch_longer_than_the_budget_passes_when_each_article_is_within
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
     budget = 2 * SLOW_SECONDS
-    extraction = ExtractionProcess(slow_or_hang_on_marked, budget_seconds=budget)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, slow_or_hang_on_marked, budget_seconds=budget)
     pid = extraction.worker_pid
     batch = asyncio.ensure_future(extraction.extract_all([SLOWLY] * 8))
     await asyncio.sleep(budget + 0.2)
@@ -155,10 +155,7 @@ async def test_a_batch_longer_than_the_budget_passes_when_each_article_is_within
 async def test_in_a_batch_the_article_over_budget_fails_alone_within_its_own_budget(
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
-    extraction = ExtractionProcess(slow_or_hang_on_marked, budget_seconds=1.0)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, slow_or_hang_on_marked, budget_seconds=1.0)
     first = extraction.worker_pid
     started = time.monotonic()
     done = await extraction.extract_all([SLOWLY, SLOWLY, MARKED, FORMATION])
@@ -179,10 +176,7 @@ async def test_in_a_batch_the_article_over_budget_fails_alone_within_its_own_bud
 async def test_in_a_batch_the_extractors_error_stops_it_and_the_worker_carries_on(
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
-    extraction = ExtractionProcess(fail_on_marked)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, fail_on_marked)
     pid = extraction.worker_pid
     done = await extraction.extract_all([FORMATION, MARKED, FORMATION])
     assert len(done.results) == 1
@@ -197,10 +191,7 @@ async def test_in_a_batch_the_extractors_error_stops_it_and_the_worker_carries_o
 async def test_in_a_batch_a_worker_dying_keeps_the_results_before_and_is_replaced(
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
-    extraction = ExtractionProcess(crash_on_marked)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, crash_on_marked)
     first = extraction.worker_pid
     done = await extraction.extract_all([FORMATION, FORMATION, MARKED, FORMATION])
     assert len(done.results) == 2
@@ -213,10 +204,7 @@ async def test_in_a_batch_a_worker_dying_keeps_the_results_before_and_is_replace
 async def test_a_worker_killed_while_idle_is_replaced_without_waiting_for_an_article(
     stopped_at_end: list[ExtractionProcess],
 ) -> None:
-    extraction = ExtractionProcess(hang_on_marked)
-    stopped_at_end.append(extraction)
-    await extraction.start()
-    await until_ready(extraction)
+    extraction = await ready_worker(stopped_at_end, hang_on_marked)
     first = extraction.worker_pid
     assert first is not None
     os.kill(first, signal.SIGKILL)

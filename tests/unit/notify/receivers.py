@@ -6,7 +6,8 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -99,6 +100,17 @@ class Receiver:
                 return
             await asyncio.sleep(0.02)
         raise AssertionError(f"expected {count} requests, got {len(self.received)}")
+
+
+@contextmanager
+def serving(httpd: ThreadingHTTPServer) -> Iterator[int]:
+    """Run ``httpd`` in a thread; its port, and the server shut down afterwards."""
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ import asyncio
 import datetime
 import socket
 import ssl
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,7 +26,7 @@ from services.notify.adapters.net import (
     guarded_client,
 )
 from services.notify.domain.ssrf import AddressRefused, parse_networks
-from tests.unit.notify.receivers import free_port
+from tests.unit.notify.receivers import free_port, serving
 
 LOOPBACK = parse_networks(["127.0.0.1/32"])
 BIG = b"x" * (1024 * 1024 + 17)
@@ -62,13 +61,9 @@ class _Hook(BaseHTTPRequestHandler):
 
 
 def _serve(httpd: ThreadingHTTPServer) -> Iterator[int]:
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     _Hook.seen = []
-    try:
-        yield int(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(httpd) as port:
+        yield port
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ once, and read the same at every delivery."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -12,6 +11,7 @@ import pytest
 from services.notify.adapters.net import AddressGuard, guarded_client
 from services.notify.adapters.sending import HttpSender
 from services.notify.domain.ssrf import AddressRefused, parse_networks
+from tests.unit.notify.receivers import serving
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -30,14 +30,9 @@ class _Hook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook() -> Iterator[int]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     _Hook.paths = []
-    try:
-        yield int(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Hook)) as port:
+        yield port
 
 
 def test_a_url_is_judged_the_same_every_time() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +19,7 @@ from services.notify.domain.ssrf import (
     literal_host_verdict,
     parse_networks,
 )
+from tests.unit.notify.receivers import serving
 
 REFUSED = [
     ("127.0.0.1", "loopback"),
@@ -220,15 +220,9 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[int]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
     _Recorder.hits = []
-    try:
-        yield int(httpd.server_address[1])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)) as port:
+        yield port
 
 
 @pytest.mark.parametrize(("address", "reason"), REFUSED)
