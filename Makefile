@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup run up down status test lint bench chaos clean eval eval-sealed train-extractor
+.PHONY: setup run up down status test lint bench chaos clean eval eval-robust eval-sealed train-extractor
 
 setup:  ## idempotent install: virtualenv, Python packages, Kafka jars, PostgreSQL
 	@bash scripts/setup.sh
@@ -45,6 +45,9 @@ chaos: setup  ## push articles while killing services and restarting the broker;
 
 eval: setup  ## the extractor on the real labelled articles of ../shared/eval (tuning part)
 	$(PY) -m tools.extract_eval
+
+eval-robust: setup  ## the tuning articles in other shapes (traditional, HTML, title apart, other stories on the page)
+	$(PY) -m tools.extract_robustness
 
 eval-sealed: setup  ## the sealed third of the corpus: only at the end of a round of work
 	$(PY) -m tools.extract_eval --sealed

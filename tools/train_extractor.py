@@ -82,8 +82,8 @@ def label(a: Article, analysis: Analysis, same: Any) -> Example:
     pair_rows = []
     for x in fx.candidates:
         for y in fx.candidates:
-            if x == y:
-                continue
+            if x == y or not fx.near(x, y):
+                continue  # never scored (events.pair_scores)
             gold = any(
                 is_(insts[x].name, e.get("lead") or [])
                 and is_(insts[y].name, e.get("members") or [])

@@ -22,7 +22,7 @@ from .places import PlaceContext, find_place_names
 from .text import normalise
 
 #: Bump whenever rules, dictionaries or model weights change, so history can be re-extracted.
-EXTRACTOR_VERSION = "0.5.0"
+EXTRACTOR_VERSION = "0.6.0"
 
 #: a person of an institution: "兰大一院副院长郭顺林"
 _STAFF = re.compile(r"\s*(?:党委)?(?:副)?(?:院长|书记|主任|专家|领导|负责人|处长|科长)")

@@ -62,11 +62,14 @@ class Decision:
 
 
 def pair_scores(fx: ArticleFeatures, models: Models) -> dict[tuple[int, int], float]:
+    """The pair model's score of every ordered pair of candidates the text names near each
+    other: the parties of one formation are told together, and two institutions named only
+    far apart (the page's other news, a sidebar) are no pair, whatever else is said of them."""
     return {
         (a, b): models.pair.probability(fx.pair(a, b))
         for a in fx.candidates
         for b in fx.candidates
-        if a != b
+        if a != b and fx.near(a, b)
     }
 
 

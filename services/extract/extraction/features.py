@@ -8,8 +8,10 @@ never about particular names.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
+import re
 from collections import Counter
 
 from . import cues
@@ -34,6 +36,13 @@ _LEAD_SIDE = (
     "branch",
     "relative",
 )
+
+
+#: how many sentences apart a lead and a member may be named: in every real labelled
+#: article the two share a sentence or sit in neighbouring ones
+NEAR = 3
+#: a sentence of prose ends so (closing quotes and brackets aside)
+_SENTENCE_END = re.compile(r"[。!?;…][\s”\"’'」』)\]】]*$")
 
 
 _MEMBER_SIDE = (
@@ -130,6 +139,22 @@ class ArticleFeatures:
                 self.first_event_sentence = set(v.insts())
                 seen_event = True
         self.counts = counts
+        # where each institution is named, in sentences (for :meth:`near`); the rows of a list
+        # or table after its introduction ("名单如下:", "1. A医院", ...) are one with it, so a
+        # list of fifty rows is as near its introduction as its first row
+        self.sentences_of: dict[int, list[int]] = {}
+        told = -1
+        listing = False
+        for v in art.views:
+            line = v.sentence.text.rstrip()
+            row = listing and not _SENTENCE_END.search(line)
+            if not row:
+                told += 1
+            listing = row or line.endswith(":")
+            for i in [*v.insts(), *v.builders.values()]:
+                seen = self.sentences_of.setdefault(i, [])
+                if not seen or seen[-1] != told:
+                    seen.append(told)
         relevant = [
             i
             for i in counts
@@ -225,6 +250,17 @@ class ArticleFeatures:
             }
         )
         return out
+
+    def near(self, a: int, b: int) -> bool:
+        """Whether the text names ``a`` and ``b`` within :data:`NEAR` sentences of each other.
+        The parties of one formation are told together; two institutions only ever named far
+        apart (a page's other news, a sidebar) are not a pair."""
+        xs, ys = self.sentences_of.get(a, ()), self.sentences_of.get(b, ())
+        for x in xs:
+            k = bisect.bisect_left(ys, x - NEAR)
+            if k < len(ys) and ys[k] <= x + NEAR:
+                return True
+        return False
 
     def stated(self, a: int, b: int) -> bool | None:
         """What the text states outright of "a leads b": True for a pair of a parallel list

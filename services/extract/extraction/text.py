@@ -230,6 +230,8 @@ _TRUNCATE = re.compile(
     r"|网友评论|评论\s*[:：(]|发表评论)"
 )
 _SOURCE = re.compile(r"^\s*[\[【(]?\s*(?:来源|稿件来源|文章来源|信息来源)\s*[:：]")
+#: a link to the site's previous or next story, however long its headline
+_PREV_NEXT = re.compile(r"^\W{0,3}(?:上一篇|下一篇|上一条|下一条|上篇|下篇)\s*[:：]")
 _INSTITUTION_HINT = re.compile(r"医院|卫生院|卫生服务中心|保健院|医疗集团")
 _CAPTION = re.compile(r"[(（]图\s*\d+[)）]\s*$|^\s*图[为片]\s*[:：]?.{0,40}$")
 _BREADCRUMB = re.compile(r"\s[>»›]\s|^\s*(?:当前位置|您的位置|你的位置|位置)\s*[:：]")
@@ -276,7 +278,7 @@ def _drop_line(line: str) -> bool:
         and _CAPTION.search(line)
     ):
         return True
-    if _FOOTER.search(line) and len(line) < 120:
+    if _FOOTER.search(line) and len(line) < 120 or _PREV_NEXT.match(line):
         return True
     if _META.search(line) and len(line) < 80:
         # keep "来源:XX医院": it tells who "我院" is
@@ -290,14 +292,15 @@ def clean_lines(text: str) -> str:
     stanza: list[int] = []  # stanza number of each kept line (stanzas are split by blank lines)
     seen: set[str] = set()
     kept_chars = 0
+    told = False  # a paragraph of the story is kept
     number = 0
     for raw in text.split("\n"):
         line = _WS.sub(" ", raw).strip()
         if not line:
             number += 1
             continue
-        if _TRUNCATE.match(line) and kept_chars >= 150:
-            break
+        if _TRUNCATE.match(line) and (kept_chars >= 150 or told):
+            break  # a "related news" heading after the story (not in a menu above it)
         if _drop_line(line):
             continue
         if line in seen and len(line) < 200 and not _bare_name_line(line):
@@ -306,6 +309,7 @@ def clean_lines(text: str) -> str:
         out.append(line)
         stanza.append(number)
         kept_chars += len(line)
+        told = told or _tells_story(line)
     return "\n".join(_join_short_lines(out, stanza))
 
 
@@ -314,6 +318,11 @@ _CLOSED = set("。!?;…:")
 _LIST_ITEM = re.compile(
     r"^\s*(?:\d{1,3}\s*[.、)]|[(]?[一二三四五六七八九十\d]{1,3}[)、]|序号|\d{1,3}\s)"
 )
+
+
+def _tells_story(line: str) -> bool:
+    """A line of the story's prose (a menu or a headline does not end a sentence)."""
+    return len(line) >= 20 and _is_closed(line)
 
 
 def _is_closed(line: str) -> bool:
@@ -383,6 +392,20 @@ def publisher(raw: str) -> str:
     return found
 
 
+def _head(body: str, size: int = 600) -> str:
+    """The top of the page, where its publication date is printed: up to ``size`` characters,
+    short of the links to other stories after a short story (their dates are theirs)."""
+    head = body[:size]
+    start = 0
+    told = False
+    for line in head.split("\n"):
+        if (start >= 150 or told) and (_TRUNCATE.match(line) or _PREV_NEXT.match(line)):
+            return head[:start]
+        told = told or _tells_story(line.strip())
+        start += len(line) + 1
+    return head
+
+
 def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalised:
     """Full normalisation pipeline; see the module docstring."""
     if is_html:
@@ -400,7 +423,7 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
     traditional = is_traditional(title + "\n" + body)
     unconverted = body
     body = remove_pinyin(to_simplified(body, traditional))
-    head = body[:600]
+    head = _head(body)
     footer = unicodedata.normalize("NFKC", owner_text[-3000:])
     # most often (a plain text under 3,000 characters) the footer's text is the body itself,
     # converted just above: it is not converted a second time
@@ -410,6 +433,8 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
     if title:
         title = remove_pinyin(to_simplified(title, traditional)).strip()
         title = _WS.sub(" ", title)
+        if _BREADCRUMB.search(title) or _META.search(title) and len(title) < 80:
+            title = ""  # a crawler took the page's breadcrumb or byline for its title
         first = text.split("\n", 1)[0]
         if title and title not in first and first not in title:
             text = title + "\n" + text

@@ -64,3 +64,36 @@ def test_html_main_text_and_title() -> None:
     assert lines[0] == "县医院加入骨科专科联盟"
     assert any(line.startswith("5月6日") for line in lines)
     assert "ICP" not in norm.text and "<" not in norm.text
+
+
+def test_a_link_to_the_next_story_is_dropped_however_long_its_headline() -> None:
+    story = "3月5日,甲市人民医院与乙县人民医院签约组建紧密型医联体,双方将在人才培养方面深入合作。"
+    headline = "丙市中心医院与丁县人民医院签约共建医联体暨大型义诊活动圆满成功" * 5
+    assert clean_lines(f"{story}\n上一篇:{headline}\n• 下一篇: {headline}") == story
+
+
+def test_related_news_after_a_short_story_is_cut() -> None:
+    story = "3月5日,甲市人民医院与乙县人民医院签约组建紧密型医联体。"
+    text = clean_lines(f"{story}\n相关新闻\n- 2019-05-02 丙市中心医院与丁县人民医院签约")
+    assert text == story
+
+
+def test_related_news_in_a_menu_above_the_story_is_not_a_cut() -> None:
+    story = "3月5日,甲市人民医院与乙县人民医院签约组建紧密型医联体。"
+    assert clean_lines(f"首页\n相关新闻\n{story}").endswith(story)
+
+
+def test_the_dates_of_linked_stories_are_not_the_publication_date() -> None:
+    story = (
+        "3月5日,甲市人民医院与乙县人民医院签约组建紧密型医联体,双方将在人才培养、学科建设等方面开展合作。"
+        * 2
+    )
+    norm = normalise(f"{story}\n相关新闻\n- 2019-05-02 丙市中心医院义诊")
+    assert "2019-05-02" not in norm.head
+
+
+def test_a_breadcrumb_given_as_the_title_is_not_the_title() -> None:
+    story = "3月5日,甲市人民医院与乙县人民医院签约组建紧密型医联体。"
+    assert normalise(story, title="您当前的位置:首页 > 新闻资讯").text == story
+    assert normalise(story, title="发布时间:2024-03-05").text == story
+    assert normalise(story, title="甲市医联体成立").text == "甲市医联体成立\n" + story
