@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import html
 import json
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterable
@@ -158,6 +159,46 @@ def related(a: Article, text: str, pool: Pool) -> Page:
     return Page(f"{text}\n\n相关新闻\n{items}", published=_published(a))
 
 
+def site_chrome(a: Article, text: str, pool: Pool) -> Page:
+    """The page as saved with its site's header and footer around the story: menu,
+    breadcrumb, byline, share buttons, copyright and licence lines; the publication date
+    only in the byline, not from the crawler."""
+    published = _published(a)
+    when = f"{published.isoformat()} 09:30" if published else "09:30"
+    header = (
+        "首页 | 新闻中心 | 政务公开 | 办事服务 | 互动交流\n"
+        "您当前的位置: 首页 > 新闻中心 > 工作动态\n"
+        f"发布时间: {when} 来源: 本网 浏览次数: 1024\n"
+        "【字体: 大 中 小】 【打印本页】 【关闭窗口】\n"
+    )
+    footer = (
+        "\n分享到: 微信 微博 QQ空间\n"
+        "版权所有: 卫生健康网 ICP备00000000号-1 公网安备 00000000000000号\n"
+        "联系我们 | 网站地图 | 关于我们\n"
+    )
+    return Page(header + text + footer)
+
+
+#: words another writer would use for the same thing, swapped both ways where both are used
+_WORDING = {
+    "揭牌": "挂牌",
+    "挂牌": "揭牌",
+    "医联体": "医疗联合体",
+    "医共体": "医疗共同体",
+    "对口帮扶": "对口支援",
+    "对口支援": "对口帮扶",
+    "签订": "签署",
+    "签署": "签订",
+}
+_WORDS = re.compile("|".join(sorted(_WORDING, key=len, reverse=True)))
+
+
+def wording(a: Article, text: str, pool: Pool) -> Page:
+    """The same story in another writer's words: 揭牌/挂牌, 医联体/医疗联合体, 对口帮扶/对口支援,
+    签订/签署 swapped."""
+    return Page(_WORDS.sub(lambda m: _WORDING[m.group()], text), published=_published(a))
+
+
 def other_story_after(a: Article, text: str, pool: Pool) -> Page:
     """A whole other story that reports no formation, printed after the article."""
     other = pool.other_for(a)
@@ -169,8 +210,10 @@ VARIANTS: dict[str, Variant] = {
     "traditional": traditional,
     "taiwan": taiwan,
     "html": html_page,
+    "site_chrome": site_chrome,
     "title_apart": title_apart,
     "no_published": no_published,
+    "wording": wording,
     "prev_next": prev_next,
     "related": related,
     "other_story_after": other_story_after,

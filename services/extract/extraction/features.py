@@ -296,7 +296,16 @@ class ArticleFeatures:
         policy = cues.POLICY_TITLE.search(title) if len(title) <= 80 else None
         if policy and not cues.POLICY_CITED.search(title, 0, policy.start() + 1):
             return True
-        return len(cues.POLICY_HEADING.findall(self.art.text)) >= 2
+        headings = list(cues.POLICY_HEADING.finditer(self.art.text))
+        if len(headings) < 2:
+            return False
+        # a plan's headings after a reported formation are its attachment ("附件: 实施方案"),
+        # not a page that is the plan
+        reported = next(
+            (v.sentence.start for v, f in zip(self.art.views, self.flags, strict=True) if f.event),
+            None,
+        )
+        return reported is None or headings[0].start() < reported
 
     def article(self) -> dict[str, float]:
         events = [

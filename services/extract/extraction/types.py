@@ -23,7 +23,7 @@ _TYPE_RULES: tuple[tuple[re.Pattern[str], EventType], ...] = (
     (
         re.compile(
             r"专科联盟|专病联盟|科联体|专科联合体|专科医联体|专科医疗联合体|学科联盟|学科发展联合体"
-            r"|[\u4e00-\u9fff]{1,8}科(?:医联体|联盟|联合体)|(?:中心|诊疗|救治|防治)联盟"
+            r"|[\u4e00-\u9fff]{1,8}科(?:医联体|医疗联合体|联盟|联合体)|(?:中心|诊疗|救治|防治)联盟"
         ),
         EventType.specialty_alliance,
     ),

@@ -103,6 +103,25 @@ def test_policy_document_is_not_an_event() -> None:
     assert not run(text).relevant
 
 
+def test_a_plan_with_headings_and_no_report_before_them_is_not_an_event() -> None:
+    text = (
+        "东部城市医疗集团\n一、工作目标\n由市第一人民医院牵头,联合城东社区卫生服务中心"
+        "组建东部城市医疗集团。\n二、保障措施\n加强组织领导。"
+    )
+    assert not run(text).relevant
+
+
+def test_a_reported_formation_with_its_plan_attached_is_an_event() -> None:
+    text = (
+        "漳州市医院与平和县医院签约组建紧密型医联体\n"
+        "3月5日,漳州市医院与平和县医院签约组建紧密型医联体,双方将在人才培养方面合作。\n"
+        "附件:合作方案\n一、工作目标\n提升基层服务能力。\n二、保障措施\n加强组织领导。"
+    )
+    result = run(text)
+    assert result.relevant
+    assert pairs(result) == {("漳州市医院", "平和县医院")}
+
+
 def test_traditional_html_input() -> None:
     html = (
         "<html><body><h1>漳州市醫院與平和縣醫院簽署緊密型醫聯體協議</h1>"

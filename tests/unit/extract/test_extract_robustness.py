@@ -18,7 +18,16 @@ from tools.extract_robustness import Report, evaluate
 @lru_cache(maxsize=1)
 def _reports() -> dict[str, Report]:
     articles = [a for s in SETS for a in load_set(s, "tuning")]
-    names = ["traditional", "html", "title_apart", "prev_next", "related", "other_story_after"]
+    names = [
+        "traditional",
+        "html",
+        "site_chrome",
+        "title_apart",
+        "wording",
+        "prev_next",
+        "related",
+        "other_story_after",
+    ]
     return {r.name: r for r in evaluate(articles, names)}
 
 
@@ -33,18 +42,19 @@ def test_a_story_in_traditional_characters_reads_as_in_simplified(
     assert reports["traditional"].changed == []
 
 
-@pytest.mark.parametrize("variant", ["prev_next", "related"])
-def test_links_to_the_sites_other_stories_change_nothing(
+@pytest.mark.parametrize("variant", ["site_chrome", "prev_next", "related"])
+def test_the_sites_menus_byline_footer_and_links_to_other_stories_change_nothing(
     reports: dict[str, Report], variant: str
 ) -> None:
     assert reports[variant].changed == []
 
 
-@pytest.mark.parametrize("variant", ["html", "title_apart"])
-def test_a_story_sent_as_a_page_or_with_its_title_apart_scores_as_the_plain_text(
+@pytest.mark.parametrize("variant", ["html", "title_apart", "wording"])
+def test_a_story_sent_as_a_page_with_its_title_apart_or_in_other_words_scores_the_same(
     reports: dict[str, Report], variant: str
 ) -> None:
-    # a title given apart is not merged with a "原标题:" line, so one date may differ
+    # one result may differ without a score changing: a title given apart is not merged with
+    # a "原标题:" line (another date), "医疗联合体" after a name keeps its longer form
     assert len(reports[variant].changed) <= 1
     for measure in ("relevance", "pairs", "institutions"):
         assert reports[variant].result[measure] == reports["original"].result[measure]
@@ -53,7 +63,8 @@ def test_a_story_sent_as_a_page_or_with_its_title_apart_scores_as_the_plain_text
 def test_another_story_printed_after_lends_the_article_no_parties(
     reports: dict[str, Report],
 ) -> None:
-    # measured 0.770 (P 0.76); 0.526 (P 0.47) when pairs could join hospitals named far apart
+    # measured 0.822 (P 0.78); 0.526 (P 0.47) when pairs could join hospitals named far apart,
+    # 0.770 when a plan printed after a reported formation made the page a plan
     pairs = reports["other_story_after"].result["pairs"]
-    assert pairs["f1"] >= 0.74
-    assert pairs["precision"] >= 0.72
+    assert pairs["f1"] >= 0.79
+    assert pairs["precision"] >= 0.74

@@ -19,6 +19,11 @@ def test_event_types() -> None:
     assert detect_type("召开了学术会议") is None
 
 
+def test_a_specialtys_consortium_written_in_full_is_a_specialty_alliance() -> None:
+    assert detect_type("肿瘤科医联体成员单位揭牌") is EventType.specialty_alliance
+    assert detect_type("肿瘤科医疗联合体成员单位揭牌") is EventType.specialty_alliance
+
+
 def test_state_of_trusteeship_is_not_trusteeship() -> None:
     assert detect_type("在省人民医院的精心托管下,医疗技术全面提升") is None
 
