@@ -307,8 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     for v in names:
         if v not in VARIANTS:
             p.error(f"unknown variant {v!r} (known: {', '.join(VARIANTS)})")
-    articles = [a for s in sets for a in load_set(s, "tuning")]
-    reports = evaluate(articles, names)
+    try:
+        articles = [a for s in sets for a in load_set(s, "tuning")]
+        reports = evaluate(articles, names)
+    except FileNotFoundError as exc:
+        print(f"extract_robustness: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         out = {r.name: {"scores": r.result, "changed": r.changed} for r in reports}
         print(json.dumps(out, ensure_ascii=False))

@@ -168,8 +168,8 @@ def _shared_suffix_lists(text: str, existing: list[Mention]) -> list[Mention]:
             k = bisect.bisect_right(starts, start) - 1
             if k >= 0 and existing[k].start <= start < existing[k].end:
                 continue
-            if trimmed.endswith(("卫生院", "医院", "中心")):
-                continue
+            if trimmed.endswith(("卫生院", "医院", "中心", "机构", "单位", "部门")):
+                continue  # a kind of its own: "县级医疗机构和乡镇卫生院" are two kinds, not two names
             out.append(Mention(start, start + len(trimmed), trimmed + suffix, kind="name"))
     return out
 

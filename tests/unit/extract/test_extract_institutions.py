@@ -58,6 +58,15 @@ def test_shared_suffix_list_expanded() -> None:
     ]
 
 
+def test_a_kind_of_institution_does_not_share_the_next_ones_suffix() -> None:
+    assert names("将县域内的县级医疗机构和乡镇卫生院组成一家人") == []
+
+
+def test_a_verb_of_building_is_not_part_of_the_name() -> None:
+    assert names("今年还将开建市儿童医院和市中医医院") == ["市儿童医院", "市中医医院"]
+    assert names("筹建市妇幼保健院") == ["市妇幼保健院"]
+
+
 def test_abbreviation_by_subsequence() -> None:
     assert same_institution("山大二院", "山西医科大学第二医院")
     assert same_institution("西南医大附院", "西南医科大学附属医院")
