@@ -5,13 +5,14 @@
     python -m tools.extract_robustness --variants traditional,html
 
 The tuning articles of ``../shared/eval`` are rewritten in ways that leave their gold labels
-true: the same story in traditional characters (as Hong Kong and Taiwan sites and some
-government sites print it), sent as an HTML page or with its title apart (as crawlers send
-it), without its publication date, or on a page that also links or carries other stories.
-Each variant is scored by the shared scorer against the unchanged gold, beside the
-original. A rule keyed to one article's wording breaks here; a rule about the language
-does not. These are the tuning articles, so the scores are in-sample: what counts is the
-difference a variant makes. The sealed third is never read.
+true: the same story in traditional characters (standard, Hong Kong's and Taiwan's forms, as
+sites there and some government sites print it); sent as an HTML page, inside its site's
+header and footer, or with its title apart (as crawlers send it); with invisible characters
+inside its words; without its publication date; in another writer's words; on a page that
+also links or carries other stories. Each variant is scored by the shared scorer against the
+unchanged gold, beside the original. A rule keyed to one article's wording breaks here; a
+rule about the language does not. These are the tuning articles, so the scores are
+in-sample: what counts is the difference a variant makes. The sealed third is never read.
 """
 
 from __future__ import annotations
@@ -113,6 +114,11 @@ def traditional(a: Article, text: str, pool: Pool) -> Page:
     return Page(_opencc("s2t").convert(text), published=_published(a))
 
 
+def hong_kong(a: Article, text: str, pool: Pool) -> Page:
+    """Into traditional script in Hong Kong's character forms (OpenCC s2hk: 衞生院)."""
+    return Page(_opencc("s2hk").convert(text), published=_published(a))
+
+
 def taiwan(a: Article, text: str, pool: Pool) -> Page:
     """Into traditional script with Taiwan's words (OpenCC s2twp: 互联网 -> 網際網路)."""
     return Page(_opencc("s2twp").convert(text), published=_published(a))
@@ -140,6 +146,19 @@ def title_apart(a: Article, text: str, pool: Pool) -> Page:
     """The title in its own field and the body without it, as a feed item carries them."""
     title, rest = _title_and_rest(text)
     return Page(rest if title else text, title=title, published=_published(a))
+
+
+def invisible(a: Article, text: str, pool: Pool) -> Page:
+    """Characters that show nothing slipped inside words, as some pages carry them: a
+    zero-width space after every seventh character, a soft hyphen after every eleventh."""
+    out = []
+    for k, ch in enumerate(text):
+        out.append(ch)
+        if k % 7 == 6:
+            out.append("\u200b")
+        if k % 11 == 10:
+            out.append("\u00ad")
+    return Page("".join(out), published=_published(a))
 
 
 def no_published(a: Article, text: str, pool: Pool) -> Page:
@@ -208,10 +227,12 @@ def other_story_after(a: Article, text: str, pool: Pool) -> Page:
 
 VARIANTS: dict[str, Variant] = {
     "traditional": traditional,
+    "hong_kong": hong_kong,
     "taiwan": taiwan,
     "html": html_page,
     "site_chrome": site_chrome,
     "title_apart": title_apart,
+    "invisible": invisible,
     "no_published": no_published,
     "wording": wording,
     "prev_next": prev_next,

@@ -66,7 +66,7 @@ def read_article(path: str) -> str:
     text = decoded.text.replace("\r\n", "\n").replace("\r", "\n")
     if decoded.lossy:
         print(
-            f"warning: {path} is neither UTF-8 nor GB18030 (GBK); read as UTF-8 with its "
+            f"warning: {path} is neither UTF-8, GB18030 (GBK) nor Big5; read as UTF-8 with its "
             "invalid bytes replaced, so its events may be missing or wrong",
             file=sys.stderr,
         )

@@ -28,15 +28,17 @@ class _Converter(Protocol):
 def _converter() -> _Converter:
     import opencc  # the native build (pinned): about 0.1 ms for a 6k-character article
 
-    return opencc.OpenCC("t2s")  # type: ignore[no-any-return]
+    # hk2s, not t2s: it also reads Hong Kong's character forms, which t2s leaves as they are
+    # (衞生院 stays 衞生院 and is no health centre); standard and Taiwan text convert alike
+    return opencc.OpenCC("hk2s")  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
 class _Script:
-    """Characters OpenCC t2s changes, split by whether simplified text uses them too."""
+    """Characters the converter changes, split by whether simplified text uses them too."""
 
-    traditional_only: re.Pattern[str]  # changed by t2s and outside GB2312: 醫, 聯, 縣
-    ambiguous: re.Pattern[str]  # changed by t2s but also simplified characters: 乾, 於, 後
+    traditional_only: re.Pattern[str]  # changed, and outside GB2312: 醫, 聯, 縣, 衞
+    ambiguous: re.Pattern[str]  # changed, but also simplified characters: 乾, 於, 後
 
 
 def _in_gb2312(ch: str) -> bool:
@@ -83,7 +85,7 @@ def is_traditional(text: str) -> bool:
 def to_simplified(text: str, traditional: bool | None = None) -> str:
     """Traditional to simplified Chinese, without damaging simplified text.
 
-    OpenCC t2s also rewrites characters that simplified text uses (乾安县 -> 干安县, 於, 後), so
+    OpenCC also rewrites characters that simplified text uses (乾安县 -> 干安县, 於, 後), so
     only traditional text is converted: the whole text when it is traditional (``traditional``,
     or detected), else just the clauses that contain traditional-only characters (a
     traditional name quoted in a simplified article). Admin-division names keep their
@@ -109,7 +111,7 @@ def to_simplified(text: str, traditional: bool | None = None) -> str:
 
 
 def _keep_place_names(original: str, converted: str, script: _Script) -> str:
-    """Undo t2s on ambiguous characters inside admin-division names (乾安县, 乾县)."""
+    """Undo the conversion of ambiguous characters inside admin-division names (乾安县, 乾县)."""
     if len(converted) != len(original):
         return converted
     spots = [
@@ -237,7 +239,10 @@ _CAPTION = re.compile(r"[(（]图\s*\d+[)）]\s*$|^\s*图[为片]\s*[:：]?.{0,4
 _BREADCRUMB = re.compile(r"\s[>»›]\s|^\s*(?:当前位置|您的位置|你的位置|位置)\s*[:：]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SENT_PUNCT = re.compile(r"[。，,；;！!？?：:“”]")
-_WS = re.compile(r"[ \t\u3000\xa0\u2002\u2003\u2009\u200b\ufeff]+")
+_WS = re.compile(r"[ \t\u3000\xa0\u2002\u2003\u2009]+")
+#: characters that show nothing (zero-width space and joiners, word joiner, byte-order mark,
+#: soft hyphen): pages slip them inside words, and a writer never meant them as a space
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _QMARKS = re.compile(r"\?{2,}")
 
 
@@ -415,16 +420,16 @@ def normalise(body: str, *, title: str = "", is_html: bool = False) -> Normalise
         body = html_to_text(body)
     else:
         owner_text = body
-    body = unicodedata.normalize("NFKC", body)
+    body = unicodedata.normalize("NFKC", body.translate(_INVISIBLE))
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     body = _QMARKS.sub(" ", body)
     if title:
-        title = unicodedata.normalize("NFKC", title)
+        title = unicodedata.normalize("NFKC", title.translate(_INVISIBLE))
     traditional = is_traditional(title + "\n" + body)
     unconverted = body
     body = remove_pinyin(to_simplified(body, traditional))
     head = _head(body)
-    footer = unicodedata.normalize("NFKC", owner_text[-3000:])
+    footer = unicodedata.normalize("NFKC", owner_text[-3000:].translate(_INVISIBLE))
     # most often (a plain text under 3,000 characters) the footer's text is the body itself,
     # converted just above: it is not converted a second time
     footer = body if footer == unconverted else remove_pinyin(to_simplified(footer, traditional))

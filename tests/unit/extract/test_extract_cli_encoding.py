@@ -1,5 +1,5 @@
 """The extraction CLI reads files in the encodings Chinese news arrives in: UTF-8 (with or
-without BOM), GBK / GB18030; anything else is read with replacement and a warning."""
+without BOM), GBK / GB18030, Big5; anything else is read with replacement and a warning."""
 
 from __future__ import annotations
 
@@ -47,6 +47,38 @@ def test_a_gbk_file_gives_the_same_events_as_its_utf8_twin(
     assert err == ""
 
 
+def test_a_big5_file_gives_the_same_events_as_its_utf8_twin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    story = "4月2日,台北醫學大學附設醫院與新北市立聯合醫院簽署醫聯體協議。\n雙方將開展遠程會診。"
+    utf8 = tmp_path / "utf8.txt"
+    utf8.write_bytes(story.encode("utf-8"))
+    big5 = tmp_path / "big5.txt"
+    big5.write_bytes(story.encode("big5"))
+    big5.read_bytes().decode("gb18030")  # no error: what used to become nonsense, no events
+
+    [from_utf8, from_big5], err = run([utf8, big5], capsys)
+
+    assert pairs(from_utf8) == [(["台北医学大学附设医院"], ["新北市立联合医院"])]
+    assert pairs(from_big5) == pairs(from_utf8)
+    assert err == ""
+
+
+def test_real_articles_read_back_from_gb18030_and_big5(shared_dir: Path) -> None:
+    read = 0
+    for path in sorted((shared_dir / "eval").glob("*/*.txt")):
+        text = path.read_text(encoding="utf-8")
+        for encoding in ("gb18030", "big5"):
+            try:
+                data = text.encode(encoding)
+            except UnicodeEncodeError:
+                continue  # a character the encoding lacks (Big5 has no simplified ones)
+            decoded = decode_article(data)
+            assert (decoded.encoding, decoded.text) == (encoding, text), path.name
+            read += 1
+    assert read >= 150
+
+
 def test_a_utf8_file_with_bom_and_windows_line_ends_reads_as_without(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -66,14 +98,14 @@ def test_a_file_in_no_known_encoding_is_read_with_a_warning_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = tmp_path / "broken.txt"
-    # Valid UTF-8 with one byte that neither UTF-8 nor GB18030 allows anywhere.
+    # Valid UTF-8 with one byte that neither UTF-8, GB18030 nor Big5 allows anywhere.
     broken.write_bytes(SIGNING.encode("utf-8") + b"\xff" + "完".encode())
 
     [row], err = run([broken], capsys)
 
     assert row["file"] == "broken.txt"
     assert pairs(row) == [(["济宁市第一人民医院"], ["巨野县中医医院"])]
-    assert f"warning: {broken} is neither UTF-8 nor GB18030" in err
+    assert f"warning: {broken} is neither UTF-8, GB18030 (GBK) nor Big5" in err
 
 
 def test_gb18030_reads_characters_that_gbk_lacks() -> None:

@@ -20,9 +20,11 @@ def _reports() -> dict[str, Report]:
     articles = [a for s in SETS for a in load_set(s, "tuning")]
     names = [
         "traditional",
+        "hong_kong",
         "html",
         "site_chrome",
         "title_apart",
+        "invisible",
         "wording",
         "prev_next",
         "related",
@@ -36,14 +38,15 @@ def reports(shared_dir: Any) -> dict[str, Report]:
     return _reports()
 
 
+@pytest.mark.parametrize("variant", ["traditional", "hong_kong"])
 def test_a_story_in_traditional_characters_reads_as_in_simplified(
-    reports: dict[str, Report],
+    reports: dict[str, Report], variant: str
 ) -> None:
-    assert reports["traditional"].changed == []
+    assert reports[variant].changed == []
 
 
-@pytest.mark.parametrize("variant", ["site_chrome", "prev_next", "related"])
-def test_the_sites_menus_byline_footer_and_links_to_other_stories_change_nothing(
+@pytest.mark.parametrize("variant", ["site_chrome", "invisible", "prev_next", "related"])
+def test_the_sites_menus_byline_footer_invisible_characters_and_links_change_nothing(
     reports: dict[str, Report], variant: str
 ) -> None:
     assert reports[variant].changed == []

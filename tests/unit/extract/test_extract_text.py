@@ -5,6 +5,15 @@ def test_traditional_to_simplified() -> None:
     assert to_simplified("醫聯體簽約儀式在縣人民醫院舉行") == "医联体签约仪式在县人民医院举行"
 
 
+def test_hong_kong_character_forms_to_simplified() -> None:
+    assert to_simplified("鄉鎮衞生院與社區衞生服務中心簽約") == "乡镇卫生院与社区卫生服务中心签约"
+
+
+def test_characters_that_show_nothing_are_dropped_not_made_spaces() -> None:
+    text = "桂林市\u200b中西医结合医\u00ad院与灵川县中\ufeff医医院组建医联体"
+    assert normalise(text).text == "桂林市中西医结合医院与灵川县中医医院组建医联体"
+
+
 def test_simplified_passes_through() -> None:
     text = "桂林市中西医结合医院与灵川县中医医院组建紧密型医联体"
     assert to_simplified(text) == text
