@@ -87,6 +87,7 @@ def _published(a: Article) -> dt.date | None:
 
 #: a first line this long is the article's first paragraph, not a title
 TITLE_MAX = 80
+_CLOSED_LINE = re.compile(r"[。!?;!?;][\s”\"’」』)]*$")
 
 
 def _title_and_rest(text: str) -> tuple[str, str]:
@@ -218,6 +219,13 @@ def wording(a: Article, text: str, pool: Pool) -> Page:
     return Page(_WORDS.sub(lambda m: _WORDING[m.group()], text), published=_published(a))
 
 
+def headlines_before(a: Article, text: str, pool: Pool) -> Page:
+    """A "latest news" box of three other stories' headlines printed before the story, as a
+    page's text dump may have it (no labelled page shows one; this measures the risk)."""
+    items = "\n".join(f"· {t}" for t in pool.titles_for(a, 3))
+    return Page(f"最新动态\n{items}\n\n{text}", published=_published(a))
+
+
 def other_story_after(a: Article, text: str, pool: Pool) -> Page:
     """A whole other story that reports no formation, printed after the article."""
     other = pool.other_for(a)
@@ -237,6 +245,7 @@ VARIANTS: dict[str, Variant] = {
     "wording": wording,
     "prev_next": prev_next,
     "related": related,
+    "headlines_before": headlines_before,
     "other_story_after": other_story_after,
 }
 
@@ -248,7 +257,8 @@ def pool_of(articles: Iterable[Article]) -> Pool:
         if not a.gold.get("is_alliance_event"):
             others.append(a)
         title, _ = _title_and_rest(a.path.read_text(encoding="utf-8"))
-        if title and a.gold.get("is_alliance_event"):
+        # a headline does not end a sentence (a first line that does is the first paragraph)
+        if title and a.gold.get("is_alliance_event") and not _CLOSED_LINE.search(title):
             titles.append((_key(a), title))
     return Pool(tuple(titles), tuple(others))
 

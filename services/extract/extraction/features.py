@@ -17,7 +17,7 @@ from collections import Counter
 from . import cues
 from .analysis import ArticleText
 from .dates import DateMention
-from .reading import MAX_CANDIDATES, _dated_before, read_cues, sentence_flags
+from .reading import MAX_CANDIDATES, SentenceFlags, _dated_before, read_cues, sentence_flags
 
 #: what the pair model weighs of each side (the rest of :meth:`ArticleFeatures.unary` feeds
 #: the lead model): a small set, because 120 articles cannot weigh more
@@ -72,6 +72,31 @@ def _counts_members(template: str) -> bool:
     ) and cues.COUNTED_MEMBERS.search(template) is not None
 
 
+def _other_headlines(art: ArticleText) -> list[int]:
+    """The sentences of a "latest news" box printed before the story: headlines before its
+    first sentence of prose that name only institutions the story itself never names (a
+    title, a subtitle or a "原标题:" line names the story's own). The first line is the
+    page's title unless two or more such headlines show a box."""
+    views = art.views
+    start = next(
+        (
+            k
+            for k, v in enumerate(views)
+            if len(v.sentence.text) >= 20 and _SENTENCE_END.search(v.sentence.text)
+        ),
+        None,
+    )
+    if start is None:
+        return []
+    told = {i for v in views[start:] for i in [*v.insts(), *v.builders.values()]}
+    foreign = [
+        k
+        for k in range(start)
+        if views[k].insts() and not told & {*views[k].insts(), *views[k].builders.values()}
+    ]
+    return foreign if len(foreign) >= 2 else [k for k in foreign if k > 0]
+
+
 def _log(n: float) -> float:
     return math.log1p(max(n, 0.0))
 
@@ -95,6 +120,19 @@ class ArticleFeatures:
         self.flags = [
             sentence_flags(v, _dated_before(v, dates, starts, ref_year)) for v in art.views
         ]
+        # another story's headlines: nothing they report is this one's, and the institutions
+        # only they name take no part in it
+        others = _other_headlines(art)
+        for k in others:
+            self.flags[k] = SentenceFlags()
+        muted = set(others)
+        named_here = {
+            i
+            for k, v in enumerate(art.views)
+            if k not in muted
+            for i in [*v.insts(), *v.builders.values()]
+        }
+        self.other_news = {i for k in others for i in art.views[k].insts() if i not in named_here}
         last_formation = -10
         for k, (v, f) in enumerate(zip(art.views, self.flags, strict=True)):
             if f.event:
@@ -165,6 +203,7 @@ class ArticleFeatures:
                 or self.cues.member[i]
             )
             and i not in self.cues.hosted_builds
+            and i not in self.other_news
             and self.cues.background[i] < counts[i]
         ]
         relevant.sort(key=lambda i: (-self.in_event[i], -counts[i], self.first_position[i]))

@@ -122,6 +122,26 @@ def test_a_reported_formation_with_its_plan_attached_is_an_event() -> None:
     assert pairs(result) == {("漳州市医院", "平和县医院")}
 
 
+def test_headlines_of_other_stories_before_the_story_take_no_part_in_it() -> None:
+    text = (
+        "最新动态\n"
+        "· 沧州市中心医院与南皮县人民医院签约共建医联体\n"
+        "· 集贤县人民医院加入哈尔滨医科大学附属第二医院专科联盟\n"
+        "漳州市医院与平和县医院签约组建紧密型医联体\n"
+        "3月5日,漳州市医院与平和县医院签约组建紧密型医联体,双方将在人才培养方面合作。"
+    )
+    assert pairs(run(text)) == {("漳州市医院", "平和县医院")}
+
+
+def test_a_subtitle_naming_the_storys_own_hospitals_is_not_another_story() -> None:
+    text = (
+        "紧密型医联体揭牌\n"
+        "漳州市医院与平和县医院签约\n"
+        "3月5日,漳州市医院与平和县医院签约组建紧密型医联体,双方将在人才培养方面合作。"
+    )
+    assert pairs(run(text)) == {("漳州市医院", "平和县医院")}
+
+
 def test_traditional_html_input() -> None:
     html = (
         "<html><body><h1>漳州市醫院與平和縣醫院簽署緊密型醫聯體協議</h1>"
