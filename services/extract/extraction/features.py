@@ -291,9 +291,12 @@ class ArticleFeatures:
         return out
 
     def near(self, a: int, b: int) -> bool:
-        """Whether the text names ``a`` and ``b`` within :data:`NEAR` sentences of each other.
-        The parties of one formation are told together; two institutions only ever named far
-        apart (a page's other news, a sidebar) are not a pair."""
+        """Whether ``a`` and ``b`` may be a pair: named within :data:`NEAR` sentences of each
+        other, or ``b`` named as a member wherever ("联盟首批成员单位包括B、C" paragraphs after
+        the founding). The parties of one formation are told together; two institutions only
+        ever named far apart (a page's other news, a sidebar) are not a pair."""
+        if self.cues.member[b] and not self.cues.lead[b]:
+            return True
         xs, ys = self.sentences_of.get(a, ()), self.sentences_of.get(b, ())
         for x in xs:
             k = bisect.bisect_left(ys, x - NEAR)

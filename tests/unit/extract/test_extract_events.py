@@ -122,24 +122,35 @@ def test_a_reported_formation_with_its_plan_attached_is_an_event() -> None:
     assert pairs(result) == {("漳州市医院", "平和县医院")}
 
 
-def test_headlines_of_other_stories_before_the_story_take_no_part_in_it() -> None:
-    text = (
-        "最新动态\n"
-        "· 沧州市中心医院与南皮县人民医院签约共建医联体\n"
-        "· 集贤县人民医院加入哈尔滨医科大学附属第二医院专科联盟\n"
-        "漳州市医院与平和县医院签约组建紧密型医联体\n"
-        "3月5日,漳州市医院与平和县医院签约组建紧密型医联体,双方将在人才培养方面合作。"
-    )
-    assert pairs(run(text)) == {("漳州市医院", "平和县医院")}
+@pytest.mark.parametrize(
+    "head",
+    [
+        # a latest-news box: other stories' headlines, their hospitals never named again
+        "最新动态\n· 沧州市中心医院与南皮县人民医院签约共建医联体\n"
+        "· 集贤县人民医院加入哈尔滨医科大学附属第二医院专科联盟\n漳州市医院与平和县医院签约组建紧密型医联体",
+        # a subtitle naming the story's own hospitals is the story's
+        "紧密型医联体揭牌\n漳州市医院与平和县医院签约",
+    ],
+    ids=["other stories' headlines", "the story's subtitle"],
+)
+def test_headlines_before_the_story_lend_it_only_its_own_parties(head: str) -> None:
+    story = "3月5日,漳州市医院与平和县医院签约组建紧密型医联体,双方将在人才培养方面合作。"
+    assert pairs(run(f"{head}\n{story}")) == {("漳州市医院", "平和县医院")}
 
 
-def test_a_subtitle_naming_the_storys_own_hospitals_is_not_another_story() -> None:
+def test_members_listed_paragraphs_after_the_founding_are_its_members() -> None:
     text = (
-        "紧密型医联体揭牌\n"
-        "漳州市医院与平和县医院签约\n"
-        "3月5日,漳州市医院与平和县医院签约组建紧密型医联体,双方将在人才培养方面合作。"
+        "漳州市医院牵头成立漳州市心血管专科联盟\n"
+        "3月5日,由漳州市医院牵头的漳州市心血管专科联盟成立大会召开。会上,市卫健委主任致辞。"
+        "他指出,联盟的成立对提升基层心血管疾病诊治能力意义重大。随后,与会专家进行了学术交流。"
+        "专家们就胸痛中心建设进行了深入讨论。"
+        "据介绍,联盟首批成员单位包括平和县医院、南靖县医院、长泰区医院等12家医院。"
     )
-    assert pairs(run(text)) == {("漳州市医院", "平和县医院")}
+    assert pairs(run(text)) == {
+        ("漳州市医院", "平和县医院"),
+        ("漳州市医院", "南靖县医院"),
+        ("漳州市医院", "长泰区医院"),
+    }
 
 
 def test_traditional_html_input() -> None:
