@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from services.extract.extraction.text import is_closed
 from tools.extract_eval import SETS, Article, _line, load_set, scorer
 
 
@@ -87,7 +88,6 @@ def _published(a: Article) -> dt.date | None:
 
 #: a first line this long is the article's first paragraph, not a title
 TITLE_MAX = 80
-_CLOSED_LINE = re.compile(r"[。!?;!?;][\s”\"’」』)]*$")
 
 
 def _title_and_rest(text: str) -> tuple[str, str]:
@@ -258,7 +258,7 @@ def pool_of(articles: Iterable[Article]) -> Pool:
             others.append(a)
         title, _ = _title_and_rest(a.path.read_text(encoding="utf-8"))
         # a headline does not end a sentence (a first line that does is the first paragraph)
-        if title and a.gold.get("is_alliance_event") and not _CLOSED_LINE.search(title):
+        if title and a.gold.get("is_alliance_event") and not is_closed(title):
             titles.append((_key(a), title))
     return Pool(tuple(titles), tuple(others))
 

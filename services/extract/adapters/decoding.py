@@ -27,10 +27,9 @@ def decode_article(data: bytes) -> DecodedText:
     if data.startswith(codecs.BOM_UTF8):
         # The mark says UTF-8: no other encoding is tried, even if the rest is broken.
         return _strict_or_lossy(data[len(codecs.BOM_UTF8) :], "utf-8-sig")
-    try:
-        return DecodedText(data.decode("utf-8"), "utf-8", lossy=False)
-    except UnicodeDecodeError:
-        pass  # a Chinese legacy encoding, or the lossy fallback, decides
+    text = _strict(data, "utf-8")
+    if text is not None:
+        return DecodedText(text, "utf-8", lossy=False)
     readings = [
         DecodedText(text, encoding, lossy=False)
         for encoding in ("gb18030", "big5")
@@ -55,7 +54,7 @@ def _strict(data: bytes, encoding: str) -> str | None:
 
 
 def _strict_or_lossy(data: bytes, encoding: str) -> DecodedText:
-    try:
-        return DecodedText(data.decode("utf-8"), encoding, lossy=False)
-    except UnicodeDecodeError:
-        return DecodedText(data.decode("utf-8", errors="replace"), encoding, lossy=True)
+    text = _strict(data, "utf-8")
+    if text is not None:
+        return DecodedText(text, encoding, lossy=False)
+    return DecodedText(data.decode("utf-8", errors="replace"), encoding, lossy=True)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
-import re
 from collections import Counter
 
 from . import cues
-from .analysis import ArticleText
+from .analysis import ArticleText, View
 from .dates import DateMention
 from .reading import MAX_CANDIDATES, SentenceFlags, _dated_before, read_cues, sentence_flags
+from .text import is_closed, tells_story
 
 #: what the pair model weighs of each side (the rest of :meth:`ArticleFeatures.unary` feeds
 #: the lead model): a small set, because 120 articles cannot weigh more
@@ -41,8 +41,6 @@ _LEAD_SIDE = (
 #: how many sentences apart a lead and a member may be named: in every real labelled
 #: article the two share a sentence or sit in neighbouring ones
 NEAR = 3
-#: a sentence of prose ends so (closing quotes and brackets aside)
-_SENTENCE_END = re.compile(r"[。!?;…][\s”\"’'」』)\]】]*$")
 
 
 _MEMBER_SIDE = (
@@ -72,29 +70,25 @@ def _counts_members(template: str) -> bool:
     ) and cues.COUNTED_MEMBERS.search(template) is not None
 
 
-def _other_headlines(art: ArticleText) -> list[int]:
-    """The sentences of a "latest news" box printed before the story: headlines before its
-    first sentence of prose that name only institutions the story itself never names (a
-    title, a subtitle or a "原标题:" line names the story's own). The first line is the
-    page's title unless two or more such headlines show a box."""
+def _other_headlines(art: ArticleText) -> tuple[list[int], set[int]]:
+    """The sentences of a "latest news" box printed before the story, and the institutions
+    only they name: headlines before its first sentence of prose that name only institutions
+    the story itself never names (a title, a subtitle or a "原标题:" line names the story's
+    own). The first line is the page's title unless two or more such headlines show a box."""
     views = art.views
-    start = next(
-        (
-            k
-            for k, v in enumerate(views)
-            if len(v.sentence.text) >= 20 and _SENTENCE_END.search(v.sentence.text)
-        ),
-        None,
-    )
+    start = next((k for k, v in enumerate(views) if tells_story(v.sentence.text)), None)
     if start is None:
-        return []
-    told = {i for v in views[start:] for i in [*v.insts(), *v.builders.values()]}
-    foreign = [
-        k
-        for k in range(start)
-        if views[k].insts() and not told & {*views[k].insts(), *views[k].builders.values()}
-    ]
-    return foreign if len(foreign) >= 2 else [k for k in foreign if k > 0]
+        return [], set()
+    told = {i for v in views[start:] for i in _named(v)}
+    foreign = [k for k in range(start) if views[k].insts() and not told & _named(views[k])]
+    muted = foreign if len(foreign) >= 2 else [k for k in foreign if k > 0]
+    named_elsewhere = {i for k, v in enumerate(views) if k not in muted for i in _named(v)}
+    return muted, {i for k in muted for i in views[k].insts() if i not in named_elsewhere}
+
+
+def _named(v: View) -> set[int]:
+    """The institutions a sentence names, those inside a co-built hospital's name included."""
+    return {*v.insts(), *v.builders.values()}
 
 
 def _log(n: float) -> float:
@@ -122,17 +116,9 @@ class ArticleFeatures:
         ]
         # another story's headlines: nothing they report is this one's, and the institutions
         # only they name take no part in it
-        others = _other_headlines(art)
-        for k in others:
+        muted, self.other_news = _other_headlines(art)
+        for k in muted:
             self.flags[k] = SentenceFlags()
-        muted = set(others)
-        named_here = {
-            i
-            for k, v in enumerate(art.views)
-            if k not in muted
-            for i in [*v.insts(), *v.builders.values()]
-        }
-        self.other_news = {i for k in others for i in art.views[k].insts() if i not in named_here}
         last_formation = -10
         for k, (v, f) in enumerate(zip(art.views, self.flags, strict=True)):
             if f.event:
@@ -156,7 +142,21 @@ class ArticleFeatures:
         self.first_position: dict[int, int] = {}
         seen_event = False
         order = 0
+        # where each institution is named, in sentences (for :meth:`near`); the rows of a list
+        # or table after its introduction ("名单如下:", "1. A医院", ...) are one with it, so a
+        # list of fifty rows is as near its introduction as its first row
+        self.sentences_of: dict[int, list[int]] = {}
+        told = -1
+        listing = False
         for v, f in zip(art.views, self.flags, strict=True):
+            line = v.sentence.text.rstrip()
+            row = listing and not is_closed(line)
+            told += not row
+            listing = row or line.endswith(":")
+            for i in _named(v):
+                seen = self.sentences_of.setdefault(i, [])
+                if not seen or seen[-1] != told:
+                    seen.append(told)
             for builder in v.builders.values():
                 counts[builder] += 1  # named inside the co-built hospital's name
                 if builder not in self.first_position:
@@ -177,22 +177,6 @@ class ArticleFeatures:
                 self.first_event_sentence = set(v.insts())
                 seen_event = True
         self.counts = counts
-        # where each institution is named, in sentences (for :meth:`near`); the rows of a list
-        # or table after its introduction ("名单如下:", "1. A医院", ...) are one with it, so a
-        # list of fifty rows is as near its introduction as its first row
-        self.sentences_of: dict[int, list[int]] = {}
-        told = -1
-        listing = False
-        for v in art.views:
-            line = v.sentence.text.rstrip()
-            row = listing and not _SENTENCE_END.search(line)
-            if not row:
-                told += 1
-            listing = row or line.endswith(":")
-            for i in [*v.insts(), *v.builders.values()]:
-                seen = self.sentences_of.setdefault(i, [])
-                if not seen or seen[-1] != told:
-                    seen.append(told)
         relevant = [
             i
             for i in counts
@@ -295,7 +279,7 @@ class ArticleFeatures:
         other, or ``b`` named as a member wherever ("联盟首批成员单位包括B、C" paragraphs after
         the founding). The parties of one formation are told together; two institutions only
         ever named far apart (a page's other news, a sidebar) are not a pair."""
-        if self.cues.member[b] and not self.cues.lead[b]:
+        if self.cues.member.get(b, 0) and not self.cues.lead.get(b, 0):
             return True
         xs, ys = self.sentences_of.get(a, ()), self.sentences_of.get(b, ())
         for x in xs:

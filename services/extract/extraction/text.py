@@ -304,8 +304,8 @@ def clean_lines(text: str) -> str:
         if not line:
             number += 1
             continue
-        if _TRUNCATE.match(line) and (kept_chars >= 150 or told):
-            break  # a "related news" heading after the story (not in a menu above it)
+        if _TRUNCATE.match(line) and _after_story(kept_chars, told):
+            break
         if _drop_line(line):
             continue
         if line in seen and len(line) < 200 and not _bare_name_line(line):
@@ -314,7 +314,7 @@ def clean_lines(text: str) -> str:
         out.append(line)
         stanza.append(number)
         kept_chars += len(line)
-        told = told or _tells_story(line)
+        told = told or tells_story(line)
     return "\n".join(_join_short_lines(out, stanza))
 
 
@@ -325,12 +325,19 @@ _LIST_ITEM = re.compile(
 )
 
 
-def _tells_story(line: str) -> bool:
+def _after_story(chars: int, told: bool) -> bool:
+    """Whether a "related news" heading seen after ``chars`` characters of the page, a line of
+    the story's prose among them or not (``told``), follows the story rather than sits in a
+    menu above it."""
+    return chars >= 150 or told
+
+
+def tells_story(line: str) -> bool:
     """A line of the story's prose (a menu or a headline does not end a sentence)."""
-    return len(line) >= 20 and _is_closed(line)
+    return len(line) >= 20 and is_closed(line)
 
 
-def _is_closed(line: str) -> bool:
+def is_closed(line: str) -> bool:
     """Whether a line ends a sentence (emoji and other symbols after the punctuation ignored)."""
     end = len(line)
     while end > 0 and unicodedata.category(line[end - 1])[0] in "SZC":
@@ -340,7 +347,7 @@ def _is_closed(line: str) -> bool:
 
 def _bare_name_line(line: str) -> bool:
     """A short unpunctuated line naming an institution: phone articles repeat those on purpose."""
-    return len(line) <= _SHORT and not _is_closed(line) and bool(_INSTITUTION_HINT.search(line))
+    return len(line) <= _SHORT and not is_closed(line) and bool(_INSTITUTION_HINT.search(line))
 
 
 def _is_item(line: str) -> bool:
@@ -350,7 +357,7 @@ def _is_item(line: str) -> bool:
 def _join_short_lines(lines: list[str], stanza: list[int]) -> list[str]:
     """Phone-article style (one phrase a line, stanzas split by blank lines): join the phrases
     of a stanza into sentences, so that a name and its verb end up in one sentence."""
-    short = [len(line) <= _SHORT and not _is_closed(line) for line in lines]
+    short = [len(line) <= _SHORT and not is_closed(line) for line in lines]
     if sum(short) < 8 or sum(short) < 0.5 * len(lines):
         return lines
     out: list[str] = []
@@ -404,9 +411,9 @@ def _head(body: str, size: int = 600) -> str:
     start = 0
     told = False
     for line in head.split("\n"):
-        if (start >= 150 or told) and (_TRUNCATE.match(line) or _PREV_NEXT.match(line)):
+        if (_TRUNCATE.match(line) or _PREV_NEXT.match(line)) and _after_story(start, told):
             return head[:start]
-        told = told or _tells_story(line.strip())
+        told = told or tells_story(line.strip())
         start += len(line) + 1
     return head
 
